@@ -1,0 +1,63 @@
+# CareLedger: `make demo` runs the main job, `make test` the tests. Both set up what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NET := $(PY) -m careledger_network.cli
+
+.PHONY: help setup fabric network-up network-down network-stop network-start network-status \
+        chaincode-upgrade demo test test-unit lint check clean
+
+help:
+	@echo "make demo            set up, bring the network up, run the demo checks"
+	@echo "make test            set up and run every test (starts or reuses the network)"
+	@echo "make fabric          install Fabric v3.1.5 and Fabric CA v1.5.21 into ~/.cache/careledger"
+	@echo "make network-up | network-stop | network-start | network-status | network-down"
+	@echo "make chaincode-upgrade   redeploy the chaincode with the next sequence number"
+	@echo "make lint            ruff and mypy"
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+fabric:
+	@network/install-fabric.sh
+
+network-up: setup fabric
+	@$(NET) up
+
+network-down: setup
+	@$(NET) down
+
+network-stop: setup
+	@$(NET) stop
+
+network-start: setup
+	@$(NET) start
+
+network-status: setup
+	@$(NET) status
+
+chaincode-upgrade: setup
+	@$(NET) chaincode-upgrade
+
+demo: network-up
+	@$(PY) -m careledger_network.demo
+
+test: setup fabric
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest -m "not network"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+check: lint test

@@ -1,0 +1,8 @@
+"""The contracts served by the CareLedger chaincode server; the first one is the default."""
+
+from ..runtime import Contract
+from .diagnostics import DiagnosticsContract
+
+
+def all_contracts() -> list[Contract]:
+    return [DiagnosticsContract()]

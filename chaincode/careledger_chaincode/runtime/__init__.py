@@ -1,0 +1,46 @@
+"""A Fabric chaincode runtime for Python, on grpcio and the official hyperledger-fabric-protos.
+
+Written instead of wrapping fabric-chaincode-python 2.5.4 (see chaincode/README.md for why).
+"""
+
+from ._contract import (
+    CONFLICT,
+    FAILED_PRECONDITION,
+    INTERNAL,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    UNKNOWN_FUNCTION,
+    ChaincodeError,
+    Context,
+    Contract,
+    Outcome,
+    Router,
+    transaction,
+)
+from ._identity import ClientIdentity
+from ._server import ChaincodeServer, TLSFiles
+from ._stub import ChaincodeStub, KeyModification, PeerError, PeerFeatures
+
+__all__ = [
+    "CONFLICT",
+    "FAILED_PRECONDITION",
+    "INTERNAL",
+    "INVALID_ARGUMENT",
+    "NOT_AUTHORIZED",
+    "NOT_FOUND",
+    "UNKNOWN_FUNCTION",
+    "ChaincodeError",
+    "ChaincodeServer",
+    "ChaincodeStub",
+    "ClientIdentity",
+    "Context",
+    "Contract",
+    "KeyModification",
+    "Outcome",
+    "PeerError",
+    "PeerFeatures",
+    "Router",
+    "TLSFiles",
+    "transaction",
+]

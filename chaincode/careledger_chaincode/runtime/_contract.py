@@ -1,0 +1,146 @@
+"""Contracts: classes whose marked methods are transaction functions, and the router that calls them.
+
+A function is named "<contract>:<Function>" or, for the default (first) contract, just "<Function>".
+Arguments arrive as strings; a function returns str, bytes, a JSON-able value or None. A refusal is a
+ChaincodeError carrying a stable code; the peer sees status 400 (refusal) or 500 (our bug) and the
+message "<CODE>: <text>", which clients map back to exceptions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ._stub import ChaincodeStub, PeerError
+
+log = logging.getLogger("careledger.chaincode")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Stable error codes, shared with the client.
+INVALID_ARGUMENT = "INVALID_ARGUMENT"
+NOT_AUTHORIZED = "NOT_AUTHORIZED"
+NOT_FOUND = "NOT_FOUND"
+CONFLICT = "CONFLICT"
+FAILED_PRECONDITION = "FAILED_PRECONDITION"
+UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
+INTERNAL = "INTERNAL"
+
+
+class ChaincodeError(Exception):
+    """A refusal the caller should see: a stable code and a message that says what to do."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Context:
+    stub: ChaincodeStub
+
+    @property
+    def identity(self) -> Any:
+        return self.stub.identity
+
+
+@dataclass(frozen=True)
+class TransactionInfo:
+    name: str
+    read_only: bool
+    parameters: tuple[str, ...]
+
+
+def transaction(name: str | None = None, *, read_only: bool = False) -> Callable[[F], F]:
+    """Mark a method `def fn(self, ctx, *args: str)` as a transaction function."""
+
+    def mark(fn: F) -> F:
+        params = tuple(inspect.signature(fn).parameters)[2:]
+        fn.__careledger_tx__ = TransactionInfo(name or fn.__name__, read_only, params)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class Contract:
+    name = ""
+
+    def functions(self) -> dict[str, tuple[TransactionInfo, Callable[..., Any]]]:
+        found: dict[str, tuple[TransactionInfo, Callable[..., Any]]] = {}
+        for attr in dir(type(self)):
+            member = getattr(type(self), attr)
+            info = getattr(member, "__careledger_tx__", None)
+            if isinstance(info, TransactionInfo):
+                found[info.name] = (info, getattr(self, attr))
+        return found
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    message: str
+    payload: bytes
+
+
+class Router:
+    def __init__(self, contracts: list[Contract]) -> None:
+        if not contracts:
+            raise ValueError("at least one contract is needed")
+        self._table: dict[str, tuple[TransactionInfo, Callable[..., Any]]] = {}
+        for i, contract in enumerate(contracts):
+            for fname, entry in contract.functions().items():
+                self._table[f"{contract.name}:{fname}"] = entry
+                if i == 0:
+                    self._table[fname] = entry
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"read_only": info.read_only, "parameters": list(info.parameters)}
+            for name, (info, _) in sorted(self._table.items())
+        }
+
+    def dispatch(self, stub: ChaincodeStub) -> Outcome:
+        name = stub.function
+        entry = self._table.get(name)
+        if entry is None:
+            known = ", ".join(sorted(n for n in self._table if ":" not in n))
+            return Outcome(400, f"{UNKNOWN_FUNCTION}: no function {name[:80]!r}; known: {known}", b"")
+        info, fn = entry
+        try:
+            args = [a.decode("utf-8") for a in stub.parameters]
+        except UnicodeDecodeError:
+            return Outcome(400, f"{INVALID_ARGUMENT}: arguments must be UTF-8 text", b"")
+        if len(args) != len(info.parameters):
+            expected = ", ".join(info.parameters) or "none"
+            return Outcome(
+                400, f"{INVALID_ARGUMENT}: {name} takes {len(info.parameters)} arguments ({expected}), got {len(args)}", b""
+            )
+        try:
+            result = fn(Context(stub), *args)
+            stub.flush_writes()
+        except ChaincodeError as exc:
+            return Outcome(exc.status, str(exc), b"")
+        except PeerError as exc:
+            return Outcome(500, f"{INTERNAL}: ledger call failed: {exc}", b"")
+        except Exception as exc:  # noqa: BLE001 - any bug must become an answer, never a silent peer timeout
+            # Only the type and function name are logged: the message could contain patient-related input.
+            log.error("transaction %s (%s) failed with %s", name, stub.tx_id[:12], type(exc).__name__)
+            return Outcome(500, f"{INTERNAL}: {name} failed ({type(exc).__name__})", b"")
+        return Outcome(200, "", _encode(result))
+
+
+def _encode(result: Any) -> bytes:
+    if result is None:
+        return b""
+    if isinstance(result, bytes):
+        return result
+    if isinstance(result, str):
+        return result.encode()
+    return json.dumps(result, sort_keys=True, separators=(",", ":")).encode()

@@ -1,0 +1,144 @@
+"""The chaincode side of the peer's stream (chaincode as a service).
+
+Protocol: the peer dials us and opens Chaincode.Connect; we send REGISTER (our package id), the
+peer answers REGISTERED then READY (with the batching features it supports), then TRANSACTION
+messages. While a transaction runs it sends GET_STATE, PUT_STATE, ... tagged with its channel and
+transaction id, and the peer answers each with RESPONSE or ERROR. It ends with COMPLETED carrying
+the Response and the transaction's chaincode event.
+
+One thread writes to the stream (the gRPC response generator draining `_outbox`), so concurrent
+transactions never write at once; each transaction runs on a worker thread and waits for its own
+replies, routed by (channel, txid).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Executor
+
+from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2, proposal_response_pb2
+
+from ._contract import Router
+from ._stub import ChaincodeStub, PeerError, PeerFeatures
+
+log = logging.getLogger("careledger.chaincode")
+Msg = chaincode_shim_pb2.ChaincodeMessage
+
+PEER_REPLY_TIMEOUT = 30.0  # the peer's own execute timeout is 30 s by default
+
+
+class StreamHandler:
+    def __init__(self, chaincode_id: str, router: Router, executor: Executor) -> None:
+        self._chaincode_id = chaincode_id
+        self._router = router
+        self._executor = executor
+        self._outbox: queue.Queue[Msg | None] = queue.Queue()
+        self._pending: dict[tuple[str, str], queue.Queue[Msg]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.features = PeerFeatures()
+
+    def run(self, incoming: Iterator[Msg]) -> Iterator[Msg]:
+        """The response stream of Chaincode.Connect."""
+        register = Msg(type=Msg.REGISTER, payload=chaincode_pb2.ChaincodeID(name=self._chaincode_id).SerializeToString())
+        self._outbox.put(register)
+        reader = threading.Thread(target=self._read, args=(incoming,), name="cc-stream-reader", daemon=True)
+        reader.start()
+        while True:
+            msg = self._outbox.get()
+            if msg is None:
+                return
+            yield msg
+
+    # -- incoming ----------------------------------------------------------------------------------------
+    def _read(self, incoming: Iterator[Msg]) -> None:
+        try:
+            for msg in incoming:
+                self._on_message(msg)
+        except Exception as exc:  # noqa: BLE001 - a broken stream ends this handler; the peer reconnects
+            log.warning("peer stream ended: %s", type(exc).__name__)
+        finally:
+            with self._lock:
+                self._closed = True
+                pending = list(self._pending.values())
+            for slot in pending:  # wake every waiting transaction: there is no peer to answer it any more
+                slot.put(Msg(type=Msg.ERROR, payload=b"stream to the peer closed"))
+            self._outbox.put(None)
+
+    def _on_message(self, msg: Msg) -> None:
+        kind = msg.type
+        if kind in (Msg.TRANSACTION, Msg.INIT):
+            self._executor.submit(self._run_transaction, msg)
+        elif kind in (Msg.RESPONSE, Msg.ERROR):
+            with self._lock:
+                slot = self._pending.get((msg.channel_id, msg.txid))
+            if slot is None:
+                log.warning("reply for unknown transaction %s dropped", msg.txid[:12])
+            else:
+                slot.put(msg)
+        elif kind == Msg.READY:
+            params = chaincode_pb2.ChaincodeAdditionalParams()
+            if msg.payload:
+                params.ParseFromString(msg.payload)
+            self.features = PeerFeatures(
+                write_batch=params.use_write_batch,
+                max_write_batch=params.max_size_write_batch or 1000,
+                get_multiple=params.use_get_multiple_keys,
+                max_get_multiple=params.max_size_get_multiple_keys or 1000,
+            )
+            log.info("peer ready (write batch: %s, get multiple: %s)", self.features.write_batch, self.features.get_multiple)
+        elif kind == Msg.KEEPALIVE:
+            self._outbox.put(msg)
+        elif kind == Msg.REGISTERED:
+            log.info("registered with the peer as %s", self._chaincode_id.split(":")[0])
+        else:
+            log.warning("unexpected message %s from the peer", Msg.Type.Name(kind))
+
+    # -- transactions ------------------------------------------------------------------------------------
+    def _run_transaction(self, msg: Msg) -> None:
+        key = (msg.channel_id, msg.txid)
+        slot: queue.Queue[Msg] = queue.Queue()
+        with self._lock:
+            if self._closed:
+                return
+            self._pending[key] = slot
+
+        def call(kind: int, payload: bytes) -> bytes:
+            self._outbox.put(Msg(type=kind, payload=payload, txid=msg.txid, channel_id=msg.channel_id))
+            try:
+                reply = slot.get(timeout=PEER_REPLY_TIMEOUT)
+            except queue.Empty:
+                raise PeerError(f"no reply from the peer to {Msg.Type.Name(kind)} within {PEER_REPLY_TIMEOUT} s") from None
+            if reply.type == Msg.ERROR:
+                raise PeerError(reply.payload.decode(errors="replace"))
+            if reply.type != Msg.RESPONSE:
+                raise PeerError(f"unexpected {Msg.Type.Name(reply.type)} in reply to {Msg.Type.Name(kind)}")
+            return bytes(reply.payload)
+
+        try:
+            try:
+                stub = ChaincodeStub(msg, call, self.features)
+            except Exception as exc:  # noqa: BLE001 - a malformed proposal still gets an answer
+                response = proposal_response_pb2.Response(status=400, message=f"INVALID_ARGUMENT: bad proposal ({type(exc).__name__})")
+                self._complete(msg, response, None)
+                return
+            outcome = self._router.dispatch(stub)
+            response = proposal_response_pb2.Response(status=outcome.status, message=outcome.message, payload=outcome.payload)
+            self._complete(msg, response, stub.event if outcome.status < 400 else None)
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+
+    def _complete(self, msg: Msg, response: proposal_response_pb2.Response, event: object) -> None:
+        done = Msg(
+            type=Msg.COMPLETED,
+            payload=response.SerializeToString(),
+            txid=msg.txid,
+            channel_id=msg.channel_id,
+        )
+        if event is not None:
+            done.chaincode_event.CopyFrom(event)
+        self._outbox.put(done)

@@ -1,0 +1,67 @@
+"""The caller of a transaction, from the creator of the signed proposal: MSP id, certificate, CA attributes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from cryptography import x509
+from fabric_protos.msp import identities_pb2
+
+# Fabric CA puts the attributes it was asked to include into this extension, as JSON {"attrs": {...}}.
+FABRIC_CA_ATTRS_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    msp_id: str
+    certificate_pem: bytes
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_creator(cls, creator: bytes) -> ClientIdentity:
+        serialized = identities_pb2.SerializedIdentity()
+        serialized.ParseFromString(creator)
+        return cls.from_certificate(serialized.mspid, serialized.id_bytes)
+
+    @classmethod
+    def from_certificate(cls, msp_id: str, certificate_pem: bytes) -> ClientIdentity:
+        cert = x509.load_pem_x509_certificate(certificate_pem)
+        return cls(msp_id=msp_id, certificate_pem=certificate_pem, attributes=_attributes(cert))
+
+    @cached_property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.certificate_pem)
+
+    @property
+    def id(self) -> str:
+        """Fabric's identity string: x509::<subject DN>::<issuer DN>."""
+        cert = self.certificate
+        return f"x509::{cert.subject.rfc4514_string()}::{cert.issuer.rfc4514_string()}"
+
+    @property
+    def enrollment_id(self) -> str:
+        return self.attributes.get("hf.EnrollmentID", "")
+
+    @property
+    def node_type(self) -> str:
+        """The identity type the CA gave it (client, peer, orderer, admin)."""
+        return self.attributes.get("hf.Type", "")
+
+    def attribute(self, name: str) -> str | None:
+        return self.attributes.get(name)
+
+
+def _attributes(cert: x509.Certificate) -> dict[str, str]:
+    try:
+        ext = cert.extensions.get_extension_for_oid(FABRIC_CA_ATTRS_OID)
+    except x509.ExtensionNotFound:
+        return {}
+    raw = ext.value
+    data = raw.value if isinstance(raw, x509.UnrecognizedExtension) else b""
+    try:
+        attrs = json.loads(data).get("attrs", {})
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in attrs.items()} if isinstance(attrs, dict) else {}

@@ -1,0 +1,309 @@
+"""The chaincode's view of one transaction: its inputs, the caller, and the ledger calls to the peer.
+
+Ledger calls are synchronous: each sends one message on the stream and waits for the peer's answer.
+When the peer offers them (Fabric 3.1+), reads of many keys go out as one GET_STATE_MULTIPLE and
+writes are buffered and sent as WRITE_BATCH_STATE when the transaction ends, saving a round trip
+per key. Reads never see the transaction's own writes (Fabric's semantics either way).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from fabric_protos.common import common_pb2
+from fabric_protos.ledger.queryresult import kv_query_result_pb2
+from fabric_protos.peer import (
+    chaincode_event_pb2,
+    chaincode_pb2,
+    chaincode_shim_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+)
+
+from ._identity import ClientIdentity
+
+Msg = chaincode_shim_pb2.ChaincodeMessage
+PeerCall = Callable[[int, bytes], bytes]
+
+_COMPOSITE_NS = "\x00"
+_MIN_UNICODE = "\x00"
+_MAX_UNICODE = "\U0010ffff"
+# An empty start key would also match composite keys (they begin with \x00); Fabric's shims skip them.
+_EMPTY_KEY_SUBSTITUTE = "\x01"
+VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
+
+
+class PeerError(RuntimeError):
+    """The peer answered a ledger call with ERROR (the message is the peer's own text)."""
+
+
+@dataclass(frozen=True)
+class PeerFeatures:
+    """What the peer said it supports in its READY message."""
+
+    write_batch: bool = False
+    max_write_batch: int = 1000
+    get_multiple: bool = False
+    max_get_multiple: int = 1000
+
+
+@dataclass(frozen=True)
+class KeyModification:
+    tx_id: str
+    value: bytes
+    timestamp: datetime.datetime
+    is_delete: bool
+
+
+class ChaincodeStub:
+    def __init__(self, message: Msg, call: PeerCall, features: PeerFeatures) -> None:
+        self._call = call
+        self._features = features
+        self.tx_id: str = message.txid
+        self.channel_id: str = message.channel_id
+        cc_input = chaincode_pb2.ChaincodeInput()
+        cc_input.ParseFromString(message.payload)
+        self.args: list[bytes] = list(cc_input.args)
+        self.signed_proposal = message.proposal
+        self._event: chaincode_event_pb2.ChaincodeEvent | None = None
+        self._writes: list[chaincode_shim_pb2.WriteRecord] = []
+        self.transient: dict[str, bytes] = {}
+        self.timestamp = datetime.datetime.fromtimestamp(0, datetime.UTC)
+        self.creator = b""
+        if message.proposal.proposal_bytes:
+            self._parse_proposal(message.proposal.proposal_bytes)
+        self._identity: ClientIdentity | None = None
+
+    def _parse_proposal(self, proposal_bytes: bytes) -> None:
+        proposal = proposal_pb2.Proposal()
+        proposal.ParseFromString(proposal_bytes)
+        header = common_pb2.Header()
+        header.ParseFromString(proposal.header)
+        channel_header = common_pb2.ChannelHeader()
+        channel_header.ParseFromString(header.channel_header)
+        signature_header = common_pb2.SignatureHeader()
+        signature_header.ParseFromString(header.signature_header)
+        self.creator = signature_header.creator
+        ts = channel_header.timestamp
+        self.timestamp = datetime.datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, datetime.UTC)
+        payload = proposal_pb2.ChaincodeProposalPayload()
+        payload.ParseFromString(proposal.payload)
+        self.transient = dict(payload.TransientMap)
+
+    # -- inputs ----------------------------------------------------------------------------------------
+    @property
+    def function(self) -> str:
+        return self.args[0].decode("utf-8", errors="replace") if self.args else ""
+
+    @property
+    def parameters(self) -> list[bytes]:
+        return self.args[1:]
+
+    @property
+    def identity(self) -> ClientIdentity:
+        if self._identity is None:
+            self._identity = ClientIdentity.from_creator(self.creator)
+        return self._identity
+
+    # -- world state -----------------------------------------------------------------------------------
+    def get_state(self, key: str, collection: str = "") -> bytes | None:
+        reply = self._call(Msg.GET_STATE, chaincode_shim_pb2.GetState(key=key, collection=collection).SerializeToString())
+        return reply or None
+
+    def get_states(self, keys: list[str], collection: str = "") -> list[bytes | None]:
+        """Read many keys; one round trip per `max_get_multiple` keys when the peer supports it."""
+        if not self._features.get_multiple:
+            return [self.get_state(k, collection) for k in keys]
+        values: list[bytes | None] = []
+        step = max(1, self._features.max_get_multiple)
+        for i in range(0, len(keys), step):
+            request = chaincode_shim_pb2.GetStateMultiple(keys=keys[i : i + step], collection=collection)
+            result = chaincode_shim_pb2.GetStateMultipleResult()
+            result.ParseFromString(self._call(Msg.GET_STATE_MULTIPLE, request.SerializeToString()))
+            values.extend(v or None for v in result.values)
+        return values
+
+    def put_state(self, key: str, value: bytes, collection: str = "") -> None:
+        _check_key(key)
+        if not isinstance(value, bytes | bytearray):
+            raise TypeError("put_state needs bytes")
+        if self._features.write_batch:
+            self._writes.append(
+                chaincode_shim_pb2.WriteRecord(
+                    key=key, value=bytes(value), collection=collection, type=chaincode_shim_pb2.WriteRecord.PUT_STATE
+                )
+            )
+            return
+        payload = chaincode_shim_pb2.PutState(key=key, value=bytes(value), collection=collection)
+        self._call(Msg.PUT_STATE, payload.SerializeToString())
+
+    def del_state(self, key: str, collection: str = "") -> None:
+        _check_key(key)
+        if self._features.write_batch:
+            self._writes.append(
+                chaincode_shim_pb2.WriteRecord(key=key, collection=collection, type=chaincode_shim_pb2.WriteRecord.DEL_STATE)
+            )
+            return
+        self._call(Msg.DEL_STATE, chaincode_shim_pb2.DelState(key=key, collection=collection).SerializeToString())
+
+    def get_state_by_range(self, start_key: str, end_key: str, collection: str = "") -> Iterator[tuple[str, bytes]]:
+        """Simple keys in [start_key, end_key); composite keys are never returned."""
+        request = chaincode_shim_pb2.GetStateByRange(
+            startKey=start_key or _EMPTY_KEY_SUBSTITUTE, endKey=end_key, collection=collection
+        )
+        yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
+
+    def get_state_by_partial_composite_key(self, object_type: str, attributes: list[str]) -> Iterator[tuple[str, bytes]]:
+        start = self.create_composite_key(object_type, attributes)
+        request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE)
+        yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
+
+    def get_state_by_partial_composite_key_paginated(
+        self, object_type: str, attributes: list[str], page_size: int, bookmark: str
+    ) -> tuple[list[tuple[str, bytes]], str]:
+        """One page of a composite-key range and the bookmark of the next (empty when done)."""
+        start = self.create_composite_key(object_type, attributes)
+        metadata = chaincode_shim_pb2.QueryMetadata(pageSize=page_size, bookmark=bookmark).SerializeToString()
+        request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE, metadata=metadata)
+        response = chaincode_shim_pb2.QueryResponse()
+        response.ParseFromString(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
+        rows = list(self._kv_iterator(response.SerializeToString()))
+        meta = chaincode_shim_pb2.QueryResponseMetadata()
+        meta.ParseFromString(response.metadata)
+        return rows, meta.bookmark if meta.fetched_records_count >= page_size else ""
+
+    def get_history_for_key(self, key: str) -> Iterator[KeyModification]:
+        reply = self._call(Msg.GET_HISTORY_FOR_KEY, chaincode_shim_pb2.GetHistoryForKey(key=key).SerializeToString())
+        for raw in self._results(reply):
+            mod = kv_query_result_pb2.KeyModification()
+            mod.ParseFromString(raw)
+            ts = mod.timestamp
+            yield KeyModification(
+                tx_id=mod.tx_id,
+                value=mod.value,
+                timestamp=datetime.datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, datetime.UTC),
+                is_delete=mod.is_delete,
+            )
+
+    # -- private data and key-level endorsement ----------------------------------------------------------
+    def get_private_data(self, collection: str, key: str) -> bytes | None:
+        _check_collection(collection)
+        return self.get_state(key, collection)
+
+    def put_private_data(self, collection: str, key: str, value: bytes) -> None:
+        _check_collection(collection)
+        self.put_state(key, value, collection)
+
+    def del_private_data(self, collection: str, key: str) -> None:
+        _check_collection(collection)
+        self.del_state(key, collection)
+
+    def get_private_data_hash(self, collection: str, key: str) -> bytes | None:
+        _check_collection(collection)
+        request = chaincode_shim_pb2.GetState(key=key, collection=collection)
+        return self._call(Msg.GET_PRIVATE_DATA_HASH, request.SerializeToString()) or None
+
+    def get_state_validation_parameter(self, key: str, collection: str = "") -> bytes | None:
+        request = chaincode_shim_pb2.GetStateMetadata(key=key, collection=collection)
+        result = chaincode_shim_pb2.StateMetadataResult()
+        result.ParseFromString(self._call(Msg.GET_STATE_METADATA, request.SerializeToString()))
+        for entry in result.entries:
+            if entry.metakey == VALIDATION_PARAMETER:
+                return bytes(entry.value)
+        return None
+
+    def set_state_validation_parameter(self, key: str, policy: bytes, collection: str = "") -> None:
+        _check_key(key)
+        metadata = chaincode_shim_pb2.StateMetadata(metakey=VALIDATION_PARAMETER, value=policy)
+        if self._features.write_batch:
+            self._writes.append(
+                chaincode_shim_pb2.WriteRecord(
+                    key=key,
+                    collection=collection,
+                    metadata=metadata,
+                    type=chaincode_shim_pb2.WriteRecord.PUT_STATE_METADATA,
+                )
+            )
+            return
+        request = chaincode_shim_pb2.PutStateMetadata(key=key, collection=collection, metadata=metadata)
+        self._call(Msg.PUT_STATE_METADATA, request.SerializeToString())
+
+    # -- events and calls to other chaincodes -------------------------------------------------------------
+    def set_event(self, name: str, payload: bytes) -> None:
+        """Fabric carries one event per transaction: a later call replaces an earlier one."""
+        if not name:
+            raise ValueError("event name must not be empty")
+        self._event = chaincode_event_pb2.ChaincodeEvent(event_name=name, payload=payload)
+
+    @property
+    def event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
+        return self._event
+
+    def invoke_chaincode(self, name: str, args: list[bytes], channel: str = "") -> proposal_response_pb2.Response:
+        target = f"{name}/{channel}" if channel else name
+        spec = chaincode_pb2.ChaincodeSpec(
+            chaincode_id=chaincode_pb2.ChaincodeID(name=target), input=chaincode_pb2.ChaincodeInput(args=args)
+        )
+        reply = Msg()
+        reply.ParseFromString(self._call(Msg.INVOKE_CHAINCODE, spec.SerializeToString()))
+        response = proposal_response_pb2.Response()
+        if reply.type != Msg.COMPLETED:
+            raise PeerError(f"invoking {target} failed: {reply.payload.decode(errors='replace')}")
+        response.ParseFromString(reply.payload)
+        return response
+
+    # -- composite keys --------------------------------------------------------------------------------
+    @staticmethod
+    def create_composite_key(object_type: str, attributes: list[str]) -> str:
+        for part in (object_type, *attributes):
+            if _MIN_UNICODE in part or _MAX_UNICODE in part:
+                raise ValueError("composite key parts must not contain U+0000 or U+10FFFF")
+        return _COMPOSITE_NS + object_type + _MIN_UNICODE + "".join(a + _MIN_UNICODE for a in attributes)
+
+    @staticmethod
+    def split_composite_key(key: str) -> tuple[str, list[str]]:
+        parts = key[1:].split(_MIN_UNICODE)
+        return parts[0], parts[1:-1]
+
+    # -- internals -------------------------------------------------------------------------------------
+    def flush_writes(self) -> None:
+        """Send buffered writes (called by the runtime once the function has returned successfully)."""
+        step = max(1, self._features.max_write_batch)
+        writes, self._writes = self._writes, []
+        for i in range(0, len(writes), step):
+            batch = chaincode_shim_pb2.WriteBatchState(rec=writes[i : i + step])
+            self._call(Msg.WRITE_BATCH_STATE, batch.SerializeToString())
+
+    def _results(self, reply: bytes) -> Iterator[bytes]:
+        response = chaincode_shim_pb2.QueryResponse()
+        response.ParseFromString(reply)
+        try:
+            while True:
+                for result in response.results:
+                    yield result.resultBytes
+                if not response.has_more:
+                    return
+                nxt = chaincode_shim_pb2.QueryStateNext(id=response.id)
+                response = chaincode_shim_pb2.QueryResponse()
+                response.ParseFromString(self._call(Msg.QUERY_STATE_NEXT, nxt.SerializeToString()))
+        finally:
+            if response.has_more:  # the caller stopped early: free the peer's iterator
+                self._call(Msg.QUERY_STATE_CLOSE, chaincode_shim_pb2.QueryStateClose(id=response.id).SerializeToString())
+
+    def _kv_iterator(self, reply: bytes) -> Iterator[tuple[str, bytes]]:
+        for raw in self._results(reply):
+            kv = kv_query_result_pb2.KV()
+            kv.ParseFromString(raw)
+            yield kv.key, kv.value
+
+
+def _check_key(key: str) -> None:
+    if not key:
+        raise ValueError("key must not be empty")
+
+
+def _check_collection(collection: str) -> None:
+    if not collection:
+        raise ValueError("collection must not be empty")

@@ -1,0 +1,120 @@
+"""Identities on disk in the MSP folder layout the Fabric tools use.
+
+    <dir>/msp/signcerts/cert.pem      the enrollment certificate
+    <dir>/msp/keystore/key.pem        the private key (PKCS#8; encrypted when a passphrase is given)
+    <dir>/msp/cacerts/ca.pem          the issuing CA's certificate chain
+    <dir>/msp/config.yaml             NodeOU settings, so peer/osnadmin accept the folder as is
+    <dir>/identity.json               msp id and role, for the careledger tools
+
+Files are written atomically (temporary file + rename), so a kill mid-write leaves the old state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ._signing import SigningIdentity, load_private_key, private_key_pem
+from .errors import IdentityError
+
+NODE_OU_CONFIG = """NodeOUs:
+  Enable: true
+  ClientOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: client}}
+  PeerOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: peer}}
+  AdminOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: admin}}
+  OrdererOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: orderer}}
+"""
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_msp(
+    directory: Path,
+    msp_id: str,
+    certificate_pem: bytes,
+    private_key_pem_bytes: bytes | None,
+    ca_chain_pem: bytes,
+    tls_ca_pem: bytes | None = None,
+    extra: dict[str, str] | None = None,
+) -> None:
+    """Write an MSP folder; `private_key_pem_bytes=None` writes a verifying-only (org) MSP."""
+    msp = directory / "msp"
+    write_atomic(msp / "cacerts" / "ca.pem", ca_chain_pem)
+    if tls_ca_pem:
+        write_atomic(msp / "tlscacerts" / "tlsca.pem", tls_ca_pem)
+    write_atomic(msp / "config.yaml", NODE_OU_CONFIG.format(ca="ca.pem").encode())
+    if certificate_pem:
+        write_atomic(msp / "signcerts" / "cert.pem", certificate_pem)
+    if private_key_pem_bytes:
+        write_atomic(msp / "keystore" / "key.pem", private_key_pem_bytes, mode=0o600)
+    meta = {"msp_id": msp_id, **(extra or {})}
+    write_atomic(directory / "identity.json", (json.dumps(meta, sort_keys=True, indent=2) + "\n").encode())
+
+
+class Wallet:
+    """A folder of identities, one sub-folder per label, each in the MSP layout."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, label: str) -> Path:
+        if not label or "/" in label or label.startswith("."):
+            raise IdentityError(f"invalid wallet label {label!r}")
+        return self.root / label
+
+    def labels(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "identity.json").is_file())
+
+    def put(
+        self,
+        label: str,
+        identity: SigningIdentity,
+        ca_chain_pem: bytes,
+        passphrase: bytes | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> Path:
+        directory = self.path(label)
+        write_msp(
+            directory,
+            identity.msp_id,
+            identity.certificate_pem,
+            private_key_pem(identity.private_key, passphrase),
+            ca_chain_pem,
+            extra={**(extra or {}), "encrypted": "yes" if passphrase else "no"},
+        )
+        return directory
+
+    def get(self, label: str, passphrase: bytes | None = None) -> SigningIdentity:
+        directory = self.path(label)
+        try:
+            meta = json.loads((directory / "identity.json").read_text())
+            cert = (directory / "msp" / "signcerts" / "cert.pem").read_bytes()
+            key_pem = (directory / "msp" / "keystore" / "key.pem").read_bytes()
+        except FileNotFoundError:
+            raise IdentityError(
+                f"no identity {label!r} in wallet {self.root} (known: {', '.join(self.labels()) or 'none'})"
+            ) from None
+        if meta.get("encrypted") == "yes" and not passphrase:
+            raise IdentityError(f"identity {label!r} is encrypted: give its passphrase")
+        try:
+            key = load_private_key(key_pem, passphrase if meta.get("encrypted") == "yes" else None)
+        except (ValueError, TypeError) as exc:
+            raise IdentityError(f"cannot open the private key of {label!r}: wrong passphrase?") from exc
+        return SigningIdentity(msp_id=meta["msp_id"], certificate_pem=cert, private_key=key)

@@ -1,0 +1,79 @@
+"""The exception tree of the careledger package.
+
+CareLedgerError
+├── IdentityError            wallet, key or certificate problems
+├── CAError                  a Fabric CA refused or could not be reached
+└── GatewayError             anything that went wrong talking to a Fabric Gateway
+    ├── EndorseError         the proposal was not endorsed (carries the peers' messages)
+    ├── SubmitError          the orderer did not accept the endorsed transaction
+    ├── CommitStatusError    the commit status could not be obtained
+    └── CommitError          the transaction was committed invalid (carries the validation code)
+
+Every GatewayError carries the transaction id it concerns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CareLedgerError(Exception):
+    """Base class of every error raised by careledger."""
+
+
+class IdentityError(CareLedgerError):
+    pass
+
+
+class CAError(CareLedgerError):
+    """A Fabric CA request failed; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PeerMessage:
+    """What one peer said about a failed request."""
+
+    address: str
+    msp_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.msp_id}): {self.message}"
+
+
+class GatewayError(CareLedgerError):
+    def __init__(
+        self,
+        message: str,
+        transaction_id: str = "",
+        grpc_status: str = "",
+        details: tuple[PeerMessage, ...] = (),
+    ) -> None:
+        detail_text = "".join(f"\n  {d}" for d in details)
+        super().__init__(f"{message}{detail_text}")
+        self.transaction_id = transaction_id
+        self.grpc_status = grpc_status
+        self.details = details
+
+
+class EndorseError(GatewayError):
+    pass
+
+
+class SubmitError(GatewayError):
+    pass
+
+
+class CommitStatusError(GatewayError):
+    pass
+
+
+class CommitError(GatewayError):
+    def __init__(self, message: str, transaction_id: str, validation_code: str, block_number: int) -> None:
+        super().__init__(message, transaction_id)
+        self.validation_code = validation_code
+        self.block_number = block_number

@@ -1,0 +1,105 @@
+"""`careledger-network`: the commands behind `make network-up` and friends."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .consortium import ConsortiumError, load
+from .network import Network, NetworkError
+from .paths import SetupError, state_dir
+
+
+def _network(consortium_path: Path | None) -> Network:
+    return Network(load(consortium_path), state_dir(), echo=lambda line: click.echo(line))
+
+
+def _run(action: str, consortium_path: Path | None) -> None:
+    try:
+        net = _network(consortium_path)
+        getattr(net, action)()
+    except (ConsortiumError, SetupError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (NetworkError, TimeoutError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+consortium_option = click.option(
+    "--consortium",
+    "consortium_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="consortium definition (default: network/consortium.yaml)",
+)
+
+
+@click.group()
+def main() -> None:
+    """Run the local CareLedger consortium as native processes."""
+
+
+@main.command()
+@consortium_option
+def up(consortium_path: Path | None) -> None:
+    """Create and start the network, or say it is already up."""
+    _run("up", consortium_path)
+
+
+@main.command()
+@consortium_option
+def start(consortium_path: Path | None) -> None:
+    """Start a stopped network (ledgers and identities kept)."""
+    _run("start", consortium_path)
+
+
+@main.command()
+@consortium_option
+def stop(consortium_path: Path | None) -> None:
+    """Stop every process; keep ledgers and identities."""
+    _run("stop", consortium_path)
+
+
+@main.command()
+@consortium_option
+def down(consortium_path: Path | None) -> None:
+    """Stop every process and delete all network state."""
+    _run("down", consortium_path)
+
+
+@main.command("chaincode-upgrade")
+@consortium_option
+def chaincode_upgrade(consortium_path: Path | None) -> None:
+    """Redeploy the current chaincode with the next sequence number."""
+    _run("upgrade_chaincode", consortium_path)
+
+
+@main.command()
+@consortium_option
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(consortium_path: Path | None, as_json: bool) -> None:
+    """Every process: PID, ports and health from its operations endpoint. Exit 1 if any is unhealthy."""
+    try:
+        rows = _network(consortium_path).status()
+    except (ConsortiumError, SetupError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo("no network processes are tracked (is the network up? `make network-up`)")
+    else:
+        click.echo(f"{'PROCESS':<22} {'PID':>8} {'CHILD':>8}  {'PORTS':<20} HEALTH")
+        for r in rows:
+            ports = ",".join(str(p) for p in r["ports"])
+            child = str(r["child_pid"] or "")
+            click.echo(f"{r['name']:<22} {r['pid']:>8} {child:>8}  {ports:<20} {r['health']}")
+    sys.exit(0 if rows and all(r["healthy"] for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()

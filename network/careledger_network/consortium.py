@@ -1,0 +1,294 @@
+"""The consortium definition (network/consortium.yaml) as typed objects, with every port derived.
+
+This is the only place that knows the port layout; everything generated reads these objects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROLES = ("patient", "clinician", "researcher", "auditor")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
+_DURATION = re.compile(r"^\d+(ms|s|m)$")
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "consortium.yaml"
+
+
+class ConsortiumError(ValueError):
+    """The consortium definition is malformed; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    role: str  # patient | clinician | researcher | auditor | admin
+
+
+@dataclass(frozen=True)
+class CA:
+    org: str
+    name: str
+    host: str
+    port: int
+    operations_port: int
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Peer:
+    org: str
+    msp_id: str
+    name: str  # e.g. peer0-hospital1
+    host: str
+    port: int
+    chaincode_port: int
+    operations_port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Orderer:
+    name: str  # e.g. orderer1
+    host: str
+    port: int
+    admin_port: int
+    operations_port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Org:
+    name: str
+    msp_id: str
+    port_base: int
+    admin: str
+    ca: CA
+    peers: tuple[Peer, ...] = ()
+    users: tuple[User, ...] = ()
+    chaincode_port: int = 0
+
+    @property
+    def key(self) -> str:
+        """Lower-case name used for folders, process names and CLI arguments."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Consortium:
+    host: str
+    channel: str
+    batch_timeout: str
+    max_message_count: int
+    absolute_max_bytes: str
+    preferred_max_bytes: str
+    chaincode_name: str
+    endorsement_policy: str
+    chaincode_server_module: str
+    orderer_org: Org
+    orderers: tuple[Orderer, ...]
+    orgs: tuple[Org, ...]
+    tuning: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def peers(self) -> tuple[Peer, ...]:
+        return tuple(p for org in self.orgs for p in org.peers)
+
+    def org(self, key: str) -> Org:
+        for org in (*self.orgs, self.orderer_org):
+            if key.lower() in (org.key, org.msp_id.lower()):
+                return org
+        names = ", ".join(o.key for o in self.orgs)
+        raise ConsortiumError(f"unknown organization {key!r}; the consortium has: {names}")
+
+    def all_ports(self) -> dict[int, str]:
+        """Every port the network listens on, with what listens there."""
+        ports: dict[int, str] = {}
+        for org in (self.orderer_org, *self.orgs):
+            ports[org.ca.port] = f"CA of {org.name}"
+            ports[org.ca.operations_port] = f"CA of {org.name} (operations)"
+        for o in self.orderers:
+            ports[o.port] = o.name
+            ports[o.admin_port] = f"{o.name} (admin)"
+            ports[o.operations_port] = f"{o.name} (operations)"
+        for org in self.orgs:
+            ports[org.chaincode_port] = f"chaincode server of {org.name}"
+            for p in org.peers:
+                ports[p.port] = p.name
+                ports[p.chaincode_port] = f"{p.name} (chaincode listener)"
+                ports[p.operations_port] = f"{p.name} (operations)"
+        return ports
+
+
+def _require(doc: dict[str, Any], key: str, where: str) -> Any:
+    if key not in doc:
+        raise ConsortiumError(f"{where}: missing '{key}'")
+    return doc[key]
+
+
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ConsortiumError(
+            f"{where}: {value!r} is not a valid name (a letter, then letters, digits or '-', at most 40)"
+        )
+    return value
+
+
+def _port_base(value: Any, where: str) -> int:
+    if not isinstance(value, int) or not 1024 <= value <= 65000:
+        raise ConsortiumError(f"{where}.port_base: {value!r} must be an integer between 1024 and 65000")
+    return value
+
+
+def _count(value: Any, where: str, upper: int) -> int:
+    if not isinstance(value, int) or not 1 <= value <= upper:
+        raise ConsortiumError(f"{where}: {value!r} must be an integer from 1 to {upper}")
+    return value
+
+
+def _make_ca(org_name: str, host: str, base: int) -> CA:
+    return CA(org=org_name, name=f"ca-{org_name.lower()}", host=host, port=base, operations_port=base + 1)
+
+
+def parse(doc: Any) -> Consortium:
+    """Validate a loaded consortium document and derive every endpoint from it."""
+    if not isinstance(doc, dict):
+        raise ConsortiumError("the consortium definition must be a YAML mapping")
+    host = str(doc.get("host", "127.0.0.1"))
+    channel = _require(doc, "channel", "consortium")
+    chaincode = _require(doc, "chaincode", "consortium")
+    channel_name = str(_require(channel, "name", "channel"))
+    if not re.match(r"^[a-z][a-z0-9.-]{0,248}$", channel_name):
+        raise ConsortiumError(f"channel.name: {channel_name!r} must be lower case letters, digits, '.', '-'")
+    batch_timeout = str(channel.get("batch_timeout", "250ms"))
+    if not _DURATION.match(batch_timeout):
+        raise ConsortiumError(f"channel.batch_timeout: {batch_timeout!r} must look like 250ms, 2s or 1m")
+    policy = str(chaincode.get("endorsement_policy", "MAJORITY"))
+    if policy not in ("MAJORITY", "ANY", "ALL"):
+        raise ConsortiumError(f"chaincode.endorsement_policy: {policy!r} must be MAJORITY, ANY or ALL")
+
+    oo = _require(doc, "orderer_org", "consortium")
+    oo_name = _name(_require(oo, "name", "orderer_org"), "orderer_org.name")
+    oo_base = _port_base(_require(oo, "port_base", "orderer_org"), "orderer_org")
+    orderer_org = Org(
+        name=oo_name,
+        msp_id=_name(_require(oo, "msp_id", "orderer_org"), "orderer_org.msp_id"),
+        port_base=oo_base,
+        admin=_name(_require(oo, "admin", "orderer_org"), "orderer_org.admin"),
+        ca=_make_ca(oo_name, host, oo_base),
+    )
+    n_orderers = _count(oo.get("orderers", 3), "orderer_org.orderers", 9)
+    orderers = tuple(
+        Orderer(
+            name=f"orderer{i + 1}",
+            host=host,
+            port=oo_base + 10 + 10 * i,
+            admin_port=oo_base + 11 + 10 * i,
+            operations_port=oo_base + 12 + 10 * i,
+        )
+        for i in range(n_orderers)
+    )
+
+    orgs: list[Org] = []
+    raw_orgs = _require(doc, "orgs", "consortium")
+    if not isinstance(raw_orgs, list) or not raw_orgs:
+        raise ConsortiumError("orgs: list at least one application organization")
+    for idx, raw in enumerate(raw_orgs):
+        where = f"orgs[{idx}]"
+        name = _name(_require(raw, "name", where), f"{where}.name")
+        base = _port_base(_require(raw, "port_base", where), where)
+        msp_id = _name(_require(raw, "msp_id", where), f"{where}.msp_id")
+        n_peers = _count(raw.get("peers", 1), f"{where}.peers", 8)
+        peers = tuple(
+            Peer(
+                org=name,
+                msp_id=msp_id,
+                name=f"peer{i}-{name.lower()}",
+                host=host,
+                port=base + 10 + 10 * i,
+                chaincode_port=base + 11 + 10 * i,
+                operations_port=base + 12 + 10 * i,
+            )
+            for i in range(n_peers)
+        )
+        users: list[User] = []
+        for u_idx, u in enumerate(raw.get("users", []) or []):
+            u_where = f"{where}.users[{u_idx}]"
+            role = _require(u, "role", u_where)
+            if role not in ROLES:
+                raise ConsortiumError(f"{u_where}.role: {role!r} must be one of {', '.join(ROLES)}")
+            users.append(User(id=_name(_require(u, "id", u_where), f"{u_where}.id"), role=role))
+        orgs.append(
+            Org(
+                name=name,
+                msp_id=msp_id,
+                port_base=base,
+                admin=_name(_require(raw, "admin", where), f"{where}.admin"),
+                ca=_make_ca(name, host, base),
+                peers=peers,
+                users=tuple(users),
+                chaincode_port=base + 2,
+            )
+        )
+
+    consortium = Consortium(
+        host=host,
+        channel=channel_name,
+        batch_timeout=batch_timeout,
+        max_message_count=int(channel.get("max_message_count", 500)),
+        absolute_max_bytes=str(channel.get("absolute_max_bytes", "10 MB")),
+        preferred_max_bytes=str(channel.get("preferred_max_bytes", "2 MB")),
+        chaincode_name=_name(_require(chaincode, "name", "chaincode"), "chaincode.name"),
+        endorsement_policy=policy,
+        chaincode_server_module=str(chaincode.get("server_module", "careledger_chaincode.server")),
+        orderer_org=orderer_org,
+        orderers=orderers,
+        orgs=tuple(orgs),
+        tuning={str(k): str(v) for k, v in (doc.get("tuning") or {}).items()},
+    )
+    _check_unique(consortium)
+    return consortium
+
+
+def _check_unique(c: Consortium) -> None:
+    seen: dict[str, str] = {}
+    for org in (c.orderer_org, *c.orgs):
+        for value, what in ((org.name.lower(), "name"), (org.msp_id, "msp_id")):
+            if value in seen:
+                raise ConsortiumError(f"two organizations share the {what} {value!r}")
+            seen[value] = org.name
+    ports: dict[int, str] = {}
+    for org in (c.orderer_org, *c.orgs):
+        span = range(org.port_base, org.port_base + 10 + 10 * max(len(org.peers), len(c.orderers)))
+        for other_base, other in ports.items():
+            if other_base in span:
+                raise ConsortiumError(f"port_base of {org.name} overlaps the ports of {other}")
+        ports[org.port_base] = org.name
+    user_ids = [u.id for org in c.orgs for u in org.users] + [org.admin for org in (c.orderer_org, *c.orgs)]
+    dupes = {u for u in user_ids if user_ids.count(u) > 1}
+    if dupes:
+        raise ConsortiumError(f"user ids must be unique across the consortium: {', '.join(sorted(dupes))}")
+
+
+def load(path: Path | None = None) -> Consortium:
+    path = path or DEFAULT_PATH
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConsortiumError(f"{path}: not found") from None
+    except yaml.YAMLError as exc:
+        raise ConsortiumError(f"{path}: not valid YAML: {exc}") from None
+    return parse(doc)

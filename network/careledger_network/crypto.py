@@ -1,0 +1,247 @@
+"""Fabric CAs and every identity of the network, enrolled through them.
+
+Per organization (folder <state>/crypto/<org>/):
+    ca/                       fabric-ca-server home (root CA key and cert, its TLS cert, database)
+    msp/                      the org's verifying MSP, used in the channel configuration
+    nodes/<node>/msp, tls/    each peer's or orderer's local MSP and TLS key pair
+    chaincode/                TLS server pair of the org's chaincode server, and the peer's client pair
+Wallets (folder <state>/wallets/<org>/<id>/) hold the admin's and every demo user's identity.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import secrets
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from careledger._ca_client import Attribute, CAClient, Enrollment
+from careledger._signing import SigningIdentity, load_private_key, new_private_key, private_key_pem
+from careledger._wallet import Wallet, write_atomic, write_msp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .consortium import CA, Consortium, Org
+from .paths import Fabric
+
+TLS_HOSTS = ("127.0.0.1", "localhost")
+BOOTSTRAP_ID = "caadmin"
+
+
+@dataclass(frozen=True)
+class OrgPaths:
+    root: Path
+
+    @property
+    def ca_home(self) -> Path:
+        return self.root / "ca"
+
+    @property
+    def ca_tls_cert(self) -> Path:
+        return self.ca_home / "tls-cert.pem"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.ca_home / "ca-cert.pem"
+
+    @property
+    def msp(self) -> Path:
+        return self.root / "msp"
+
+    def node(self, name: str) -> Path:
+        return self.root / "nodes" / name
+
+    @property
+    def chaincode(self) -> Path:
+        return self.root / "chaincode"
+
+
+def org_paths(state: Path, org: Org) -> OrgPaths:
+    return OrgPaths(state / "crypto" / org.key)
+
+
+def wallet(state: Path, org: Org) -> Wallet:
+    return Wallet(state / "wallets" / org.key)
+
+
+# -- CA servers ---------------------------------------------------------------------------------------
+def init_ca(fabric: Fabric, ca: CA, paths: OrgPaths) -> None:
+    """Create the CA's root key and certificate (fabric-ca-server init) and its TLS server certificate."""
+    if not paths.ca_cert.exists():
+        _init_ca_home(fabric, ca, paths)
+    if not paths.ca_tls_cert.exists():
+        _issue_ca_tls_certificate(paths, ca)
+
+
+def _init_ca_home(fabric: Fabric, ca: CA, paths: OrgPaths) -> None:
+    paths.ca_home.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    write_atomic(
+        paths.ca_home / "bootstrap.json",
+        json.dumps({"id": BOOTSTRAP_ID, "secret": password}).encode(),
+        mode=0o600,
+    )
+    result = subprocess.run(
+        [
+            fabric.bin("fabric-ca-server"),
+            "init",
+            "--home",
+            str(paths.ca_home),
+            "-b",
+            f"{BOOTSTRAP_ID}:{password}",
+            "--ca.name",
+            ca.name,
+            "--csr.cn",
+            ca.name,
+            "--csr.hosts",
+            ",".join(TLS_HOSTS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"fabric-ca-server init for {ca.name} failed:\n{result.stderr[-2000:]}")
+
+
+def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA) -> None:
+    """The CA's own HTTPS (and operations) certificate, signed by the CA's root key.
+
+    fabric-ca-server can auto-generate this, but then the key sits in its BCCSP keystore under a name
+    we cannot point the operations endpoint at; signing it here gives both endpoints the same pair.
+    """
+    ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    ca_key = None
+    for candidate in (paths.ca_home / "msp" / "keystore").glob("*_sk"):
+        key = load_private_key(candidate.read_bytes())
+        if key.public_key().public_numbers() == ca_cert.public_key().public_numbers():  # type: ignore[union-attr]
+            ca_key = key
+    if ca_key is None:
+        raise RuntimeError(f"cannot find the CA key of {paths.ca_home}")
+    tls_key = new_private_key()
+    now = datetime.datetime.now(datetime.UTC)
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{ca.name}-tls")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(tls_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.KeyUsage(True, True, False, True, False, False, False, False, False), critical=True
+        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+        .sign(ca_key, hashes.SHA256())
+    )
+    write_atomic(paths.ca_tls_cert, cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(paths.ca_home / "tls-key.pem", private_key_pem(tls_key), mode=0o600)
+
+
+def ca_command(fabric: Fabric, ca: CA, paths: OrgPaths) -> tuple[list[str], dict[str, str]]:
+    command = [
+        fabric.bin("fabric-ca-server"),
+        "start",
+        "--home",
+        str(paths.ca_home),
+        "--address",
+        ca.host,
+        "--port",
+        str(ca.port),
+        "--ca.name",
+        ca.name,
+        "--tls.enabled",
+        "--tls.certfile",
+        str(paths.ca_tls_cert),
+        "--tls.keyfile",
+        str(paths.ca_home / "tls-key.pem"),
+    ]
+    env = {
+        "FABRIC_CA_SERVER_OPERATIONS_LISTENADDRESS": f"{ca.host}:{ca.operations_port}",
+        "FABRIC_CA_SERVER_OPERATIONS_TLS_ENABLED": "true",
+        "FABRIC_CA_SERVER_OPERATIONS_TLS_CERT_FILE": str(paths.ca_tls_cert),
+        "FABRIC_CA_SERVER_OPERATIONS_TLS_KEY_FILE": str(paths.ca_home / "tls-key.pem"),
+        "FABRIC_CA_SERVER_METRICS_PROVIDER": "prometheus",
+    }
+    return command, env
+
+
+def ca_client(ca: CA, paths: OrgPaths) -> CAClient:
+    return CAClient(url=ca.url, tls_root_pem=paths.ca_cert.read_bytes(), ca_name=ca.name)
+
+
+# -- identities ---------------------------------------------------------------------------------------
+def _identity(msp_id: str, enrollment: Enrollment) -> SigningIdentity:
+    return SigningIdentity(msp_id=msp_id, certificate_pem=enrollment.certificate_pem, private_key=enrollment.private_key)
+
+
+def _write_tls(directory: Path, enrollment: Enrollment, cert_name: str = "server") -> None:
+    write_atomic(directory / f"{cert_name}.crt", enrollment.certificate_pem)
+    write_atomic(directory / f"{cert_name}.key", private_key_pem(enrollment.private_key), mode=0o600)
+    write_atomic(directory / "ca.crt", enrollment.ca_chain_pem)
+
+
+def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bool) -> None:
+    """Register and enroll every identity of one org; skipped for what already exists."""
+    paths = org_paths(state, org)
+    client = ca_client(org.ca, paths)
+    boot = json.loads((paths.ca_home / "bootstrap.json").read_text())
+    if (paths.msp / "config.yaml").exists() and (paths.root / "enrolled").exists():
+        return
+    registrar = _identity(org.msp_id, client.enroll(boot["id"], boot["secret"]))
+    ca_pem = paths.ca_cert.read_bytes()
+    write_msp(paths.msp, org.msp_id, b"", None, ca_pem, tls_ca_pem=ca_pem)
+
+    def enroll_node(name: str, node_type: str) -> None:
+        secret = client.register(registrar, name, id_type=node_type)
+        node_dir = paths.node(name)
+        signing = client.enroll(name, secret)
+        write_msp(node_dir, org.msp_id, signing.certificate_pem, private_key_pem(signing.private_key), ca_pem)
+        _write_tls(node_dir / "tls", client.enroll(name, secret, hosts=TLS_HOSTS, profile="tls"))
+
+    if is_orderer_org:
+        for orderer in consortium.orderers:
+            enroll_node(orderer.name, "orderer")
+    else:
+        for peer in org.peers:
+            enroll_node(peer.name, "peer")
+        cc_id = f"ccaas-{org.key}"
+        secret = client.register(registrar, cc_id, id_type="client")
+        _write_tls(paths.chaincode, client.enroll(cc_id, secret, hosts=TLS_HOSTS, profile="tls"), "server")
+        _write_tls(paths.chaincode, client.enroll(cc_id, secret, hosts=TLS_HOSTS, profile="tls"), "client")
+
+    store = wallet(state, org)
+    admin_attrs = (
+        Attribute("role", "admin"),
+        Attribute("member_id", org.admin),
+        Attribute("hf.Registrar.Roles", "client"),
+        Attribute("hf.Registrar.Attributes", "role,member_id"),
+        Attribute("hf.Revoker", "true"),
+    )
+    secret = client.register(registrar, org.admin, id_type="admin", attributes=admin_attrs)
+    admin = client.enroll(org.admin, secret)
+    admin_dir = store.put(org.admin, _identity(org.msp_id, admin), ca_pem, extra={"role": "admin"})
+    _write_tls(admin_dir / "tls", client.enroll(org.admin, secret, hosts=TLS_HOSTS, profile="tls"), "client")
+    for user in org.users:
+        attrs = (Attribute("role", user.role), Attribute("member_id", user.id))
+        secret = client.register(registrar, user.id, id_type="client", attributes=attrs)
+        store.put(user.id, _identity(org.msp_id, client.enroll(user.id, secret)), ca_pem, extra={"role": user.role})
+    write_atomic(paths.root / "enrolled", b"")
+
+
+def enroll_all(consortium: Consortium, state: Path) -> None:
+    jobs = [(consortium.orderer_org, True)] + [(org, False) for org in consortium.orgs]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for future in [pool.submit(enroll_org, consortium, org, state, is_oo) for org, is_oo in jobs]:
+            future.result()

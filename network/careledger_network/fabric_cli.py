@@ -1,0 +1,204 @@
+"""The admin commands of Fabric's own tools (configtxgen, osnadmin, peer), with the right environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .consortium import Consortium, Orderer, Org, Peer
+from .crypto import org_paths, wallet
+from .generate import CHANNEL_PROFILE, node_config_dir
+from .paths import Fabric
+
+
+class CommandError(RuntimeError):
+    def __init__(self, what: str, command: list[str], output: str) -> None:
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        super().__init__(f"{what} failed ({Path(command[0]).name} exited non-zero):\n{tail}")
+        self.output = output
+
+
+def run(what: str, command: list[str], env: dict[str, str] | None = None, timeout: float = 120.0) -> str:
+    full_env = {**os.environ, **(env or {})}
+    try:
+        result = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise CommandError(what, command, f"timed out after {timeout:.0f} s\n{exc.stdout or ''}{exc.stderr or ''}") from None
+    if result.returncode != 0:
+        raise CommandError(what, command, result.stdout + result.stderr)
+    return result.stdout + result.stderr
+
+
+class FabricCLI:
+    def __init__(self, fabric: Fabric, consortium: Consortium, state: Path) -> None:
+        self.fabric = fabric
+        self.c = consortium
+        self.state = state
+
+    @property
+    def genesis_block(self) -> Path:
+        return self.state / "configtx" / f"{self.c.channel}.block"
+
+    def _orderer_tls_ca(self) -> Path:
+        return org_paths(self.state, self.c.orderer_org).ca_cert
+
+    # -- channel ---------------------------------------------------------------------------------------
+    def create_genesis_block(self, configtx: Path) -> None:
+        run(
+            "configtxgen (channel genesis block)",
+            [
+                self.fabric.bin("configtxgen"),
+                "-profile",
+                CHANNEL_PROFILE,
+                "-outputBlock",
+                str(self.genesis_block),
+                "-channelID",
+                self.c.channel,
+            ],
+            env={"FABRIC_CFG_PATH": str(configtx.parent), "FABRIC_LOGGING_SPEC": "warning"},
+        )
+
+    def _osnadmin(self, orderer: Orderer, *args: str) -> str:
+        oo = self.c.orderer_org
+        admin_tls = wallet(self.state, oo).path(oo.admin) / "tls"
+        return run(
+            f"osnadmin on {orderer.name}",
+            [
+                self.fabric.bin("osnadmin"),
+                "channel",
+                *args,
+                "-o",
+                f"{orderer.host}:{orderer.admin_port}",
+                "--ca-file",
+                str(self._orderer_tls_ca()),
+                "--client-cert",
+                str(admin_tls / "client.crt"),
+                "--client-key",
+                str(admin_tls / "client.key"),
+            ],
+        )
+
+    def orderer_channels(self, orderer: Orderer) -> list[str]:
+        out = self._osnadmin(orderer, "list")
+        body = out[out.index("{") :] if "{" in out else "{}"
+        return [ch["name"] for ch in json.loads(body).get("channels") or []]
+
+    def orderer_join(self, orderer: Orderer) -> None:
+        if self.c.channel in self.orderer_channels(orderer):
+            return
+        self._osnadmin(orderer, "join", "--channelID", self.c.channel, "--config-block", str(self.genesis_block))
+
+    # -- peer admin commands --------------------------------------------------------------------------------
+    def admin_env(self, org: Org, peer: Peer) -> dict[str, str]:
+        return {
+            "FABRIC_CFG_PATH": str(node_config_dir(self.state, "cli")),
+            "FABRIC_LOGGING_SPEC": "warning",
+            "CORE_PEER_TLS_ENABLED": "true",
+            "CORE_PEER_TLS_ROOTCERT_FILE": str(org_paths(self.state, org).ca_cert),
+            "CORE_PEER_ADDRESS": peer.address,
+            "CORE_PEER_LOCALMSPID": org.msp_id,
+            "CORE_PEER_MSPCONFIGPATH": str(wallet(self.state, org).path(org.admin) / "msp"),
+        }
+
+    def peer(self, what: str, org: Org, peer: Peer, *args: str, timeout: float = 120.0) -> str:
+        return run(what, [self.fabric.bin("peer"), *args], env=self.admin_env(org, peer), timeout=timeout)
+
+    def _orderer_args(self) -> list[str]:
+        first = self.c.orderers[0]
+        return ["-o", first.address, "--tls", "--cafile", str(self._orderer_tls_ca())]
+
+    def peer_channels(self, org: Org, peer: Peer) -> list[str]:
+        out = self.peer(f"list channels of {peer.name}", org, peer, "channel", "list")
+        lines = out.splitlines()
+        if "Channels peers has joined:" in out:
+            lines = lines[lines.index(next(x for x in lines if "Channels peers has joined" in x)) + 1 :]
+        return [line.strip() for line in lines if line.strip()]
+
+    def peer_join(self, org: Org, peer: Peer) -> None:
+        if self.c.channel in self.peer_channels(org, peer):
+            return
+        self.peer(f"{peer.name} joining {self.c.channel}", org, peer, "channel", "join", "-b", str(self.genesis_block))
+
+    def install(self, org: Org, peer: Peer, package: Path, package_id: str) -> None:
+        installed = self.peer(
+            f"query installed on {peer.name}", org, peer, "lifecycle", "chaincode", "queryinstalled", "-O", "json"
+        )
+        if package_id in installed:
+            return
+        self.peer(f"install on {peer.name}", org, peer, "lifecycle", "chaincode", "install", str(package))
+
+    def approve(self, org: Org, package_id: str, sequence: int, version: str) -> None:
+        self.peer(
+            f"approve by {org.name}",
+            org,
+            org.peers[0],
+            "lifecycle",
+            "chaincode",
+            "approveformyorg",
+            *self._orderer_args(),
+            "--channelID",
+            self.c.channel,
+            "--name",
+            self.c.chaincode_name,
+            "--version",
+            version,
+            "--package-id",
+            package_id,
+            "--sequence",
+            str(sequence),
+        )
+
+    def commit(self, sequence: int, version: str) -> None:
+        org = self.c.orgs[0]
+        targets: list[str] = []
+        for other in self.c.orgs:
+            targets += ["--peerAddresses", other.peers[0].address, "--tlsRootCertFiles", str(org_paths(self.state, other).ca_cert)]
+        self.peer(
+            "commit of the chaincode definition",
+            org,
+            org.peers[0],
+            "lifecycle",
+            "chaincode",
+            "commit",
+            *self._orderer_args(),
+            "--channelID",
+            self.c.channel,
+            "--name",
+            self.c.chaincode_name,
+            "--version",
+            version,
+            "--sequence",
+            str(sequence),
+            *targets,
+        )
+
+    def committed(self, org: Org) -> dict[str, Any] | None:
+        """The committed chaincode definition with each org's approval, or None when none is committed."""
+        try:
+            out = self.peer(
+                "query committed definition",
+                org,
+                org.peers[0],
+                "lifecycle",
+                "chaincode",
+                "querycommitted",
+                "--channelID",
+                self.c.channel,
+                "--name",
+                self.c.chaincode_name,
+                "-O",
+                "json",
+            )
+        except CommandError as exc:
+            if "not found" in exc.output or "does not exist" in exc.output:
+                return None
+            raise
+        doc: dict[str, Any] = json.loads(out[out.index("{") :])
+        return doc
+
+    def channel_height(self, org: Org, peer: Peer) -> int:
+        out = self.peer(f"channel info of {peer.name}", org, peer, "channel", "getinfo", "-c", self.c.channel)
+        return int(json.loads(out[out.index("{") :])["height"])

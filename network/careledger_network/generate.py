@@ -1,0 +1,302 @@
+"""Everything generated from the consortium definition: configtx, node configs, CCAAS packages, profiles."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from careledger._wallet import write_atomic
+
+from .consortium import Consortium, Orderer, Org, Peer
+from .crypto import org_paths, wallet
+from .paths import BUILDERS_DIR, Fabric
+
+CHANNEL_PROFILE = "CareLedgerChannel"
+
+
+def _set(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    node = doc
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _dump(path: Path, doc: dict[str, Any]) -> None:
+    write_atomic(path, yaml.safe_dump(doc, sort_keys=False, default_flow_style=False).encode())
+
+
+# -- channel configuration -----------------------------------------------------------------------------
+def _org_section(c: Consortium, org: Org, state: Path, is_orderer: bool) -> dict[str, Any]:
+    m = org.msp_id
+    section: dict[str, Any] = {
+        "Name": org.name,
+        "ID": m,
+        "MSPDir": str(org_paths(state, org).msp / "msp"),
+        "Policies": {
+            "Readers": {"Type": "Signature", "Rule": f"OR('{m}.member')"},
+            "Writers": {"Type": "Signature", "Rule": f"OR('{m}.member')"},
+            "Admins": {"Type": "Signature", "Rule": f"OR('{m}.admin')"},
+        },
+    }
+    if is_orderer:
+        section["OrdererEndpoints"] = [o.address for o in c.orderers]
+    else:
+        section["Policies"]["Readers"]["Rule"] = f"OR('{m}.admin', '{m}.peer', '{m}.client')"
+        section["Policies"]["Writers"]["Rule"] = f"OR('{m}.admin', '{m}.client')"
+        section["Policies"]["Endorsement"] = {"Type": "Signature", "Rule": f"OR('{m}.peer')"}
+        section["AnchorPeers"] = [{"Host": org.peers[0].host, "Port": org.peers[0].port}]
+    return section
+
+
+def write_configtx(c: Consortium, state: Path) -> Path:
+    """configtx.yaml for the application channel, in <state>/configtx/."""
+    implicit = {
+        "Readers": {"Type": "ImplicitMeta", "Rule": "ANY Readers"},
+        "Writers": {"Type": "ImplicitMeta", "Rule": "ANY Writers"},
+        "Admins": {"Type": "ImplicitMeta", "Rule": "MAJORITY Admins"},
+    }
+    endorsement = f"{c.endorsement_policy} Endorsement"
+    oo = org_paths(state, c.orderer_org)
+    consenters = [
+        {
+            "Host": o.host,
+            "Port": o.port,
+            "ClientTLSCert": str(oo.node(o.name) / "tls" / "server.crt"),
+            "ServerTLSCert": str(oo.node(o.name) / "tls" / "server.crt"),
+        }
+        for o in c.orderers
+    ]
+    doc = {
+        "Profiles": {
+            CHANNEL_PROFILE: {
+                "Policies": implicit,
+                "Capabilities": {"V3_0": True},
+                "Orderer": {
+                    "OrdererType": "etcdraft",
+                    "BatchTimeout": c.batch_timeout,
+                    "BatchSize": {
+                        "MaxMessageCount": c.max_message_count,
+                        "AbsoluteMaxBytes": c.absolute_max_bytes,
+                        "PreferredMaxBytes": c.preferred_max_bytes,
+                    },
+                    "EtcdRaft": {
+                        "Consenters": consenters,
+                        "Options": {
+                            "TickInterval": "500ms",
+                            "ElectionTick": 10,
+                            "HeartbeatTick": 1,
+                            "MaxInflightBlocks": 5,
+                            "SnapshotIntervalSize": "16 MB",
+                        },
+                    },
+                    "Organizations": [_org_section(c, c.orderer_org, state, True)],
+                    "Policies": {**implicit, "BlockValidation": {"Type": "ImplicitMeta", "Rule": "ANY Writers"}},
+                    "Capabilities": {"V2_0": True},
+                },
+                "Application": {
+                    "Organizations": [_org_section(c, org, state, False) for org in c.orgs],
+                    "Policies": {
+                        **implicit,
+                        "LifecycleEndorsement": {"Type": "ImplicitMeta", "Rule": endorsement},
+                        "Endorsement": {"Type": "ImplicitMeta", "Rule": endorsement},
+                    },
+                    "Capabilities": {"V2_5": True},
+                },
+            }
+        }
+    }
+    path = state / "configtx" / "configtx.yaml"
+    _dump(path, doc)
+    return path
+
+
+# -- node configuration (Fabric's sampleconfig with our settings on top) ---------------------------------
+def node_config_dir(state: Path, node_name: str) -> Path:
+    return state / "config" / node_name
+
+
+def write_peer_config(c: Consortium, fabric: Fabric, state: Path, org: Org, peer: Peer) -> Path:
+    doc = yaml.safe_load((fabric.config_dir / "core.yaml").read_text())
+    node = org_paths(state, org).node(peer.name)
+    tls = node / "tls"
+    bootstrap = " ".join(p.address for p in org.peers)
+    settings: dict[str, Any] = {
+        "peer.id": peer.name,
+        "peer.networkId": "careledger",
+        "peer.listenAddress": peer.address,
+        "peer.address": peer.address,
+        "peer.chaincodeListenAddress": f"{peer.host}:{peer.chaincode_port}",
+        "peer.chaincodeAddress": f"{peer.host}:{peer.chaincode_port}",
+        "peer.localMspId": peer.msp_id,
+        "peer.mspConfigPath": str(node / "msp"),
+        "peer.fileSystemPath": str(state / "data" / peer.name),
+        "peer.gateway.enabled": True,
+        "peer.gossip.bootstrap": bootstrap,
+        "peer.gossip.externalEndpoint": peer.address,
+        "peer.gossip.endpoint": peer.address,
+        "peer.gossip.useLeaderElection": False,
+        "peer.gossip.orgLeader": peer is org.peers[0],
+        "peer.gossip.reconnectInterval": c.tuning.get("gossip_reconnect_interval", "25s"),
+        "peer.tls.enabled": True,
+        "peer.tls.cert.file": str(tls / "server.crt"),
+        "peer.tls.key.file": str(tls / "server.key"),
+        "peer.tls.rootcert.file": str(tls / "ca.crt"),
+        "peer.tls.clientRootCAs.files": [str(tls / "ca.crt")],
+        "vm.endpoint": "",  # no Docker: chaincode runs as a service
+        "chaincode.externalBuilders": [{"name": "careledger-ccaas", "path": str(BUILDERS_DIR / "ccaas")}],
+        "ledger.state.stateDatabase": "goleveldb",
+        "ledger.snapshots.rootDir": str(state / "data" / peer.name / "snapshots"),
+        "operations.listenAddress": f"{peer.host}:{peer.operations_port}",
+        "operations.tls.enabled": True,
+        "operations.tls.cert.file": str(tls / "server.crt"),
+        "operations.tls.key.file": str(tls / "server.key"),
+        "metrics.provider": "prometheus",
+    }
+    for key, value in settings.items():
+        _set(doc, key, value)
+    path = node_config_dir(state, peer.name) / "core.yaml"
+    _dump(path, doc)
+    return path
+
+
+def write_orderer_config(fabric: Fabric, state: Path, c: Consortium, orderer: Orderer) -> Path:
+    doc = yaml.safe_load((fabric.config_dir / "orderer.yaml").read_text())
+    node = org_paths(state, c.orderer_org).node(orderer.name)
+    tls = node / "tls"
+    data = state / "data" / orderer.name
+    settings: dict[str, Any] = {
+        "General.ListenAddress": orderer.host,
+        "General.ListenPort": orderer.port,
+        "General.LocalMSPID": c.orderer_org.msp_id,
+        "General.LocalMSPDir": str(node / "msp"),
+        "General.BootstrapMethod": "none",
+        "General.TLS.Enabled": True,
+        "General.TLS.PrivateKey": str(tls / "server.key"),
+        "General.TLS.Certificate": str(tls / "server.crt"),
+        "General.TLS.RootCAs": [str(tls / "ca.crt")],
+        "General.Cluster.ClientCertificate": str(tls / "server.crt"),
+        "General.Cluster.ClientPrivateKey": str(tls / "server.key"),
+        "FileLedger.Location": str(data),
+        "Consensus.WALDir": str(data / "etcdraft" / "wal"),
+        "Consensus.SnapDir": str(data / "etcdraft" / "snapshot"),
+        "ChannelParticipation.Enabled": True,
+        "Admin.ListenAddress": f"{orderer.host}:{orderer.admin_port}",
+        "Admin.TLS.Enabled": True,
+        "Admin.TLS.Certificate": str(tls / "server.crt"),
+        "Admin.TLS.PrivateKey": str(tls / "server.key"),
+        "Admin.TLS.ClientAuthRequired": True,
+        "Admin.TLS.ClientRootCAs": [str(tls / "ca.crt")],
+        "Operations.ListenAddress": f"{orderer.host}:{orderer.operations_port}",
+        "Operations.TLS.Enabled": True,
+        "Operations.TLS.Certificate": str(tls / "server.crt"),
+        "Operations.TLS.PrivateKey": str(tls / "server.key"),
+        "Operations.TLS.ClientAuthRequired": False,
+        "Metrics.Provider": "prometheus",
+    }
+    for key, value in settings.items():
+        _set(doc, key, value)
+    path = node_config_dir(state, orderer.name) / "orderer.yaml"
+    _dump(path, doc)
+    return path
+
+
+def write_cli_config(fabric: Fabric, state: Path) -> Path:
+    """A core.yaml for the peer CLI (admin commands); identities come from environment variables."""
+    doc = yaml.safe_load((fabric.config_dir / "core.yaml").read_text())
+    path = node_config_dir(state, "cli") / "core.yaml"
+    _dump(path, copy.deepcopy(doc))
+    return path
+
+
+# -- chaincode as a service ------------------------------------------------------------------------------
+def _tar_gz(files: dict[str, bytes]) -> bytes:
+    """A deterministic .tar.gz (fixed times and owners), so the same inputs give the same package id."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(files[name]))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()
+
+
+def chaincode_package(c: Consortium, state: Path, org: Org, sequence: int) -> tuple[Path, str]:
+    """The org's CCAAS package (pointing the peer at the org's chaincode server over mutual TLS).
+
+    Returns the package path and its package id (label:sha256), computed as the peer computes it.
+    """
+    cc = org_paths(state, org).chaincode
+    connection = {
+        "address": f"{c.host}:{org.chaincode_port}",
+        "dial_timeout": "10s",
+        "tls_required": True,
+        "client_auth_required": True,
+        "client_key": (cc / "client.key").read_text(),
+        "client_cert": (cc / "client.crt").read_text(),
+        "root_cert": (cc / "ca.crt").read_text(),
+    }
+    label = f"{c.chaincode_name}_{org.key}_{sequence}"
+    code = _tar_gz({"connection.json": json.dumps(connection, sort_keys=True, indent=2).encode()})
+    metadata = json.dumps({"type": "ccaas", "label": label}, sort_keys=True).encode()
+    package = _tar_gz({"code.tar.gz": code, "metadata.json": metadata})
+    path = state / "chaincode" / org.key / f"{label}.tar.gz"
+    write_atomic(path, package)
+    return path, f"{label}:{hashlib.sha256(package).hexdigest()}"
+
+
+# -- connection profiles ---------------------------------------------------------------------------------
+def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
+    """A Fabric common connection profile for one org (JSON), plus where its wallet is."""
+    peers: dict[str, Any] = {}
+    for other in c.orgs:
+        tls_ca = (org_paths(state, other).msp / "msp" / "tlscacerts" / "tlsca.pem").read_text()
+        for p in other.peers:
+            peers[p.name] = {
+                "url": f"grpcs://{p.address}",
+                "tlsCACerts": {"pem": tls_ca},
+                "grpcOptions": {"ssl-target-name-override": p.host, "hostnameOverride": p.host},
+            }
+    paths = org_paths(state, org)
+    profile = {
+        "name": f"careledger-{org.key}",
+        "version": "1.0.0",
+        "client": {"organization": org.name, "connection": {"timeout": {"peer": {"endorser": "30"}}}},
+        "organizations": {
+            o.name: {
+                "mspid": o.msp_id,
+                "peers": [p.name for p in o.peers],
+                "certificateAuthorities": [o.ca.name],
+            }
+            for o in c.orgs
+        },
+        "peers": peers,
+        "certificateAuthorities": {
+            org.ca.name: {
+                "url": org.ca.url,
+                "caName": org.ca.name,
+                "tlsCACerts": {"pem": [paths.ca_cert.read_text()]},
+                "httpOptions": {"verify": True},
+            }
+        },
+        "channels": {c.channel: {"peers": {p.name: {} for p in c.peers}}},
+        "x-careledger": {
+            "channel": c.channel,
+            "chaincode": c.chaincode_name,
+            "wallet": str(wallet(state, org).root),
+        },
+    }
+    path = state / "profiles" / f"{org.key}.json"
+    write_atomic(path, (json.dumps(profile, indent=2, sort_keys=True) + "\n").encode())
+    return path

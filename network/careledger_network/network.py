@@ -1,0 +1,374 @@
+"""Bring the consortium up, stop, start, report and tear it down; redeploy the chaincode.
+
+Every step prints its progress; a failed step stops what this run started and shows the log tail
+of the process (or command) that failed. Only `down` deletes state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from careledger._wallet import write_atomic
+from careledger.errors import CAError
+
+from . import crypto, generate
+from .consortium import Consortium, Org
+from .fabric_cli import CommandError, FabricCLI
+from .health import HealthTimeout, probe, wait_healthy
+from .paths import Fabric, locate_fabric
+from .processes import ProcessError, ProcessTable, TrackedProcess, port_holder
+from .readiness import wait_ready
+
+_INHERITED_PREFIXES = ("CORE_", "ORDERER_", "FABRIC_CA_", "FABRIC_CFG_PATH", "FABRIC_LOGGING_SPEC", "CHAINCODE_")
+
+
+class NetworkError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    ports: list[int]
+    health_url: str
+    ca_file: Path | None
+
+
+def _base_env() -> dict[str, str]:
+    """Our environment minus Fabric variables a user may have set, which would override our configs."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+
+
+class Network:
+    def __init__(
+        self,
+        consortium: Consortium,
+        state: Path,
+        fabric: Fabric | None = None,
+        echo: Callable[[str], None] = print,
+    ) -> None:
+        self.c = consortium
+        self.state = state
+        self._fabric = fabric
+        self.echo = echo
+        self.table = ProcessTable(state)
+        self._t0 = time.monotonic()
+
+    @property
+    def fabric(self) -> Fabric:
+        if self._fabric is None:
+            self._fabric = locate_fabric()
+        return self._fabric
+
+    @property
+    def cli(self) -> FabricCLI:
+        return FabricCLI(self.fabric, self.c, self.state)
+
+    @property
+    def meta_path(self) -> Path:
+        return self.state / "network.json"
+
+    def meta(self) -> dict[str, Any]:
+        return json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+
+    def _save_meta(self, **changes: Any) -> None:
+        doc = {**self.meta(), **changes}
+        write_atomic(self.meta_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+
+    def _step(self, text: str) -> None:
+        self.echo(f"[{time.monotonic() - self._t0:5.1f}s] {text}")
+
+    # -- process specifications ------------------------------------------------------------------------
+    def _ca_spec(self, org: Org) -> ProcessSpec:
+        paths = crypto.org_paths(self.state, org)
+        command, env = crypto.ca_command(self.fabric, org.ca, paths)
+        return ProcessSpec(
+            name=f"ca-{org.key}",
+            command=command,
+            env={**_base_env(), **env},
+            ports=[org.ca.port, org.ca.operations_port],
+            health_url=f"https://{org.ca.host}:{org.ca.operations_port}/healthz",
+            ca_file=paths.ca_cert,
+        )
+
+    def _node_specs(self) -> list[ProcessSpec]:
+        log_spec = self.c.tuning.get("log_spec", "info")
+        specs = []
+        oo = self.c.orderer_org
+        for o in self.c.orderers:
+            specs.append(
+                ProcessSpec(
+                    name=o.name,
+                    command=[self.fabric.bin("orderer")],
+                    env={
+                        **_base_env(),
+                        "FABRIC_CFG_PATH": str(generate.node_config_dir(self.state, o.name)),
+                        "FABRIC_LOGGING_SPEC": log_spec,
+                    },
+                    ports=[o.port, o.admin_port, o.operations_port],
+                    health_url=f"https://{o.host}:{o.operations_port}/healthz",
+                    ca_file=crypto.org_paths(self.state, oo).ca_cert,
+                )
+            )
+        for org in self.c.orgs:
+            for p in org.peers:
+                specs.append(
+                    ProcessSpec(
+                        name=p.name,
+                        command=[self.fabric.bin("peer"), "node", "start"],
+                        env={
+                            **_base_env(),
+                            "FABRIC_CFG_PATH": str(generate.node_config_dir(self.state, p.name)),
+                            "FABRIC_LOGGING_SPEC": log_spec,
+                        },
+                        ports=[p.port, p.chaincode_port, p.operations_port],
+                        health_url=f"https://{p.host}:{p.operations_port}/healthz",
+                        ca_file=crypto.org_paths(self.state, org).ca_cert,
+                    )
+                )
+        return specs
+
+    def _chaincode_spec(self, org: Org, package_id: str) -> ProcessSpec:
+        cc = crypto.org_paths(self.state, org).chaincode
+        name = f"cc-{org.key}"
+        pid_file = self.state / "run" / f"{name}.child"
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        return ProcessSpec(
+            name=name,
+            command=[
+                sys.executable,
+                "-m",
+                "careledger_network.supervise",
+                str(pid_file),
+                "--",
+                sys.executable,
+                "-m",
+                self.c.chaincode_server_module,
+            ],
+            env={
+                **_base_env(),
+                "CHAINCODE_ID": package_id,
+                "CHAINCODE_SERVER_ADDRESS": f"{self.c.host}:{org.chaincode_port}",
+                "CHAINCODE_TLS_CERT": str(cc / "server.crt"),
+                "CHAINCODE_TLS_KEY": str(cc / "server.key"),
+                "CHAINCODE_TLS_CLIENT_CA": str(cc / "ca.crt"),
+                "PYTHONUNBUFFERED": "1",
+            },
+            ports=[org.chaincode_port],
+            health_url="",
+            ca_file=None,
+        )
+
+    def _chaincode_specs(self) -> list[ProcessSpec]:
+        deployed = self.meta().get("chaincode", {}).get("package_ids", {})
+        return [self._chaincode_spec(org, deployed[org.key]) for org in self.c.orgs if org.key in deployed]
+
+    def _all_specs(self) -> list[ProcessSpec]:
+        cas = [self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)]
+        return cas + self._node_specs() + self._chaincode_specs()
+
+    # -- starting and stopping -----------------------------------------------------------------------------
+    def _check_ports(self, specs: list[ProcessSpec]) -> None:
+        busy = []
+        for spec in specs:
+            for port in spec.ports:
+                holder = port_holder(port)
+                if holder:
+                    busy.append(f"port {port} (for {spec.name}) is taken by {holder}")
+        if busy:
+            raise NetworkError(
+                "cannot start: "
+                + "; ".join(busy)
+                + ". Stop that process, or change port_base in network/consortium.yaml."
+            )
+
+    def _launch(self, specs: list[ProcessSpec], started: list[str]) -> list[TrackedProcess]:
+        running = self.table.load()
+        todo = [s for s in specs if not (s.name in running and running[s.name].alive())]
+        self._check_ports(todo)
+        launched = []
+        for spec in todo:
+            launched.append(
+                self.table.start(spec.name, spec.command, spec.env, ports=spec.ports, health_url=spec.health_url)
+            )
+            started.append(spec.name)
+        ca_files = {s.name: s.ca_file for s in specs}
+        wait_healthy(launched, lambda p: ca_files.get(p.name))
+        return launched
+
+    def _run_steps(self, steps: Callable[[list[str]], None]) -> None:
+        """Run `steps`; on failure stop every process it started and show why."""
+        started: list[str] = []
+        try:
+            steps(started)
+        except HealthTimeout as exc:
+            self._abort(started)
+            raise NetworkError(f"{exc}\n--- last lines of {exc.process.log} ---\n{self.table.tail(exc.process.name)}") from None
+        except (CommandError, ProcessError, CAError, OSError, RuntimeError) as exc:
+            self._abort(started)
+            if isinstance(exc, NetworkError):
+                raise
+            raise NetworkError(str(exc)) from None
+
+    def _abort(self, started: list[str]) -> None:
+        if started:
+            self.echo(f"stopping what this run started: {', '.join(started)}")
+            self.table.stop_all(started)
+
+    # -- commands --------------------------------------------------------------------------------------------
+    def up(self) -> None:
+        self._t0 = time.monotonic()
+        if self.meta().get("initialized"):
+            if self.is_running():
+                self.echo(f"the network is already up ({len(self.table.load())} processes); `make network-status` shows them")
+                return
+            self.echo("the network exists but is not (fully) running: starting it")
+            self.start()
+            return
+        self.fabric  # fail early, with the install hint, when binaries are missing  # noqa: B018
+        self.state.mkdir(parents=True, exist_ok=True)
+        self._run_steps(self._create)
+        self._step(f"network ready: channel {self.c.channel}, chaincode {self.c.chaincode_name} (sequence 1)")
+
+    def _create(self, started: list[str]) -> None:
+        orgs_all = (self.c.orderer_org, *self.c.orgs)
+        self._check_ports(self._all_specs())
+        for org in orgs_all:
+            crypto.init_ca(self.fabric, org.ca, crypto.org_paths(self.state, org))
+        self._launch([self._ca_spec(org) for org in orgs_all], started)
+        self._step(f"{len(orgs_all)} Fabric CAs healthy")
+        crypto.enroll_all(self.c, self.state)
+        self._step("identities enrolled: nodes, TLS, admins, demo users")
+        configtx = generate.write_configtx(self.c, self.state)
+        self.cli.create_genesis_block(configtx)
+        for o in self.c.orderers:
+            generate.write_orderer_config(self.fabric, self.state, self.c, o)
+        for org in self.c.orgs:
+            for p in org.peers:
+                generate.write_peer_config(self.c, self.fabric, self.state, org, p)
+        generate.write_cli_config(self.fabric, self.state)
+        self._step("channel genesis block and node configs generated")
+        self._launch(self._node_specs(), started)
+        self._step(f"{len(self.c.orderers)} orderers and {len(self.c.peers)} peers healthy")
+        self._join_channel()
+        self._step(f"channel {self.c.channel} joined by every orderer and peer")
+        self._deploy_chaincode(1, started)
+        for org in self.c.orgs:
+            generate.write_connection_profile(self.c, self.state, org)
+        self._save_meta(initialized=True)
+        self._wait_ready()
+
+    def _join_channel(self) -> None:
+        cli = self.cli
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            jobs = [pool.submit(cli.orderer_join, o) for o in self.c.orderers]
+            jobs += [pool.submit(cli.peer_join, org, p) for org in self.c.orgs for p in org.peers]
+            for job in jobs:
+                job.result()
+
+    def _deploy_chaincode(self, sequence: int, started: list[str]) -> None:
+        cli = self.cli
+        version = f"{sequence}.0"
+        package_ids: dict[str, str] = {}
+
+        def per_org(org: Org) -> None:
+            package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)
+            for p in org.peers:
+                cli.install(org, p, package, package_id)
+            package_ids[org.key] = package_id
+
+        with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
+            for job in [pool.submit(per_org, org) for org in self.c.orgs]:
+                job.result()
+        self._step(f"chaincode packages installed on {len(self.c.peers)} peers")
+        specs = [self._chaincode_spec(org, package_ids[org.key]) for org in self.c.orgs]
+        for spec in specs:  # an upgrade replaces the servers of the previous package ids
+            self.table.stop(spec.name)
+        self._launch(specs, started)
+        self._save_meta(chaincode={"sequence": sequence, "version": version, "package_ids": package_ids})
+        self._step(f"{len(specs)} chaincode servers listening (mutual TLS)")
+        with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
+            for job in [
+                pool.submit(cli.approve, org, package_ids[org.key], sequence, version) for org in self.c.orgs
+            ]:
+                job.result()
+        self._step(f"definition approved by {len(self.c.orgs)} orgs")
+        cli.commit(sequence, version)
+        self._step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
+
+    def _wait_ready(self) -> None:
+        org = self.c.orgs[0]
+        endorsers = wait_ready(self.c, self.state, org)
+        self._step(f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed")
+
+    def is_running(self) -> bool:
+        table = self.table.load()
+        names = {s.name for s in self._all_specs()}
+        return bool(names) and all(n in table and table[n].alive() for n in names)
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        if not self.meta().get("initialized"):
+            raise NetworkError("there is no network to start: run `make network-up` first")
+
+        def steps(started: list[str]) -> None:
+            self._launch([self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)], started)
+            self._launch(self._node_specs(), started)
+            self._launch(self._chaincode_specs(), started)
+            self._step("every process healthy")
+            self._wait_ready()
+
+        self._run_steps(steps)
+
+    def stop(self) -> list[str]:
+        stopped = self.table.stop_all()
+        self.echo(f"stopped {len(stopped)} processes; ledgers and identities kept in {self.state}")
+        return stopped
+
+    def down(self) -> None:
+        stopped = self.table.stop_all()
+        if self.state.exists():
+            shutil.rmtree(self.state)
+        self.echo(f"stopped {len(stopped)} processes and removed {self.state}")
+
+    def upgrade_chaincode(self) -> int:
+        self._t0 = time.monotonic()
+        if not self.is_running():
+            raise NetworkError("the network is not running: `make network-up` first")
+        committed = self.cli.committed(self.c.orgs[0])
+        sequence = int(committed["sequence"]) + 1 if committed else 1
+        self._run_steps(lambda started: self._deploy_chaincode(sequence, started))
+        self._wait_ready()
+        return sequence
+
+    def status(self) -> list[dict[str, Any]]:
+        table = self.table.load()
+        ca_files = {s.name: s.ca_file for s in self._all_specs()}
+        rows = []
+        for name, proc in table.items():
+            healthy, text = probe(proc, ca_files.get(name))
+            child = self.state / "run" / f"{name}.child"
+            rows.append(
+                {
+                    "name": name,
+                    "pid": proc.pid,
+                    "child_pid": int(child.read_text()) if child.exists() else None,
+                    "ports": proc.ports,
+                    "running": proc.alive(),
+                    "healthy": healthy,
+                    "health": text,
+                    "log": proc.log,
+                }
+            )
+        return rows

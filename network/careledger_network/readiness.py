@@ -1,0 +1,37 @@
+"""Readiness: a submit through a gateway is endorsed by a majority of orgs and commits.
+
+Processes can be healthy long before that: the gateway needs gossip to have found the other orgs'
+peers before it can satisfy the endorsement policy. So readiness is tested, not assumed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from careledger.errors import GatewayError
+from careledger.gateway import connect
+
+from .consortium import Consortium, Org
+
+RETRYABLE = ("no combination of peers", "UNAVAILABLE", "failed to connect", "DEADLINE_EXCEEDED", "no peers available")
+
+
+def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 90.0) -> list[str]:
+    """Submit diag:Put through `org`'s gateway until it commits; returns the endorsing MSP ids."""
+    profile = state / "profiles" / f"{org.key}.json"
+    deadline = time.monotonic() + timeout
+    last = ""
+    with connect(profile, org.admin) as gateway:
+        contract = gateway.network(consortium.channel).contract(consortium.chaincode_name, "diag")
+        while time.monotonic() < deadline:
+            try:
+                transaction = contract.new_proposal("Put", ["readiness", str(time.time())]).endorse(timeout=10)
+                transaction.submit().raise_for_status(timeout=30)
+                return transaction.endorser_msp_ids
+            except GatewayError as exc:
+                last = str(exc)
+                if not any(marker in last for marker in RETRYABLE):
+                    raise
+            time.sleep(0.2)
+    raise TimeoutError(f"the network did not become ready within {timeout:.0f} s; last error: {last}")
