@@ -30,11 +30,19 @@ def main() -> int:
         chaincode_id = os.environ["CHAINCODE_ID"]
         address = os.environ["CHAINCODE_SERVER_ADDRESS"]
     except KeyError as exc:
-        print(f"careledger-chaincode: set {exc.args[0]} (see `python -m careledger_chaincode.server --help`)", file=sys.stderr)
+        print(
+            f"careledger-chaincode: set {exc.args[0]} (see `python -m careledger_chaincode.server --help`)",
+            file=sys.stderr,
+        )
         return 2
-    tls_vars = [os.environ.get(v, "") for v in ("CHAINCODE_TLS_CERT", "CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CLIENT_CA")]
+    tls_vars = [
+        os.environ.get(v, "") for v in ("CHAINCODE_TLS_CERT", "CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CLIENT_CA")
+    ]
     if any(tls_vars) and not all(tls_vars):
-        print("careledger-chaincode: set all of CHAINCODE_TLS_CERT, _KEY and _CLIENT_CA, or none", file=sys.stderr)
+        print(
+            "careledger-chaincode: set all of CHAINCODE_TLS_CERT, _KEY and _CLIENT_CA, or none",
+            file=sys.stderr,
+        )
         return 2
     tls = TLSFiles(*(Path(v) for v in tls_vars)) if all(tls_vars) else None
     server = ChaincodeServer(chaincode_id, address, Router(all_contracts()), tls)

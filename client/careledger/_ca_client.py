@@ -85,7 +85,9 @@ class CAClient:
             raise CAError(f"CA at {self.url} answered {resp.status} with non-JSON", resp.status) from None
         errors = doc.get("errors") or []
         if resp.status >= 400 or errors or not doc.get("success", False):
-            text = "; ".join(f"{e.get('message')} (code {e.get('code')})" for e in errors) or raw.decode()[:200]
+            text = (
+                "; ".join(f"{e.get('message')} (code {e.get('code')})" for e in errors) or raw.decode()[:200]
+            )
             raise CAError(f"CA {self.url}{path} refused: {text}", resp.status)
         return doc.get("result")
 

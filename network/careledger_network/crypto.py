@@ -21,8 +21,10 @@ from pathlib import Path
 from careledger._ca_client import Attribute, CAClient, Enrollment
 from careledger._signing import SigningIdentity, load_private_key, new_private_key, private_key_pem
 from careledger._wallet import Wallet, write_atomic, write_msp
+from careledger.errors import CAError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .consortium import CA, Consortium, Org
@@ -122,6 +124,9 @@ def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA) -> None:
             ca_key = key
     if ca_key is None:
         raise RuntimeError(f"cannot find the CA key of {paths.ca_home}")
+    ca_public_key = ca_cert.public_key()
+    if not isinstance(ca_public_key, ec.EllipticCurvePublicKey):
+        raise RuntimeError(f"{paths.ca_cert} is not an EC certificate; Fabric CA makes P-256 roots")
     tls_key = new_private_key()
     now = datetime.datetime.now(datetime.UTC)
     import ipaddress
@@ -135,14 +140,19 @@ def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA) -> None:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=365))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
             critical=False,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
         .add_extension(
             x509.KeyUsage(True, True, False, True, False, False, False, False, False), critical=True
         )
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public_key), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     write_atomic(paths.ca_tls_cert, cert.public_bytes(serialization.Encoding.PEM))
@@ -183,7 +193,9 @@ def ca_client(ca: CA, paths: OrgPaths) -> CAClient:
 
 # -- identities ---------------------------------------------------------------------------------------
 def _identity(msp_id: str, enrollment: Enrollment) -> SigningIdentity:
-    return SigningIdentity(msp_id=msp_id, certificate_pem=enrollment.certificate_pem, private_key=enrollment.private_key)
+    return SigningIdentity(
+        msp_id=msp_id, certificate_pem=enrollment.certificate_pem, private_key=enrollment.private_key
+    )
 
 
 def _write_tls(directory: Path, enrollment: Enrollment, cert_name: str = "server") -> None:
@@ -192,20 +204,51 @@ def _write_tls(directory: Path, enrollment: Enrollment, cert_name: str = "server
     write_atomic(directory / "ca.crt", enrollment.ca_chain_pem)
 
 
+class _Registrar:
+    """Registers identities with secrets we choose and keep (0600), so an interrupted run can resume."""
+
+    def __init__(self, client: CAClient, registrar: SigningIdentity, secrets_file: Path) -> None:
+        self.client = client
+        self.registrar = registrar
+        self.secrets_file = secrets_file
+        self.secrets: dict[str, str] = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+
+    def secret(self, enrollment_id: str, id_type: str, attributes: tuple[Attribute, ...] = ()) -> str:
+        if enrollment_id not in self.secrets:
+            self.secrets[enrollment_id] = secrets.token_urlsafe(18)
+            write_atomic(self.secrets_file, json.dumps(self.secrets, sort_keys=True).encode(), mode=0o600)
+            try:
+                self.client.register(
+                    self.registrar,
+                    enrollment_id,
+                    secret=self.secrets[enrollment_id],
+                    id_type=id_type,
+                    attributes=attributes,
+                )
+            except CAError as exc:
+                if "already registered" not in str(exc):
+                    raise
+        return self.secrets[enrollment_id]
+
+
 def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bool) -> None:
-    """Register and enroll every identity of one org; skipped for what already exists."""
+    """Register and enroll every identity of one org; what already exists is kept."""
     paths = org_paths(state, org)
     client = ca_client(org.ca, paths)
     boot = json.loads((paths.ca_home / "bootstrap.json").read_text())
-    if (paths.msp / "config.yaml").exists() and (paths.root / "enrolled").exists():
-        return
-    registrar = _identity(org.msp_id, client.enroll(boot["id"], boot["secret"]))
+    registrar = _Registrar(
+        client,
+        _identity(org.msp_id, client.enroll(boot["id"], boot["secret"])),
+        paths.ca_home / "secrets.json",
+    )
     ca_pem = paths.ca_cert.read_bytes()
     write_msp(paths.msp, org.msp_id, b"", None, ca_pem, tls_ca_pem=ca_pem)
 
     def enroll_node(name: str, node_type: str) -> None:
-        secret = client.register(registrar, name, id_type=node_type)
         node_dir = paths.node(name)
+        if (node_dir / "tls" / "server.key").exists():
+            return
+        secret = registrar.secret(name, node_type)
         signing = client.enroll(name, secret)
         write_msp(node_dir, org.msp_id, signing.certificate_pem, private_key_pem(signing.private_key), ca_pem)
         _write_tls(node_dir / "tls", client.enroll(name, secret, hosts=TLS_HOSTS, profile="tls"))
@@ -216,28 +259,39 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
     else:
         for peer in org.peers:
             enroll_node(peer.name, "peer")
-        cc_id = f"ccaas-{org.key}"
-        secret = client.register(registrar, cc_id, id_type="client")
-        _write_tls(paths.chaincode, client.enroll(cc_id, secret, hosts=TLS_HOSTS, profile="tls"), "server")
-        _write_tls(paths.chaincode, client.enroll(cc_id, secret, hosts=TLS_HOSTS, profile="tls"), "client")
+        if not (paths.chaincode / "client.key").exists():
+            secret = registrar.secret(f"ccaas-{org.key}", "client")
+            for pair in ("server", "client"):
+                _write_tls(
+                    paths.chaincode,
+                    client.enroll(f"ccaas-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"),
+                    pair,
+                )
 
     store = wallet(state, org)
-    admin_attrs = (
-        Attribute("role", "admin"),
-        Attribute("member_id", org.admin),
-        Attribute("hf.Registrar.Roles", "client"),
-        Attribute("hf.Registrar.Attributes", "role,member_id"),
-        Attribute("hf.Revoker", "true"),
-    )
-    secret = client.register(registrar, org.admin, id_type="admin", attributes=admin_attrs)
-    admin = client.enroll(org.admin, secret)
-    admin_dir = store.put(org.admin, _identity(org.msp_id, admin), ca_pem, extra={"role": "admin"})
-    _write_tls(admin_dir / "tls", client.enroll(org.admin, secret, hosts=TLS_HOSTS, profile="tls"), "client")
+    if not (store.path(org.admin) / "tls" / "client.key").exists():
+        admin_attrs = (
+            Attribute("role", "admin"),
+            Attribute("member_id", org.admin),
+            Attribute("hf.Registrar.Roles", "client"),
+            Attribute("hf.Registrar.Attributes", "role,member_id"),
+            Attribute("hf.Revoker", "true"),
+        )
+        secret = registrar.secret(org.admin, "admin", admin_attrs)
+        admin = client.enroll(org.admin, secret)
+        admin_dir = store.put(org.admin, _identity(org.msp_id, admin), ca_pem, extra={"role": "admin"})
+        _write_tls(
+            admin_dir / "tls", client.enroll(org.admin, secret, hosts=TLS_HOSTS, profile="tls"), "client"
+        )
     for user in org.users:
-        attrs = (Attribute("role", user.role), Attribute("member_id", user.id))
-        secret = client.register(registrar, user.id, id_type="client", attributes=attrs)
-        store.put(user.id, _identity(org.msp_id, client.enroll(user.id, secret)), ca_pem, extra={"role": user.role})
-    write_atomic(paths.root / "enrolled", b"")
+        if user.id in store.labels():
+            continue
+        secret = registrar.secret(
+            user.id, "client", (Attribute("role", user.role), Attribute("member_id", user.id))
+        )
+        store.put(
+            user.id, _identity(org.msp_id, client.enroll(user.id, secret)), ca_pem, extra={"role": user.role}
+        )
 
 
 def enroll_all(consortium: Consortium, state: Path) -> None:

@@ -24,12 +24,22 @@ class CommandError(RuntimeError):
 def run(what: str, command: list[str], env: dict[str, str] | None = None, timeout: float = 120.0) -> str:
     full_env = {**os.environ, **(env or {})}
     try:
-        result = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as exc:
-        raise CommandError(what, command, f"timed out after {timeout:.0f} s\n{exc.stdout or ''}{exc.stderr or ''}") from None
+        partial = "".join(_text(x) for x in (exc.stdout, exc.stderr))
+        raise CommandError(what, command, f"timed out after {timeout:.0f} s\n{partial}") from None
     if result.returncode != 0:
         raise CommandError(what, command, result.stdout + result.stderr)
     return result.stdout + result.stderr
+
+
+def _text(output: str | bytes | None) -> str:
+    """TimeoutExpired carries bytes even with text=True."""
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
 
 
 class FabricCLI:
@@ -89,7 +99,9 @@ class FabricCLI:
     def orderer_join(self, orderer: Orderer) -> None:
         if self.c.channel in self.orderer_channels(orderer):
             return
-        self._osnadmin(orderer, "join", "--channelID", self.c.channel, "--config-block", str(self.genesis_block))
+        self._osnadmin(
+            orderer, "join", "--channelID", self.c.channel, "--config-block", str(self.genesis_block)
+        )
 
     # -- peer admin commands --------------------------------------------------------------------------------
     def admin_env(self, org: Org, peer: Peer) -> dict[str, str]:
@@ -120,11 +132,26 @@ class FabricCLI:
     def peer_join(self, org: Org, peer: Peer) -> None:
         if self.c.channel in self.peer_channels(org, peer):
             return
-        self.peer(f"{peer.name} joining {self.c.channel}", org, peer, "channel", "join", "-b", str(self.genesis_block))
+        self.peer(
+            f"{peer.name} joining {self.c.channel}",
+            org,
+            peer,
+            "channel",
+            "join",
+            "-b",
+            str(self.genesis_block),
+        )
 
     def install(self, org: Org, peer: Peer, package: Path, package_id: str) -> None:
         installed = self.peer(
-            f"query installed on {peer.name}", org, peer, "lifecycle", "chaincode", "queryinstalled", "-O", "json"
+            f"query installed on {peer.name}",
+            org,
+            peer,
+            "lifecycle",
+            "chaincode",
+            "queryinstalled",
+            "-O",
+            "json",
         )
         if package_id in installed:
             return
@@ -155,7 +182,12 @@ class FabricCLI:
         org = self.c.orgs[0]
         targets: list[str] = []
         for other in self.c.orgs:
-            targets += ["--peerAddresses", other.peers[0].address, "--tlsRootCertFiles", str(org_paths(self.state, other).ca_cert)]
+            targets += [
+                "--peerAddresses",
+                other.peers[0].address,
+                "--tlsRootCertFiles",
+                str(org_paths(self.state, other).ca_cert),
+            ]
         self.peer(
             "commit of the chaincode definition",
             org,

@@ -98,7 +98,10 @@ def write_configtx(c: Consortium, state: Path) -> Path:
                         },
                     },
                     "Organizations": [_org_section(c, c.orderer_org, state, True)],
-                    "Policies": {**implicit, "BlockValidation": {"Type": "ImplicitMeta", "Rule": "ANY Writers"}},
+                    "Policies": {
+                        **implicit,
+                        "BlockValidation": {"Type": "ImplicitMeta", "Rule": "ANY Writers"},
+                    },
                     "Capabilities": {"V2_0": True},
                 },
                 "Application": {
@@ -158,6 +161,7 @@ def write_peer_config(c: Consortium, fabric: Fabric, state: Path, org: Org, peer
         "operations.tls.enabled": True,
         "operations.tls.cert.file": str(tls / "server.crt"),
         "operations.tls.key.file": str(tls / "server.key"),
+        "operations.tls.clientRootCAs.files": [str(tls / "ca.crt")],
         "metrics.provider": "prometheus",
     }
     for key, value in settings.items():
@@ -199,6 +203,7 @@ def write_orderer_config(fabric: Fabric, state: Path, c: Consortium, orderer: Or
         "Operations.TLS.Certificate": str(tls / "server.crt"),
         "Operations.TLS.PrivateKey": str(tls / "server.key"),
         "Operations.TLS.ClientAuthRequired": False,
+        "Operations.TLS.ClientRootCAs": [str(tls / "ca.crt")],
         "Metrics.Provider": "prometheus",
     }
     for key, value in settings.items():

@@ -20,8 +20,10 @@ class HealthTimeout(RuntimeError):
         self.process = process
 
 
-def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+def _tls_context(ca_file: Path | None, client_pair: tuple[Path, Path] | None = None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    if client_pair:
+        context.load_cert_chain(str(client_pair[0]), str(client_pair[1]))
     return context
 
 
@@ -30,8 +32,12 @@ def probe(process: TrackedProcess, ca_file: Path | None, timeout: float = 1.0) -
     if not process.alive():
         return False, "not running"
     if process.health_url:
+        if not process.health_url.startswith("https://"):
+            return False, f"refusing health URL {process.health_url!r}: operations endpoints use https"
         try:
-            with urllib.request.urlopen(process.health_url, timeout=timeout, context=_tls_context(ca_file)) as resp:  # noqa: S310 - https URL we built
+            with urllib.request.urlopen(  # noqa: S310 - https only, checked above
+                process.health_url, timeout=timeout, context=_tls_context(ca_file)
+            ) as resp:
                 body = resp.read().decode(errors="replace")
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace")
@@ -74,3 +80,33 @@ def wait_healthy(
         if time.monotonic() > deadline:
             raise HealthTimeout(waiting[0], f"no healthy answer within {timeout:.0f} s")
         time.sleep(0.05)
+
+
+def metrics(url: str, ca_file: Path | None, client_pair: tuple[Path, Path], timeout: float = 1.0) -> str:
+    """The Prometheus text of an operations endpoint (url ending in /metrics).
+
+    Fabric serves /metrics over TLS only to clients with a certificate from its ClientRootCAs.
+    """
+    with urllib.request.urlopen(url, timeout=timeout, context=_tls_context(ca_file, client_pair)) as resp:  # noqa: S310 - https URL we built
+        return str(resp.read().decode(errors="replace"))
+
+
+def wait_raft_leader(
+    metrics_urls: list[str],
+    channel: str,
+    ca_file: Path,
+    client_pair: tuple[Path, Path],
+    timeout: float = 30.0,
+) -> str:
+    """Wait until one orderer reports itself Raft leader of `channel`; returns its metrics URL."""
+    needle = f'consensus_etcdraft_is_leader{{channel="{channel}"}} 1'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for url in metrics_urls:
+            try:
+                if needle in metrics(url, ca_file, client_pair):
+                    return url
+            except OSError:
+                continue
+        time.sleep(0.1)
+    raise TimeoutError(f"no orderer became Raft leader of channel {channel} within {timeout:.0f} s")

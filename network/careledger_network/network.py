@@ -23,12 +23,19 @@ from careledger.errors import CAError
 from . import crypto, generate
 from .consortium import Consortium, Org
 from .fabric_cli import CommandError, FabricCLI
-from .health import HealthTimeout, probe, wait_healthy
+from .health import HealthTimeout, probe, wait_healthy, wait_raft_leader
 from .paths import Fabric, locate_fabric
 from .processes import ProcessError, ProcessTable, TrackedProcess, port_holder
 from .readiness import wait_ready
 
-_INHERITED_PREFIXES = ("CORE_", "ORDERER_", "FABRIC_CA_", "FABRIC_CFG_PATH", "FABRIC_LOGGING_SPEC", "CHAINCODE_")
+_INHERITED_PREFIXES = (
+    "CORE_",
+    "ORDERER_",
+    "FABRIC_CA_",
+    "FABRIC_CFG_PATH",
+    "FABRIC_LOGGING_SPEC",
+    "CHAINCODE_",
+)
 
 
 class NetworkError(RuntimeError):
@@ -200,7 +207,9 @@ class Network:
         launched = []
         for spec in todo:
             launched.append(
-                self.table.start(spec.name, spec.command, spec.env, ports=spec.ports, health_url=spec.health_url)
+                self.table.start(
+                    spec.name, spec.command, spec.env, ports=spec.ports, health_url=spec.health_url
+                )
             )
             started.append(spec.name)
         ca_files = {s.name: s.ca_file for s in specs}
@@ -214,7 +223,9 @@ class Network:
             steps(started)
         except HealthTimeout as exc:
             self._abort(started)
-            raise NetworkError(f"{exc}\n--- last lines of {exc.process.log} ---\n{self.table.tail(exc.process.name)}") from None
+            raise NetworkError(
+                f"{exc}\n--- last lines of {exc.process.log} ---\n{self.table.tail(exc.process.name)}"
+            ) from None
         except (CommandError, ProcessError, CAError, OSError, RuntimeError) as exc:
             self._abort(started)
             if isinstance(exc, NetworkError):
@@ -231,7 +242,10 @@ class Network:
         self._t0 = time.monotonic()
         if self.meta().get("initialized"):
             if self.is_running():
-                self.echo(f"the network is already up ({len(self.table.load())} processes); `make network-status` shows them")
+                self.echo(
+                    f"the network is already up ({len(self.table.load())} processes); "
+                    "`make network-status` shows them"
+                )
                 return
             self.echo("the network exists but is not (fully) running: starting it")
             self.start()
@@ -263,6 +277,8 @@ class Network:
         self._step(f"{len(self.c.orderers)} orderers and {len(self.c.peers)} peers healthy")
         self._join_channel()
         self._step(f"channel {self.c.channel} joined by every orderer and peer")
+        self._wait_raft_leader()
+        self._step("Raft leader elected")
         self._deploy_chaincode(1, started)
         for org in self.c.orgs:
             generate.write_connection_profile(self.c, self.state, org)
@@ -276,6 +292,18 @@ class Network:
             jobs += [pool.submit(cli.peer_join, org, p) for org in self.c.orgs for p in org.peers]
             for job in jobs:
                 job.result()
+
+    def _wait_raft_leader(self) -> None:
+        urls = [f"https://{o.host}:{o.operations_port}/metrics" for o in self.c.orderers]
+        oo = self.c.orderer_org
+        wait_raft_leader(
+            urls, self.c.channel, crypto.org_paths(self.state, oo).ca_cert, self.admin_tls_pair(oo)
+        )
+
+    def admin_tls_pair(self, org: Org) -> tuple[Path, Path]:
+        """The org admin's TLS client certificate and key (for /metrics and the orderer admin API)."""
+        tls = crypto.wallet(self.state, org).path(org.admin) / "tls"
+        return tls / "client.crt", tls / "client.key"
 
     def _deploy_chaincode(self, sequence: int, started: list[str]) -> None:
         cli = self.cli
@@ -310,7 +338,10 @@ class Network:
     def _wait_ready(self) -> None:
         org = self.c.orgs[0]
         endorsers = wait_ready(self.c, self.state, org)
-        self._step(f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed")
+        self._step(
+            f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} "
+            "and committed"
+        )
 
     def is_running(self) -> bool:
         table = self.table.load()

@@ -5,6 +5,7 @@ A process is identified by its PID *and* its kernel start time, so a recycled PI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -138,14 +139,10 @@ class ProcessTable:
 
 
 def _signal(proc: TrackedProcess, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    try:  # reap it if it is our child (network-up itself started it)
+    with contextlib.suppress(ChildProcessError):  # reap it if it is our child (network-up started it)
         os.waitpid(proc.pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def port_holder(port: int) -> str | None:

@@ -38,7 +38,10 @@ def supervise(pid_file: Path, command: list[str]) -> int:
             break
         ran = time.monotonic() - started
         backoff = 0.5 if ran > 60 else min(backoff * 2, 10.0)
-        print(f"supervise: child exited with {code} after {ran:.1f} s; restarting in {backoff:.1f} s", flush=True)
+        print(
+            f"supervise: child exited with {code} after {ran:.1f} s; restarting in {backoff:.1f} s",
+            flush=True,
+        )
         deadline = time.monotonic() + backoff
         while not stopping and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -120,7 +120,10 @@ class Router:
         if len(args) != len(info.parameters):
             expected = ", ".join(info.parameters) or "none"
             return Outcome(
-                400, f"{INVALID_ARGUMENT}: {name} takes {len(info.parameters)} arguments ({expected}), got {len(args)}", b""
+                400,
+                f"{INVALID_ARGUMENT}: {name} takes {len(info.parameters)} arguments ({expected}), "
+                f"got {len(args)}",
+                b"",
             )
         try:
             result = fn(Context(stub), *args)

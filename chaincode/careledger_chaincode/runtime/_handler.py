@@ -18,6 +18,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor
+from typing import Any
 
 from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2, proposal_response_pb2
 
@@ -25,7 +26,8 @@ from ._contract import Router
 from ._stub import ChaincodeStub, PeerError, PeerFeatures
 
 log = logging.getLogger("careledger.chaincode")
-Msg = chaincode_shim_pb2.ChaincodeMessage
+Msg = chaincode_shim_pb2.ChaincodeMessage  # constructor and message-type constants
+Message = Any  # the generated protobuf classes carry no static types
 
 PEER_REPLY_TIMEOUT = 30.0  # the peer's own execute timeout is 30 s by default
 
@@ -35,15 +37,17 @@ class StreamHandler:
         self._chaincode_id = chaincode_id
         self._router = router
         self._executor = executor
-        self._outbox: queue.Queue[Msg | None] = queue.Queue()
-        self._pending: dict[tuple[str, str], queue.Queue[Msg]] = {}
+        self._outbox: queue.Queue[Message | None] = queue.Queue()
+        self._pending: dict[tuple[str, str], queue.Queue[Message]] = {}
         self._lock = threading.Lock()
         self._closed = False
         self.features = PeerFeatures()
 
-    def run(self, incoming: Iterator[Msg]) -> Iterator[Msg]:
+    def run(self, incoming: Iterator[Message]) -> Iterator[Message]:
         """The response stream of Chaincode.Connect."""
-        register = Msg(type=Msg.REGISTER, payload=chaincode_pb2.ChaincodeID(name=self._chaincode_id).SerializeToString())
+        register = Msg(
+            type=Msg.REGISTER, payload=chaincode_pb2.ChaincodeID(name=self._chaincode_id).SerializeToString()
+        )
         self._outbox.put(register)
         reader = threading.Thread(target=self._read, args=(incoming,), name="cc-stream-reader", daemon=True)
         reader.start()
@@ -53,8 +57,12 @@ class StreamHandler:
                 return
             yield msg
 
+    def close(self) -> None:
+        """End the response stream (the RPC was cancelled or the server is stopping)."""
+        self._outbox.put(None)
+
     # -- incoming ----------------------------------------------------------------------------------------
-    def _read(self, incoming: Iterator[Msg]) -> None:
+    def _read(self, incoming: Iterator[Message]) -> None:
         try:
             for msg in incoming:
                 self._on_message(msg)
@@ -68,7 +76,7 @@ class StreamHandler:
                 slot.put(Msg(type=Msg.ERROR, payload=b"stream to the peer closed"))
             self._outbox.put(None)
 
-    def _on_message(self, msg: Msg) -> None:
+    def _on_message(self, msg: Message) -> None:
         kind = msg.type
         if kind in (Msg.TRANSACTION, Msg.INIT):
             self._executor.submit(self._run_transaction, msg)
@@ -89,7 +97,11 @@ class StreamHandler:
                 get_multiple=params.use_get_multiple_keys,
                 max_get_multiple=params.max_size_get_multiple_keys or 1000,
             )
-            log.info("peer ready (write batch: %s, get multiple: %s)", self.features.write_batch, self.features.get_multiple)
+            log.info(
+                "peer ready (write batch: %s, get multiple: %s)",
+                self.features.write_batch,
+                self.features.get_multiple,
+            )
         elif kind == Msg.KEEPALIVE:
             self._outbox.put(msg)
         elif kind == Msg.REGISTERED:
@@ -98,9 +110,9 @@ class StreamHandler:
             log.warning("unexpected message %s from the peer", Msg.Type.Name(kind))
 
     # -- transactions ------------------------------------------------------------------------------------
-    def _run_transaction(self, msg: Msg) -> None:
+    def _run_transaction(self, msg: Message) -> None:
         key = (msg.channel_id, msg.txid)
-        slot: queue.Queue[Msg] = queue.Queue()
+        slot: queue.Queue[Message] = queue.Queue()
         with self._lock:
             if self._closed:
                 return
@@ -111,7 +123,9 @@ class StreamHandler:
             try:
                 reply = slot.get(timeout=PEER_REPLY_TIMEOUT)
             except queue.Empty:
-                raise PeerError(f"no reply from the peer to {Msg.Type.Name(kind)} within {PEER_REPLY_TIMEOUT} s") from None
+                raise PeerError(
+                    f"no reply from the peer to {Msg.Type.Name(kind)} within {PEER_REPLY_TIMEOUT} s"
+                ) from None
             if reply.type == Msg.ERROR:
                 raise PeerError(reply.payload.decode(errors="replace"))
             if reply.type != Msg.RESPONSE:
@@ -122,17 +136,21 @@ class StreamHandler:
             try:
                 stub = ChaincodeStub(msg, call, self.features)
             except Exception as exc:  # noqa: BLE001 - a malformed proposal still gets an answer
-                response = proposal_response_pb2.Response(status=400, message=f"INVALID_ARGUMENT: bad proposal ({type(exc).__name__})")
+                response = proposal_response_pb2.Response(
+                    status=400, message=f"INVALID_ARGUMENT: bad proposal ({type(exc).__name__})"
+                )
                 self._complete(msg, response, None)
                 return
             outcome = self._router.dispatch(stub)
-            response = proposal_response_pb2.Response(status=outcome.status, message=outcome.message, payload=outcome.payload)
+            response = proposal_response_pb2.Response(
+                status=outcome.status, message=outcome.message, payload=outcome.payload
+            )
             self._complete(msg, response, stub.event if outcome.status < 400 else None)
         finally:
             with self._lock:
                 self._pending.pop(key, None)
 
-    def _complete(self, msg: Msg, response: proposal_response_pb2.Response, event: object) -> None:
+    def _complete(self, msg: Message, response: proposal_response_pb2.Response, event: object) -> None:
         done = Msg(
             type=Msg.COMPLETED,
             payload=response.SerializeToString(),

@@ -1,4 +1,4 @@
-"""The caller of a transaction, from the creator of the signed proposal: MSP id, certificate, CA attributes."""
+"""The caller of a transaction, from the signed proposal's creator: MSP id, certificate, CA attributes."""
 
 from __future__ import annotations
 

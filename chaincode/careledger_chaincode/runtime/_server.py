@@ -29,10 +29,12 @@ class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):  # type: ignore[misc
         self._router = router
         self._workers = workers
 
-    def Connect(  # noqa: N802 - gRPC method name
+    def Connect(
         self, request_iterator: Iterator[chaincode_shim_pb2.ChaincodeMessage], context: grpc.ServicerContext
     ) -> Iterator[chaincode_shim_pb2.ChaincodeMessage]:
-        yield from StreamHandler(self._chaincode_id, self._router, self._workers).run(request_iterator)
+        handler = StreamHandler(self._chaincode_id, self._router, self._workers)
+        context.add_callback(handler.close)  # unblocks the generator when the RPC ends from our side
+        yield from handler.run(request_iterator)
 
 
 class ChaincodeServer:
@@ -41,10 +43,17 @@ class ChaincodeServer:
     ) -> None:
         self.address = address
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cc-tx")
-        options = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
+        options = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE),
+            ("grpc.max_send_message_length", MAX_MESSAGE),
+        ]
         # Each peer connection holds one server thread for its stream; transactions run on `_workers`.
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="cc-stream"), options=options)
-        chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(_Servicer(chaincode_id, router, self._workers), self._server)
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=16, thread_name_prefix="cc-stream"), options=options
+        )
+        chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(
+            _Servicer(chaincode_id, router, self._workers), self._server
+        )
         if tls is None:
             port = self._server.add_insecure_port(address)
         else:
@@ -63,6 +72,6 @@ class ChaincodeServer:
     def wait(self) -> None:
         self._server.wait_for_termination()
 
-    def stop(self, grace: float = 2.0) -> None:
+    def stop(self, grace: float = 0.5) -> None:
         self._server.stop(grace).wait()
         self._workers.shutdown(wait=False, cancel_futures=True)

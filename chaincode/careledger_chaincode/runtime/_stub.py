@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.queryresult import kv_query_result_pb2
@@ -24,7 +25,8 @@ from fabric_protos.peer import (
 
 from ._identity import ClientIdentity
 
-Msg = chaincode_shim_pb2.ChaincodeMessage
+Msg = chaincode_shim_pb2.ChaincodeMessage  # constructor and message-type constants
+Message = Any  # the generated protobuf classes carry no static types
 PeerCall = Callable[[int, bytes], bytes]
 
 _COMPOSITE_NS = "\x00"
@@ -58,7 +60,7 @@ class KeyModification:
 
 
 class ChaincodeStub:
-    def __init__(self, message: Msg, call: PeerCall, features: PeerFeatures) -> None:
+    def __init__(self, message: Message, call: PeerCall, features: PeerFeatures) -> None:
         self._call = call
         self._features = features
         self.tx_id: str = message.txid
@@ -109,7 +111,9 @@ class ChaincodeStub:
 
     # -- world state -----------------------------------------------------------------------------------
     def get_state(self, key: str, collection: str = "") -> bytes | None:
-        reply = self._call(Msg.GET_STATE, chaincode_shim_pb2.GetState(key=key, collection=collection).SerializeToString())
+        reply = self._call(
+            Msg.GET_STATE, chaincode_shim_pb2.GetState(key=key, collection=collection).SerializeToString()
+        )
         return reply or None
 
     def get_states(self, keys: list[str], collection: str = "") -> list[bytes | None]:
@@ -132,7 +136,10 @@ class ChaincodeStub:
         if self._features.write_batch:
             self._writes.append(
                 chaincode_shim_pb2.WriteRecord(
-                    key=key, value=bytes(value), collection=collection, type=chaincode_shim_pb2.WriteRecord.PUT_STATE
+                    key=key,
+                    value=bytes(value),
+                    collection=collection,
+                    type=chaincode_shim_pb2.WriteRecord.PUT_STATE,
                 )
             )
             return
@@ -143,19 +150,27 @@ class ChaincodeStub:
         _check_key(key)
         if self._features.write_batch:
             self._writes.append(
-                chaincode_shim_pb2.WriteRecord(key=key, collection=collection, type=chaincode_shim_pb2.WriteRecord.DEL_STATE)
+                chaincode_shim_pb2.WriteRecord(
+                    key=key, collection=collection, type=chaincode_shim_pb2.WriteRecord.DEL_STATE
+                )
             )
             return
-        self._call(Msg.DEL_STATE, chaincode_shim_pb2.DelState(key=key, collection=collection).SerializeToString())
+        self._call(
+            Msg.DEL_STATE, chaincode_shim_pb2.DelState(key=key, collection=collection).SerializeToString()
+        )
 
-    def get_state_by_range(self, start_key: str, end_key: str, collection: str = "") -> Iterator[tuple[str, bytes]]:
+    def get_state_by_range(
+        self, start_key: str, end_key: str, collection: str = ""
+    ) -> Iterator[tuple[str, bytes]]:
         """Simple keys in [start_key, end_key); composite keys are never returned."""
         request = chaincode_shim_pb2.GetStateByRange(
             startKey=start_key or _EMPTY_KEY_SUBSTITUTE, endKey=end_key, collection=collection
         )
         yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
 
-    def get_state_by_partial_composite_key(self, object_type: str, attributes: list[str]) -> Iterator[tuple[str, bytes]]:
+    def get_state_by_partial_composite_key(
+        self, object_type: str, attributes: list[str]
+    ) -> Iterator[tuple[str, bytes]]:
         start = self.create_composite_key(object_type, attributes)
         request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE)
         yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
@@ -166,7 +181,9 @@ class ChaincodeStub:
         """One page of a composite-key range and the bookmark of the next (empty when done)."""
         start = self.create_composite_key(object_type, attributes)
         metadata = chaincode_shim_pb2.QueryMetadata(pageSize=page_size, bookmark=bookmark).SerializeToString()
-        request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE, metadata=metadata)
+        request = chaincode_shim_pb2.GetStateByRange(
+            startKey=start, endKey=start + _MAX_UNICODE, metadata=metadata
+        )
         response = chaincode_shim_pb2.QueryResponse()
         response.ParseFromString(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
         rows = list(self._kv_iterator(response.SerializeToString()))
@@ -175,7 +192,9 @@ class ChaincodeStub:
         return rows, meta.bookmark if meta.fetched_records_count >= page_size else ""
 
     def get_history_for_key(self, key: str) -> Iterator[KeyModification]:
-        reply = self._call(Msg.GET_HISTORY_FOR_KEY, chaincode_shim_pb2.GetHistoryForKey(key=key).SerializeToString())
+        reply = self._call(
+            Msg.GET_HISTORY_FOR_KEY, chaincode_shim_pb2.GetHistoryForKey(key=key).SerializeToString()
+        )
         for raw in self._results(reply):
             mod = kv_query_result_pb2.KeyModification()
             mod.ParseFromString(raw)
@@ -241,7 +260,9 @@ class ChaincodeStub:
     def event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
         return self._event
 
-    def invoke_chaincode(self, name: str, args: list[bytes], channel: str = "") -> proposal_response_pb2.Response:
+    def invoke_chaincode(
+        self, name: str, args: list[bytes], channel: str = ""
+    ) -> proposal_response_pb2.Response:
         target = f"{name}/{channel}" if channel else name
         spec = chaincode_pb2.ChaincodeSpec(
             chaincode_id=chaincode_pb2.ChaincodeID(name=target), input=chaincode_pb2.ChaincodeInput(args=args)
@@ -290,7 +311,10 @@ class ChaincodeStub:
                 response.ParseFromString(self._call(Msg.QUERY_STATE_NEXT, nxt.SerializeToString()))
         finally:
             if response.has_more:  # the caller stopped early: free the peer's iterator
-                self._call(Msg.QUERY_STATE_CLOSE, chaincode_shim_pb2.QueryStateClose(id=response.id).SerializeToString())
+                self._call(
+                    Msg.QUERY_STATE_CLOSE,
+                    chaincode_shim_pb2.QueryStateClose(id=response.id).SerializeToString(),
+                )
 
     def _kv_iterator(self, reply: bytes) -> Iterator[tuple[str, bytes]]:
         for raw in self._results(reply):

@@ -11,6 +11,7 @@ no signer, use the `.bytes`/`.digest` of a step, sign elsewhere, and call `with_
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -53,11 +54,11 @@ class Deadlines:
 class Transport(Protocol):
     """The Gateway service's methods; a grpc channel's GatewayStub, or a fake for offline tests."""
 
-    def Evaluate(self, request: Any, timeout: float | None = None) -> Any: ...  # noqa: N802
-    def Endorse(self, request: Any, timeout: float | None = None) -> Any: ...  # noqa: N802
-    def Submit(self, request: Any, timeout: float | None = None) -> Any: ...  # noqa: N802
-    def CommitStatus(self, request: Any, timeout: float | None = None) -> Any: ...  # noqa: N802
-    def ChaincodeEvents(self, request: Any, timeout: float | None = None) -> Any: ...  # noqa: N802
+    def Evaluate(self, request: Any, timeout: float | None = None) -> Any: ...
+    def Endorse(self, request: Any, timeout: float | None = None) -> Any: ...
+    def Submit(self, request: Any, timeout: float | None = None) -> Any: ...
+    def CommitStatus(self, request: Any, timeout: float | None = None) -> Any: ...
+    def ChaincodeEvents(self, request: Any, timeout: float | None = None) -> Any: ...
 
 
 def chaincode_error_code(message: str) -> str:
@@ -121,14 +122,22 @@ class Gateway:
         signer: Signer | None = None,
         deadlines: Deadlines | None = None,
     ) -> Gateway:
-        return cls(identity, gateway_pb2_grpc.GatewayStub(channel), signer=signer, deadlines=deadlines, channel=channel)
+        return cls(
+            identity,
+            gateway_pb2_grpc.GatewayStub(channel),
+            signer=signer,
+            deadlines=deadlines,
+            channel=channel,
+        )
 
     def network(self, name: str) -> Network:
         return Network(self, name)
 
     def sign(self, message: bytes) -> bytes:
         if self._signer is None:
-            raise GatewayError("this gateway has no signer: sign the message's digest offline and use with_signature()")
+            raise GatewayError(
+                "this gateway has no signer: sign the message's digest offline and use with_signature()"
+            )
         return self._signer(message)
 
     @property
@@ -170,7 +179,9 @@ class Network:
             after_transaction_id=after_transaction_id,
         )
         if start_block is not None:
-            request.start_position.CopyFrom(ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block)))
+            request.start_position.CopyFrom(
+                ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block))
+            )
         else:
             request.start_position.CopyFrom(ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest()))
         raw = request.SerializeToString()
@@ -205,11 +216,17 @@ class Contract:
         encoded = [self._qualified(name).encode()] + [a if isinstance(a, bytes) else a.encode() for a in args]
         gateway = self.network.gateway
         tx_id, proposal_bytes = build_proposal(
-            channel=self.network.name, chaincode=self.chaincode, args=encoded, creator=gateway.creator, transient=transient
+            channel=self.network.name,
+            chaincode=self.chaincode,
+            args=encoded,
+            creator=gateway.creator,
+            transient=transient,
         )
         return Proposal(self.network, tx_id, proposal_bytes, list(endorsing_organizations or []))
 
-    def evaluate_transaction(self, name: str, *args: str | bytes, transient: dict[str, bytes] | None = None) -> bytes:
+    def evaluate_transaction(
+        self, name: str, *args: str | bytes, transient: dict[str, bytes] | None = None
+    ) -> bytes:
         return self.new_proposal(name, args, transient=transient).evaluate()
 
     def submit_transaction(
@@ -230,15 +247,15 @@ class Contract:
 class Proposal:
     network: Network
     transaction_id: str
-    bytes: bytes
+    bytes: builtins.bytes
     endorsing_organizations: list[str]
-    signature: bytes = b""
+    signature: builtins.bytes = b""
 
     @property
-    def digest(self) -> bytes:
+    def digest(self) -> builtins.bytes:
         return hashlib.sha256(self.bytes).digest()
 
-    def with_signature(self, signature: bytes) -> Proposal:
+    def with_signature(self, signature: builtins.bytes) -> Proposal:
         self.signature = signature
         return self
 
@@ -247,7 +264,7 @@ class Proposal:
             self.signature = self.network.gateway.sign(self.bytes)
         return proposal_pb2.SignedProposal(proposal_bytes=self.bytes, signature=self.signature)
 
-    def evaluate(self, timeout: float | None = None) -> bytes:
+    def evaluate(self, timeout: float | None = None) -> builtins.bytes:
         gateway = self.network.gateway
         request = gateway_pb2.EvaluateRequest(
             transaction_id=self.transaction_id,
@@ -259,7 +276,7 @@ class Proposal:
             response = gateway.transport.Evaluate(request, timeout=timeout or gateway.deadlines.evaluate)
         except grpc.RpcError as exc:
             raise _wrap(EndorseError, "evaluate", self.transaction_id, exc) from exc
-        return bytes(response.result.payload)
+        return builtins.bytes(response.result.payload)
 
     def endorse(self, timeout: float | None = None) -> Transaction:
         gateway = self.network.gateway
@@ -281,18 +298,18 @@ class Transaction:
     network: Network
     transaction_id: str
     envelope: common_pb2.Envelope
-    _result: bytes | None = field(default=None, repr=False)
+    _result: builtins.bytes | None = field(default=None, repr=False)
 
     @property
-    def bytes(self) -> bytes:
-        return bytes(self.envelope.payload)
+    def bytes(self) -> builtins.bytes:
+        return builtins.bytes(self.envelope.payload)
 
     @property
-    def digest(self) -> bytes:
+    def digest(self) -> builtins.bytes:
         return hashlib.sha256(self.bytes).digest()
 
     @property
-    def result(self) -> bytes:
+    def result(self) -> builtins.bytes:
         """The chaincode's return value, as endorsed."""
         if self._result is None:
             payload = common_pb2.Payload()
@@ -305,7 +322,7 @@ class Transaction:
             prp.ParseFromString(action_payload.action.proposal_response_payload)
             action = proposal_pb2.ChaincodeAction()
             action.ParseFromString(prp.extension)
-            self._result = bytes(action.response.payload)
+            self._result = builtins.bytes(action.response.payload)
         return self._result
 
     @property
@@ -324,7 +341,7 @@ class Transaction:
             ids.append(endorser.mspid)
         return ids
 
-    def with_signature(self, signature: bytes) -> Transaction:
+    def with_signature(self, signature: builtins.bytes) -> Transaction:
         self.envelope.signature = signature
         return self
 
@@ -333,7 +350,9 @@ class Transaction:
         if not self.envelope.signature:
             self.envelope.signature = gateway.sign(self.envelope.payload)
         request = gateway_pb2.SubmitRequest(
-            transaction_id=self.transaction_id, channel_id=self.network.name, prepared_transaction=self.envelope
+            transaction_id=self.transaction_id,
+            channel_id=self.network.name,
+            prepared_transaction=self.envelope,
         )
         try:
             gateway.transport.Submit(request, timeout=timeout or gateway.deadlines.submit)
@@ -357,17 +376,19 @@ class Status:
 class Commit:
     network: Network
     transaction_id: str
-    signature: bytes = b""
+    signature: builtins.bytes = b""
     _status: Status | None = field(default=None, repr=False)
 
     @property
-    def bytes(self) -> bytes:
+    def bytes(self) -> builtins.bytes:
         gateway = self.network.gateway
-        return gateway_pb2.CommitStatusRequest(
-            transaction_id=self.transaction_id, channel_id=self.network.name, identity=gateway.creator
-        ).SerializeToString()
+        return builtins.bytes(
+            gateway_pb2.CommitStatusRequest(
+                transaction_id=self.transaction_id, channel_id=self.network.name, identity=gateway.creator
+            ).SerializeToString()
+        )
 
-    def with_signature(self, signature: bytes) -> Commit:
+    def with_signature(self, signature: builtins.bytes) -> Commit:
         self.signature = signature
         return self
 
@@ -376,13 +397,19 @@ class Commit:
             return self._status
         gateway = self.network.gateway
         raw = self.bytes
-        signed = gateway_pb2.SignedCommitStatusRequest(request=raw, signature=self.signature or gateway.sign(raw))
+        signed = gateway_pb2.SignedCommitStatusRequest(
+            request=raw, signature=self.signature or gateway.sign(raw)
+        )
         try:
-            response = gateway.transport.CommitStatus(signed, timeout=timeout or gateway.deadlines.commit_status)
+            response = gateway.transport.CommitStatus(
+                signed, timeout=timeout or gateway.deadlines.commit_status
+            )
         except grpc.RpcError as exc:
             raise _wrap(CommitStatusError, "commit status", self.transaction_id, exc) from exc
         self._status = Status(
-            self.transaction_id, transaction_pb2.TxValidationCode.Name(response.result), int(response.block_number)
+            self.transaction_id,
+            transaction_pb2.TxValidationCode.Name(response.result),
+            int(response.block_number),
         )
         return self._status
 
@@ -390,7 +417,8 @@ class Commit:
         status = self.status(timeout)
         if not status.successful:
             raise CommitError(
-                f"transaction {self.transaction_id} was committed invalid: {status.code} (block {status.block_number})",
+                f"transaction {self.transaction_id} was committed invalid: {status.code} "
+                f"(block {status.block_number})",
                 self.transaction_id,
                 status.code,
                 status.block_number,

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from careledger import IdentityError, SigningIdentity, Wallet
+from careledger._signing import _P256_N, new_private_key, sign
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey) -> bytes:
+    import datetime
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tester")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_signatures_are_low_s_and_verify() -> None:
+    key = new_private_key()
+    for i in range(64):  # half of random signatures would be high-S without normalisation
+        message = f"message {i}".encode()
+        signature = sign(key, message)
+        _, s = decode_dss_signature(signature)
+        assert s <= _P256_N // 2
+        key.public_key().verify(signature, message, ec.ECDSA(hashes.SHA256()))
+
+
+@pytest.mark.parametrize("passphrase", [None, b"correct horse"])
+def test_wallet_round_trip(tmp_path: Path, passphrase: bytes | None) -> None:
+    key = new_private_key()
+    identity = SigningIdentity("Hospital1MSP", _self_signed(key), key)
+    wallet = Wallet(tmp_path)
+    wallet.put("alice", identity, b"CA PEM", passphrase=passphrase)
+    loaded = wallet.get("alice", passphrase)
+    assert loaded.msp_id == "Hospital1MSP"
+    assert loaded.certificate_pem == identity.certificate_pem
+    assert loaded.private_key.private_numbers() == key.private_numbers()
+    assert wallet.labels() == ["alice"]
+    assert (tmp_path / "alice" / "msp" / "keystore" / "key.pem").stat().st_mode & 0o777 == 0o600
+    if passphrase:
+        assert b"ENCRYPTED" in (tmp_path / "alice" / "msp" / "keystore" / "key.pem").read_bytes()
+
+
+def test_wallet_errors_say_what_to_do(tmp_path: Path) -> None:
+    key = new_private_key()
+    wallet = Wallet(tmp_path)
+    wallet.put("bob", SigningIdentity("Hospital2MSP", _self_signed(key), key), b"CA", passphrase=b"secret")
+    with pytest.raises(IdentityError, match="give its passphrase"):
+        wallet.get("bob")
+    with pytest.raises(IdentityError, match="wrong passphrase"):
+        wallet.get("bob", b"guess")
+    with pytest.raises(IdentityError, match="known: bob"):
+        wallet.get("carol")
+    with pytest.raises(IdentityError, match="invalid wallet label"):
+        wallet.path("../etc")
