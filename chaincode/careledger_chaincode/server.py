@@ -35,9 +35,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    tls_vars = [
-        os.environ.get(v, "") for v in ("CHAINCODE_TLS_CERT", "CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CLIENT_CA")
-    ]
+    tls_vars = [os.environ.get(v, "") for v in ("CHAINCODE_TLS_CERT", "CHAINCODE_TLS_KEY", "CHAINCODE_TLS_CLIENT_CA")]
     if any(tls_vars) and not all(tls_vars):
         print(
             "careledger-chaincode: set all of CHAINCODE_TLS_CERT, _KEY and _CLIENT_CA, or none",

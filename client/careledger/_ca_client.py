@@ -85,18 +85,14 @@ class CAClient:
             raise CAError(f"CA at {self.url} answered {resp.status} with non-JSON", resp.status) from None
         errors = doc.get("errors") or []
         if resp.status >= 400 or errors or not doc.get("success", False):
-            text = (
-                "; ".join(f"{e.get('message')} (code {e.get('code')})" for e in errors) or raw.decode()[:200]
-            )
+            text = "; ".join(f"{e.get('message')} (code {e.get('code')})" for e in errors) or raw.decode()[:200]
             raise CAError(f"CA {self.url}{path} refused: {text}", resp.status)
         return doc.get("result")
 
     @staticmethod
     def _token(identity: SigningIdentity, method: str, uri: str, body: bytes) -> str:
         b64cert = base64.b64encode(identity.certificate_pem).decode()
-        message = ".".join(
-            (method, base64.b64encode(uri.encode()).decode(), base64.b64encode(body).decode(), b64cert)
-        )
+        message = ".".join((method, base64.b64encode(uri.encode()).decode(), base64.b64encode(body).decode(), b64cert))
         return f"{b64cert}.{base64.b64encode(sign(identity.private_key, message.encode())).decode()}"
 
     # -- operations ----------------------------------------------------------------------------------

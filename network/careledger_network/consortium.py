@@ -98,6 +98,7 @@ class Consortium:
     chaincode_name: str
     endorsement_policy: str
     chaincode_server_module: str
+    authority_msp: str
     orderer_org: Org
     orderers: tuple[Orderer, ...]
     orgs: tuple[Org, ...]
@@ -254,12 +255,15 @@ def parse(doc: Any) -> Consortium:
         chaincode_name=_name(_require(chaincode, "name", "chaincode"), "chaincode.name"),
         endorsement_policy=policy,
         chaincode_server_module=str(chaincode.get("server_module", "careledger_chaincode.server")),
+        authority_msp=str(chaincode.get("authority_msp", "HealthAuthorityMSP")),
         orderer_org=orderer_org,
         orderers=orderers,
         orgs=tuple(orgs),
         tuning={str(k): str(v) for k, v in (doc.get("tuning") or {}).items()},
     )
     _check_unique(consortium)
+    if consortium.authority_msp not in {o.msp_id for o in consortium.orgs}:
+        raise ConsortiumError(f"chaincode.authority_msp: {consortium.authority_msp!r} is not one of the orgs' msp_id")
     return consortium
 
 

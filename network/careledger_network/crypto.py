@@ -140,18 +140,14 @@ def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA) -> None:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=365))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
             critical=False,
         )
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
             critical=False,
         )
-        .add_extension(
-            x509.KeyUsage(True, True, False, True, False, False, False, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, True, False, True, False, False, False, False, False), critical=True)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public_key), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -280,18 +276,12 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
         secret = registrar.secret(org.admin, "admin", admin_attrs)
         admin = client.enroll(org.admin, secret)
         admin_dir = store.put(org.admin, _identity(org.msp_id, admin), ca_pem, extra={"role": "admin"})
-        _write_tls(
-            admin_dir / "tls", client.enroll(org.admin, secret, hosts=TLS_HOSTS, profile="tls"), "client"
-        )
+        _write_tls(admin_dir / "tls", client.enroll(org.admin, secret, hosts=TLS_HOSTS, profile="tls"), "client")
     for user in org.users:
         if user.id in store.labels():
             continue
-        secret = registrar.secret(
-            user.id, "client", (Attribute("role", user.role), Attribute("member_id", user.id))
-        )
-        store.put(
-            user.id, _identity(org.msp_id, client.enroll(user.id, secret)), ca_pem, extra={"role": user.role}
-        )
+        secret = registrar.secret(user.id, "client", (Attribute("role", user.role), Attribute("member_id", user.id)))
+        store.put(user.id, _identity(org.msp_id, client.enroll(user.id, secret)), ca_pem, extra={"role": user.role})
 
 
 def enroll_all(consortium: Consortium, state: Path) -> None:

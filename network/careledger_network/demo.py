@@ -45,10 +45,7 @@ def main() -> int:
         )
         with connect(profiles / f"{last.key}.json", last.users[0].id) as gateway:
             contract = gateway.network(consortium.channel).contract(consortium.chaincode_name, "diag")
-            print(
-                f"Read back through {last.name}'s gateway: "
-                f"{contract.evaluate_transaction('Get', key).decode()!r}"
-            )
+            print(f"Read back through {last.name}'s gateway: {contract.evaluate_transaction('Get', key).decode()!r}")
     except CareLedgerError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1

@@ -24,9 +24,7 @@ class CommandError(RuntimeError):
 def run(what: str, command: list[str], env: dict[str, str] | None = None, timeout: float = 120.0) -> str:
     full_env = {**os.environ, **(env or {})}
     try:
-        result = subprocess.run(
-            command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        result = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         partial = "".join(_text(x) for x in (exc.stdout, exc.stderr))
         raise CommandError(what, command, f"timed out after {timeout:.0f} s\n{partial}") from None
@@ -99,9 +97,7 @@ class FabricCLI:
     def orderer_join(self, orderer: Orderer) -> None:
         if self.c.channel in self.orderer_channels(orderer):
             return
-        self._osnadmin(
-            orderer, "join", "--channelID", self.c.channel, "--config-block", str(self.genesis_block)
-        )
+        self._osnadmin(orderer, "join", "--channelID", self.c.channel, "--config-block", str(self.genesis_block))
 
     # -- peer admin commands --------------------------------------------------------------------------------
     def admin_env(self, org: Org, peer: Peer) -> dict[str, str]:

@@ -171,6 +171,7 @@ class Network:
                 "CHAINCODE_TLS_KEY": str(cc / "server.key"),
                 "CHAINCODE_TLS_CLIENT_CA": str(cc / "ca.crt"),
                 "PYTHONUNBUFFERED": "1",
+                "CARELEDGER_AUTHORITY_MSP": self.c.authority_msp,
             },
             ports=[org.chaincode_port],
             health_url="",
@@ -207,9 +208,7 @@ class Network:
         launched = []
         for spec in todo:
             launched.append(
-                self.table.start(
-                    spec.name, spec.command, spec.env, ports=spec.ports, health_url=spec.health_url
-                )
+                self.table.start(spec.name, spec.command, spec.env, ports=spec.ports, health_url=spec.health_url)
             )
             started.append(spec.name)
         ca_files = {s.name: s.ca_file for s in specs}
@@ -243,8 +242,7 @@ class Network:
         if self.meta().get("initialized"):
             if self.is_running():
                 self.echo(
-                    f"the network is already up ({len(self.table.load())} processes); "
-                    "`make network-status` shows them"
+                    f"the network is already up ({len(self.table.load())} processes); `make network-status` shows them"
                 )
                 return
             self.echo("the network exists but is not (fully) running: starting it")
@@ -296,9 +294,7 @@ class Network:
     def _wait_raft_leader(self) -> None:
         urls = [f"https://{o.host}:{o.operations_port}/metrics" for o in self.c.orderers]
         oo = self.c.orderer_org
-        wait_raft_leader(
-            urls, self.c.channel, crypto.org_paths(self.state, oo).ca_cert, self.admin_tls_pair(oo)
-        )
+        wait_raft_leader(urls, self.c.channel, crypto.org_paths(self.state, oo).ca_cert, self.admin_tls_pair(oo))
 
     def admin_tls_pair(self, org: Org) -> tuple[Path, Path]:
         """The org admin's TLS client certificate and key (for /metrics and the orderer admin API)."""
@@ -327,9 +323,7 @@ class Network:
         self._save_meta(chaincode={"sequence": sequence, "version": version, "package_ids": package_ids})
         self._step(f"{len(specs)} chaincode servers listening (mutual TLS)")
         with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
-            for job in [
-                pool.submit(cli.approve, org, package_ids[org.key], sequence, version) for org in self.c.orgs
-            ]:
+            for job in [pool.submit(cli.approve, org, package_ids[org.key], sequence, version) for org in self.c.orgs]:
                 job.result()
         self._step(f"definition approved by {len(self.c.orgs)} orgs")
         cli.commit(sequence, version)
@@ -338,10 +332,7 @@ class Network:
     def _wait_ready(self) -> None:
         org = self.c.orgs[0]
         endorsers = wait_ready(self.c, self.state, org)
-        self._step(
-            f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} "
-            "and committed"
-        )
+        self._step(f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed")
 
     def is_running(self) -> bool:
         table = self.table.load()

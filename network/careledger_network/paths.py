@@ -20,9 +20,7 @@ class SetupError(RuntimeError):
 
 
 def fabric_home() -> Path:
-    return Path(
-        os.environ.get("FABRIC_HOME", Path.home() / ".cache" / "careledger" / f"fabric-{FABRIC_VERSION}")
-    )
+    return Path(os.environ.get("FABRIC_HOME", Path.home() / ".cache" / "careledger" / f"fabric-{FABRIC_VERSION}"))
 
 
 @dataclass(frozen=True)
@@ -39,11 +37,7 @@ def locate_fabric() -> Fabric:
     config_dir = Path(os.environ.get("FABRIC_SAMPLECONFIG", fabric_home() / "config"))
     missing = [b for b in FABRIC_BINARIES if not (bin_dir / b).is_file()]
     if missing:
-        hint = (
-            "run `make fabric`"
-            if shutil.which("go")
-            else "install Go (https://go.dev/dl), then `make fabric`"
-        )
+        hint = "run `make fabric`" if shutil.which("go") else "install Go (https://go.dev/dl), then `make fabric`"
         raise SetupError(
             f"Fabric binaries missing from {bin_dir}: {', '.join(missing)}. To get them, {hint}; "
             "or point FABRIC_BIN at a folder holding Fabric v3.1.5 and Fabric CA v1.5.21 binaries."

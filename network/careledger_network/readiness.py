@@ -32,9 +32,7 @@ def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 9
         contract = gateway.network(consortium.channel).contract(consortium.chaincode_name, "diag")
         while time.monotonic() < deadline:
             try:
-                transaction = contract.new_proposal("Put", ["readiness", str(time.time())]).endorse(
-                    timeout=10
-                )
+                transaction = contract.new_proposal("Put", ["readiness", str(time.time())]).endorse(timeout=10)
                 transaction.submit().raise_for_status(timeout=30)
                 return transaction.endorser_msp_ids
             except GatewayError as exc:

@@ -44,9 +44,7 @@ def test_every_orderer_serves_the_channel(network: Network, consortium: Consorti
         assert consortium.channel in network.cli.orderer_channels(orderer)
 
 
-def test_chaincode_definition_committed_with_every_org_approval(
-    network: Network, consortium: Consortium
-) -> None:
+def test_chaincode_definition_committed_with_every_org_approval(network: Network, consortium: Consortium) -> None:
     committed = network.cli.committed(consortium.orgs[1])
     assert committed is not None
     assert committed["sequence"] >= 1

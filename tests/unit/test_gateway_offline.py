@@ -27,9 +27,7 @@ from .test_identity import _self_signed
 
 
 class FakeRpcError(grpc.RpcError):
-    def __init__(
-        self, code: grpc.StatusCode, details: str, peer_messages: list[tuple[str, str, str]]
-    ) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, peer_messages: list[tuple[str, str, str]]) -> None:
         self._code, self._details = code, details
         status = status_pb2.Status(code=code.value[0], message=details)
         for address, msp, message in peer_messages:
@@ -53,9 +51,7 @@ def _prepared(result: bytes, endorsers: list[str]) -> common_pb2.Envelope:
     for msp in endorsers:
         endorsed.endorsements.add(endorser=identities_pb2.SerializedIdentity(mspid=msp).SerializeToString())
     cap = transaction_pb2.ChaincodeActionPayload(action=endorsed)
-    tx = transaction_pb2.Transaction(
-        actions=[transaction_pb2.TransactionAction(payload=cap.SerializeToString())]
-    )
+    tx = transaction_pb2.Transaction(actions=[transaction_pb2.TransactionAction(payload=cap.SerializeToString())])
     payload = common_pb2.Payload(data=tx.SerializeToString())
     return common_pb2.Envelope(payload=payload.SerializeToString())
 
@@ -74,9 +70,7 @@ class FakeTransport:
     def Evaluate(self, request: Any, timeout: float | None = None) -> Any:
         self.calls.append(("Evaluate", request, timeout))
         self._verify(request.proposed_transaction.proposal_bytes, request.proposed_transaction.signature)
-        return gateway_pb2.EvaluateResponse(
-            result=proposal_response_pb2.Response(status=200, payload=b"value")
-        )
+        return gateway_pb2.EvaluateResponse(result=proposal_response_pb2.Response(status=200, payload=b"value"))
 
     def Endorse(self, request: Any, timeout: float | None = None) -> Any:
         self.calls.append(("Endorse", request, timeout))
@@ -123,10 +117,7 @@ def test_proposal_carries_channel_chaincode_args_and_a_checkable_tx_id(
     signature_header = common_pb2.SignatureHeader.FromString(header.signature_header)
     assert channel_header.channel_id == "ch1"
     assert channel_header.tx_id == proposal.transaction_id
-    assert (
-        proposal.transaction_id
-        == hashlib.sha256(signature_header.nonce + signature_header.creator).hexdigest()
-    )
+    assert proposal.transaction_id == hashlib.sha256(signature_header.nonce + signature_header.creator).hexdigest()
     payload = proposal_pb2.ChaincodeProposalPayload.FromString(parsed.payload)
     spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(payload.input)
     assert list(spec.chaincode_spec.input.args) == [b"diag:Put", b"k", b"v"]
@@ -134,9 +125,7 @@ def test_proposal_carries_channel_chaincode_args_and_a_checkable_tx_id(
     assert dict(payload.TransientMap) == {"secret": b"x"}
 
 
-def test_submit_runs_endorse_submit_commit_with_deadlines(
-    identity: SigningIdentity, transport: FakeTransport
-) -> None:
+def test_submit_runs_endorse_submit_commit_with_deadlines(identity: SigningIdentity, transport: FakeTransport) -> None:
     contract = Gateway(identity, transport).network("ch1").contract("cc")
     assert contract.submit_transaction("Put", "k", "v") == b"result"
     assert [c[0] for c in transport.calls] == ["Endorse", "Submit", "CommitStatus"]
@@ -200,9 +189,7 @@ def test_offline_signing(identity: SigningIdentity, transport: FakeTransport) ->
     assert status.block_number == 7
 
 
-def test_unsigned_step_without_signer_says_what_to_do(
-    identity: SigningIdentity, transport: FakeTransport
-) -> None:
+def test_unsigned_step_without_signer_says_what_to_do(identity: SigningIdentity, transport: FakeTransport) -> None:
     gateway = Gateway((identity.msp_id, identity.certificate_pem), transport)
     with pytest.raises(Exception, match="with_signature"):
         gateway.network("ch1").contract("cc").new_proposal("Put", ["k", "v"]).endorse()

@@ -31,10 +31,7 @@ def test_a_recycled_pid_is_not_ours(tmp_path: Path) -> None:
 
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
     table = ProcessTable(tmp_path)
-    code = (
-        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "print('up', flush=True)\ntime.sleep(60)"
-    )
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(60)"
     proc = table.start("stubborn", [sys.executable, "-c", code], {}, ports=[])
     log = tmp_path / "logs" / "stubborn.log"
     for _ in range(100):
@@ -61,9 +58,7 @@ def test_port_holder_names_the_listening_process() -> None:
 
 def test_log_tail(tmp_path: Path) -> None:
     table = ProcessTable(tmp_path)
-    table.start(
-        "talker", [sys.executable, "-c", "print('\\n'.join(str(i) for i in range(100)))"], {}, ports=[]
-    )
+    table.start("talker", [sys.executable, "-c", "print('\\n'.join(str(i) for i in range(100)))"], {}, ports=[])
     import time
 
     time.sleep(0.5)

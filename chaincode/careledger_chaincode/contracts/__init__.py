@@ -2,7 +2,8 @@
 
 from ..runtime import Contract
 from .diagnostics import DiagnosticsContract
+from .healthcare import HealthcareContract
 
 
 def all_contracts() -> list[Contract]:
-    return [DiagnosticsContract()]
+    return [HealthcareContract(), DiagnosticsContract()]

@@ -15,9 +15,7 @@ MAX_VALUE = 64 * 1024
 
 def _key(ctx: Context, key: str) -> str:
     if not _KEY.match(key):
-        raise ChaincodeError(
-            INVALID_ARGUMENT, "key must be 1-128 characters of letters, digits, '.', '_', ':', '-'"
-        )
+        raise ChaincodeError(INVALID_ARGUMENT, "key must be 1-128 characters of letters, digits, '.', '_', ':', '-'")
     return ctx.stub.create_composite_key("diag", [key])
 
 

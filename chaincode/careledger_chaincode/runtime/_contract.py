@@ -121,8 +121,7 @@ class Router:
             expected = ", ".join(info.parameters) or "none"
             return Outcome(
                 400,
-                f"{INVALID_ARGUMENT}: {name} takes {len(info.parameters)} arguments ({expected}), "
-                f"got {len(args)}",
+                f"{INVALID_ARGUMENT}: {name} takes {len(info.parameters)} arguments ({expected}), got {len(args)}",
                 b"",
             )
         try:

@@ -48,9 +48,7 @@ class ChaincodeServer:
             ("grpc.max_send_message_length", MAX_MESSAGE),
         ]
         # Each peer connection holds one server thread for its stream; transactions run on `_workers`.
-        self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=16, thread_name_prefix="cc-stream"), options=options
-        )
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="cc-stream"), options=options)
         chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(
             _Servicer(chaincode_id, router, self._workers), self._server
         )

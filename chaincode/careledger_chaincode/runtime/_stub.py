@@ -155,13 +155,9 @@ class ChaincodeStub:
                 )
             )
             return
-        self._call(
-            Msg.DEL_STATE, chaincode_shim_pb2.DelState(key=key, collection=collection).SerializeToString()
-        )
+        self._call(Msg.DEL_STATE, chaincode_shim_pb2.DelState(key=key, collection=collection).SerializeToString())
 
-    def get_state_by_range(
-        self, start_key: str, end_key: str, collection: str = ""
-    ) -> Iterator[tuple[str, bytes]]:
+    def get_state_by_range(self, start_key: str, end_key: str, collection: str = "") -> Iterator[tuple[str, bytes]]:
         """Simple keys in [start_key, end_key); composite keys are never returned."""
         request = chaincode_shim_pb2.GetStateByRange(
             startKey=start_key or _EMPTY_KEY_SUBSTITUTE, endKey=end_key, collection=collection
@@ -181,9 +177,7 @@ class ChaincodeStub:
         """One page of a composite-key range and the bookmark of the next (empty when done)."""
         start = self.create_composite_key(object_type, attributes)
         metadata = chaincode_shim_pb2.QueryMetadata(pageSize=page_size, bookmark=bookmark).SerializeToString()
-        request = chaincode_shim_pb2.GetStateByRange(
-            startKey=start, endKey=start + _MAX_UNICODE, metadata=metadata
-        )
+        request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE, metadata=metadata)
         response = chaincode_shim_pb2.QueryResponse()
         response.ParseFromString(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
         rows = list(self._kv_iterator(response.SerializeToString()))
@@ -192,9 +186,7 @@ class ChaincodeStub:
         return rows, meta.bookmark if meta.fetched_records_count >= page_size else ""
 
     def get_history_for_key(self, key: str) -> Iterator[KeyModification]:
-        reply = self._call(
-            Msg.GET_HISTORY_FOR_KEY, chaincode_shim_pb2.GetHistoryForKey(key=key).SerializeToString()
-        )
+        reply = self._call(Msg.GET_HISTORY_FOR_KEY, chaincode_shim_pb2.GetHistoryForKey(key=key).SerializeToString())
         for raw in self._results(reply):
             mod = kv_query_result_pb2.KeyModification()
             mod.ParseFromString(raw)
@@ -260,9 +252,7 @@ class ChaincodeStub:
     def event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
         return self._event
 
-    def invoke_chaincode(
-        self, name: str, args: list[bytes], channel: str = ""
-    ) -> proposal_response_pb2.Response:
+    def invoke_chaincode(self, name: str, args: list[bytes], channel: str = "") -> proposal_response_pb2.Response:
         target = f"{name}/{channel}" if channel else name
         spec = chaincode_pb2.ChaincodeSpec(
             chaincode_id=chaincode_pb2.ChaincodeID(name=target), input=chaincode_pb2.ChaincodeInput(args=args)

@@ -135,9 +135,7 @@ class Gateway:
 
     def sign(self, message: bytes) -> bytes:
         if self._signer is None:
-            raise GatewayError(
-                "this gateway has no signer: sign the message's digest offline and use with_signature()"
-            )
+            raise GatewayError("this gateway has no signer: sign the message's digest offline and use with_signature()")
         return self._signer(message)
 
     @property
@@ -179,9 +177,7 @@ class Network:
             after_transaction_id=after_transaction_id,
         )
         if start_block is not None:
-            request.start_position.CopyFrom(
-                ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block))
-            )
+            request.start_position.CopyFrom(ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block)))
         else:
             request.start_position.CopyFrom(ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest()))
         raw = request.SerializeToString()
@@ -224,9 +220,7 @@ class Contract:
         )
         return Proposal(self.network, tx_id, proposal_bytes, list(endorsing_organizations or []))
 
-    def evaluate_transaction(
-        self, name: str, *args: str | bytes, transient: dict[str, bytes] | None = None
-    ) -> bytes:
+    def evaluate_transaction(self, name: str, *args: str | bytes, transient: dict[str, bytes] | None = None) -> bytes:
         return self.new_proposal(name, args, transient=transient).evaluate()
 
     def submit_transaction(
@@ -397,13 +391,9 @@ class Commit:
             return self._status
         gateway = self.network.gateway
         raw = self.bytes
-        signed = gateway_pb2.SignedCommitStatusRequest(
-            request=raw, signature=self.signature or gateway.sign(raw)
-        )
+        signed = gateway_pb2.SignedCommitStatusRequest(request=raw, signature=self.signature or gateway.sign(raw))
         try:
-            response = gateway.transport.CommitStatus(
-                signed, timeout=timeout or gateway.deadlines.commit_status
-            )
+            response = gateway.transport.CommitStatus(signed, timeout=timeout or gateway.deadlines.commit_status)
         except grpc.RpcError as exc:
             raise _wrap(CommitStatusError, "commit status", self.transaction_id, exc) from exc
         self._status = Status(
@@ -417,8 +407,7 @@ class Commit:
         status = self.status(timeout)
         if not status.successful:
             raise CommitError(
-                f"transaction {self.transaction_id} was committed invalid: {status.code} "
-                f"(block {status.block_number})",
+                f"transaction {self.transaction_id} was committed invalid: {status.code} (block {status.block_number})",
                 self.transaction_id,
                 status.code,
                 status.block_number,

@@ -26,18 +26,14 @@ def grpc_channel(url: str, tls_root_pem: bytes, server_name: str = "") -> grpc.C
     options = list(_GRPC_OPTIONS)
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))
-    return grpc.secure_channel(
-        target, grpc.ssl_channel_credentials(root_certificates=tls_root_pem), options=options
-    )
+    return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=tls_root_pem), options=options)
 
 
 def load_profile(path: Path) -> dict[str, Any]:
     try:
         profile: dict[str, Any] = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise IdentityError(
-            f"connection profile {path} not found: is the network up (`make network-up`)?"
-        ) from None
+        raise IdentityError(f"connection profile {path} not found: is the network up (`make network-up`)?") from None
     return profile
 
 
@@ -55,9 +51,7 @@ def connect(
     org = profile["organizations"][org_name]
     peer_name = peer or org["peers"][0]
     if peer_name not in profile["peers"]:
-        raise IdentityError(
-            f"peer {peer_name!r} is not in {profile_path}; known: {', '.join(profile['peers'])}"
-        )
+        raise IdentityError(f"peer {peer_name!r} is not in {profile_path}; known: {', '.join(profile['peers'])}")
     entry = profile["peers"][peer_name]
     wallet_dir = Path(profile.get("x-careledger", {}).get("wallet", Path(profile_path).parent))
     identity: SigningIdentity = Wallet(wallet_dir).get(user, passphrase)

@@ -12,9 +12,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_pb2
 
 
 def serialized_identity(msp_id: str, certificate_pem: bytes) -> bytes:
-    return bytes(
-        identities_pb2.SerializedIdentity(mspid=msp_id, id_bytes=certificate_pem).SerializeToString()
-    )
+    return bytes(identities_pb2.SerializedIdentity(mspid=msp_id, id_bytes=certificate_pem).SerializeToString())
 
 
 def new_transaction_id(creator: bytes) -> tuple[str, bytes]:
@@ -55,8 +53,6 @@ def build_proposal(
             input=chaincode_pb2.ChaincodeInput(args=args),
         )
     )
-    payload = proposal_pb2.ChaincodeProposalPayload(
-        input=spec.SerializeToString(), TransientMap=transient or {}
-    )
+    payload = proposal_pb2.ChaincodeProposalPayload(input=spec.SerializeToString(), TransientMap=transient or {})
     proposal = proposal_pb2.Proposal(header=header.SerializeToString(), payload=payload.SerializeToString())
     return tx_id, proposal.SerializeToString()

@@ -1,0 +1,15 @@
+"""The CareLedger healthcare contract: members, records, consent, audited access, models, inferences."""
+
+from ...runtime import Contract
+from .access import AccessMixin
+from .consent import ConsentMixin
+from .members import MembersMixin
+from .models import ModelsMixin
+from .records import RecordsMixin
+
+
+class HealthcareContract(MembersMixin, RecordsMixin, ConsentMixin, AccessMixin, ModelsMixin, Contract):
+    name = "careledger"
+
+
+__all__ = ["HealthcareContract"]

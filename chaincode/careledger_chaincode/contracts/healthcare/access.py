@@ -1,0 +1,290 @@
+"""Access: decisions per record (allowed, or denied and why), each an audit event; emergency access;
+verification of an access transaction; the audit views.
+
+Audit events are stored once under ("audit", time, tx, n); the per-patient and per-requester indexes
+hold only a marker, so a page is one range read plus one multi-key read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ...runtime import Context, transaction
+from ._common import (
+    MAX_BATCH,
+    PURPOSES,
+    Caller,
+    Shape,
+    caller,
+    denied,
+    enum,
+    event,
+    get_json,
+    json_object,
+    key,
+    load,
+    member_id,
+    not_found,
+    now,
+    page_args,
+    put_json,
+    require_role,
+    text,
+    tx_id,
+)
+from .members import get_member, is_self, require_registered_caller
+from .records import (
+    RECORD,
+    can_view_record,
+    entry_allows,
+    is_custodian_staff,
+    require_record,
+    why_not,
+    wkey_key,
+)
+
+ACCESS = "access"
+AUDIT = "audit"
+AUDIT_BY_PATIENT = "audit-p"
+AUDIT_BY_REQUESTER = "audit-r"
+PURPOSE_ROLES = {"treatment": ("clinician",), "diagnosis-ai": ("clinician",), "research": ("researcher",)}
+_MARKER = b"\x00"
+
+
+def _decide(
+    who: Caller,
+    record: dict[str, Any] | None,
+    entries: list[dict[str, Any] | None],
+    purpose: str,
+    at: str,
+    patient_is_caller: bool,
+) -> tuple[bool, str, dict[str, Any] | None]:
+    """(allowed, reason, wrapped key) for one record, from the record and the caller's two key entries."""
+    if record is None:
+        return False, "no such record", None
+    if record["status"] == "erased":
+        return False, f"the record was erased on {record['erased_at']}", None
+    own, org = entries
+    if patient_is_caller:
+        return True, "the patient's own record", own["jwe"] if own else None
+    if who.role not in PURPOSE_ROLES[purpose]:
+        return False, f"the purpose {purpose} needs role {' or '.join(PURPOSE_ROLES[purpose])}", None
+    for entry in (own, org):
+        grant_id = entry_allows(entry, purpose, at)
+        if grant_id and entry:
+            return True, f"consent {grant_id}", entry["jwe"]
+    return False, why_not([own, org], purpose, at), None
+
+
+def _emergency_key(pair: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The caller's own wrapped key, else its org's (the custodian's, when it is the custodian), else none:
+    a clinician of another organization gets the ciphertext's location and asks the custodian to release
+    the key, which the custodian checks with VerifyAccess."""
+    for entry in pair:
+        if entry is not None:
+            return dict(entry["jwe"])
+    return None
+
+
+class AccessMixin:
+    @transaction("RequestAccess")
+    def request_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
+        """Decide, record and answer access to up to 500 records for one purpose."""
+        who = caller(ctx)
+        require_registered_caller(ctx, who)
+        shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "purpose"))
+        record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
+        purpose = shape.string("purpose", enum(PURPOSES))
+        return self._record_decisions(ctx, who, record_ids, purpose, justification=None)
+
+    @transaction("EmergencyAccess")
+    def emergency_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
+        """Break-glass: a clinician opens records without consent, with a written justification.
+
+        Only the justification's SHA-256 and length go on the ledger (the text may name the patient);
+        the requesting hospital keeps the text in its own audit log.
+        """
+        who = caller(ctx)
+        require_role(who, "clinician")
+        require_registered_caller(ctx, who)
+        shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "justification"))
+        record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
+        justification = shape.string("justification", text(2000, min_len=20))
+        return self._record_decisions(ctx, who, record_ids, "treatment", justification=justification)
+
+    def _record_decisions(
+        self, ctx: Context, who: Caller, record_ids: list[str], purpose: str, justification: str | None
+    ) -> dict[str, Any]:
+        at, txid = now(ctx), ctx.stub.tx_id
+        emergency = justification is not None
+        records_raw = ctx.stub.get_states([key(ctx, RECORD, r) for r in record_ids])
+        records = [load(r) if r else None for r in records_raw]
+        entry_keys = [
+            k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))
+        ]
+        entries_raw = ctx.stub.get_states(entry_keys)
+        entries = [load(e) if e else None for e in entries_raw]
+        caller_is_patient = who.role == "patient"
+        decisions, audit_summary, allowed_ids = [], [], []
+        for n, (rid, record) in enumerate(zip(record_ids, records, strict=True)):
+            pair = entries[2 * n : 2 * n + 2]
+            own_record = caller_is_patient and record is not None and record["patient_id"] == who.member_id
+            if emergency and record is not None and record["status"] == "active":
+                ok, reason, wrapped = True, "emergency access", _emergency_key(pair)
+            else:
+                ok, reason, wrapped = _decide(who, record, pair, purpose, at, own_record)
+            if ok:
+                allowed_ids.append(rid)
+            audit: dict[str, Any] = {
+                "tx_id": txid,
+                "n": n,
+                "time": at,
+                "requester": who.member_id,
+                "requester_org": who.msp_id,
+                "requester_role": who.role,
+                "record_id": rid,
+                "patient_id": record["patient_id"] if record else "",
+                "custodian": record["custodian"] if record else "",
+                "purpose": purpose,
+                "decision": "allowed" if ok else "denied",
+                "reason": reason,
+                "emergency": emergency,
+            }
+            if emergency and justification is not None:
+                audit["justification_sha256"] = hashlib.sha256(justification.encode()).hexdigest()
+                audit["justification_length"] = len(justification)
+            seq = f"{n:04d}"
+            put_json(ctx, audit, AUDIT, at, txid, seq)
+            if audit["patient_id"]:
+                ctx.stub.put_state(key(ctx, AUDIT_BY_PATIENT, audit["patient_id"], at, txid, seq), _MARKER)
+            ctx.stub.put_state(key(ctx, AUDIT_BY_REQUESTER, who.member_id, at, txid, seq), _MARKER)
+            decision: dict[str, Any] = {"record_id": rid, "decision": audit["decision"], "reason": reason}
+            if ok and record is not None:
+                decision.update(
+                    wrapped_key=wrapped,
+                    custodian=record["custodian"],
+                    locator=record["locator"],
+                    ciphertext_sha256=record["ciphertext_sha256"],
+                    version=record["version"],
+                )
+            decisions.append(decision)
+            audit_summary.append({k: audit[k] for k in ("record_id", "patient_id", "custodian", "decision", "reason")})
+        put_json(
+            ctx,
+            {
+                "tx_id": txid,
+                "time": at,
+                "requester": who.member_id,
+                "requester_org": who.msp_id,
+                "purpose": purpose,
+                "emergency": emergency,
+                "allowed": allowed_ids,
+            },
+            ACCESS,
+            txid,
+        )
+        event(
+            ctx,
+            "AccessRequested",
+            {
+                "tx_id": txid,
+                "time": at,
+                "requester": who.member_id,
+                "requester_org": who.msp_id,
+                "purpose": purpose,
+                "emergency": emergency,
+                "decisions": audit_summary,
+            },
+        )
+        return {"tx_id": txid, "time": at, "purpose": purpose, "emergency": emergency, "decisions": decisions}
+
+    @transaction("VerifyAccess", read_only=True)
+    def verify_access(self, ctx: Context, access_tx_id: str, requester_id: str, record_id: str) -> dict[str, Any]:
+        """Did the committed transaction `access_tx_id` grant `requester_id` the record? (for record stores)"""
+        who = caller(ctx)
+        txid = tx_id(access_tx_id, "access_tx_id")
+        member_id(requester_id, "requester_id")
+        record = require_record(ctx, member_id(record_id, "record_id"))
+        requester = get_member(ctx, requester_id)
+        is_requester = requester is not None and is_self(who, requester)
+        if not (who.is_authority_auditor or is_custodian_staff(who, record) or is_requester):
+            raise denied("only the record's custodian, the requester and auditors may verify an access")
+        access = get_json(ctx, ACCESS, txid)
+        if access is None:
+            return {"granted": False, "reason": "no committed access transaction with this id"}
+        if access["requester"] != requester_id:
+            return {"granted": False, "reason": "that transaction was made by another requester"}
+        if record_id not in access["allowed"]:
+            return {"granted": False, "reason": "that transaction did not grant this record"}
+        if record["status"] == "erased":
+            return {"granted": False, "reason": "the record has been erased since"}
+        return {
+            "granted": True,
+            "reason": "granted",
+            "requester_org": access["requester_org"],
+            "purpose": access["purpose"],
+            "emergency": access["emergency"],
+            "time": access["time"],
+            "ciphertext_sha256": record["ciphertext_sha256"],
+        }
+
+    # -- audit views ----------------------------------------------------------------------------------------------
+    @transaction("ListAccessByPatient", read_only=True)
+    def list_access_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        """The patient and auditors see every event; a custodian's staff see the events on its records."""
+        who = caller(ctx)
+        patient = get_member(ctx, member_id(patient_id, "patient_id"))
+        if patient is None:
+            raise not_found(f"patient {patient_id} is not registered")
+        if who.is_authority_auditor or is_self(who, patient):
+            return self._audit_page(ctx, AUDIT_BY_PATIENT, patient_id, page_size, bookmark)
+        if who.role in ("clinician", "admin", "auditor"):
+            result = self._audit_page(ctx, AUDIT_BY_PATIENT, patient_id, page_size, bookmark)
+            result["items"] = [e for e in result["items"] if e["custodian"] == who.msp_id]
+            return result
+        raise denied("only the patient, the custodian's staff and auditors may read a patient's access log")
+
+    @transaction("ListAccessByRequester", read_only=True)
+    def list_access_by_requester(
+        self, ctx: Context, requester_id: str, page_size: str, bookmark: str
+    ) -> dict[str, Any]:
+        who = caller(ctx)
+        requester = get_member(ctx, member_id(requester_id, "requester_id"))
+        own = requester is not None and is_self(who, requester)
+        org_admin = requester is not None and who.role == "admin" and requester["org"] == who.msp_id
+        if not (own or org_admin or who.is_authority_auditor):
+            raise denied("only the requester, its organization's admin and auditors may read its access log")
+        return self._audit_page(ctx, AUDIT_BY_REQUESTER, requester_id, page_size, bookmark)
+
+    @transaction("ListAllAccess", read_only=True)
+    def list_all_access(self, ctx: Context, page_size: str, bookmark: str) -> dict[str, Any]:
+        who = caller(ctx)
+        if not who.is_authority_auditor:
+            raise denied("only auditors of the health authority may read the whole access log")
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(AUDIT, [], size, mark)
+        return {"items": [load(v) for _, v in rows], "bookmark": next_mark}
+
+    @staticmethod
+    def _audit_page(ctx: Context, index: str, owner: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(index, [owner], size, mark)
+        primary = [key(ctx, AUDIT, *ctx.stub.split_composite_key(k)[1][1:]) for k, _ in rows]
+        return {"items": [load(v) for v in ctx.stub.get_states(primary) if v], "bookmark": next_mark}
+
+    @transaction("GetRecordHistory", read_only=True)
+    def get_record_history(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
+        who = caller(ctx)
+        record = require_record(ctx, member_id(record_id, "record_id"))
+        if not can_view_record(ctx, who, record):
+            raise denied(f"{who.member_id} may not see the history of record {record_id}")
+        return [
+            {
+                "tx_id": m.tx_id,
+                "time": m.timestamp.isoformat(),
+                "deleted": m.is_delete,
+                "value": load(m.value) if m.value else None,
+            }
+            for m in ctx.stub.get_history_for_key(key(ctx, RECORD, record_id))
+        ]

@@ -1,0 +1,251 @@
+"""Consent: a patient grants a member or an organization access to records or categories, for purposes,
+within a validity window; the grant carries the record keys re-wrapped for the grantee. Revoking drops them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...runtime import Context, transaction
+from ._common import (
+    ORG_MEMBER_PREFIX,
+    PURPOSES,
+    Caller,
+    Shape,
+    caller,
+    denied,
+    enum,
+    event,
+    get_json,
+    invalid,
+    json_object,
+    key,
+    load,
+    member_id,
+    not_found,
+    now,
+    page_args,
+    precondition,
+    put_json,
+    recipient_id,
+    require_role,
+    slug,
+    timestamp,
+)
+from .members import get_member, is_self, require_registered_caller
+from .records import (
+    GRANT,
+    GRANT_BY_PATIENT,
+    PATIENT_RECORD,
+    RECORD,
+    WKEY,
+    check_wrapped_keys,
+    grant_terms,
+    new_entry,
+    wkey_key,
+)
+
+GRANT_BY_GRANTEE = "grant-g"
+
+
+def require_grant(ctx: Context, grant_id: str) -> dict[str, Any]:
+    grant = get_json(ctx, GRANT, member_id(grant_id, "grant_id"))
+    if grant is None:
+        raise not_found(f"grant {grant_id} does not exist")
+    return grant
+
+
+def is_grantee(who: Caller, grant: dict[str, Any]) -> bool:
+    grantee = grant["grantee"]
+    if grantee.startswith(ORG_MEMBER_PREFIX):
+        return bool(grantee == who.org_member)
+    return bool(grantee == who.member_id and grant["grantee_org"] == who.msp_id)
+
+
+def can_see_grant(ctx: Context, who: Caller, grant: dict[str, Any]) -> bool:
+    if who.is_authority_auditor or is_grantee(who, grant):
+        return True
+    patient = get_member(ctx, grant["patient_id"])
+    return patient is not None and is_self(who, patient)
+
+
+class ConsentMixin:
+    @transaction("GrantConsent")
+    def grant_consent(self, ctx: Context, grant_json: str) -> dict[str, Any]:
+        """Only the patient grants; the grant must carry the record key wrapped for every record in scope."""
+        who = caller(ctx)
+        require_role(who, "patient")
+        require_registered_caller(ctx, who)
+        shape = Shape(
+            json_object(grant_json, "grant"),
+            "grant",
+            ("grantee", "purposes", "valid_until", "wrapped_keys"),
+            ("record_ids", "categories", "valid_from"),
+        )
+        grantee_id = shape.string("grantee", recipient_id)
+        record_ids = shape.items("record_ids", member_id, 500)
+        categories = shape.items("categories", slug, 50)
+        purposes = sorted(shape.items("purposes", enum(PURPOSES), len(PURPOSES), min_items=1))
+        at = now(ctx)
+        valid_from = timestamp(shape.doc["valid_from"], "grant.valid_from") if "valid_from" in shape.doc else at
+        valid_until = shape.string("valid_until", timestamp)
+        wrapped = shape.object("wrapped_keys")
+        if not record_ids and not categories:
+            raise invalid("grant must name record_ids or categories (or both)")
+        if valid_until <= max(valid_from, at):
+            raise invalid("grant.valid_until must be after valid_from and in the future")
+        if grantee_id == who.member_id:
+            raise invalid("a patient cannot grant consent to themselves")
+        grantee = get_member(ctx, grantee_id)
+        if grantee is None:
+            raise not_found(f"grantee {grantee_id} is not registered (organizations register an organization key)")
+        if grantee["role"] == "patient":
+            raise invalid("consent can be granted to clinicians, researchers or organizations, not to another patient")
+
+        in_scope = self._records_in_scope(ctx, who, record_ids, categories)
+        keys = check_wrapped_keys(wrapped, {r["id"] for r in in_scope}, "grant")
+        grant_id = "g-" + ctx.stub.tx_id[:32]
+        grant = {
+            "id": grant_id,
+            "patient_id": who.member_id,
+            "grantee": grantee_id,
+            "grantee_org": grantee["org"],
+            "record_ids": record_ids,
+            "categories": categories,
+            "purposes": purposes,
+            "valid_from": valid_from,
+            "valid_until": valid_until,
+            "status": "active",
+            "created_at": at,
+            "keyed_records": sorted(keys),
+        }
+        current = ctx.stub.get_states([wkey_key(ctx, r["id"], grantee_id) for r in in_scope])
+        for record, raw in zip(in_scope, current, strict=True):
+            entry = load(raw) if raw else new_entry(record, grantee_id, keys[record["id"]])
+            entry["jwe"] = keys[record["id"]]
+            entry["grants"][grant_id] = grant_terms(grant)
+            put_json(ctx, entry, WKEY, record["id"], grantee_id)
+        put_json(ctx, grant, GRANT, grant_id)
+        ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT, who.member_id, grant_id), b"\x00")
+        ctx.stub.put_state(key(ctx, GRANT_BY_GRANTEE, grantee_id, grant_id), b"\x00")
+        event(ctx, "ConsentGranted", _grant_event(grant))
+        return grant
+
+    @staticmethod
+    def _records_in_scope(
+        ctx: Context, who: Caller, record_ids: list[str], categories: list[str]
+    ) -> list[dict[str, Any]]:
+        """Named records (which must be the patient's) plus the patient's records in the categories; active only."""
+        named = ctx.stub.get_states([key(ctx, RECORD, r) for r in record_ids])
+        records: dict[str, dict[str, Any]] = {}
+        for rid, raw in zip(record_ids, named, strict=True):
+            if raw is None:
+                raise not_found(f"record {rid} does not exist")
+            record = load(raw)
+            if record["patient_id"] != who.member_id:
+                raise denied(f"record {rid} is not yours: a patient can grant only their own records")
+            if record["status"] == "erased":
+                raise precondition(f"record {rid} was erased and cannot be shared")
+            records[rid] = record
+        if categories:
+            rows = list(ctx.stub.get_state_by_partial_composite_key(PATIENT_RECORD, [who.member_id]))
+            ids = [
+                ctx.stub.split_composite_key(k)[1][1]
+                for k, _ in rows
+                if ctx.stub.split_composite_key(k)[1][1] not in records
+            ]
+            for raw in ctx.stub.get_states([key(ctx, RECORD, i) for i in ids]):
+                record = load(raw) if raw else None
+                if record and record["status"] == "active" and record["category"] in categories:
+                    records[record["id"]] = record
+        return [records[r] for r in sorted(records)]
+
+    @transaction("RevokeConsent")
+    def revoke_consent(self, ctx: Context, grant_id: str) -> dict[str, Any]:
+        """The patient revokes: the grantee's wrapped keys that no other grant justifies are dropped at once."""
+        who = caller(ctx)
+        require_role(who, "patient")
+        grant = require_grant(ctx, grant_id)
+        patient = get_member(ctx, grant["patient_id"])
+        if patient is None or not is_self(who, patient):
+            raise denied("only the patient who granted this consent may revoke it")
+        if grant["status"] != "active":
+            raise precondition(f"grant {grant_id} was already revoked on {grant['revoked_at']}")
+        grantee = grant["grantee"]
+        entries = ctx.stub.get_states([wkey_key(ctx, r, grantee) for r in grant["keyed_records"]])
+        for record_id, raw in zip(grant["keyed_records"], entries, strict=True):
+            if raw is None:  # erased since
+                continue
+            entry = load(raw)
+            entry["grants"].pop(grant_id, None)
+            if entry["grants"] or entry["roles"]:
+                put_json(ctx, entry, WKEY, record_id, grantee)
+            else:
+                ctx.stub.del_state(wkey_key(ctx, record_id, grantee))
+        grant.update(status="revoked", revoked_at=now(ctx))
+        put_json(ctx, grant, GRANT, grant_id)
+        event(ctx, "ConsentRevoked", _grant_event(grant))
+        return grant
+
+    @transaction("GetGrant", read_only=True)
+    def get_grant(self, ctx: Context, grant_id: str) -> dict[str, Any]:
+        who = caller(ctx)
+        grant = require_grant(ctx, grant_id)
+        if not can_see_grant(ctx, who, grant):
+            raise denied(f"{who.member_id} may not see grant {grant_id}")
+        return grant
+
+    @transaction("ListGrantsByPatient", read_only=True)
+    def list_grants_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        who = caller(ctx)
+        patient = get_member(ctx, member_id(patient_id, "patient_id"))
+        if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
+            raise denied("only the patient and auditors may list a patient's grants")
+        return self._grant_page(ctx, GRANT_BY_PATIENT, patient_id, page_size, bookmark)
+
+    @transaction("ListGrantsByGrantee", read_only=True)
+    def list_grants_by_grantee(self, ctx: Context, grantee_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        who = caller(ctx)
+        grantee_id = recipient_id(grantee_id, "grantee_id")
+        own = grantee_id in (who.member_id, who.org_member)
+        if grantee_id == who.member_id:
+            member = get_member(ctx, grantee_id)
+            own = member is not None and is_self(who, member)
+        if not own and not who.is_authority_auditor:
+            raise denied("only the grantee (or its organization's members) and auditors may list its grants")
+        return self._grant_page(ctx, GRANT_BY_GRANTEE, grantee_id, page_size, bookmark)
+
+    @staticmethod
+    def _grant_page(ctx: Context, index: str, owner: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(index, [owner], size, mark)
+        ids = [ctx.stub.split_composite_key(k)[1][1] for k, _ in rows]
+        grants = [load(g) for g in ctx.stub.get_states([key(ctx, GRANT, i) for i in ids]) if g]
+        return {"items": grants, "bookmark": next_mark}
+
+    @transaction("GetGrantHistory", read_only=True)
+    def get_grant_history(self, ctx: Context, grant_id: str) -> list[dict[str, Any]]:
+        who = caller(ctx)
+        grant = require_grant(ctx, grant_id)
+        if not can_see_grant(ctx, who, grant):
+            raise denied(f"{who.member_id} may not see grant {grant_id}")
+        return [
+            {
+                "tx_id": m.tx_id,
+                "time": m.timestamp.isoformat(),
+                "deleted": m.is_delete,
+                "value": load(m.value) if m.value else None,
+            }
+            for m in ctx.stub.get_history_for_key(key(ctx, GRANT, grant_id))
+        ]
+
+
+def _grant_event(grant: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "grant_id": grant["id"],
+        "patient_id": grant["patient_id"],
+        "grantee": grant["grantee"],
+        "purposes": grant["purposes"],
+        "status": grant["status"],
+        "valid_until": grant["valid_until"],
+    }

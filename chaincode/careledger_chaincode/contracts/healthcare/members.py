@@ -1,0 +1,132 @@
+"""Members: people and organizations with their public encryption keys (JWK)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ._common import (
+    ORG_MEMBER_PREFIX,
+    ROLES,
+    Caller,
+    caller,
+    denied,
+    enum,
+    event,
+    get_json,
+    invalid,
+    json_object,
+    load,
+    member_id,
+    not_found,
+    now,
+    page_args,
+    put_json,
+    recipient_id,
+    require_role,
+)
+
+MEMBER = "member"
+MEMBER_BY_ORG = "member-org"
+_KEY_CURVES = {"P-256", "P-384", "P-521"}
+
+
+def public_jwk(text: str) -> dict[str, Any]:
+    """An EC public key as a JWK (what ECDH-ES+A256KW needs); private parts are refused."""
+    jwk = json_object(text, "public_key", max_bytes=2048)
+    if jwk.get("kty") != "EC" or jwk.get("crv") not in _KEY_CURVES:
+        raise invalid("public_key must be an EC JWK on P-256, P-384 or P-521 (kty EC, crv, x, y)")
+    if "d" in jwk:
+        raise invalid("public_key contains a private key ('d'): send only the public part, and keep 'd' secret")
+    if not all(isinstance(jwk.get(k), str) and jwk[k] for k in ("x", "y")):
+        raise invalid("public_key must have the coordinates x and y")
+    allowed = {"kty", "crv", "x", "y", "kid", "use", "alg"}
+    unknown = sorted(set(jwk) - allowed)
+    if unknown:
+        raise invalid(f"public_key has unexpected member(s) {', '.join(unknown)}")
+    return jwk
+
+
+def get_member(ctx: Context, mid: str) -> dict[str, Any] | None:
+    return get_json(ctx, MEMBER, mid)
+
+
+def require_member(ctx: Context, mid: str, what: str = "member") -> dict[str, Any]:
+    found = get_member(ctx, mid)
+    if found is None:
+        raise not_found(f"{what} {mid} is not registered")
+    return found
+
+
+def is_self(who: Caller, member: dict[str, Any]) -> bool:
+    """The caller is this member: same member id and same organization (ids alone can be forged by another CA)."""
+    return bool(member["id"] == who.member_id and member["org"] == who.msp_id)
+
+
+def require_registered_caller(ctx: Context, who: Caller) -> dict[str, Any]:
+    found = get_member(ctx, who.member_id)
+    if found is None or found["org"] != who.msp_id:
+        raise denied(f"{who.member_id} has not registered an encryption key yet: call RegisterMember first")
+    return found
+
+
+class MembersMixin:
+    @transaction("RegisterMember")
+    def register_member(self, ctx: Context, public_key: str) -> dict[str, Any]:
+        """Register the caller (from its certificate) with its public encryption key."""
+        who = caller(ctx)
+        require_role(who, "patient", "clinician", "researcher", "auditor")
+        jwk = public_jwk(public_key)
+        existing = get_member(ctx, who.member_id)
+        if existing is not None:
+            if existing["org"] != who.msp_id:
+                raise ChaincodeError(CONFLICT, f"member id {who.member_id} belongs to another organization")
+            raise ChaincodeError(
+                CONFLICT, f"{who.member_id} is already registered; use UpdateMemberKey to change the key"
+            )
+        return self._store_member(ctx, who.member_id, who.msp_id, who.role, jwk, "MemberRegistered")
+
+    @transaction("UpdateMemberKey")
+    def update_member_key(self, ctx: Context, public_key: str) -> dict[str, Any]:
+        """Replace the caller's encryption key (records already wrapped for the old key keep working)."""
+        who = caller(ctx)
+        existing = get_member(ctx, who.member_id)
+        if existing is None or existing["org"] != who.msp_id:
+            raise not_found(f"{who.member_id} is not registered: call RegisterMember first")
+        return self._store_member(ctx, who.member_id, who.msp_id, who.role, public_jwk(public_key), "MemberKeyUpdated")
+
+    @transaction("RegisterOrganizationKey")
+    def register_organization_key(self, ctx: Context, public_key: str) -> dict[str, Any]:
+        """An org admin registers (or replaces) the organization's key, used as custodian and org grantee."""
+        who = caller(ctx)
+        require_role(who, "admin")
+        jwk = public_jwk(public_key)
+        org_id = ORG_MEMBER_PREFIX + who.msp_id
+        return self._store_member(ctx, org_id, who.msp_id, "organization", jwk, "OrganizationKeyRegistered")
+
+    def _store_member(
+        self, ctx: Context, mid: str, org: str, role: str, jwk: dict[str, Any], event_name: str
+    ) -> dict[str, Any]:
+        member = {"id": mid, "org": org, "role": role, "public_key": jwk, "updated_at": now(ctx)}
+        put_json(ctx, member, MEMBER, mid)
+        ctx.stub.put_state(ctx.stub.create_composite_key(MEMBER_BY_ORG, [org, role, mid]), b"\x00")
+        event(ctx, event_name, {"member_id": mid, "org": org, "role": role})
+        return member
+
+    @transaction("GetMember", read_only=True)
+    def get_member_tx(self, ctx: Context, mid: str) -> dict[str, Any]:
+        caller(ctx)
+        return require_member(ctx, recipient_id(mid, "member_id"))
+
+    @transaction("ListMembers", read_only=True)
+    def list_members(self, ctx: Context, org: str, role: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        """Members of an org, optionally of one role (role "" for all), paginated."""
+        caller(ctx)
+        parts = [member_id(org, "org")]
+        if role:
+            parts.append(enum((*ROLES, "organization"))(role, "role"))
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(MEMBER_BY_ORG, parts, size, mark)
+        ids = [ctx.stub.split_composite_key(k)[1][2] for k, _ in rows]
+        members = ctx.stub.get_states([ctx.stub.create_composite_key(MEMBER, [i]) for i in ids])
+        return {"items": [load(m) for m in members if m], "bookmark": next_mark}

@@ -1,0 +1,321 @@
+"""The model registry (researchers register, health-authority auditors approve or retire) and
+inference records (allowed only for an approved model on records the caller may use for diagnosis-ai).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ._common import (
+    MAX_BATCH,
+    Shape,
+    caller,
+    canonical,
+    denied,
+    enum,
+    event,
+    get_json,
+    invalid,
+    json_object,
+    key,
+    load,
+    member_id,
+    not_found,
+    now,
+    page_args,
+    precondition,
+    put_json,
+    require_authority_auditor,
+    require_role,
+    sha256_hex,
+    text,
+    tx_id,
+)
+from .access import ACCESS
+from .members import get_member, is_self, require_registered_caller
+from .records import RECORD, can_view_record, entry_allows, wkey_key
+
+MODEL = "model"
+INFERENCE_BY_RECORD = "inference-r"
+INFERENCE_BY_PATIENT = "inference-p"
+FORMATS = ("xgboost-json", "xgboost-ubj")
+FEATURE_TYPES = ("float", "int", "bool", "category")
+_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.-]{1,40})?$")
+
+
+def _version(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _VERSION.match(value):
+        raise invalid(f"{what} must be a semantic version such as 1.0.0")
+    return value
+
+
+def _metrics(value: Any, what: str) -> dict[str, float]:
+    if not isinstance(value, dict) or len(value) > 100:
+        raise invalid(f"{what} must be an object of at most 100 named numbers")
+    for name, number in value.items():
+        if not re.match(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$", name):
+            raise invalid(f"{what}: {name!r} is not a metric name")
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise invalid(f"{what}.{name} must be a number")
+    return value
+
+
+def _feature(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid(f"{what} must be an object")
+    shape = Shape(value, what, ("name", "type"), ("unit", "min", "max", "description"))
+    feature: dict[str, Any] = {
+        "name": shape.string("name", text(100)),
+        "type": shape.string("type", enum(FEATURE_TYPES)),
+    }
+    if "unit" in value:
+        feature["unit"] = shape.string("unit", text(40))
+    if "description" in value:
+        feature["description"] = shape.string("description", text(200))
+    for bound in ("min", "max"):
+        if bound in value:
+            number = value[bound]
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise invalid(f"{what}.{bound} must be a number")
+            feature[bound] = number
+    return feature
+
+
+def require_model(ctx: Context, model_id: str, version: str) -> dict[str, Any]:
+    model = get_json(ctx, MODEL, member_id(model_id, "model_id"), _version(version, "version"))
+    if model is None:
+        raise not_found(f"model {model_id} version {version} is not registered")
+    return model
+
+
+class ModelsMixin:
+    @transaction("RegisterModel")
+    def register_model(self, ctx: Context, model_json: str) -> dict[str, Any]:
+        who = caller(ctx)
+        require_role(who, "researcher")
+        require_registered_caller(ctx, who)
+        shape = Shape(
+            json_object(model_json, "model", max_bytes=256 * 1024),
+            "model",
+            (
+                "model_id",
+                "version",
+                "artifact_sha256",
+                "format",
+                "training_data_fingerprint",
+                "feature_schema",
+                "parameters",
+                "metrics",
+                "code_ref",
+            ),
+            ("subgroup_metrics", "description"),
+        )
+        model_id = shape.string("model_id", member_id)
+        version = shape.string("version", _version)
+        parameters = shape.object("parameters")
+        if len(canonical(parameters)) > 16 * 1024:
+            raise invalid("model.parameters must be at most 16 KiB of JSON")
+        subgroups = shape.object("subgroup_metrics", default={})
+        if len(subgroups) > 100:
+            raise invalid("model.subgroup_metrics may name at most 100 subgroups")
+        model = {
+            "model_id": model_id,
+            "version": version,
+            "artifact_sha256": shape.string("artifact_sha256", sha256_hex),
+            "format": shape.string("format", enum(FORMATS)),
+            "training_data_fingerprint": shape.string("training_data_fingerprint", sha256_hex),
+            "feature_schema": shape.items("feature_schema", _feature, 500, min_items=1),
+            "parameters": parameters,
+            "metrics": _metrics(shape.object("metrics"), "model.metrics"),
+            "subgroup_metrics": {
+                member_id(name, "model.subgroup_metrics key"): _metrics(m, f"model.subgroup_metrics.{name}")
+                for name, m in subgroups.items()
+            },
+            "code_ref": shape.string("code_ref", text(200)),
+            "description": shape.string("description", text(500), default="") if "description" in shape.doc else "",
+            "status": "registered",
+            "registered_by": who.member_id,
+            "registered_org": who.msp_id,
+            "registered_at": now(ctx),
+        }
+        if get_json(ctx, MODEL, model_id, version) is not None:
+            raise ChaincodeError(CONFLICT, f"model {model_id} version {version} exists: register a new version")
+        put_json(ctx, model, MODEL, model_id, version)
+        event(ctx, "ModelRegistered", _model_event(model))
+        return model
+
+    @transaction("ApproveModel")
+    def approve_model(self, ctx: Context, model_id: str, version: str) -> dict[str, Any]:
+        who = caller(ctx)
+        require_authority_auditor(who)
+        model = require_model(ctx, model_id, version)
+        if model["status"] != "registered":
+            raise precondition(
+                f"model {model_id} {version} is {model['status']}; only a registered model can be approved"
+            )
+        model.update(status="approved", approved_by=who.member_id, approved_at=now(ctx))
+        put_json(ctx, model, MODEL, model_id, version)
+        event(ctx, "ModelApproved", _model_event(model))
+        return model
+
+    @transaction("RetireModel")
+    def retire_model(self, ctx: Context, model_id: str, version: str, reason: str) -> dict[str, Any]:
+        who = caller(ctx)
+        require_authority_auditor(who)
+        model = require_model(ctx, model_id, version)
+        if model["status"] == "retired":
+            raise precondition(f"model {model_id} {version} is already retired")
+        model.update(
+            status="retired",
+            retired_by=who.member_id,
+            retired_at=now(ctx),
+            retired_reason=text(500)(reason, "reason"),
+        )
+        put_json(ctx, model, MODEL, model_id, version)
+        event(ctx, "ModelRetired", _model_event(model))
+        return model
+
+    @transaction("GetModel", read_only=True)
+    def get_model(self, ctx: Context, model_id: str, version: str) -> dict[str, Any]:
+        caller(ctx)
+        return require_model(ctx, model_id, version)
+
+    @transaction("ListModels", read_only=True)
+    def list_models(self, ctx: Context, model_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        """Every model version, or the versions of one model (model_id "" for all), paginated."""
+        caller(ctx)
+        parts = [member_id(model_id, "model_id")] if model_id else []
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(MODEL, parts, size, mark)
+        return {"items": [load(v) for _, v in rows], "bookmark": next_mark}
+
+    # -- inference records ------------------------------------------------------------------------------------
+    @transaction("RecordInferences")
+    def record_inferences(self, ctx: Context, batch_json: str) -> dict[str, Any]:
+        """Record inferences of an approved model on records the caller was allowed for diagnosis-ai."""
+        who = caller(ctx)
+        require_role(who, "clinician")
+        require_registered_caller(ctx, who)
+        shape = Shape(json_object(batch_json, "batch"), "batch", ("model_id", "version", "access_tx_id", "inferences"))
+        model = require_model(ctx, shape.string("model_id", member_id), shape.string("version", _version))
+        if model["status"] != "approved":
+            raise precondition(f"model {model['model_id']} {model['version']} is {model['status']}, not approved")
+        access = get_json(ctx, ACCESS, shape.string("access_tx_id", tx_id))
+        if access is None:
+            raise not_found("no committed access transaction with that id")
+        if access["requester"] != who.member_id or access["requester_org"] != who.msp_id:
+            raise denied("that access transaction was made by someone else")
+        if access["purpose"] != "diagnosis-ai" or access["emergency"]:
+            raise denied("inferences need an access decision for the purpose diagnosis-ai (not emergency access)")
+        inferences = shape.items("inferences", _inference, MAX_BATCH, min_items=1)
+        record_ids = [i["record_id"] for i in inferences]
+        if len(set(record_ids)) != len(record_ids):
+            raise invalid("batch.inferences names a record twice")
+        not_allowed = [r for r in record_ids if r not in access["allowed"]]
+        if not_allowed:
+            raise denied(f"the access transaction did not allow: {', '.join(not_allowed[:10])}")
+        at, txid = now(ctx), ctx.stub.tx_id
+        records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in record_ids])]
+        if any(r is None for r in records):  # allowed records are never deleted, only marked erased
+            raise not_found("a record of this batch no longer exists")
+        entries = ctx.stub.get_states(
+            [k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))]
+        )
+        lapsed = [
+            r
+            for n, r in enumerate(record_ids)
+            if not any(entry_allows(load(e) if e else None, "diagnosis-ai", at) for e in entries[2 * n : 2 * n + 2])
+        ]
+        if lapsed:
+            raise denied(f"consent for diagnosis-ai is no longer active for: {', '.join(lapsed[:10])}")
+        stored = []
+        for n, (inference, record) in enumerate(zip(inferences, [r for r in records if r], strict=True)):
+            entry = {
+                **inference,
+                "tx_id": txid,
+                "n": n,
+                "time": at,
+                "model_id": model["model_id"],
+                "version": model["version"],
+                "artifact_sha256": model["artifact_sha256"],
+                "access_tx_id": access["tx_id"],
+                "requester": who.member_id,
+                "requester_org": who.msp_id,
+                "patient_id": record["patient_id"],
+                "custodian": record["custodian"],
+            }
+            seq = f"{n:04d}"
+            put_json(ctx, entry, INFERENCE_BY_RECORD, record["id"], at, txid, seq)
+            ctx.stub.put_state(
+                key(ctx, INFERENCE_BY_PATIENT, record["patient_id"], record["id"], at, txid, seq), b"\x00"
+            )
+            stored.append(entry)
+        event(
+            ctx,
+            "InferencesRecorded",
+            {
+                "tx_id": txid,
+                "model_id": model["model_id"],
+                "version": model["version"],
+                "requester": who.member_id,
+                "records": [{"record_id": e["record_id"], "patient_id": e["patient_id"]} for e in stored],
+            },
+        )
+        return {"tx_id": txid, "count": len(stored)}
+
+    @transaction("ListInferencesByRecord", read_only=True)
+    def list_inferences_by_record(self, ctx: Context, record_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        who = caller(ctx)
+        raw = ctx.stub.get_state(key(ctx, RECORD, member_id(record_id, "record_id")))
+        if raw is None:
+            raise not_found(f"record {record_id} does not exist")
+        if not can_view_record(ctx, who, load(raw)):
+            raise denied(f"{who.member_id} may not see the inferences on record {record_id}")
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(
+            INFERENCE_BY_RECORD, [record_id], size, mark
+        )
+        return {"items": [load(v) for _, v in rows], "bookmark": next_mark}
+
+    @transaction("ListInferencesByPatient", read_only=True)
+    def list_inferences_by_patient(
+        self, ctx: Context, patient_id: str, page_size: str, bookmark: str
+    ) -> dict[str, Any]:
+        who = caller(ctx)
+        patient = get_member(ctx, member_id(patient_id, "patient_id"))
+        if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
+            raise denied("only the patient and auditors may list a patient's inferences")
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(
+            INFERENCE_BY_PATIENT, [patient_id], size, mark
+        )
+        primary = [key(ctx, INFERENCE_BY_RECORD, *ctx.stub.split_composite_key(k)[1][1:]) for k, _ in rows]
+        return {"items": [load(v) for v in ctx.stub.get_states(primary) if v], "bookmark": next_mark}
+
+
+def _inference(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid(f"{what} must be an object")
+    shape = Shape(value, what, ("record_id", "input_sha256", "output", "explanation_sha256"))
+    output = shape.object("output")
+    if len(canonical(output)) > 1024 or not all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in output.values()
+    ):
+        raise invalid(f"{what}.output must be a flat object of numbers and strings, at most 1 KiB")
+    return {
+        "record_id": shape.string("record_id", member_id),
+        "input_sha256": shape.string("input_sha256", sha256_hex),
+        "output": output,
+        "explanation_sha256": shape.string("explanation_sha256", sha256_hex),
+    }
+
+
+def _model_event(model: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_id": model["model_id"],
+        "version": model["version"],
+        "status": model["status"],
+        "artifact_sha256": model["artifact_sha256"],
+    }
