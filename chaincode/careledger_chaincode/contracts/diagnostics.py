@@ -1,22 +1,64 @@
-"""Diagnostics: a trivial key/value contract for readiness checks, benchmarks and runtime tests.
+"""Diagnostics: a trivial key/value contract for readiness checks, benchmarks and runtime tests against
+live peers (events, errors, transient data, private data, key-level endorsement, range queries,
+multi-key reads, chaincode-to-chaincode calls).
 
-Never holds patient data: keys and values are free text chosen by operators' tools.
+Never holds patient data: keys and values are free text chosen by operators' tools, under the "diag"
+namespace (composite keys) or simple keys prefixed "diag-".
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import Any
+
+from fabric_protos.common import policies_pb2
+from fabric_protos.msp import msp_principal_pb2
 
 from ..runtime import INVALID_ARGUMENT, NOT_FOUND, ChaincodeError, Context, Contract, transaction
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_MSP = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 MAX_VALUE = 64 * 1024
+SIMPLE_PREFIX = "diag-"
+
+
+def _check(key: str) -> str:
+    if not _KEY.match(key):
+        raise ChaincodeError(INVALID_ARGUMENT, "key must be 1-128 characters of letters, digits, '.', '_', ':', '-'")
+    return key
 
 
 def _key(ctx: Context, key: str) -> str:
-    if not _KEY.match(key):
-        raise ChaincodeError(INVALID_ARGUMENT, "key must be 1-128 characters of letters, digits, '.', '_', ':', '-'")
-    return ctx.stub.create_composite_key("diag", [key])
+    return ctx.stub.create_composite_key("diag", [_check(key)])
+
+
+def _simple(key: str) -> str:
+    return SIMPLE_PREFIX + _check(key)
+
+
+def peer_policy(msp_ids: list[str]) -> bytes:
+    """A signature policy: a peer of any one of `msp_ids` must endorse."""
+    envelope = policies_pb2.SignaturePolicyEnvelope(version=0)
+    for i, msp in enumerate(msp_ids):
+        role = msp_principal_pb2.MSPRole(msp_identifier=msp, role=msp_principal_pb2.MSPRole.PEER)
+        envelope.identities.add(
+            principal_classification=msp_principal_pb2.MSPPrincipal.ROLE, principal=role.SerializeToString()
+        )
+        envelope.rule.n_out_of.rules.add(signed_by=i)
+    envelope.rule.n_out_of.n = 1
+    return bytes(envelope.SerializeToString())
+
+
+def policy_msps(raw: bytes) -> list[str]:
+    envelope = policies_pb2.SignaturePolicyEnvelope()
+    envelope.ParseFromString(raw)
+    msps = []
+    for identity in envelope.identities:
+        role = msp_principal_pb2.MSPRole()
+        role.ParseFromString(identity.principal)
+        msps.append(role.msp_identifier)
+    return msps
 
 
 class DiagnosticsContract(Contract):
@@ -35,6 +77,56 @@ class DiagnosticsContract(Contract):
         if value is None:
             raise ChaincodeError(NOT_FOUND, f"no value under key {key!r}")
         return value.decode()
+
+    @transaction("GetMany", read_only=True)
+    def get_many(self, ctx: Context, keys_csv: str) -> list[str | None]:
+        """Values of many keys in one GET_STATE_MULTIPLE round trip (None where missing)."""
+        keys = [_key(ctx, k) for k in keys_csv.split(",") if k]
+        return [v.decode() if v else None for v in ctx.stub.get_states(keys)]
+
+    @transaction("PutSimple")
+    def put_simple(self, ctx: Context, key: str, value: str) -> None:
+        """A simple (non-composite) key, for range-query and key-level endorsement checks."""
+        ctx.stub.put_state(_simple(key), value.encode())
+
+    @transaction("RangeSimple", read_only=True)
+    def range_simple(self, ctx: Context) -> list[str]:
+        """Every simple diag key: composite keys (all of the healthcare contract's state) never appear."""
+        return [k for k, _ in ctx.stub.get_state_by_range("", "")]
+
+    @transaction("SetKeyEndorsers")
+    def set_key_endorsers(self, ctx: Context, key: str, msp_csv: str) -> None:
+        """Key-level endorsement: from now on a peer of one of these orgs must endorse writes to the key."""
+        msps = [m for m in msp_csv.split(",") if m]
+        if not msps or not all(_MSP.match(m) for m in msps):
+            raise ChaincodeError(INVALID_ARGUMENT, "give one or more MSP ids separated by commas")
+        ctx.stub.set_state_validation_parameter(_simple(key), peer_policy(msps))
+
+    @transaction("GetKeyEndorsers", read_only=True)
+    def get_key_endorsers(self, ctx: Context, key: str) -> list[str]:
+        raw = ctx.stub.get_state_validation_parameter(_simple(key))
+        return policy_msps(raw) if raw else []
+
+    @transaction("Transient", read_only=True)
+    def transient(self, ctx: Context) -> dict[str, str]:
+        """The transient fields' names and SHA-256 digests (never their values)."""
+        return {name: hashlib.sha256(value).hexdigest() for name, value in sorted(ctx.stub.transient.items())}
+
+    @transaction("PrivateGet", read_only=True)
+    def private_get(self, ctx: Context, collection: str, key: str) -> str:
+        value = ctx.stub.get_private_data(collection, _check(key))
+        return value.decode() if value else ""
+
+    @transaction("Call", read_only=True)
+    def call(self, ctx: Context, chaincode: str, function: str, argument: str) -> dict[str, Any]:
+        """Call another chaincode (or this one) and report its answer."""
+        response = ctx.stub.invoke_chaincode(chaincode, [function.encode(), argument.encode()])
+        return {"status": response.status, "message": response.message, "payload": response.payload.decode()}
+
+    @transaction("Fail")
+    def fail(self, ctx: Context) -> None:
+        """Raise an unexpected exception: the runtime must still answer the peer at once."""
+        raise RuntimeError("diagnostic failure")
 
     @transaction("WhoAmI", read_only=True)
     def who_am_i(self, ctx: Context) -> dict[str, str]:
