@@ -1,0 +1,1 @@
+"""CareLedger benchmarks against the local network (`make bench`)."""

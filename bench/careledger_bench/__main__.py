@@ -1,0 +1,64 @@
+"""python -m careledger_bench [WORKLOAD[:CONCURRENCY[:OPERATIONS]] ...] [--json FILE]
+
+Runs workloads against the running local network and prints one row each. Example:
+    python -m careledger_bench request-access-1:64:1000 request-access-100:8:60 grant:32:400
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from careledger_network.paths import state_dir
+
+from .workloads import WORKLOADS, Bench
+
+HEADER = (
+    f"{'workload':<28} {'conc':>4} {'ops':>6} {'tx/s':>8} {'units/s':>9} "
+    f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'cpu ms/op':>9} {'errors':>6}"
+)
+
+
+def main(argv: list[str]) -> int:
+    out_file = None
+    if "--json" in argv:
+        i = argv.index("--json")
+        out_file = Path(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        print("workloads:", ", ".join(WORKLOADS))
+        return 0 if argv else 2
+    bench = Bench(state_dir() / "profiles")
+    results = []
+    try:
+        bench.register_users()
+        print(HEADER)
+        for spec in argv:
+            name, *rest = spec.split(":")
+            if name not in WORKLOADS:
+                print(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}", file=sys.stderr)
+                return 2
+            concurrency = int(rest[0]) if rest else 16
+            operations = int(rest[1]) if len(rest) > 1 else 200
+            r = WORKLOADS[name](bench, concurrency, operations)
+            s = r.summary()
+            results.append(s)
+            print(
+                f"{r.workload:<28} {r.concurrency:>4} {r.operations:>6} {s['ops_per_s']:>8} {s['units_per_s']:>9} "
+                f"{s['p50_ms']:>7} {s['p90_ms']:>7} {s['p99_ms']:>7} {s['cpu_ms_per_op']:>9} {r.errors:>6}",
+                flush=True,
+            )
+            for sample in r.error_samples:
+                print(f"    error: {sample}")
+    finally:
+        bench.close()
+    if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,187 @@
+"""Workloads on the live network: trivial write/read, grant, request-access (1 and 100 records), access check.
+
+Set-up registers the demo users (idempotently) and creates the records a workload needs, with wrapped
+keys of a real JWE's size (the chaincode checks their shape; it never opens them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from careledger.errors import EndorseError
+from careledger.gateway import Contract, Gateway, connect
+from joserfc.jwk import ECKey
+
+from .runner import Result, run
+
+# Shaped like ECDH-ES+A256KW JSON serialization of a 32-byte key: ~650 bytes.
+_SIZED_JWE = {
+    "protected": "eyJlbmMiOiJBMjU2R0NNIn0",
+    "recipients": [
+        {
+            "header": {
+                "alg": "ECDH-ES+A256KW",
+                "kid": "k" * 43,
+                "epk": {"kty": "EC", "crv": "P-256", "x": "x" * 43, "y": "y" * 43},
+            },
+            "encrypted_key": "e" * 54,
+        }
+    ],
+    "iv": "i" * 16,
+    "ciphertext": "c" * 43,
+    "tag": "t" * 22,
+}
+USERS = {
+    "h1-admin": "hospital1",
+    "h2-admin": "hospital2",
+    "h1-clinician-1": "hospital1",
+    "h1-researcher-1": "hospital1",
+    "h1-patient-1": "hospital1",
+    "h2-clinician-1": "hospital2",
+}
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Bench:
+    profiles: Path
+    channel: str = "careledger"
+    chaincode: str = "careledger"
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    gateways: dict[str, Gateway] = field(default_factory=dict)
+
+    def contract(self, user: str, name: str = "") -> Contract:
+        if user not in self.gateways:
+            self.gateways[user] = connect(self.profiles / f"{USERS[user]}.json", user)
+        return self.gateways[user].network(self.channel).contract(self.chaincode, name)
+
+    def close(self) -> None:
+        for gw in self.gateways.values():
+            gw.close()
+
+    def register_users(self) -> None:
+        for user in USERS:
+            jwk = json.dumps(ECKey.generate_key("P-256").as_dict(private=False))
+            function = "RegisterOrganizationKey" if user.endswith("admin") else "RegisterMember"
+            try:
+                self.contract(user).submit_transaction(function, jwk)
+            except EndorseError as exc:
+                if exc.chaincode_code != "CONFLICT":  # type: ignore[attr-defined]
+                    raise
+
+    def create_records(self, count: int, tag: str, concurrency: int = 32) -> list[str]:
+        batch_id = uuid.uuid4().hex[:6]  # every set-up gets fresh records
+        ids = [f"b-{self.run_id}-{tag}-{batch_id}-{i}" for i in range(count)]
+        clinician = self.contract("h1-clinician-1")
+
+        def create(i: int) -> None:
+            doc = {
+                "record_id": ids[i],
+                "patient_id": "h1-patient-1",
+                "category": f"bench-{self.run_id}",
+                "resource_type": "Observation",
+                "ciphertext_sha256": _sha(ids[i]),
+                "size": 4096,
+                "locator": f"sha256/{_sha(ids[i])}",
+                "wrapped_keys": {"h1-patient-1": _SIZED_JWE, "org:Hospital1MSP": _SIZED_JWE},
+            }
+            clinician.submit_transaction("CreateRecord", json.dumps(doc))
+
+        result = run("create-record (set-up)", create, concurrency=concurrency, operations=count)
+        if result.errors:
+            raise RuntimeError(f"set-up failed: {result.error_samples}")
+        return ids
+
+    def grant(self, records: list[str], grantee: str, purposes: list[str]) -> str:
+        doc = {
+            "grantee": grantee,
+            "record_ids": records,
+            "purposes": purposes,
+            "valid_until": "2099-01-01T00:00:00Z",
+            "wrapped_keys": dict.fromkeys(records, _SIZED_JWE),
+        }
+        return str(json.loads(self.contract("h1-patient-1").submit_transaction("GrantConsent", json.dumps(doc)))["id"])
+
+    # -- workloads ---------------------------------------------------------------------------------------------
+    def trivial_write(self, concurrency: int, operations: int) -> Result:
+        diag = self.contract("h1-clinician-1", "diag")
+        return run(
+            "trivial write (diag:Put)",
+            lambda i: diag.submit_transaction("Put", f"bench-{i % 1000}", "v"),
+            concurrency=concurrency,
+            operations=operations,
+        )
+
+    def trivial_read(self, concurrency: int, operations: int) -> Result:
+        diag = self.contract("h1-clinician-1", "diag")
+        diag.submit_transaction("Put", "bench-read", "v")
+        return run(
+            "trivial read (diag:Get)",
+            lambda i: diag.evaluate_transaction("Get", "bench-read"),
+            concurrency=concurrency,
+            operations=operations,
+        )
+
+    def grants(self, concurrency: int, operations: int) -> Result:
+        records = self.create_records(operations, "grant")
+        patient = self.contract("h1-patient-1")
+
+        def grant(i: int) -> None:
+            doc = {
+                "grantee": "h1-researcher-1",
+                "record_ids": [records[i]],
+                "purposes": ["research"],
+                "valid_until": "2099-01-01T00:00:00Z",
+                "wrapped_keys": {records[i]: _SIZED_JWE},
+            }
+            patient.submit_transaction("GrantConsent", json.dumps(doc))
+
+        return run("grant (1 record)", grant, concurrency=concurrency, operations=operations)
+
+    def request_access(self, concurrency: int, operations: int, batch: int) -> Result:
+        records = self.create_records(batch, f"ra{batch}")
+        self.grant(records, "h2-clinician-1", ["treatment", "diagnosis-ai"])
+        clinician = self.contract("h2-clinician-1")
+        request = json.dumps({"record_ids": records, "purpose": "treatment"})
+
+        def access(i: int) -> None:
+            clinician.submit_transaction("RequestAccess", request)
+
+        return run(
+            f"request-access ({batch} record{'s' if batch > 1 else ''})",
+            access,
+            concurrency=concurrency,
+            operations=operations,
+            units_per_op=batch,
+        )
+
+    def access_check(self, concurrency: int, operations: int) -> Result:
+        """The access decision as an evaluate (nothing recorded): what a UI calls to show what is allowed."""
+        records = self.create_records(1, "check")
+        self.grant(records, "h2-clinician-1", ["treatment"])
+        clinician = self.contract("h2-clinician-1")
+        request = json.dumps({"record_ids": records, "purpose": "treatment"})
+        return run(
+            "access check (evaluate)",
+            lambda i: clinician.evaluate_transaction("RequestAccess", request),
+            concurrency=concurrency,
+            operations=operations,
+        )
+
+
+WORKLOADS: dict[str, Callable[[Bench, int, int], Result]] = {
+    "trivial-write": Bench.trivial_write,
+    "trivial-read": Bench.trivial_read,
+    "grant": Bench.grants,
+    "request-access-1": lambda b, c, n: b.request_access(c, n, 1),
+    "request-access-100": lambda b, c, n: b.request_access(c, n, 100),
+    "access-check": Bench.access_check,
+}
