@@ -1,0 +1,179 @@
+"""Envelope encryption of records: safe recipes, not primitives.
+
+Each record version is encrypted with a fresh 256-bit key (AES-256-GCM, 96-bit random nonce). The
+associated data binds the ciphertext to its record id, patient id and version, so a blob moved to
+another record or version fails to decrypt. The key is wrapped for each recipient as a JWE (RFC 7516,
+general JSON serialization, ECDH-ES+A256KW with A256GCM), which any JOSE library can open with the
+recipient's private key; the JWE's protected header names the record and version, and opening a key
+checks them, so a wrapped key swapped in from another record is refused.
+
+    blob = seal(plaintext, key, record)            # b"CLR1" + nonce + ciphertext + tag
+    wrapped = wrap_key(key, record, recipient_jwk, kid="h1-patient-1")
+    key = unwrap_key(wrapped, record, private_key)
+    plaintext = open_blob(blob, key, record)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc import jwe
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+from joserfc.registry import HeaderParameter
+
+from .errors import CareLedgerError
+
+MAGIC = b"CLR1"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+KEY_CONTENT_TYPE = "application/careledger-record-key"
+
+
+def _check_binding(value: Any) -> None:
+    if not isinstance(value, dict) or set(value) != {"record_id", "patient_id", "version"}:
+        raise ValueError("careledger header must name record_id, patient_id and version")
+
+
+# Only the algorithms we use, and our record binding as a known protected header parameter.
+_REGISTRY = jwe.JWERegistry(
+    header_registry={"careledger": HeaderParameter("CareLedger record binding", _check_binding)},
+    algorithms=["ECDH-ES+A256KW", "A256GCM"],
+    max_recipients=1,
+)
+
+
+class IntegrityError(CareLedgerError):
+    """Ciphertext, associated data or a wrapped key was altered, or belongs to another record."""
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """What a ciphertext and its keys are bound to."""
+
+    record_id: str
+    patient_id: str
+    version: int
+
+    def associated_data(self) -> bytes:
+        doc = {"patient_id": self.patient_id, "record_id": self.record_id, "version": self.version}
+        return b"careledger-record/v1|" + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def new_record_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def seal(plaintext: bytes, key: bytes, record: RecordRef) -> bytes:
+    if len(key) != KEY_BYTES:
+        raise ValueError("record keys are 32 bytes (AES-256)")
+    nonce = os.urandom(NONCE_BYTES)
+    return MAGIC + nonce + AESGCM(key).encrypt(nonce, plaintext, record.associated_data())
+
+
+def open_blob(blob: bytes, key: bytes, record: RecordRef) -> bytes:
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + NONCE_BYTES + 16:
+        raise IntegrityError(f"record {record.record_id}: not a CareLedger ciphertext (bad header or truncated)")
+    nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
+    try:
+        return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_BYTES :], record.associated_data())
+    except InvalidTag:
+        raise IntegrityError(
+            f"record {record.record_id} v{record.version}: the ciphertext or its binding to this record was altered"
+        ) from None
+
+
+def content_address(blob: bytes) -> str:
+    """The SHA-256 (hex) under which a ciphertext is stored and registered on the ledger."""
+    return hashlib.sha256(blob).hexdigest()
+
+
+# -- keys of members ---------------------------------------------------------------------------------------------
+def new_encryption_key() -> ECKey:
+    """A member's (or organization's) encryption key pair, separate from its signing key."""
+    return ECKey.generate_key("P-256")
+
+
+def public_jwk(key: ECKey, kid: str = "") -> dict[str, Any]:
+    jwk: dict[str, Any] = dict(key.as_dict(private=False))
+    if kid:
+        jwk["kid"] = kid
+    return jwk
+
+
+def import_public_jwk(jwk: dict[str, Any]) -> ECKey:
+    clean = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+    return ECKey.import_key(clean)
+
+
+def private_key_pem(key: ECKey, passphrase: bytes | None = None) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    )
+    return key.private_key.private_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def load_private_key(pem: bytes, passphrase: bytes | None = None) -> ECKey:
+    from cryptography.hazmat.primitives import serialization
+
+    return ECKey.import_key(serialization.load_pem_private_key(pem, password=passphrase))  # type: ignore[arg-type]
+
+
+# -- wrapping record keys ------------------------------------------------------------------------------------------
+def wrap_key(key: bytes, record: RecordRef, recipient: dict[str, Any] | ECKey, kid: str) -> dict[str, Any]:
+    """The record key as a JWE for one recipient (its public JWK)."""
+    public = recipient if isinstance(recipient, ECKey) else import_public_jwk(recipient)
+    protected = {
+        "enc": "A256GCM",
+        "cty": KEY_CONTENT_TYPE,
+        "careledger": {"record_id": record.record_id, "patient_id": record.patient_id, "version": record.version},
+    }
+    message = jwe.GeneralJSONEncryption(protected, key)
+    message.add_recipient({"alg": "ECDH-ES+A256KW", "kid": kid}, public)
+    return dict(jwe.encrypt_json(message, None, registry=_REGISTRY))
+
+
+def unwrap_key(wrapped: dict[str, Any], record: RecordRef, private_key: ECKey) -> bytes:
+    """Open a wrapped key (general JSON syntax) and check it belongs to this record and version."""
+    try:
+        opened = jwe.decrypt_json(wrapped, private_key, registry=_REGISTRY)  # type: ignore[arg-type]
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(
+            f"record {record.record_id}: the wrapped key cannot be opened ({type(exc).__name__})"
+        ) from None
+    binding = opened.protected.get("careledger", {})
+    expected = {"record_id": record.record_id, "patient_id": record.patient_id, "version": record.version}
+    if binding != expected:
+        raise IntegrityError(f"record {record.record_id}: the wrapped key belongs to {binding or 'no record'}")
+    plaintext = opened.plaintext
+    if plaintext is None or len(plaintext) != KEY_BYTES:
+        raise IntegrityError(f"record {record.record_id}: the wrapped key is not a 32-byte key")
+    return bytes(plaintext)
+
+
+def rewrap_key(
+    wrapped: dict[str, Any], record: RecordRef, private_key: ECKey, recipient: dict[str, Any], kid: str
+) -> dict[str, Any]:
+    """Wrap a record key one holds for another recipient (a new grantee)."""
+    return wrap_key(unwrap_key(wrapped, record, private_key), record, recipient, kid)
+
+
+def rotate(
+    blob: bytes, key: bytes, record: RecordRef, recipients: dict[str, dict[str, Any]]
+) -> tuple[bytes, RecordRef, dict[str, dict[str, Any]]]:
+    """Re-encrypt under a fresh key as the next version, wrapped for the remaining recipients."""
+    plaintext = open_blob(blob, key, record)
+    next_record = RecordRef(record.record_id, record.patient_id, record.version + 1)
+    new_key = new_record_key()
+    new_blob = seal(plaintext, new_key, next_record)
+    return new_blob, next_record, {kid: wrap_key(new_key, next_record, jwk, kid) for kid, jwk in recipients.items()}
