@@ -80,6 +80,7 @@ class Org:
     peers: tuple[Peer, ...] = ()
     users: tuple[User, ...] = ()
     chaincode_port: int = 0
+    store_port: int = 0  # 0: this org runs no record store
 
     @property
     def key(self) -> str:
@@ -127,6 +128,8 @@ class Consortium:
             ports[o.operations_port] = f"{o.name} (operations)"
         for org in self.orgs:
             ports[org.chaincode_port] = f"chaincode server of {org.name}"
+            if org.store_port:
+                ports[org.store_port] = f"record store of {org.name}"
             for p in org.peers:
                 ports[p.port] = p.name
                 ports[p.chaincode_port] = f"{p.name} (chaincode listener)"
@@ -242,6 +245,7 @@ def parse(doc: Any) -> Consortium:
                 peers=peers,
                 users=tuple(users),
                 chaincode_port=base + 2,
+                store_port=base + 5 if raw.get("record_store", False) else 0,
             )
         )
 

@@ -61,6 +61,10 @@ class OrgPaths:
     def chaincode(self) -> Path:
         return self.root / "chaincode"
 
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
 
 def org_paths(state: Path, org: Org) -> OrgPaths:
     return OrgPaths(state / "crypto" / org.key)
@@ -263,6 +267,10 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
                     client.enroll(f"ccaas-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"),
                     pair,
                 )
+
+    if org.store_port and not (paths.store / "server.key").exists():
+        secret = registrar.secret(f"store-{org.key}", "client")
+        _write_tls(paths.store, client.enroll(f"store-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"), "server")
 
     store = wallet(state, org)
     if not (store.path(org.admin) / "tls" / "client.key").exists():

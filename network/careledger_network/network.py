@@ -178,13 +178,46 @@ class Network:
             ca_file=None,
         )
 
+    def _store_spec(self, org: Org) -> ProcessSpec:
+        paths = crypto.org_paths(self.state, org)
+        trust = [
+            f"--trust={o.msp_id}={crypto.org_paths(self.state, o).ca_cert}" for o in (self.c.orderer_org, *self.c.orgs)
+        ]
+        return ProcessSpec(
+            name=f"store-{org.key}",
+            command=[
+                sys.executable,
+                "-m",
+                "careledger.store",
+                f"--org-msp={org.msp_id}",
+                f"--profile={self.state / 'profiles' / f'{org.key}.json'}",
+                f"--identity={org.admin}",
+                f"--data={self.state / 'stores' / org.key}",
+                f"--listen={self.c.host}:{org.store_port}",
+                f"--tls-cert={paths.store / 'server.crt'}",
+                f"--tls-key={paths.store / 'server.key'}",
+                f"--channel={self.c.channel}",
+                f"--chaincode={self.c.chaincode_name}",
+                *trust,
+            ],
+            env={**_base_env(), "PYTHONUNBUFFERED": "1"},
+            ports=[org.store_port],
+            health_url=f"https://{self.c.host}:{org.store_port}/healthz",
+            ca_file=paths.ca_cert,
+        )
+
+    def _store_specs(self) -> list[ProcessSpec]:
+        if not self.meta().get("initialized"):
+            return []
+        return [self._store_spec(org) for org in self.c.orgs if org.store_port]
+
     def _chaincode_specs(self) -> list[ProcessSpec]:
         deployed = self.meta().get("chaincode", {}).get("package_ids", {})
         return [self._chaincode_spec(org, deployed[org.key]) for org in self.c.orgs if org.key in deployed]
 
     def _all_specs(self) -> list[ProcessSpec]:
         cas = [self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)]
-        return cas + self._node_specs() + self._chaincode_specs()
+        return cas + self._node_specs() + self._chaincode_specs() + self._store_specs()
 
     # -- starting and stopping -----------------------------------------------------------------------------
     def _check_ports(self, specs: list[ProcessSpec]) -> None:
@@ -255,7 +288,15 @@ class Network:
 
     def _create(self, started: list[str]) -> None:
         orgs_all = (self.c.orderer_org, *self.c.orgs)
-        self._check_ports(self._all_specs())
+        busy = [
+            f"port {p} (for {what}) is taken by {holder}"
+            for p, what in self.c.all_ports().items()
+            if (holder := port_holder(p))
+        ]
+        if busy:
+            raise NetworkError(
+                f"cannot start: {'; '.join(busy)}. Stop that process, or change port_base in network/consortium.yaml."
+            )
         for org in orgs_all:
             crypto.init_ca(self.fabric, org.ca, crypto.org_paths(self.state, org))
         self._launch([self._ca_spec(org) for org in orgs_all], started)
@@ -282,6 +323,8 @@ class Network:
             generate.write_connection_profile(self.c, self.state, org)
         self._save_meta(initialized=True)
         self._wait_ready()
+        self._launch(self._store_specs(), started)
+        self._step(f"{len(self._store_specs())} record stores serving (HTTPS, signed requests)")
 
     def _join_channel(self) -> None:
         cli = self.cli
@@ -348,6 +391,7 @@ class Network:
             self._launch([self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)], started)
             self._launch(self._node_specs(), started)
             self._launch(self._chaincode_specs(), started)
+            self._launch(self._store_specs(), started)
             self._step("every process healthy")
             self._wait_ready()
 

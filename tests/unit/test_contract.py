@@ -15,6 +15,12 @@ def w() -> World:
     return World()
 
 
+def access_key(actor: Actor, record_ids: list[str], purpose: str = "treatment") -> dict[str, Any]:
+    """Request access, then fetch the wrapped key of the first record through GetAccessKeys."""
+    txid = actor.ok("RequestAccess", {"record_ids": record_ids, "purpose": purpose})["tx_id"]
+    return dict(actor.ok("GetAccessKeys", txid)["keys"][record_ids[0]])
+
+
 def events(w: World) -> list[str]:
     return [e.name for e in w.ledger.events]
 
@@ -204,7 +210,8 @@ def test_grant_by_record_gives_the_grantee_a_wrapped_key(w: World) -> None:
     assert grant["keyed_records"] == ["rec-1"]
     decision = w.dr_h2.ok("RequestAccess", {"record_ids": ["rec-1"], "purpose": "treatment"})["decisions"][0]
     assert decision["decision"] == "allowed"
-    assert decision["wrapped_key"] == jwe("h2-clinician-1")
+    assert "wrapped_key" not in decision  # keys only through GetAccessKeys, after the audit committed
+    assert access_key(w.dr_h2, ["rec-1"])["wrapped_key"] == jwe("h2-clinician-1")
 
 
 @pytest.mark.parametrize("who", ["dr_h1", "researcher", "auditor", "h1_admin"])
@@ -260,9 +267,7 @@ def test_category_grant_covers_later_records_which_must_wrap_for_the_grantee(w: 
 def test_org_grant_lets_that_orgs_clinicians_in(w: World) -> None:
     w.dr_h1.ok("CreateRecord", w.record())
     w.alice.ok("GrantConsent", w.grant("org:Hospital2MSP", ["rec-1"]))
-    decision = w.dr_h2.ok("RequestAccess", {"record_ids": ["rec-1"], "purpose": "treatment"})["decisions"][0]
-    assert decision["decision"] == "allowed"
-    assert decision["wrapped_key"] == jwe("org:Hospital2MSP")
+    assert access_key(w.dr_h2, ["rec-1"])["wrapped_key"] == jwe("org:Hospital2MSP")
     assert w.dr_h2.ok("ListGrantsByGrantee", "org:Hospital2MSP", "10", "")["items"][0]["patient_id"] == "h1-patient-1"
     w.dr_h1.refused("NOT_AUTHORIZED", "ListGrantsByGrantee", "org:Hospital2MSP", "10", "")
 
@@ -350,9 +355,8 @@ def test_researcher_with_research_consent(w: World) -> None:
 
 def test_patient_opens_own_record_only(w: World) -> None:
     w.dr_h1.ok("CreateRecord", w.record())
-    own = _request(w.alice, ["rec-1"])[0]
-    assert own["decision"] == "allowed"
-    assert own["wrapped_key"] == jwe("patient")
+    assert _request(w.alice, ["rec-1"])[0]["decision"] == "allowed"
+    assert access_key(w.alice, ["rec-1"])["wrapped_key"] == jwe("patient")
     assert _request(w.bob, ["rec-1"])[0]["decision"] == "denied"
 
 
@@ -397,17 +401,52 @@ def test_emergency_access_is_flagged_and_keeps_no_justification_text(w: World) -
     w.dr_h1.ok("CreateRecord", w.record())
     justification = "Patient unconscious in the emergency department, needs allergy history"
     result = w.dr_h1.ok("EmergencyAccess", {"record_ids": ["rec-1"], "justification": justification})
-    decision = result["decisions"][0]
-    assert decision["decision"] == "allowed"
-    assert decision["wrapped_key"] == jwe("custodian")  # the custodian's clinician gets the custodian's key
+    assert result["decisions"][0]["decision"] == "allowed"
+    keys = w.dr_h1.ok("GetAccessKeys", result["tx_id"])["keys"]["rec-1"]
+    assert keys["wrapped_key"] == jwe("custodian")  # the custodian's clinician gets the custodian's key
     other = w.dr_h2.ok("EmergencyAccess", {"record_ids": ["rec-1"], "justification": justification})
-    assert other["decisions"][0]["wrapped_key"] is None  # another org must ask the custodian to release the key
+    assert other["decisions"][0]["key_available"] is False  # another org must ask the custodian to release the key
+    assert w.dr_h2.ok("GetAccessKeys", other["tx_id"])["keys"]["rec-1"]["available"] is False
     event = w.alice.ok("ListAccessByPatient", "h1-patient-1", "10", "")["items"][0]
     assert event["emergency"] is True
     assert event["justification_sha256"] == digest(justification)
     assert not any(justification.encode() in v for v in w.ledger.state.values())
     w.dr_h1.refused("INVALID_ARGUMENT", "EmergencyAccess", {"record_ids": ["rec-1"], "justification": "because"})
     w.researcher.refused("NOT_AUTHORIZED", "EmergencyAccess", {"record_ids": ["rec-1"], "justification": justification})
+
+
+def test_access_keys_only_from_a_committed_transaction_of_the_caller(w: World) -> None:
+    w.dr_h1.ok("CreateRecord", w.record())
+    grant = w.alice.ok("GrantConsent", w.grant("h2-clinician-1", ["rec-1"]))
+    simulated = w.dr_h2.ledger.invoke(
+        w.dr_h2.identity, "RequestAccess", json.dumps({"record_ids": ["rec-1"], "purpose": "treatment"}), commit=False
+    )
+    assert b"encrypted_key" not in simulated.payload  # an evaluate yields decisions, never keys
+    w.dr_h2.refused("NOT_FOUND", "GetAccessKeys", w.ledger.last_tx_id)  # it was never committed
+    txid = w.dr_h2.ok("RequestAccess", {"record_ids": ["rec-1"], "purpose": "treatment"})["tx_id"]
+    w.dr_h1.refused("NOT_AUTHORIZED", "GetAccessKeys", txid)
+    assert w.dr_h2.ok("GetAccessKeys", txid)["keys"]["rec-1"]["available"] is True
+    w.alice.ok("RevokeConsent", grant["id"])
+    assert w.dr_h2.ok("GetAccessKeys", txid)["keys"]["rec-1"] == {
+        "available": False,
+        "reason": "consent no longer active",
+    }
+
+
+def test_recipients_for_new_records_and_existing_ones(w: World) -> None:
+    w.dr_h1.ok("CreateRecord", w.record())
+    w.alice.ok("GrantConsent", w.grant("h2-clinician-1", categories=["laboratory"], wrapped_keys={"rec-1": jwe()}))
+    new = w.dr_h1.ok("GetNewRecordRecipients", "h1-patient-1", "laboratory")
+    assert [r["id"] for r in new] == ["h1-patient-1", "h2-clinician-1", "org:Hospital1MSP"]
+    assert new[0]["public_key"]["kty"] == "EC"
+    assert [r["id"] for r in w.dr_h1.ok("GetNewRecordRecipients", "h1-patient-1", "imaging")] == [
+        "h1-patient-1",
+        "org:Hospital1MSP",
+    ]
+    w.alice.refused("NOT_AUTHORIZED", "GetNewRecordRecipients", "h1-patient-1", "laboratory")
+    holders = [r["id"] for r in w.alice.ok("GetRecipients", "rec-1")]
+    assert holders == ["h1-patient-1", "h2-clinician-1", "org:Hospital1MSP"]
+    w.dr_h2.refused("NOT_AUTHORIZED", "GetRecipients", "rec-1")
 
 
 def test_verify_access(w: World) -> None:
@@ -604,6 +643,7 @@ def test_read_only_functions_are_marked() -> None:
         "ListModels",
         "ListInferencesByRecord",
         "ListInferencesByPatient",
-        "WhoAmI",
-        "Get",
-    } - {"WhoAmI", "Get"}
+        "GetAccessKeys",
+        "GetNewRecordRecipients",
+        "GetRecipients",
+    }

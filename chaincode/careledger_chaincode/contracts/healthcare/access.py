@@ -90,7 +90,11 @@ def _emergency_key(pair: list[dict[str, Any] | None]) -> dict[str, Any] | None:
 class AccessMixin:
     @transaction("RequestAccess")
     def request_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
-        """Decide, record and answer access to up to 500 records for one purpose."""
+        """Decide, record and answer access to up to 500 records for one purpose.
+
+        The answer holds decisions only: the wrapped keys come from GetAccessKeys once this transaction
+        has committed, so no key leaves the ledger without its audit events (an evaluate or an endorsed
+        but unsubmitted RequestAccess yields none)."""
         who = caller(ctx)
         require_registered_caller(ctx, who)
         shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "purpose"))
@@ -161,13 +165,7 @@ class AccessMixin:
             ctx.stub.put_state(key(ctx, AUDIT_BY_REQUESTER, who.member_id, at, txid, seq), _MARKER)
             decision: dict[str, Any] = {"record_id": rid, "decision": audit["decision"], "reason": reason}
             if ok and record is not None:
-                decision.update(
-                    wrapped_key=wrapped,
-                    custodian=record["custodian"],
-                    locator=record["locator"],
-                    ciphertext_sha256=record["ciphertext_sha256"],
-                    version=record["version"],
-                )
+                decision.update(custodian=record["custodian"], key_available=wrapped is not None)
             decisions.append(decision)
             audit_summary.append({k: audit[k] for k in ("record_id", "patient_id", "custodian", "decision", "reason")})
         put_json(
@@ -198,6 +196,53 @@ class AccessMixin:
             },
         )
         return {"tx_id": txid, "time": at, "purpose": purpose, "emergency": emergency, "decisions": decisions}
+
+    @transaction("GetAccessKeys", read_only=True)
+    def get_access_keys(self, ctx: Context, access_tx_id: str) -> dict[str, Any]:
+        """The caller's wrapped keys for the records its committed access transaction allowed.
+
+        Consent is checked again now: a key is not handed out once the consent has been revoked or expired.
+        """
+        who = caller(ctx)
+        access = get_json(ctx, ACCESS, tx_id(access_tx_id, "access_tx_id"))
+        if access is None:
+            raise not_found("no committed access transaction with that id (has it committed yet?)")
+        if access["requester"] != who.member_id or access["requester_org"] != who.msp_id:
+            raise denied("that access transaction was made by someone else")
+        allowed = access["allowed"]
+        records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in allowed])]
+        pairs = ctx.stub.get_states(
+            [k for r in allowed for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))]
+        )
+        entries = [load(e) if e else None for e in pairs]
+        at = now(ctx)
+        keys: dict[str, Any] = {}
+        for n, (rid, record) in enumerate(zip(allowed, records, strict=True)):
+            pair = entries[2 * n : 2 * n + 2]
+            if record is None or record["status"] != "active":
+                keys[rid] = {"available": False, "reason": "the record was erased"}
+                continue
+            if access["emergency"]:
+                entry = next((e for e in pair if e is not None), None)
+            elif who.role == "patient" and record["patient_id"] == who.member_id:
+                entry = pair[0]
+            else:
+                entry = next((e for e in pair if entry_allows(e, access["purpose"], at)), None)
+            if entry is None:
+                reason = "no key for you: ask the custodian" if access["emergency"] else "consent no longer active"
+                keys[rid] = {"available": False, "reason": reason}
+                continue
+            keys[rid] = {
+                "available": True,
+                "recipient": entry["recipient"],
+                "wrapped_key": entry["jwe"],
+                "version": record["version"],
+                "patient_id": record["patient_id"],
+                "custodian": record["custodian"],
+                "locator": record["locator"],
+                "ciphertext_sha256": record["ciphertext_sha256"],
+            }
+        return {"access_tx_id": access["tx_id"], "purpose": access["purpose"], "keys": keys}
 
     @transaction("VerifyAccess", read_only=True)
     def verify_access(self, ctx: Context, access_tx_id: str, requester_id: str, record_id: str) -> dict[str, Any]:

@@ -136,7 +136,7 @@ def check_wrapped_keys(given: dict[str, Any], required: set[str], what: str) -> 
     """The wrapped keys must be exactly for the entitled recipients: none missing, none extra."""
     missing = sorted(required - set(given))
     if missing:
-        raise precondition(f"{what}: wrap the record key for {', '.join(missing)} too (they are entitled to it)")
+        raise precondition(f"{what}: wrapped keys are missing for {', '.join(missing)} (each is in scope or entitled)")
     extra = sorted(set(given) - required)
     if extra:
         raise invalid(f"{what}: {', '.join(extra)} may not receive the record key (no role or active consent)")
@@ -267,6 +267,26 @@ class RecordsMixin:
         event(ctx, "RecordVersionAdded", _record_event(record))
         return record
 
+    @transaction("GetNewRecordRecipients", read_only=True)
+    def get_new_record_recipients(self, ctx: Context, patient_id: str, category: str) -> list[dict[str, Any]]:
+        """Whom a clinician must wrap a new record's key for: the patient, the custodian org, current grantees."""
+        who = caller(ctx)
+        require_role(who, "clinician")
+        patient = require_member(ctx, member_id(patient_id, "patient_id"), "patient")
+        probe = {"id": "", "category": slug(category, "category")}
+        grantees = {g["grantee"] for g in covering_grants(ctx, patient_id, probe, now(ctx))}
+        ids = sorted({patient["id"], ORG_MEMBER_PREFIX + who.msp_id} | grantees)
+        return [_recipient(ctx, i) for i in ids]
+
+    @transaction("GetRecipients", read_only=True)
+    def get_recipients(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
+        """Who holds the record's key now (for a new version or a key rotation), with public keys."""
+        who = caller(ctx)
+        record = require_record(ctx, member_id(record_id, "record_id"))
+        if not (is_custodian_staff(who, record) or (who.role == "patient" and _patient_matches(ctx, who, record))):
+            raise denied("only the patient and the custodian's staff may list a record's recipients")
+        return [_recipient(ctx, i) for i in sorted(wkey_entries(ctx, record_id))]
+
     @transaction("GetRecord", read_only=True)
     def get_record_tx(self, ctx: Context, record_id: str) -> dict[str, Any]:
         """Metadata only: the patient, the custodian's staff, current grantees and auditors may read it."""
@@ -310,6 +330,13 @@ class RecordsMixin:
         put_json(ctx, record, RECORD, record_id)
         event(ctx, "RecordErased", _record_event(record))
         return record
+
+
+def _recipient(ctx: Context, recipient: str) -> dict[str, Any]:
+    member = get_member(ctx, recipient)
+    if member is None:
+        raise precondition(f"{recipient} has no registered key (organizations: RegisterOrganizationKey)")
+    return {"id": recipient, "role": member["role"], "org": member["org"], "public_key": member["public_key"]}
 
 
 def _record_event(record: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,18 @@
+"""Encrypted record stores: content-addressed blobs, served per custodian over HTTPS with signed requests."""
+
+from ._auth import AuthError, Requester, sign_request, verify_request
+from ._blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore
+from ._client import StoreClient, StoreError
+
+__all__ = [
+    "AuthError",
+    "BlobError",
+    "BlobNotFound",
+    "BlobStore",
+    "FileBlobStore",
+    "Requester",
+    "StoreClient",
+    "StoreError",
+    "sign_request",
+    "verify_request",
+]

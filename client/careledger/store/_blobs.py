@@ -1,0 +1,101 @@
+"""Content-addressed storage of ciphertexts: a blob's name is its SHA-256.
+
+Writes are atomic (temporary file, fsync, rename, fsync of the folder): a crash leaves either no
+blob or the whole blob under its name, never part of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import CareLedgerError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobError(CareLedgerError):
+    pass
+
+
+class BlobNotFound(BlobError):
+    pass
+
+
+def check_address(address: str) -> str:
+    if not _SHA256.match(address):
+        raise BlobError(f"{address!r} is not a blob address (64 lower-case hex characters of SHA-256)")
+    return address
+
+
+class BlobStore(Protocol):
+    def put(self, blob: bytes) -> str: ...
+    def get(self, address: str) -> bytes: ...
+    def exists(self, address: str) -> bool: ...
+    def delete(self, address: str) -> bool: ...
+
+
+class FileBlobStore:
+    """Blobs in a folder tree: <root>/ab/cd/<sha256>."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, address: str) -> Path:
+        check_address(address)
+        return self.root / address[:2] / address[2:4] / address
+
+    def put(self, blob: bytes) -> str:
+        address = hashlib.sha256(blob).hexdigest()
+        path = self._path(address)
+        if path.exists():
+            return address
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return address
+
+    def get(self, address: str) -> bytes:
+        try:
+            blob = self._path(address).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {address}") from None
+        if hashlib.sha256(blob).hexdigest() != address:
+            raise BlobError(f"blob {address} is corrupt on disk (its SHA-256 differs)")
+        return blob
+
+    def exists(self, address: str) -> bool:
+        return self._path(address).exists()
+
+    def delete(self, address: str) -> bool:
+        try:
+            self._path(address).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def sweep_incomplete(self) -> int:
+        """Remove temporary files a crash left behind (never a blob under its own name)."""
+        removed = 0
+        for tmp in self.root.glob("*/*/.incoming-*"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        return removed

@@ -1,0 +1,72 @@
+"""Client of a hospital's record store: every request signed with the caller's identity."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import ssl
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+from .._signing import SigningIdentity
+from ..errors import CareLedgerError
+from ._auth import sign_request
+
+
+class StoreError(CareLedgerError):
+    """The store refused or failed; `status` and `code` say how (e.g. 403 NOT_AUTHORIZED)."""
+
+    def __init__(self, message: str, status: int, code: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+@dataclass
+class StoreClient:
+    url: str  # https://host:port
+    tls_root_pem: bytes
+    identity: SigningIdentity
+    timeout: float = 30.0
+    _ssl: ssl.SSLContext = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"store url {self.url!r} must be https://host:port")
+        self._host, self._port = parts.hostname, parts.port or 443
+        self._ssl = ssl.create_default_context(cadata=self.tls_root_pem.decode())
+
+    def _call(self, method: str, path: str, body: bytes = b"") -> bytes:
+        headers = sign_request(self.identity, method, path, body)
+        headers["Content-Length"] = str(len(body))
+        conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise StoreError(f"cannot reach the record store at {self.url}: {exc}", 0, "UNAVAILABLE") from exc
+        finally:
+            conn.close()
+        if resp.status >= 400:
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                doc = {"error": "ERROR", "message": data[:200].decode(errors="replace")}
+            raise StoreError(f"record store refused: {doc.get('message')}", resp.status, str(doc.get("error")))
+        return data
+
+    def put(self, blob: bytes, record_id: str) -> str:
+        address = hashlib.sha256(blob).hexdigest()
+        self._call("PUT", f"/blobs/{address}?record_id={quote(record_id)}", blob)
+        return address
+
+    def get(self, address: str, record_id: str, access_tx: str) -> bytes:
+        blob = self._call("GET", f"/blobs/{address}?record_id={quote(record_id)}&access_tx={quote(access_tx)}")
+        if hashlib.sha256(blob).hexdigest() != address:
+            raise StoreError(f"the store returned a blob whose SHA-256 is not {address}", 200, "INTEGRITY")
+        return blob
+
+    def delete(self, address: str, record_id: str) -> bool:
+        return bool(json.loads(self._call("DELETE", f"/blobs/{address}?record_id={quote(record_id)}"))["deleted"])

@@ -1,0 +1,181 @@
+"""A hospital's record store over HTTPS.
+
+    GET    /healthz
+    PUT    /blobs/<sha256>?record_id=R     store a ciphertext (the custodian's clinicians; the record's patient)
+    GET    /blobs/<sha256>?record_id=R&access_tx=T
+                                           release it to the signer of the request iff the committed
+                                           transaction T granted the signer record R (asked of the ledger)
+    DELETE /blobs/<sha256>?record_id=R     after erasure on the ledger: destroy the ciphertext
+
+Every request but /healthz is signed with the requester's Fabric identity (see _auth.py). Refusals are
+JSON {"error": code, "message": text} with 400/401/403/404. Logs carry no blob content.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+
+from ..errors import GatewayError
+from ._auth import AuthError, Requester, verify_request
+from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
+
+log = logging.getLogger("careledger.store")
+MAX_BLOB = 100 * 1024 * 1024
+
+# The ledger questions the store asks, with its own (custodian admin) identity.
+LedgerQuery = Callable[..., dict[str, Any]]
+
+
+@dataclass
+class StoreConfig:
+    org_msp: str
+    blobs: BlobStore
+    trusted_cas: dict[str, list[x509.Certificate]]
+    evaluate: Callable[[str, list[str]], bytes]  # evaluate a healthcare-contract function on the ledger
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "careledger-store"
+    config: StoreConfig  # set on the subclass by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, doc: dict[str, Any]) -> None:
+        self._reply(status, json.dumps(doc, sort_keys=True).encode())
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            parts = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            if method == "GET" and parts.path == "/healthz":
+                self._json(200, {"status": "OK"})
+                return
+            if not parts.path.startswith("/blobs/"):
+                raise Refusal(404, "NOT_FOUND", "no such endpoint; use /blobs/<sha256>")
+            address = check_address(parts.path[len("/blobs/") :])
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BLOB:
+                raise Refusal(400, "INVALID_ARGUMENT", f"blobs are at most {MAX_BLOB} bytes")
+            body = self.rfile.read(length) if length else b""
+            try:
+                requester = verify_request(dict(self.headers.items()), method, self.path, body, self.config.trusted_cas)
+            except AuthError as exc:
+                raise Refusal(401, "NOT_AUTHENTICATED", str(exc)) from None
+            record_id = query.get("record_id", "")
+            if not record_id:
+                raise Refusal(400, "INVALID_ARGUMENT", "give the record_id the blob belongs to")
+            getattr(self, f"_{method.lower()}")(address, record_id, query, body, requester)
+        except Refusal as exc:
+            self._json(exc.status, {"error": exc.code, "message": exc.message})
+        except BlobNotFound as exc:
+            self._json(404, {"error": "NOT_FOUND", "message": str(exc)})
+        except BlobError as exc:
+            self._json(400, {"error": "INVALID_ARGUMENT", "message": str(exc)})
+        except GatewayError as exc:
+            log.warning("ledger query failed: %s", type(exc).__name__)
+            self._json(503, {"error": "LEDGER_UNAVAILABLE", "message": "the ledger could not be asked; retry"})
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # -- ledger questions ---------------------------------------------------------------------------------------
+    def _ledger(self, function: str, *args: str) -> Any:
+        try:
+            return json.loads(self.config.evaluate(function, list(args)))
+        except GatewayError as exc:
+            code = getattr(exc, "chaincode_code", "")
+            if code == "NOT_FOUND":
+                raise Refusal(404, "NOT_FOUND", f"the ledger has no record {args[0]}") from None
+            raise
+
+    # -- operations -----------------------------------------------------------------------------------------------
+    def _put(self, address: str, record_id: str, query: dict[str, str], body: bytes, who: Requester) -> None:
+        if who.msp_id == self.config.org_msp and who.role == "clinician":
+            pass
+        elif who.role == "patient":
+            record = self._ledger("GetRecord", record_id)
+            if record["patient_id"] != who.member_id or record["custodian"] != self.config.org_msp:
+                raise Refusal(403, "NOT_AUTHORIZED", "patients may store new versions only of their own records here")
+        else:
+            raise Refusal(
+                403, "NOT_AUTHORIZED", f"only clinicians of {self.config.org_msp} (or the record's patient) store blobs"
+            )
+        stored = self.config.blobs.put(body)
+        if stored != address:
+            self.config.blobs.delete(stored)
+            raise Refusal(400, "INVALID_ARGUMENT", "the body's SHA-256 is not the address it was sent to")
+        self._json(201, {"address": address, "size": len(body)})
+
+    def _get(self, address: str, record_id: str, query: dict[str, str], body: bytes, who: Requester) -> None:
+        access_tx = query.get("access_tx", "")
+        if not access_tx:
+            raise Refusal(400, "INVALID_ARGUMENT", "give access_tx: the id of your committed RequestAccess transaction")
+        verdict = self._ledger("VerifyAccess", access_tx, who.member_id, record_id)
+        if not verdict.get("granted"):
+            raise Refusal(403, "NOT_AUTHORIZED", f"the ledger does not show this access: {verdict.get('reason')}")
+        if verdict.get("ciphertext_sha256") != address:
+            raise Refusal(403, "NOT_AUTHORIZED", "that blob is not the current ciphertext of the record")
+        self._reply(200, self.config.blobs.get(address), "application/octet-stream")
+
+    def _delete(self, address: str, record_id: str, query: dict[str, str], body: bytes, who: Requester) -> None:
+        record = self._ledger("GetRecord", record_id)
+        is_patient = who.role == "patient" and record["patient_id"] == who.member_id
+        is_staff = who.msp_id == self.config.org_msp and who.role in ("clinician", "admin")
+        if not (is_patient or is_staff):
+            raise Refusal(403, "NOT_AUTHORIZED", "only the patient or the custodian's staff may destroy a ciphertext")
+        if record["status"] != "erased":
+            raise Refusal(409, "FAILED_PRECONDITION", "erase the record on the ledger first (EraseRecord)")
+        history = self._ledger("GetRecordHistory", record_id)
+        if not any((h.get("value") or {}).get("ciphertext_sha256") == address for h in history):
+            raise Refusal(403, "NOT_AUTHORIZED", "that blob never belonged to this record")
+        self._json(200, {"deleted": self.config.blobs.delete(address)})
+
+
+def make_server(config: StoreConfig, host: str, port: int, tls_cert: Path, tls_key: Path) -> ThreadingHTTPServer:
+    handler = type("StoreHandler", (_Handler,), {"config": config})
+    server = ThreadingHTTPServer((host, port), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(tls_cert), str(tls_key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    return server
+
+
+def serve_forever(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="store-http", daemon=True)
+    thread.start()
+    return thread
