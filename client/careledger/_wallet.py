@@ -101,6 +101,21 @@ class Wallet:
         )
         return directory
 
+    def metadata(self, label: str) -> dict[str, str]:
+        """What identity.json says of an identity (msp id, role, ...)."""
+        path = self.path(label) / "identity.json"
+        if not path.exists():
+            raise IdentityError(f"no identity {label!r} in wallet {self.root}")
+        return dict(json.loads(path.read_text()))
+
+    def put_encryption_key(self, label: str, pem: bytes) -> None:
+        """The member's encryption private key (PKCS#8 PEM, encrypted by the caller when it has a passphrase)."""
+        write_atomic(self.path(label) / "encryption" / "key.pem", pem, mode=0o600)
+
+    def get_encryption_key_pem(self, label: str) -> bytes | None:
+        path = self.path(label) / "encryption" / "key.pem"
+        return path.read_bytes() if path.exists() else None
+
     def get(self, label: str, passphrase: bytes | None = None) -> SigningIdentity:
         directory = self.path(label)
         try:

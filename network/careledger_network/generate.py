@@ -300,6 +300,14 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
             "channel": c.channel,
             "chaincode": c.chaincode_name,
             "wallet": str(wallet(state, org).root),
+            "stores": {
+                o.msp_id: {
+                    "url": f"https://{c.host}:{o.store_port}",
+                    "tlsCACerts": {"pem": org_paths(state, o).ca_cert.read_text()},
+                }
+                for o in c.orgs
+                if o.store_port
+            },
         },
     }
     path = state / "profiles" / f"{org.key}.json"

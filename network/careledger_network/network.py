@@ -388,6 +388,8 @@ class Network:
             raise NetworkError("there is no network to start: run `make network-up` first")
 
         def steps(started: list[str]) -> None:
+            for org in self.c.orgs:  # cheap, and carries generator changes to an existing network
+                generate.write_connection_profile(self.c, self.state, org)
             self._launch([self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)], started)
             self._launch(self._node_specs(), started)
             self._launch(self._chaincode_specs(), started)

@@ -1,0 +1,168 @@
+"""FHIR R4 resources in and out: records' clinical content is validated before it is encrypted, and the
+ledger's consents, access trail and model runs are exported as Consent, AuditEvent and Provenance.
+
+Validation uses the fhir.resources models (R4B, the compatible revision of R4).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import CareLedgerError
+
+CLINICAL_TYPES = ("Observation", "DiagnosticReport", "Condition", "Procedure", "MedicationStatement")
+
+
+class FHIRError(CareLedgerError):
+    """A resource is not valid FHIR; the message names the field."""
+
+
+def validate(resource: dict[str, Any]) -> dict[str, Any]:
+    """Validate a FHIR resource (dict); returns it normalised (no nulls), or raises FHIRError."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from pydantic import ValidationError
+
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if not isinstance(kind, str):
+        raise FHIRError("not a FHIR resource: resourceType is missing")
+    try:
+        model = get_fhir_model_class(kind)
+    except (KeyError, ValueError):
+        raise FHIRError(f"{kind!r} is not a FHIR R4 resource type") from None
+    try:
+        parsed = model.model_validate(resource)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise FHIRError(f"invalid {kind}: {where}: {first.get('msg')}") from None
+    result: dict[str, Any] = json.loads(parsed.model_dump_json(exclude_none=True))
+    return result
+
+
+def canonical_bytes(resource: dict[str, Any]) -> bytes:
+    return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def consent(grant: dict[str, Any]) -> dict[str, Any]:
+    """A ledger grant as a FHIR Consent."""
+    return validate(
+        {
+            "resourceType": "Consent",
+            "id": grant["id"],
+            "status": "active" if grant["status"] == "active" else "inactive",
+            "scope": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
+            },
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"identifier": {"system": "urn:careledger:member", "value": grant["patient_id"]}},
+            "dateTime": grant["created_at"],
+            "provision": {
+                "type": "permit",
+                "period": {"start": grant["valid_from"], "end": grant["valid_until"]},
+                "actor": [
+                    {
+                        "role": {
+                            "coding": [
+                                {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}
+                            ]
+                        },
+                        "reference": {"identifier": {"system": "urn:careledger:member", "value": grant["grantee"]}},
+                    }
+                ],
+                "purpose": [{"system": "urn:careledger:purpose", "code": p} for p in grant["purposes"]],
+                "data": [
+                    {
+                        "meaning": "instance",
+                        "reference": {"identifier": {"system": "urn:careledger:record", "value": r}},
+                    }
+                    for r in grant["record_ids"]
+                ],
+                "class": [{"system": "urn:careledger:category", "code": c} for c in grant["categories"]],
+            },
+        }
+    )
+
+
+def audit_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A ledger access decision as a FHIR AuditEvent (the ledger transaction id is its identifier)."""
+    return validate(
+        {
+            "resourceType": "AuditEvent",
+            "id": f"{event['tx_id'][:40]}-{event['n']}",
+            "type": {
+                "system": "http://dicom.nema.org/resources/ontology/DCM",
+                "code": "110110",
+                "display": "Patient Record",
+            },
+            "subtype": [
+                {"system": "urn:careledger:access", "code": "emergency" if event["emergency"] else "consented"}
+            ],
+            "action": "R",
+            "recorded": event["time"],
+            "outcome": "0" if event["decision"] == "allowed" else "4",
+            "outcomeDesc": event["reason"],
+            "purposeOfEvent": [{"coding": [{"system": "urn:careledger:purpose", "code": event["purpose"]}]}],
+            "agent": [
+                {
+                    "who": {"identifier": {"system": "urn:careledger:member", "value": event["requester"]}},
+                    "requestor": True,
+                    "role": [{"text": event["requester_role"]}],
+                }
+            ],
+            "source": {
+                "site": event["custodian"] or "unknown",
+                "observer": {"identifier": {"system": "urn:careledger:org", "value": event["requester_org"]}},
+            },
+            "entity": [
+                {
+                    "what": {"identifier": {"system": "urn:careledger:record", "value": event["record_id"]}},
+                    "detail": [{"type": "fabric-transaction", "valueString": event["tx_id"]}],
+                }
+            ],
+        }
+    )
+
+
+def provenance(inference: dict[str, Any]) -> dict[str, Any]:
+    """A recorded model run as a FHIR Provenance of its output."""
+    return validate(
+        {
+            "resourceType": "Provenance",
+            "id": f"{inference['tx_id'][:40]}-{inference['n']}",
+            "target": [{"identifier": {"system": "urn:careledger:record", "value": inference["record_id"]}}],
+            "recorded": inference["time"],
+            "activity": {"coding": [{"system": "urn:careledger:activity", "code": "model-inference"}]},
+            "agent": [
+                {"who": {"identifier": {"system": "urn:careledger:member", "value": inference["requester"]}}},
+                {
+                    "who": {
+                        "identifier": {
+                            "system": "urn:careledger:model",
+                            "value": f"{inference['model_id']}@{inference['version']}",
+                        }
+                    },
+                    "type": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                "code": "assembler",
+                            }
+                        ]
+                    },
+                },
+            ],
+            "entity": [
+                {
+                    "role": "source",
+                    "what": {"identifier": {"system": "urn:careledger:sha256", "value": inference["input_sha256"]}},
+                },
+                {
+                    "role": "derivation",
+                    "what": {
+                        "identifier": {"system": "urn:careledger:sha256", "value": inference["explanation_sha256"]}
+                    },
+                },
+            ],
+        }
+    )

@@ -1,0 +1,331 @@
+"""What each role does, as one session object: used by the CLI, the apps and the tests.
+
+    with Session.open(profile, "h1-clinician-1") as s:
+        record = s.create_record("h1-patient-1", observation, category="laboratory")
+        opened = s.open_records([record["id"]], purpose="treatment")
+
+Writes are retried on MVCC read conflicts (another transaction changed what this one read); every
+other ledger refusal is raised as the gateway's exception with the chaincode's code. No clinical
+content is ever logged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from joserfc.jwk import ECKey
+
+from . import crypto, fhir
+from ._wallet import Wallet
+from .errors import CareLedgerError, CommitError, EndorseError, IdentityError
+from .gateway import Contract, Gateway, connect
+from .gateway._connection import load_profile
+from .store import StoreClient
+
+RETRYABLE_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+
+
+def _same_key(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("kty", "crv", "x", "y"))
+
+
+@dataclass
+class OpenedRecord:
+    record_id: str
+    patient_id: str
+    version: int
+    resource: dict[str, Any]
+    access_tx_id: str
+
+
+@dataclass
+class Refused:
+    record_id: str
+    reason: str
+
+
+@dataclass
+class Session:
+    profile_path: Path
+    user: str
+    gateway: Gateway
+    contract: Contract
+    profile: dict[str, Any]
+    wallet: Wallet
+    passphrase: bytes | None = None
+    org_key: ECKey | None = None  # the organization's private key, held by hospital systems (apps, stores)
+    max_retries: int = 4
+    _stores: dict[str, StoreClient] = field(default_factory=dict)
+    _member_id: str = ""
+
+    @classmethod
+    def open(
+        cls, profile_path: Path, user: str, passphrase: bytes | None = None, org_key_from: str | None = None
+    ) -> Session:
+        profile = load_profile(profile_path)
+        meta = profile.get("x-careledger", {})
+        gateway = connect(profile_path, user, passphrase=passphrase)
+        contract = gateway.network(meta.get("channel", "careledger")).contract(meta.get("chaincode", "careledger"))
+        wallet = Wallet(Path(meta.get("wallet", profile_path.parent)))
+        session = cls(profile_path, user, gateway, contract, profile, wallet, passphrase)
+        if org_key_from:
+            session.org_key = session._load_encryption_key(org_key_from)
+        return session
+
+    def close(self) -> None:
+        self.gateway.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ledger calls ----------------------------------------------------------------------------------------
+    def submit(self, function: str, *args: Any) -> Any:
+        encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
+        for attempt in range(self.max_retries + 1):
+            try:
+                raw = self.contract.submit_transaction(function, *encoded)
+                return json.loads(raw) if raw else None
+            except CommitError as exc:
+                if exc.validation_code not in RETRYABLE_CODES or attempt == self.max_retries:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def evaluate(self, function: str, *args: Any) -> Any:
+        encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
+        raw = self.contract.evaluate_transaction(function, *encoded)
+        return json.loads(raw) if raw else None
+
+    # -- identity ----------------------------------------------------------------------------------------------
+    def _load_encryption_key(self, label: str) -> ECKey:
+        pem = self.wallet.get_encryption_key_pem(label)
+        if pem is None:
+            raise IdentityError(
+                f"{label} has no encryption key in {self.wallet.root}: run `careledger member register`"
+            )
+        return crypto.load_private_key(pem, self.passphrase if label == self.user else None)
+
+    def encryption_key(self) -> ECKey:
+        return self._load_encryption_key(self.user)
+
+    def register(self) -> dict[str, Any]:
+        """Make this member's encryption key (kept in the wallet) and register its public part on the ledger.
+
+        An org admin registers the organization's key. Registering again with the same key is a no-op.
+        """
+        pem = self.wallet.get_encryption_key_pem(self.user)
+        if pem is None:
+            key = crypto.new_encryption_key()
+            self.wallet.put_encryption_key(self.user, crypto.private_key_pem(key, self.passphrase))
+        else:
+            key = crypto.load_private_key(pem, self.passphrase)
+        jwk = crypto.public_jwk(key)
+        if self.wallet.metadata(self.user).get("role") == "admin":
+            member = self.evaluate("GetMember", f"org:{self.gateway.msp_id}") if self._org_key_registered() else None
+            if member and _same_key(member["public_key"], jwk):
+                return dict(member)
+            return dict(self.submit("RegisterOrganizationKey", json.dumps(jwk)))
+        try:
+            return dict(self.submit("RegisterMember", json.dumps(jwk)))
+        except EndorseError as exc:
+            if getattr(exc, "chaincode_code", "") != "CONFLICT":
+                raise
+        member = self.evaluate("GetMember", self.member_id())
+        if _same_key(member["public_key"], jwk):
+            return dict(member)
+        return dict(self.submit("UpdateMemberKey", json.dumps(jwk)))  # the ledger had another key: ours wins
+
+    def _org_key_registered(self) -> bool:
+        try:
+            self.evaluate("GetMember", f"org:{self.gateway.msp_id}")
+        except EndorseError as exc:
+            if getattr(exc, "chaincode_code", "") == "NOT_FOUND":
+                return False
+            raise
+        return True
+
+    def member_id(self) -> str:
+        """The member id in this user's certificate (asked of the chaincode once, then kept)."""
+        if not self._member_id:
+            self._member_id = str(self.evaluate_who()["member_id"])
+        return self._member_id
+
+    def evaluate_who(self) -> dict[str, Any]:
+        diag = self.gateway.network(self.contract.network.name).contract(self.contract.chaincode, "diag")
+        return dict(json.loads(diag.evaluate_transaction("WhoAmI")))
+
+    def _unwrap(self, entry: dict[str, Any], ref: crypto.RecordRef) -> bytes:
+        recipient = entry["recipient"]
+        if recipient.startswith("org:"):
+            if self.org_key is None:
+                raise IdentityError(
+                    f"the key of {ref.record_id} is wrapped for {recipient}: open it from a hospital system"
+                )
+            return crypto.unwrap_key(entry["wrapped_key"], ref, self.org_key)
+        return crypto.unwrap_key(entry["wrapped_key"], ref, self.encryption_key())
+
+    # -- stores ------------------------------------------------------------------------------------------------
+    def store(self, custodian_msp: str) -> StoreClient:
+        if custodian_msp not in self._stores:
+            stores = self.profile.get("x-careledger", {}).get("stores", {})
+            if custodian_msp not in stores:
+                raise CareLedgerError(f"{custodian_msp} runs no record store known to {self.profile_path}")
+            entry = stores[custodian_msp]
+            identity = self.wallet.get(self.user, self.passphrase)
+            self._stores[custodian_msp] = StoreClient(entry["url"], entry["tlsCACerts"]["pem"].encode(), identity)
+        return self._stores[custodian_msp]
+
+    # -- clinician ---------------------------------------------------------------------------------------------
+    def create_record(
+        self, patient_id: str, resource: dict[str, Any], category: str, record_id: str | None = None
+    ) -> dict[str, Any]:
+        """Validate, encrypt, store at this org's store, wrap for every entitled recipient, register."""
+        clean = fhir.validate(resource)
+        record_id = record_id or f"rec-{uuid.uuid4().hex}"
+        ref = crypto.RecordRef(record_id, patient_id, 1)
+        key = crypto.new_record_key()
+        blob = crypto.seal(fhir.canonical_bytes(clean), key, ref)
+        recipients = self.evaluate("GetNewRecordRecipients", patient_id, category)
+        own_msp = self.gateway.msp_id
+        address = self.store(own_msp).put(blob, record_id)
+        doc = {
+            "record_id": record_id,
+            "patient_id": patient_id,
+            "category": category,
+            "resource_type": clean["resourceType"],
+            "ciphertext_sha256": address,
+            "size": len(blob),
+            "locator": f"{own_msp}/sha256/{address}",
+            "wrapped_keys": {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients},
+        }
+        return dict(self.submit("CreateRecord", doc))
+
+    def request_access(self, record_ids: list[str], purpose: str) -> dict[str, Any]:
+        return dict(self.submit("RequestAccess", {"record_ids": record_ids, "purpose": purpose}))
+
+    def emergency_access(self, record_ids: list[str], justification: str) -> dict[str, Any]:
+        return dict(self.submit("EmergencyAccess", {"record_ids": record_ids, "justification": justification}))
+
+    def open_records(
+        self, record_ids: list[str], purpose: str = "treatment", emergency_justification: str | None = None
+    ) -> list[OpenedRecord | Refused]:
+        """Request access (recorded on the ledger), fetch the allowed ciphertexts, check them, decrypt.
+
+        Denied records are never fetched or decrypted."""
+        if emergency_justification:
+            result = self.emergency_access(record_ids, emergency_justification)
+        else:
+            result = self.request_access(record_ids, purpose)
+        return list(self._open_allowed(result))
+
+    def _open_allowed(self, result: dict[str, Any]) -> Iterator[OpenedRecord | Refused]:
+        txid = result["tx_id"]
+        allowed = [d["record_id"] for d in result["decisions"] if d["decision"] == "allowed"]
+        keys = self.evaluate("GetAccessKeys", txid)["keys"] if allowed else {}
+        for decision in result["decisions"]:
+            rid = decision["record_id"]
+            if decision["decision"] != "allowed":
+                yield Refused(rid, decision["reason"])
+                continue
+            entry = keys[rid]
+            if not entry["available"]:
+                yield Refused(rid, entry["reason"])
+                continue
+            blob = self.store(entry["custodian"]).get(entry["ciphertext_sha256"], rid, txid)
+            if crypto.content_address(blob) != entry["ciphertext_sha256"]:  # checked against the ledger, not the store
+                raise crypto.IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
+            ref = crypto.RecordRef(rid, entry["patient_id"], entry["version"])
+            plaintext = crypto.open_blob(blob, self._unwrap(entry, ref), ref)
+            yield OpenedRecord(rid, entry["patient_id"], entry["version"], json.loads(plaintext), txid)
+
+    # -- patient -----------------------------------------------------------------------------------------------
+    def my_records(self, page_size: int = 100) -> list[dict[str, Any]]:
+        return self._all_pages("ListPatientRecords", self.member_id(), page_size=page_size)
+
+    def _all_pages(self, function: str, *args: str, page_size: int = 100) -> list[dict[str, Any]]:
+        items, bookmark = [], ""
+        while True:
+            page = self.evaluate(function, *args, str(page_size), bookmark)
+            items.extend(page["items"])
+            bookmark = page["bookmark"]
+            if not bookmark or not page["items"]:
+                return items
+
+    def grant(
+        self,
+        grantee: str,
+        purposes: list[str],
+        valid_until: str,
+        record_ids: list[str] | None = None,
+        categories: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Grant consent; the record keys in scope are opened with the patient's key and re-wrapped for the grantee."""
+        me = self.member_id()
+        grantee_key = self.evaluate("GetMember", grantee)["public_key"]
+        scope = set(record_ids or [])
+        if categories:
+            scope |= {r["id"] for r in self.my_records() if r["category"] in categories and r["status"] == "active"}
+        wrapped: dict[str, Any] = {}
+        if scope:
+            access = self.request_access(sorted(scope), "treatment")  # the patient's own records: audited, allowed
+            keys = self.evaluate("GetAccessKeys", access["tx_id"])["keys"]
+            for rid in sorted(scope):
+                entry = keys.get(rid) or {"available": False, "reason": "not allowed"}
+                if not entry["available"]:
+                    raise CareLedgerError(f"cannot share {rid}: {entry.get('reason')}")
+                ref = crypto.RecordRef(rid, me, entry["version"])
+                wrapped[rid] = crypto.rewrap_key(entry["wrapped_key"], ref, self.encryption_key(), grantee_key, grantee)
+        doc: dict[str, Any] = {
+            "grantee": grantee,
+            "purposes": purposes,
+            "valid_until": valid_until,
+            "wrapped_keys": wrapped,
+        }
+        if record_ids:
+            doc["record_ids"] = record_ids
+        if categories:
+            doc["categories"] = categories
+        return dict(self.submit("GrantConsent", doc))
+
+    def revoke(self, grant_id: str) -> dict[str, Any]:
+        return dict(self.submit("RevokeConsent", grant_id))
+
+    def rotate_record(self, record_id: str) -> dict[str, Any]:
+        """Re-encrypt a record under a new key for its current recipients (after a revocation)."""
+        opened = [o for o in self.open_records([record_id], "treatment") if isinstance(o, OpenedRecord)]
+        if not opened:
+            raise CareLedgerError(f"cannot open {record_id} to rotate its key")
+        record = self.evaluate("GetRecord", record_id)
+        recipients = self.evaluate("GetRecipients", record_id)
+        ref = crypto.RecordRef(record_id, record["patient_id"], record["version"] + 1)
+        key = crypto.new_record_key()
+        blob = crypto.seal(fhir.canonical_bytes(opened[0].resource), key, ref)
+        address = self.store(record["custodian"]).put(blob, record_id)
+        version = {
+            "ciphertext_sha256": address,
+            "size": len(blob),
+            "locator": f"{record['custodian']}/sha256/{address}",
+            "wrapped_keys": {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients},
+        }
+        return dict(self.submit("AddRecordVersion", record_id, version))
+
+    def erase(self, record_id: str) -> dict[str, Any]:
+        """Crypto-shredding: drop every wrapped key on the ledger, then destroy the ciphertexts at the custodian."""
+        history = self.evaluate("GetRecordHistory", record_id)
+        erased = dict(self.submit("EraseRecord", record_id))
+        addresses = {(h.get("value") or {}).get("ciphertext_sha256") for h in history} - {None}
+        for address in sorted(a for a in addresses if a):
+            self.store(erased["custodian"]).delete(address, record_id)
+        return erased
+
+    def access_log(self, patient_id: str | None = None) -> list[dict[str, Any]]:
+        return self._all_pages("ListAccessByPatient", patient_id or self.member_id())
