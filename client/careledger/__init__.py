@@ -16,6 +16,7 @@ from .errors import (
     EndorseError,
     GatewayError,
     IdentityError,
+    NotFoundError,
     SubmitError,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "Enrollment",
     "GatewayError",
     "IdentityError",
+    "NotFoundError",
     "SigningIdentity",
     "SubmitError",
     "Wallet",

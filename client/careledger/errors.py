@@ -2,6 +2,7 @@
 
 CareLedgerError
 ├── IdentityError            wallet, key or certificate problems
+├── NotFoundError            a named record, member or grant does not exist
 ├── CAError                  a Fabric CA refused or could not be reached
 └── GatewayError             anything that went wrong talking to a Fabric Gateway
     ├── EndorseError         the proposal was not endorsed (carries the peers' messages)
@@ -23,6 +24,10 @@ class CareLedgerError(Exception):
 
 class IdentityError(CareLedgerError):
     pass
+
+
+class NotFoundError(CareLedgerError):
+    """Something named does not exist (a record, a member, a grant)."""
 
 
 class CAError(CareLedgerError):

@@ -23,7 +23,7 @@ from joserfc.jwk import ECKey
 
 from . import crypto, fhir
 from ._wallet import Wallet
-from .errors import CareLedgerError, CommitError, EndorseError, IdentityError
+from .errors import CareLedgerError, CommitError, EndorseError, IdentityError, NotFoundError
 from .gateway import Contract, Gateway, connect
 from .gateway._connection import load_profile
 from .store import StoreClient
@@ -249,9 +249,9 @@ class Session:
 
     # -- patient -----------------------------------------------------------------------------------------------
     def my_records(self, page_size: int = 100) -> list[dict[str, Any]]:
-        return self._all_pages("ListPatientRecords", self.member_id(), page_size=page_size)
+        return self.all_pages("ListPatientRecords", self.member_id(), page_size=page_size)
 
-    def _all_pages(self, function: str, *args: str, page_size: int = 100) -> list[dict[str, Any]]:
+    def all_pages(self, function: str, *args: str, page_size: int = 100) -> list[dict[str, Any]]:
         items, bookmark = [], ""
         while True:
             page = self.evaluate(function, *args, str(page_size), bookmark)
@@ -277,11 +277,16 @@ class Session:
         wrapped: dict[str, Any] = {}
         if scope:
             access = self.request_access(sorted(scope), "treatment")  # the patient's own records: audited, allowed
+            for decision in access["decisions"]:
+                if decision["reason"] == "no such record":
+                    raise NotFoundError(f"record {decision['record_id']} does not exist")
+                if decision["decision"] != "allowed":
+                    raise CareLedgerError(f"cannot share {decision['record_id']}: {decision['reason']}")
             keys = self.evaluate("GetAccessKeys", access["tx_id"])["keys"]
             for rid in sorted(scope):
-                entry = keys.get(rid) or {"available": False, "reason": "not allowed"}
+                entry = keys[rid]
                 if not entry["available"]:
-                    raise CareLedgerError(f"cannot share {rid}: {entry.get('reason')}")
+                    raise CareLedgerError(f"cannot share {rid}: {entry['reason']}")
                 ref = crypto.RecordRef(rid, me, entry["version"])
                 wrapped[rid] = crypto.rewrap_key(entry["wrapped_key"], ref, self.encryption_key(), grantee_key, grantee)
         doc: dict[str, Any] = {
@@ -328,4 +333,4 @@ class Session:
         return erased
 
     def access_log(self, patient_id: str | None = None) -> list[dict[str, Any]]:
-        return self._all_pages("ListAccessByPatient", patient_id or self.member_id())
+        return self.all_pages("ListAccessByPatient", patient_id or self.member_id())

@@ -1,0 +1,138 @@
+"""The careledger CLI on the live network: flows from a shell, --json output, meaningful exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from careledger.cli import main
+from careledger_network.network import Network
+from click.testing import CliRunner
+
+pytestmark = pytest.mark.network
+
+OBSERVATION = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"text": "Glucose"},
+    "valueQuantity": {"value": 5.4},
+}
+
+
+def _cli(network: Network, org: str, user: str, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["--org", org, "--user", user, "--json", *args], input=stdin, env={"CARELEDGER_STATE": str(network.state)}
+    )
+    return result.exit_code, result.output
+
+
+def test_create_open_grant_and_refusals(network: Network, tmp_path: Path) -> None:
+    for org, user in (("hospital1", "h1-patient-2"), ("hospital1", "h1-clinician-1"), ("hospital2", "h2-clinician-1")):
+        assert _cli(network, org, user, "member", "register")[0] == 0
+    resource = tmp_path / "obs.json"
+    resource.write_text(json.dumps(OBSERVATION))
+    code, out = _cli(
+        network,
+        "hospital1",
+        "h1-clinician-1",
+        "record",
+        "create",
+        "--patient",
+        "h1-patient-2",
+        "--category",
+        "laboratory",
+        "--file",
+        str(resource),
+    )
+    assert code == 0, out
+    record_id = json.loads(out)["id"]
+
+    code, out = _cli(network, "hospital2", "h2-clinician-1", "record", "open", record_id)
+    assert code == 1  # refused: no consent
+    assert "no consent" in out
+
+    code, out = _cli(
+        network,
+        "hospital1",
+        "h1-patient-2",
+        "consent",
+        "grant",
+        "--to",
+        "h2-clinician-1",
+        "--record",
+        record_id,
+        "--purpose",
+        "treatment",
+        "--until",
+        "2099-01-01T00:00:00Z",
+    )
+    assert code == 0, out
+    code, out = _cli(
+        network, "hospital2", "h2-clinician-1", "record", "open", record_id, "--out", str(tmp_path / "opened")
+    )
+    assert code == 0, out
+    assert json.loads((tmp_path / "opened" / f"{record_id}.json").read_text())["valueQuantity"]["value"] == 5.4
+
+    code, out = _cli(network, "hospital1", "h1-patient-2", "audit", "log", "--fhir")
+    assert code == 0
+    bundle = json.loads(out)
+    assert bundle["resourceType"] == "Bundle"
+    assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {"AuditEvent"}
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (
+            [
+                "consent",
+                "grant",
+                "--to",
+                "nobody-here",
+                "--record",
+                "rec-x",
+                "--purpose",
+                "treatment",
+                "--until",
+                "2099-01-01T00:00:00Z",
+            ],
+            3,
+            "not registered",
+        ),
+        (
+            [
+                "consent",
+                "grant",
+                "--to",
+                "h2-clinician-1",
+                "--record",
+                "rec-x",
+                "--purpose",
+                "treatment",
+                "--until",
+                "someday",
+            ],
+            3,
+            "does not exist",
+        ),
+        (["record", "create", "--patient", "h1-patient-2", "--category", "laboratory", "--file", "-"], 2, "not JSON"),
+        (
+            ["consent", "grant", "--to", "h2-clinician-1", "--purpose", "treatment", "--until", "2099-01-01T00:00:00Z"],
+            2,
+            "--record or --category",
+        ),
+    ],
+)
+def test_exit_codes(network: Network, args: list[str], exit_code: int, message: str) -> None:
+    code, out = _cli(network, "hospital1", "h1-patient-2", *args, stdin="{not json")
+    assert code == exit_code, out
+    assert message in out
+
+
+def test_missing_profile_says_what_to_do(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["--org", "hospital1", "--user", "x", "record", "list"], env={"CARELEDGER_STATE": str(tmp_path)}
+    )
+    assert result.exit_code == 4
+    assert "make network-up" in result.output
