@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from careledger.errors import EndorseError
@@ -142,3 +143,35 @@ def test_batched_reads_and_writes_are_used(diag: Contract, network: Network) -> 
     run = uuid.uuid4().hex[:6]
     diag.submit_transaction("Put", f"many-{run}-a", "A")
     assert json.loads(diag.evaluate_transaction("GetMany", f"many-{run}-a,many-{run}-missing")) == ["A", None]
+
+
+def test_chaincode_events_resume_from_a_checkpoint(
+    diag: Contract, gateway: Gateway, network: Network, tmp_path: Path
+) -> None:
+    from careledger.gateway import FileCheckpoint
+
+    run = uuid.uuid4().hex[:8]
+    first = diag.new_proposal("Put", [f"cp-{run}-1", "a"]).endorse()
+    start = first.submit().raise_for_status().block_number
+    second = diag.new_proposal("Put", [f"cp-{run}-2", "b"]).endorse()
+    second.submit().raise_for_status()
+    checkpoint = FileCheckpoint(tmp_path / "events.json")
+    net = gateway.network(network.c.channel)
+    seen = []
+    for _, tx_id, _, payload in net.chaincode_events(
+        network.c.chaincode_name, start_block=start, timeout=5, checkpoint=checkpoint
+    ):
+        seen.append(tx_id)
+        if tx_id == first.transaction_id:
+            checkpoint.checkpoint(start, tx_id)  # handled: record it
+            break  # then the listener stops (or crashes)
+    assert seen[-1] == first.transaction_id
+    resumed = FileCheckpoint(tmp_path / "events.json")  # a new process reads the checkpoint
+    assert resumed.transaction_id == first.transaction_id
+    for _, tx_id, _, payload in net.chaincode_events(network.c.chaincode_name, timeout=5, checkpoint=resumed):
+        assert tx_id != first.transaction_id  # never repeated
+        if tx_id == second.transaction_id:
+            assert payload == f"cp-{run}-2".encode()
+            break
+    else:
+        pytest.fail("the resumed listener missed the second event")

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
@@ -27,6 +29,7 @@ from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_
 from google.rpc import status_pb2
 
 from .._signing import SigningIdentity
+from .._wallet import write_atomic
 from ..errors import (
     CommitError,
     CommitStatusError,
@@ -154,6 +157,26 @@ class Gateway:
 
 
 @dataclass
+class FileCheckpoint:
+    """Where a chaincode-event listener got to (block number and last transaction id), kept in a file,
+    so a restarted listener resumes without missing or repeating events."""
+
+    path: Path
+    block_number: int | None = None
+    transaction_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.path.exists():
+            doc = json.loads(self.path.read_text())
+            self.block_number, self.transaction_id = doc["block_number"], doc["transaction_id"]
+
+    def checkpoint(self, block_number: int, transaction_id: str) -> None:
+        self.block_number, self.transaction_id = block_number, transaction_id
+        doc = {"block_number": block_number, "transaction_id": transaction_id}
+        write_atomic(self.path, json.dumps(doc).encode())
+
+
+@dataclass
 class Network:
     gateway: Gateway
     name: str
@@ -168,8 +191,16 @@ class Network:
         start_block: int | None = None,
         after_transaction_id: str = "",
         timeout: float | None = None,
+        checkpoint: FileCheckpoint | None = None,
     ) -> Iterator[tuple[int, str, str, bytes]]:
-        """Chaincode events as (block number, transaction id, event name, payload), resumable."""
+        """Chaincode events as (block number, transaction id, event name, payload).
+
+        Resume from `start_block` (and skip up to `after_transaction_id` in it), or from a checkpoint.
+        The application calls `checkpoint.checkpoint(block, tx_id)` once it has handled an event, so a
+        crash between receiving and handling means the event comes again (at least once), never lost.
+        """
+        if checkpoint is not None and checkpoint.block_number is not None:
+            start_block, after_transaction_id = checkpoint.block_number, checkpoint.transaction_id
         request = gateway_pb2.ChaincodeEventsRequest(
             channel_id=self.name,
             chaincode_id=chaincode,
