@@ -158,7 +158,7 @@ def test_chaincode_events_resume_from_a_checkpoint(
     checkpoint = FileCheckpoint(tmp_path / "events.json")
     net = gateway.network(network.c.channel)
     seen = []
-    for _, tx_id, _, payload in net.chaincode_events(
+    for _, tx_id, _, _payload in net.chaincode_events(
         network.c.chaincode_name, start_block=start, timeout=5, checkpoint=checkpoint
     ):
         seen.append(tx_id)
