@@ -408,6 +408,50 @@ def audit_verify(c: Context, access_tx_id: str, requester: str, record_id: str) 
     _run(act)
 
 
+@audit.command("check")
+@click.argument("export", type=click.File("r"))
+@pass_ctx
+def audit_check(c: Context, export: Any) -> None:
+    """Check an exported trail (`audit log --json`, or its --fhir Bundle) against the blocks themselves."""
+
+    def act() -> None:
+        from .ledger import BlockReader, verify_trail
+
+        doc = json.load(export)
+        if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
+            events = [
+                {"tx_id": d["valueString"]}
+                for entry in doc.get("entry", [])
+                for d in entry["resource"]["entity"][0].get("detail", [])
+                if d.get("type") == "fabric-transaction"
+            ]
+        elif isinstance(doc, list):
+            events = [{"tx_id": e["tx_id"]} for e in doc]
+        else:
+            raise ValueError("the export must be the JSON of `audit log --json` or a FHIR Bundle of AuditEvents")
+        with c.session() as s:
+            report = verify_trail(BlockReader(s.gateway, s.contract.network.name), events)
+        summary = {
+            "ok": report.ok,
+            "blocks_checked": report.blocks_checked,
+            "chain_head_matches": report.head_matches,
+            "chain_breaks": report.chain_breaks,
+            "events_checked": report.events_checked,
+            "not_on_ledger": report.missing,
+            "not_valid": report.invalid,
+        }
+        c.emit(
+            summary,
+            lambda r: (
+                ("OK" if r["ok"] else "MISMATCH") + f": {r['events_checked']} events, {r['blocks_checked']} blocks"
+            ),
+        )
+        if not report.ok:
+            sys.exit(EXIT_INTEGRITY)
+
+    _run(act)
+
+
 @audit.command("consents")
 @click.option("--patient", help="patient id (default: yourself)")
 @pass_ctx

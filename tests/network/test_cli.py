@@ -136,3 +136,19 @@ def test_missing_profile_says_what_to_do(tmp_path: Path) -> None:
     )
     assert result.exit_code == 4
     assert "make network-up" in result.output
+
+
+def test_audit_export_then_check_against_the_ledger(network: Network, tmp_path: Path) -> None:
+    code, out = _cli(network, "healthauthority", "ha-auditor-1", "audit", "log", "--all", "--fhir")
+    assert code == 0
+    export = tmp_path / "trail.json"
+    export.write_text(out)
+    code, out = _cli(network, "healthauthority", "ha-auditor-1", "audit", "check", str(export))
+    assert code == 0, out
+    assert json.loads(out)["ok"] is True
+    bundle = json.loads(export.read_text())
+    bundle["entry"][0]["resource"]["entity"][0]["detail"][0]["valueString"] = "0" * 64
+    export.write_text(json.dumps(bundle))
+    code, out = _cli(network, "healthauthority", "ha-auditor-1", "audit", "check", str(export))
+    assert code == 5
+    assert json.loads(out)["not_on_ledger"] == ["0" * 64]

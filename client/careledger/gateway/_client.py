@@ -145,6 +145,11 @@ class Gateway:
     def transport(self) -> Transport:
         return self._transport
 
+    @property
+    def grpc_channel(self) -> grpc.Channel | None:
+        """The gRPC channel to the peer (None for an injected transport), e.g. for its Deliver service."""
+        return self._channel
+
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
