@@ -17,6 +17,7 @@ from careledger.errors import EndorseError
 from careledger.gateway import Contract, Gateway, connect
 from joserfc.jwk import ECKey
 
+from .node import run_node
 from .runner import Result, run
 
 # Shaped like ECDH-ES+A256KW JSON serialization of a 32-byte key: ~650 bytes.
@@ -114,7 +115,7 @@ class Bench:
     def trivial_write(self, concurrency: int, operations: int) -> Result:
         diag = self.contract("h1-clinician-1", "diag")
         return run(
-            "trivial write (diag:Put)",
+            "trivial write, Python client",
             lambda i: diag.submit_transaction("Put", f"bench-{i % 1000}", "v"),
             concurrency=concurrency,
             operations=operations,
@@ -124,7 +125,7 @@ class Bench:
         diag = self.contract("h1-clinician-1", "diag")
         diag.submit_transaction("Put", "bench-read", "v")
         return run(
-            "trivial read (diag:Get)",
+            "trivial read, Python client",
             lambda i: diag.evaluate_transaction("Get", "bench-read"),
             concurrency=concurrency,
             operations=operations,
@@ -176,10 +177,35 @@ class Bench:
             operations=operations,
         )
 
+    def node_trivial_write(self, concurrency: int, operations: int) -> Result:
+        return run_node(
+            "trivial write, Node client",
+            self.profiles / "hospital1.json",
+            "h1-clinician-1",
+            "submit",
+            "diag:Put",
+            concurrency,
+            operations,
+        )
+
+    def node_trivial_read(self, concurrency: int, operations: int) -> Result:
+        self.contract("h1-clinician-1", "diag").submit_transaction("Put", "bench-read", "v")
+        return run_node(
+            "trivial read, Node client",
+            self.profiles / "hospital1.json",
+            "h1-clinician-1",
+            "evaluate",
+            "diag:Get",
+            concurrency,
+            operations,
+        )
+
 
 WORKLOADS: dict[str, Callable[[Bench, int, int], Result]] = {
     "trivial-write": Bench.trivial_write,
     "trivial-read": Bench.trivial_read,
+    "node-trivial-write": Bench.node_trivial_write,
+    "node-trivial-read": Bench.node_trivial_read,
     "grant": Bench.grants,
     "request-access-1": lambda b, c, n: b.request_access(c, n, 1),
     "request-access-100": lambda b, c, n: b.request_access(c, n, 100),
