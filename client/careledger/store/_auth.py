@@ -31,11 +31,11 @@ class AuthError(CareLedgerError):
     """The request's signature or identity is not acceptable; the message says why."""
 
 
-def _canonical(method: str, path: str, timestamp: str, body: bytes) -> bytes:
+def _canonical(method: str, path: str, timestamp: str, body: bytes | bytearray) -> bytes:
     return f"{method.upper()}\n{path}\n{timestamp}\n{hashlib.sha256(body).hexdigest()}".encode()
 
 
-def sign_request(identity: SigningIdentity, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+def sign_request(identity: SigningIdentity, method: str, path: str, body: bytes | bytearray = b"") -> dict[str, str]:
     timestamp = str(int(time.time()))
     signature = identity.sign(_canonical(method, path, timestamp, body))
     return {

@@ -33,7 +33,7 @@ def check_address(address: str) -> str:
 
 
 class BlobStore(Protocol):
-    def put(self, blob: bytes) -> str: ...
+    def put(self, blob: bytes | bytearray) -> str: ...
     def get(self, address: str) -> bytes: ...
     def exists(self, address: str) -> bool: ...
     def delete(self, address: str) -> bool: ...
@@ -50,7 +50,7 @@ class FileBlobStore:
         check_address(address)
         return self.root / address[:2] / address[2:4] / address
 
-    def put(self, blob: bytes) -> str:
+    def put(self, blob: bytes | bytearray) -> str:
         address = hashlib.sha256(blob).hexdigest()
         path = self._path(address)
         if path.exists():

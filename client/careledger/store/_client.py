@@ -37,7 +37,7 @@ class StoreClient:
         self._host, self._port = parts.hostname, parts.port or 443
         self._ssl = ssl.create_default_context(cadata=self.tls_root_pem.decode())
 
-    def _call(self, method: str, path: str, body: bytes = b"") -> bytes:
+    def _call(self, method: str, path: str, body: bytes | bytearray = b"") -> bytes:
         headers = sign_request(self.identity, method, path, body)
         headers["Content-Length"] = str(len(body))
         conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
@@ -57,7 +57,7 @@ class StoreClient:
             raise StoreError(f"record store refused: {doc.get('message')}", resp.status, str(doc.get("error")))
         return data
 
-    def put(self, blob: bytes, record_id: str) -> str:
+    def put(self, blob: bytes | bytearray, record_id: str) -> str:
         address = hashlib.sha256(blob).hexdigest()
         self._call("PUT", f"/blobs/{address}?record_id={quote(record_id)}", blob)
         return address
