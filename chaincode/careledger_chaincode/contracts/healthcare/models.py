@@ -31,6 +31,7 @@ from ._common import (
     require_role,
     sha256_hex,
     text,
+    timestamp,
     tx_id,
 )
 from .access import ACCESS
@@ -42,6 +43,7 @@ INFERENCE_BY_RECORD = "inference-r"
 INFERENCE_BY_PATIENT = "inference-p"
 FORMATS = ("xgboost-json", "xgboost-ubj")
 FEATURE_TYPES = ("float", "int", "bool", "category")
+TASKS = ("classification", "regression")
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.-]{1,40})?$")
 
 
@@ -59,6 +61,13 @@ def _metrics(value: Any, what: str) -> dict[str, float]:
             raise invalid(f"{what}: {name!r} is not a metric name")
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise invalid(f"{what}.{name} must be a number")
+    return value
+
+
+def _libraries(value: dict[str, Any]) -> dict[str, str]:
+    well_formed = all(isinstance(k, str) and isinstance(v, str) and len(k) + len(v) < 100 for k, v in value.items())
+    if len(value) > 30 or not well_formed:
+        raise invalid("model.libraries must map at most 30 library names to version strings")
     return value
 
 
@@ -110,7 +119,7 @@ class ModelsMixin:
                 "metrics",
                 "code_ref",
             ),
-            ("subgroup_metrics", "description"),
+            ("subgroup_metrics", "description", "libraries", "trained_at", "task"),
         )
         model_id = shape.string("model_id", member_id)
         version = shape.string("version", _version)
@@ -134,6 +143,9 @@ class ModelsMixin:
                 for name, m in subgroups.items()
             },
             "code_ref": shape.string("code_ref", text(200)),
+            "libraries": _libraries(shape.object("libraries", default={})),
+            "trained_at": shape.string("trained_at", timestamp) if "trained_at" in shape.doc else "",
+            "task": shape.string("task", enum(TASKS)) if "task" in shape.doc else "classification",
             "description": shape.string("description", text(500), default="") if "description" in shape.doc else "",
             "status": "registered",
             "registered_by": who.member_id,

@@ -1,0 +1,180 @@
+"""Train an XGBoost model and write its artifact (XGBoost JSON) with a model card.
+
+The card is what goes on the ledger (RegisterModel): artifact SHA-256, training-data fingerprint,
+feature schema, parameters (with the seed), held-out metrics and per-subgroup metrics, library
+versions, code revision and time. A model is identified by (model_id, artifact hash); registering
+a different artifact under a model id always takes the next version.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from .datasets import Dataset, fingerprint
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+DEFAULT_PARAMS: dict[str, Any] = {"max_depth": 3, "eta": 0.1, "subsample": 0.9, "colsample_bytree": 0.8, "nthread": 2}
+ROUNDS = 200
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    card: dict[str, Any]
+    artifact: Path
+
+    @property
+    def model_id(self) -> str:
+        return str(self.card["model_id"])
+
+
+def _code_ref() -> str:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "models"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"git:{rev}{'+dirty' if dirty.strip() else ''}"
+
+
+def _libraries() -> dict[str, str]:
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "xgboost": xgb.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def _split(n: int, seed: int, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    cut = round(n * (1 - test_fraction))
+    return order[:cut], order[cut:]
+
+
+def _classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+
+    metrics = {
+        "accuracy": float(accuracy_score(y, p >= 0.5)),
+        "brier": float(brier_score_loss(y, p)),
+        "n": float(len(y)),
+    }
+    if len(set(y.tolist())) == 2:
+        metrics["auc"] = float(roc_auc_score(y, p))
+        metrics["log_loss"] = float(log_loss(y, p, labels=[0, 1]))
+    bins = np.minimum((p * 10).astype(int), 9)  # expected calibration error over 10 equal-width bins
+    metrics["ece"] = float(
+        sum(abs(y[bins == b].mean() - p[bins == b].mean()) * (bins == b).mean() for b in range(10) if (bins == b).any())
+    )
+    return {k: round(v, 6) for k, v in metrics.items()}
+
+
+def _regression_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    rmse = float(np.sqrt(np.mean((y - p) ** 2)))
+    return {
+        k: round(v, 6)
+        for k, v in {
+            "rmse": rmse,
+            "mae": float(mean_absolute_error(y, p)),
+            "r2": float(r2_score(y, p)),
+            "n": float(len(y)),
+        }.items()
+    }
+
+
+def _subgroups(dataset: Dataset, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Subgroups the data allows: sex and age bands (diabetes); tumour-size terciles (breast cancer)."""
+    if dataset.name == "diabetes-progression":
+        return {
+            "sex-1": (frame["sex"] == 1).to_numpy(),
+            "sex-2": (frame["sex"] == 2).to_numpy(),
+            "age-under-50": (frame["age"] < 50).to_numpy(),
+            "age-50-plus": (frame["age"] >= 50).to_numpy(),
+        }
+    radius = frame["mean radius"]
+    low, high = radius.quantile([1 / 3, 2 / 3])
+    return {
+        "radius-small": (radius <= low).to_numpy(),
+        "radius-medium": ((radius > low) & (radius <= high)).to_numpy(),
+        "radius-large": (radius > high).to_numpy(),
+    }
+
+
+def train(dataset: Dataset, seed: int = 7, test_fraction: float = 0.25, out_dir: Path | None = None) -> TrainedModel:
+    frame, target = dataset.frame, dataset.target
+    train_idx, test_idx = _split(len(frame), seed, test_fraction)
+    x_train, y_train = frame.iloc[train_idx], target.iloc[train_idx]
+    x_test, y_test = frame.iloc[test_idx], target.iloc[test_idx].to_numpy()
+    objective = "binary:logistic" if dataset.task == "classification" else "reg:squarederror"
+    params = {**DEFAULT_PARAMS, "objective": objective, "seed": seed}
+    booster = xgb.train(
+        params, xgb.DMatrix(x_train, label=y_train, feature_names=dataset.features), num_boost_round=ROUNDS
+    )
+    predicted = booster.predict(xgb.DMatrix(x_test, feature_names=dataset.features))
+    score = _classification_metrics if dataset.task == "classification" else _regression_metrics
+    subgroup_metrics = {
+        name: score(y_test[mask], predicted[mask])
+        for name, mask in _subgroups(dataset, x_test).items()
+        if mask.sum() >= 10
+    }
+    out_dir = out_dir or ARTIFACTS
+    raw = bytes(booster.save_raw("json"))
+    artifact_sha = hashlib.sha256(raw).hexdigest()
+    folder = out_dir / f"{dataset.name}-{artifact_sha[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    artifact = folder / "model.json"
+    artifact.write_bytes(raw)
+    card = {
+        "model_id": dataset.name,
+        "version": "0.0.0",  # assigned at registration
+        "task": dataset.task,
+        "artifact_sha256": artifact_sha,
+        "format": "xgboost-json",
+        "training_data_fingerprint": fingerprint(x_train, y_train),
+        "feature_schema": dataset.schema,
+        "parameters": {
+            **params,
+            "num_boost_round": ROUNDS,
+            "test_fraction": test_fraction,
+            "train_rows": len(train_idx),
+        },
+        "metrics": score(y_test, predicted),
+        "subgroup_metrics": subgroup_metrics,
+        "code_ref": _code_ref(),
+        "libraries": _libraries(),
+        "trained_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "description": f"XGBoost {dataset.task} on {dataset.name} ({len(frame)} rows shipped with scikit-learn)",
+    }
+    (folder / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return TrainedModel(card, artifact)
+
+
+def next_version(existing: list[dict[str, Any]], artifact_sha: str) -> tuple[str, bool]:
+    """(version, already registered): the same artifact keeps its version; another one takes the next."""
+    for model in existing:
+        if model["artifact_sha256"] == artifact_sha:
+            return str(model["version"]), True
+    versions = [tuple(int(x) for x in str(m["version"]).split("-")[0].split(".")) for m in existing]
+    major, minor, _patch = max(versions, default=(1, -1, 0))
+    return f"{major}.{minor + 1}.0", False

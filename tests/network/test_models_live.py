@@ -1,0 +1,128 @@
+"""Diagnostic models on the live network: registry, approval, the authorized runner, inference records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from careledger import crypto
+from careledger.services import Session
+from careledger_models.datasets import breast_cancer
+from careledger_models.runner import ModelRefused, ModelRunner, register
+from careledger_models.seed import SeedResult, seed
+from careledger_models.train import TrainedModel, train
+from careledger_network.network import Network
+
+pytestmark = pytest.mark.network
+
+
+@pytest.fixture(scope="module")
+def seeded(network: Network) -> SeedResult:
+    return seed("breast-cancer", records=30, patients=10, state=network.state)
+
+
+@pytest.fixture(scope="module")
+def sessions(network: Network) -> Iterator[dict[str, Session]]:
+    profiles = network.state / "profiles"
+    opened = {
+        "researcher": Session.open(profiles / "hospital1.json", "h1-researcher-1"),
+        "auditor": Session.open(profiles / "healthauthority.json", "ha-auditor-1"),
+        "clinician": Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin"),
+    }
+    opened["auditor"].register()
+    yield opened
+    for s in opened.values():
+        s.close()
+
+
+@pytest.fixture(scope="module")
+def approved(
+    sessions: dict[str, Session], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[TrainedModel, dict[str, Any]]:
+    trained = train(breast_cancer(), seed=21, out_dir=tmp_path_factory.mktemp("artifacts"))
+    entry = register(sessions["researcher"], trained)
+    if entry["status"] == "registered":
+        entry = sessions["auditor"].submit("ApproveModel", entry["model_id"], entry["version"])
+    assert entry["status"] == "approved"
+    return trained, entry
+
+
+def test_only_authorized_records_are_decrypted_and_inferences_match_the_ledger(
+    seeded: SeedResult,
+    sessions: dict[str, Session],
+    approved: tuple[TrainedModel, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trained, entry = approved
+    decrypted: list[str] = []
+    original = crypto.open_blob
+
+    def counting_open(blob: bytes, key: bytes, record: crypto.RecordRef) -> bytes:
+        decrypted.append(record.record_id)
+        return original(blob, key, record)
+
+    monkeypatch.setattr("careledger.services.crypto.open_blob", counting_open)
+    runner = ModelRunner(sessions["clinician"], trained.artifact, entry["model_id"], entry["version"], batch_size=10)
+    report = runner.run(sorted(seeded.records))
+
+    refused_patients = {p for p, branch in seeded.patients.items() if branch in ("refused", "revoked")}
+    denied = {rid for rid, _ in report.denied}
+    assert denied == {rid for rid, pid in seeded.records.items() if pid in refused_patients}
+    assert denied  # the mix has refusals and revocations
+    assert denied.isdisjoint(decrypted)  # never decrypted
+    assert {i.record_id for i in report.inferences} == set(decrypted)
+    assert len(report.inferences) + len(denied) == len(seeded.records)
+
+    first = report.inferences[0]
+    assert set(first.contributions) == {*runner.features, "bias"}
+    ledger = sessions["clinician"].evaluate("ListInferencesByRecord", first.record_id, "10", "")["items"]
+    mine = [e for e in ledger if e["tx_id"] in report.inference_tx_ids]
+    assert len(mine) == 1
+    assert mine[0]["output"] == first.output
+    assert mine[0]["input_sha256"] == first.input_sha256
+    assert mine[0]["explanation_sha256"] == first.explanation_sha256
+    assert mine[0]["model_id"] == entry["model_id"]
+    assert mine[0]["version"] == entry["version"]
+    assert mine[0]["access_tx_id"] == first.access_tx_id
+
+
+def test_every_record_i_may_use_is_found_from_the_grants(
+    seeded: SeedResult, sessions: dict[str, Session], approved: tuple[TrainedModel, dict[str, Any]]
+) -> None:
+    trained, entry = approved
+    runner = ModelRunner(sessions["clinician"], trained.artifact, entry["model_id"], entry["version"])
+    usable = set(runner.authorized_records())
+    granted = {rid for rid, pid in seeded.records.items() if seeded.patients[pid] == "granted"}
+    assert granted <= usable
+    revoked = {rid for rid, pid in seeded.records.items() if seeded.patients[pid] == "revoked"}
+    assert usable.isdisjoint(revoked)
+
+
+def test_unapproved_retired_and_tampered_models_are_refused(
+    sessions: dict[str, Session], approved: tuple[TrainedModel, dict[str, Any]], tmp_path: Path
+) -> None:
+    trained, entry = approved
+    tampered = tmp_path / "model.json"
+    data = bytearray(trained.artifact.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one byte
+    tampered.write_bytes(data)
+    with pytest.raises(ModelRefused, match="does not match the approved"):
+        ModelRunner(sessions["clinician"], tampered, entry["model_id"], entry["version"])
+
+    retrained = train(breast_cancer(), seed=22, out_dir=tmp_path)
+    newer = register(sessions["researcher"], retrained)
+    assert newer["version"] != entry["version"]  # a new version, not an overwrite
+    assert (
+        sessions["clinician"].evaluate("GetModel", entry["model_id"], entry["version"])["artifact_sha256"]
+        == trained.card["artifact_sha256"]
+    )
+    with pytest.raises(ModelRefused, match="not approved"):
+        ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
+    sessions["auditor"].submit("ApproveModel", newer["model_id"], newer["version"])
+    sessions["auditor"].submit("RetireModel", newer["model_id"], newer["version"], "superseded in test")
+    with pytest.raises(ModelRefused, match="retired"):
+        ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
+    with pytest.raises(ModelRefused, match="not in the registry"):
+        ModelRunner(sessions["clinician"], trained.artifact, entry["model_id"], "9.9.9")
