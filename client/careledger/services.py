@@ -26,7 +26,7 @@ from ._wallet import Wallet
 from .errors import CareLedgerError, CommitError, EndorseError, IdentityError, NotFoundError
 from .gateway import Contract, Gateway, connect
 from .gateway._connection import load_profile
-from .store import StoreClient
+from .store import StoreClient, StoreError
 
 RETRYABLE_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
 
@@ -231,6 +231,13 @@ class Session:
         txid = result["tx_id"]
         allowed = [d["record_id"] for d in result["decisions"] if d["decision"] == "allowed"]
         keys = self.evaluate("GetAccessKeys", txid)["keys"] if allowed else {}
+        blobs: dict[str, bytes | StoreError] = {}
+        by_custodian: dict[str, dict[str, str]] = {}
+        for rid in allowed:
+            if keys[rid]["available"]:
+                by_custodian.setdefault(keys[rid]["custodian"], {})[rid] = keys[rid]["ciphertext_sha256"]
+        for custodian, wanted in by_custodian.items():  # one request per custodian store
+            blobs.update(self.store(custodian).get_many(wanted, txid))
         for decision in result["decisions"]:
             rid = decision["record_id"]
             if decision["decision"] != "allowed":
@@ -240,7 +247,9 @@ class Session:
             if not entry["available"]:
                 yield Refused(rid, entry["reason"])
                 continue
-            blob = self.store(entry["custodian"]).get(entry["ciphertext_sha256"], rid, txid)
+            blob = blobs[rid]
+            if isinstance(blob, StoreError):
+                raise blob
             if crypto.content_address(blob) != entry["ciphertext_sha256"]:  # checked against the ledger, not the store
                 raise crypto.IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
             ref = crypto.RecordRef(rid, entry["patient_id"], entry["version"])

@@ -82,7 +82,7 @@ class RunReport:
 
 
 class ModelRunner:
-    def __init__(self, session: Session, artifact: Path, model_id: str, version: str, batch_size: int = 100) -> None:
+    def __init__(self, session: Session, artifact: Path, model_id: str, version: str, batch_size: int = 250) -> None:
         self.session = session
         self.model_id, self.version = model_id, version
         self.batch_size = batch_size
@@ -117,7 +117,7 @@ class ModelRunner:
         }
         return sorted(records)
 
-    def run(self, record_ids: list[str] | None = None, workers: int = 4) -> RunReport:
+    def run(self, record_ids: list[str] | None = None, workers: int = 8) -> RunReport:
         ids = record_ids if record_ids is not None else self.authorized_records()
         report = RunReport(self.model_id, self.version)
         batches = [ids[i : i + self.batch_size] for i in range(0, len(ids), self.batch_size)]

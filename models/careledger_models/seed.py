@@ -78,7 +78,11 @@ def _enroll_patient(c: Consortium, state: Path, org: Org, patient_id: str) -> No
 
 
 def seed(
-    dataset_name: str = "breast-cancer", records: int = 200, patients: int = 40, state: Path | None = None
+    dataset_name: str = "breast-cancer",
+    records: int = 200,
+    patients: int = 40,
+    state: Path | None = None,
+    consent_mix: tuple[str, ...] = CONSENT_MIX,
 ) -> SeedResult:
     started = time.perf_counter()
     c = load()
@@ -128,7 +132,7 @@ def seed(
         for s in sessions.values():
             s.close()
 
-    branches = {p: CONSENT_MIX[i % len(CONSENT_MIX)] for i, p in enumerate(patient_orgs)}
+    branches = {p: consent_mix[i % len(consent_mix)] for i, p in enumerate(patient_orgs)}
 
     research = {p for i, p in enumerate(patient_orgs) if i % 2 == 0}  # half of the consenting also allow research
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def test_unapproved_retired_and_tampered_models_are_refused(
     with pytest.raises(ModelRefused, match="does not match the approved"):
         ModelRunner(sessions["clinician"], tampered, entry["model_id"], entry["version"])
 
-    retrained = train(breast_cancer(), seed=22, out_dir=tmp_path)
+    retrained = train(breast_cancer(), seed=secrets.randbelow(10**6) + 100, out_dir=tmp_path)  # new each run
     newer = register(sessions["researcher"], retrained)
     assert newer["version"] != entry["version"]  # a new version, not an overwrite
     assert (

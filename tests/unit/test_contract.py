@@ -646,4 +646,22 @@ def test_read_only_functions_are_marked() -> None:
         "GetAccessKeys",
         "GetNewRecordRecipients",
         "GetRecipients",
+        "VerifyAccessBatch",
     }
+
+
+def test_verify_access_batch(w: World) -> None:
+    w.dr_h1.ok("CreateRecord", w.record())
+    w.dr_h1.ok("CreateRecord", w.record("rec-2"))
+    w.alice.ok("GrantConsent", w.grant("h2-clinician-1", ["rec-1"]))
+    txid = w.dr_h2.ok("RequestAccess", {"record_ids": ["rec-1", "rec-2"], "purpose": "treatment"})["tx_id"]
+    verdicts = w.h1_admin.ok("VerifyAccessBatch", txid, "h2-clinician-1", json.dumps(["rec-1", "rec-2", "rec-9"]))[
+        "verdicts"
+    ]
+    assert verdicts["rec-1"]["granted"] is True
+    assert verdicts["rec-1"]["ciphertext_sha256"] == digest("rec-1")
+    assert verdicts["rec-2"] == {"granted": False, "reason": "that transaction did not grant this record"}
+    assert verdicts["rec-9"] == {"granted": False, "reason": "no such record"}
+    others = w.h2_admin.ok("VerifyAccessBatch", txid, "h2-clinician-1", json.dumps(["rec-1"]))["verdicts"]
+    assert others["rec-1"]["granted"] is False  # not the custodian
+    w.h1_admin.refused("INVALID_ARGUMENT", "VerifyAccessBatch", txid, "h2-clinician-1", "rec-1")

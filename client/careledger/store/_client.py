@@ -68,5 +68,26 @@ class StoreClient:
             raise StoreError(f"the store returned a blob whose SHA-256 is not {address}", 200, "INTEGRITY")
         return blob
 
+    def get_many(self, records: dict[str, str], access_tx: str) -> dict[str, bytes | StoreError]:
+        """Many blobs of one access transaction in one request: {record_id: blob, or the store's refusal}."""
+        body = json.dumps({"records": records}, sort_keys=True).encode()
+        data = self._call("POST", f"/blobs:fetch?access_tx={quote(access_tx)}", body)
+        header_length = int.from_bytes(data[:4], "big")
+        index = json.loads(data[4 : 4 + header_length])
+        out: dict[str, bytes | StoreError] = {}
+        offset = 4 + header_length
+        for entry in index:
+            blob = data[offset : offset + entry["size"]]
+            offset += entry["size"]
+            if not entry["granted"]:
+                out[entry["record_id"]] = StoreError(f"record store refused: {entry['reason']}", 403, "NOT_AUTHORIZED")
+            elif hashlib.sha256(blob).hexdigest() != entry["address"]:
+                out[entry["record_id"]] = StoreError(
+                    "the store returned a blob whose SHA-256 differs", 200, "INTEGRITY"
+                )
+            else:
+                out[entry["record_id"]] = blob
+        return out
+
     def delete(self, address: str, record_id: str) -> bool:
         return bool(json.loads(self._call("DELETE", f"/blobs/{address}?record_id={quote(record_id)}"))["deleted"])

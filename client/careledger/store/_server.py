@@ -5,6 +5,9 @@
     GET    /blobs/<sha256>?record_id=R&access_tx=T
                                            release it to the signer of the request iff the committed
                                            transaction T granted the signer record R (asked of the ledger)
+    POST   /blobs:fetch?access_tx=T        body {"records": {record_id: sha256}}: the same for a batch, with
+                                           one ledger question; the answer is a 4-byte length, a JSON index
+                                           [{record_id, address, size, granted, reason}], then the blobs
     DELETE /blobs/<sha256>?record_id=R     after erasure on the ledger: destroy the ciphertext
 
 Every request but /healthz is signed with the requester's Fabric identity (see _auth.py). Refusals are
@@ -53,6 +56,7 @@ class Refusal(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "careledger-store"
+    protocol_version = "HTTP/1.1"  # keep-alive: a client may reuse its TLS connection
     config: StoreConfig  # set on the subclass by make_server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -77,13 +81,20 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET" and parts.path == "/healthz":
                 self._json(200, {"status": "OK"})
                 return
+            if method == "POST" and parts.path == "/blobs:fetch":
+                body = self._body()
+                try:
+                    requester = verify_request(
+                        dict(self.headers.items()), method, self.path, body, self.config.trusted_cas
+                    )
+                except AuthError as exc:
+                    raise Refusal(401, "NOT_AUTHENTICATED", str(exc)) from None
+                self._fetch(query.get("access_tx", ""), body, requester)
+                return
             if not parts.path.startswith("/blobs/"):
                 raise Refusal(404, "NOT_FOUND", "no such endpoint; use /blobs/<sha256>")
             address = check_address(parts.path[len("/blobs/") :])
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BLOB:
-                raise Refusal(400, "INVALID_ARGUMENT", f"blobs are at most {MAX_BLOB} bytes")
-            body = self.rfile.read(length) if length else b""
+            body = self._body()
             try:
                 requester = verify_request(dict(self.headers.items()), method, self.path, body, self.config.trusted_cas)
             except AuthError as exc:
@@ -93,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise Refusal(400, "INVALID_ARGUMENT", "give the record_id the blob belongs to")
             getattr(self, f"_{method.lower()}")(address, record_id, query, body, requester)
         except Refusal as exc:
+            self.close_connection = True  # an unread body must not be taken for the next request
             self._json(exc.status, {"error": exc.code, "message": exc.message})
         except BlobNotFound as exc:
             self._json(404, {"error": "NOT_FOUND", "message": str(exc)})
@@ -101,6 +113,15 @@ class _Handler(BaseHTTPRequestHandler):
         except GatewayError as exc:
             log.warning("ledger query failed: %s", type(exc).__name__)
             self._json(503, {"error": "LEDGER_UNAVAILABLE", "message": "the ledger could not be asked; retry"})
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BLOB:
+            raise Refusal(400, "INVALID_ARGUMENT", f"blobs are at most {MAX_BLOB} bytes")
+        return self.rfile.read(length) if length else b""
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -149,6 +170,38 @@ class _Handler(BaseHTTPRequestHandler):
         if verdict.get("ciphertext_sha256") != address:
             raise Refusal(403, "NOT_AUTHORIZED", "that blob is not the current ciphertext of the record")
         self._reply(200, self.config.blobs.get(address), "application/octet-stream")
+
+    def _fetch(self, access_tx: str, body: bytes, who: Requester) -> None:
+        if not access_tx:
+            raise Refusal(400, "INVALID_ARGUMENT", "give access_tx: the id of your committed RequestAccess transaction")
+        try:
+            wanted = json.loads(body)["records"]
+            addresses = {str(r): check_address(str(a)) for r, a in wanted.items()}
+        except (ValueError, KeyError, TypeError, AttributeError, BlobError):
+            raise Refusal(400, "INVALID_ARGUMENT", 'the body must be {"records": {record_id: sha256}}') from None
+        if not 1 <= len(addresses) <= 500:
+            raise Refusal(400, "INVALID_ARGUMENT", "fetch 1 to 500 records at a time")
+        verdicts = self._ledger("VerifyAccessBatch", access_tx, who.member_id, json.dumps(sorted(addresses)))[
+            "verdicts"
+        ]
+        index, blobs = [], []
+        for record_id, address in sorted(addresses.items()):
+            verdict = verdicts[record_id]
+            current = verdict.get("ciphertext_sha256") == address
+            granted = bool(verdict.get("granted")) and current
+            if granted:
+                reason = "granted"
+            elif verdict.get("granted"):
+                reason = "that blob is not the current ciphertext of the record"
+            else:
+                reason = str(verdict.get("reason", ""))
+            blob = self.config.blobs.get(address) if granted else b""
+            index.append(
+                {"record_id": record_id, "address": address, "granted": granted, "reason": reason, "size": len(blob)}
+            )
+            blobs.append(blob)
+        header = json.dumps(index, sort_keys=True).encode()
+        self._reply(200, len(header).to_bytes(4, "big") + header + b"".join(blobs), "application/octet-stream")
 
     def _delete(self, address: str, record_id: str, query: dict[str, str], body: bytes, who: Requester) -> None:
         record = self._ledger("GetRecord", record_id)

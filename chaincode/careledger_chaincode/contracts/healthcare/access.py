@@ -8,9 +8,10 @@ hold only a marker, so a page is one range read plus one multi-key read.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
-from ...runtime import Context, transaction
+from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
 from ._common import (
     MAX_BATCH,
     PURPOSES,
@@ -273,6 +274,43 @@ class AccessMixin:
             "time": access["time"],
             "ciphertext_sha256": record["ciphertext_sha256"],
         }
+
+    @transaction("VerifyAccessBatch", read_only=True)
+    def verify_access_batch(
+        self, ctx: Context, access_tx_id: str, requester_id: str, record_ids_json: str
+    ) -> dict[str, Any]:
+        """VerifyAccess for many records of one access transaction (a store releasing a batch asks once).
+
+        Only the custodian's staff and auditors may ask; records of other custodians are reported as such."""
+        who = caller(ctx)
+        txid = tx_id(access_tx_id, "access_tx_id")
+        member_id(requester_id, "requester_id")
+        try:
+            record_ids = json.loads(record_ids_json)
+        except ValueError:
+            raise ChaincodeError(INVALID_ARGUMENT, "record_ids must be a JSON list of record ids") from None
+        if not isinstance(record_ids, list) or not 1 <= len(record_ids) <= MAX_BATCH:
+            raise ChaincodeError(INVALID_ARGUMENT, f"record_ids must list 1 to {MAX_BATCH} records")
+        ids = [member_id(r, "record_id") for r in record_ids]
+        access = get_json(ctx, ACCESS, txid)
+        records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in ids])]
+        verdicts: dict[str, Any] = {}
+        for rid, record in zip(ids, records, strict=True):
+            if record is None:
+                verdicts[rid] = {"granted": False, "reason": "no such record"}
+            elif not (who.is_authority_auditor or is_custodian_staff(who, record)):
+                verdicts[rid] = {"granted": False, "reason": "you are not this record's custodian"}
+            elif access is None:
+                verdicts[rid] = {"granted": False, "reason": "no committed access transaction with this id"}
+            elif access["requester"] != requester_id:
+                verdicts[rid] = {"granted": False, "reason": "that transaction was made by another requester"}
+            elif rid not in access["allowed"]:
+                verdicts[rid] = {"granted": False, "reason": "that transaction did not grant this record"}
+            elif record["status"] == "erased":
+                verdicts[rid] = {"granted": False, "reason": "the record has been erased since"}
+            else:
+                verdicts[rid] = {"granted": True, "reason": "granted", "ciphertext_sha256": record["ciphertext_sha256"]}
+        return {"access_tx_id": txid, "verdicts": verdicts}
 
     # -- audit views ----------------------------------------------------------------------------------------------
     @transaction("ListAccessByPatient", read_only=True)

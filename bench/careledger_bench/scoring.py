@@ -1,0 +1,65 @@
+"""Authorized batch scoring end to end (access transactions, decryption, prediction, inference records)
+next to plain XGBoost prediction on the same rows."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xgboost as xgb
+from careledger.services import Session
+from careledger_models.datasets import breast_cancer
+from careledger_models.runner import ModelRunner, register
+from careledger_models.seed import seed
+from careledger_models.train import train
+
+
+def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, workers: int = 8) -> dict[str, Any]:
+    profiles = state / "profiles"
+    started = time.perf_counter()
+    seeded = seed(
+        "breast-cancer", records=records, patients=max(10, records // 10), state=state, consent_mix=("granted",)
+    )
+    seed_seconds = time.perf_counter() - started
+    dataset = breast_cancer()
+    with tempfile.TemporaryDirectory() as tmp:
+        trained = train(dataset, seed=31, out_dir=Path(tmp))
+        with Session.open(profiles / "hospital1.json", "h1-researcher-1") as researcher:
+            entry = register(researcher, trained)
+        if entry["status"] == "registered":
+            with Session.open(profiles / "healthauthority.json", "ha-auditor-1") as auditor:
+                auditor.register()
+                entry = auditor.submit("ApproveModel", entry["model_id"], entry["version"])
+        with Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin") as clinician:
+            runner = ModelRunner(
+                clinician, trained.artifact, entry["model_id"], entry["version"], batch_size=batch_size
+            )
+            ids = sorted(seeded.records)
+            t0 = time.perf_counter()
+            report = runner.run(ids, workers=workers)
+            end_to_end = time.perf_counter() - t0
+        rows = pd.DataFrame([dataset.frame.iloc[seeded.rows[r]].tolist() for r in ids], columns=dataset.features)
+        booster = xgb.Booster()
+        booster.load_model(bytearray(trained.artifact.read_bytes()))
+        t1 = time.perf_counter()
+        matrix = xgb.DMatrix(rows, feature_names=dataset.features)
+        booster.predict(matrix)
+        booster.predict(matrix, pred_contribs=True)
+        plain = time.perf_counter() - t1
+    return {
+        "records": len(ids),
+        "scored": len(report.inferences),
+        "denied": len(report.denied),
+        "invalid": len(report.invalid),
+        "end_to_end_s": round(end_to_end, 2),
+        "end_to_end_records_per_s": round(len(report.inferences) / end_to_end, 1),
+        "plain_xgboost_s": round(plain, 4),
+        "plain_xgboost_records_per_s": round(len(ids) / plain, 1),
+        "access_batches": len(report.inference_tx_ids),
+        "batch_size": batch_size,
+        "workers": workers,
+        "seed_s": round(seed_seconds, 1),
+    }
