@@ -248,8 +248,9 @@ class Session:
                 yield Refused(rid, entry["reason"])
                 continue
             blob = blobs[rid]
-            if isinstance(blob, StoreError):
-                raise blob
+            if isinstance(blob, StoreError):  # allowed by the ledger, refused or missing at the store
+                yield Refused(rid, f"custodian store: {blob}")
+                continue
             if crypto.content_address(blob) != entry["ciphertext_sha256"]:  # checked against the ledger, not the store
                 raise crypto.IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
             ref = crypto.RecordRef(rid, entry["patient_id"], entry["version"])

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 FEATURE_SYSTEM = "urn:careledger:feature"
+OUTCOME_SYSTEM = "urn:careledger:outcome"  # the known outcome, for training; the runner never reads it
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ def fingerprint(frame: pd.DataFrame, target: pd.Series) -> str:
 
 
 # -- rows as FHIR ---------------------------------------------------------------------------------------------
-def to_observation(dataset: Dataset, features: dict[str, float]) -> dict[str, Any]:
-    return {
+def to_observation(dataset: Dataset, features: dict[str, float], outcome: float | None = None) -> dict[str, Any]:
+    resource = {
         "resourceType": "Observation",
         "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": dataset.loinc[0], "display": dataset.loinc[1]}]},
@@ -151,10 +152,27 @@ def to_observation(dataset: Dataset, features: dict[str, float]) -> dict[str, An
             for name in dataset.features
         ],
     }
+    if outcome is not None:
+        resource["component"].append(  # type: ignore[attr-defined]
+            {
+                "code": {"coding": [{"system": OUTCOME_SYSTEM, "code": dataset.target.name}]},
+                "valueQuantity": {"value": float(outcome)},
+            }
+        )
+    return resource
 
 
 def _unit(dataset: Dataset, name: str) -> str:
     return next((str(f.get("unit", "")) for f in dataset.schema if f["name"] == name), "")
+
+
+def outcome_of(resource: dict[str, Any]) -> float | None:
+    for component in resource.get("component", []):
+        for coding in component.get("code", {}).get("coding", []):
+            if coding.get("system") == OUTCOME_SYSTEM:
+                value = component.get("valueQuantity", {}).get("value")
+                return float(value) if isinstance(value, int | float) else None
+    return None
 
 
 def from_observation(resource: dict[str, Any]) -> dict[str, Any]:

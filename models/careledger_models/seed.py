@@ -122,9 +122,8 @@ def seed(
             i, patient_id = item
             row = i % len(dataset.frame)
             features = dict(zip(dataset.features, dataset.frame.iloc[row].tolist(), strict=True))
-            record = sessions[patient_orgs[patient_id].key].create_record(
-                patient_id, to_observation(dataset, features), dataset.category
-            )
+            observation = to_observation(dataset, features, outcome=float(dataset.target.iloc[row]))
+            record = sessions[patient_orgs[patient_id].key].create_record(patient_id, observation, dataset.category)
             return record["id"], patient_id, row
 
         created = _parallel(create, plan, workers=16)

@@ -170,6 +170,51 @@ def train(dataset: Dataset, seed: int = 7, test_fraction: float = 0.25, out_dir:
     return TrainedModel(card, artifact)
 
 
+def train_on_cohort(
+    session: Any, dataset: Dataset, seed: int = 7, out_dir: Path | None = None
+) -> tuple[TrainedModel, dict[str, Any]]:
+    """Train on the records whose patients granted this researcher (or its organization) the research purpose.
+
+    Only those records are requested (purpose research), decrypted and used; the fingerprint in the card
+    covers exactly them. Returns the trained model and what was used: {"records", "skipped", "frame",
+    "target"}, the frame's rows in the order of "records"."""
+    from careledger.services import OpenedRecord
+
+    from .datasets import from_observation, outcome_of
+    from .runner import check_features
+
+    me = session.member_id()
+    grants = session.all_pages("ListGrantsByGrantee", me)
+    grants += session.all_pages("ListGrantsByGrantee", f"org:{session.gateway.msp_id}")
+    wanted = {r for g in grants if g["status"] == "active" and "research" in g["purposes"] for r in g["keyed_records"]}
+    candidates = sorted(wanted)
+    rows, labels, used, skipped = [], [], [], []
+    for i in range(0, len(candidates), 250):
+        for item in session.open_records(candidates[i : i + 250], purpose="research"):
+            if not isinstance(item, OpenedRecord):
+                skipped.append((item.record_id, item.reason))
+                continue
+            features, outcome = from_observation(item.resource), outcome_of(item.resource)
+            problems = check_features(dataset.schema, features)
+            if problems or outcome is None:
+                skipped.append((item.record_id, "; ".join(problems) or "no outcome"))
+                continue
+            rows.append([float(features[f]) for f in dataset.features])
+            labels.append(outcome)
+            used.append(item.record_id)
+    if len(used) < 20:
+        raise ValueError(f"only {len(used)} usable records were granted for research; at least 20 are needed")
+    frame = pd.DataFrame(rows, columns=dataset.features)
+    target = pd.Series(labels, name=dataset.target.name)
+    cohort = Dataset(dataset.name, dataset.task, frame, target, dataset.schema, dataset.category, dataset.loinc)
+    trained = train(cohort, seed=seed, out_dir=out_dir)
+    trained.card["parameters"].update(
+        cohort="ledger research consents", cohort_records=len(used), cohort_fingerprint=fingerprint(frame, target)
+    )
+    trained.card["description"] = f"XGBoost {dataset.task} on {len(used)} consented records read from the ledger"
+    return trained, {"records": used, "skipped": skipped, "frame": frame, "target": target}
+
+
 def next_version(existing: list[dict[str, Any]], artifact_sha: str) -> tuple[str, bool]:
     """(version, already registered): the same artifact keeps its version; another one takes the next."""
     for model in existing:

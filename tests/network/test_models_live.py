@@ -127,3 +127,34 @@ def test_unapproved_retired_and_tampered_models_are_refused(
         ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
     with pytest.raises(ModelRefused, match="not in the registry"):
         ModelRunner(sessions["clinician"], trained.artifact, entry["model_id"], "9.9.9")
+
+
+def test_training_on_the_ledger_cohort_uses_only_research_consents(
+    seeded: SeedResult, sessions: dict[str, Session], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from careledger_models.datasets import fingerprint
+    from careledger_models.train import train_on_cohort
+
+    decrypted: list[str] = []
+    original = crypto.open_blob
+
+    def counting_open(blob: bytes, key: bytes, record: crypto.RecordRef) -> bytes:
+        decrypted.append(record.record_id)
+        return original(blob, key, record)
+
+    monkeypatch.setattr("careledger.services.crypto.open_blob", counting_open)
+    dataset = breast_cancer()
+    trained, used = train_on_cohort(sessions["researcher"], dataset, seed=5, out_dir=tmp_path)
+    mine = set(seeded.records)
+    research_patients = {p for i, p in enumerate(seeded.patients) if i % 2 == 0 and seeded.patients[p] == "granted"}
+    expected = {r for r, p in seeded.records.items() if p in research_patients}
+    assert expected <= set(used["records"])  # every consented record of this seed is used
+    assert set(used["records"]) & mine <= expected  # and no other of this seed
+    assert set(decrypted) & mine <= expected  # records without a research consent are never decrypted
+    assert len(used["records"]) == trained.card["parameters"]["cohort_records"]
+    ours = [r for r in used["records"] if r in seeded.rows]
+    for record_id in ours:  # what was decrypted is the dataset row the seed encrypted, outcome included
+        row = used["records"].index(record_id)
+        assert used["frame"].iloc[row].tolist() == dataset.frame.iloc[seeded.rows[record_id]].tolist()
+        assert used["target"].iloc[row] == dataset.target.iloc[seeded.rows[record_id]]
+    assert trained.card["parameters"]["cohort_fingerprint"] == fingerprint(used["frame"], used["target"])

@@ -195,7 +195,12 @@ class _Handler(BaseHTTPRequestHandler):
                 reason = "that blob is not the current ciphertext of the record"
             else:
                 reason = str(verdict.get("reason", ""))
-            blob = self.config.blobs.get(address) if granted else b""
+            blob = b""
+            if granted:
+                try:
+                    blob = self.config.blobs.get(address)
+                except BlobNotFound:
+                    granted, reason = False, "this store holds no such ciphertext"
             index.append(
                 {"record_id": record_id, "address": address, "granted": granted, "reason": reason, "size": len(blob)}
             )
