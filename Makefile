@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NET := $(PY) -m careledger_network.cli
 
 .PHONY: help setup fabric network-up network-down network-stop network-start network-status \
-        chaincode-upgrade demo test test-unit lint check clean
+        chaincode-upgrade demo test test-unit lint check bench
 
 help:
 	@echo "make demo            set up, bring the network up, run the demo checks"
@@ -14,6 +14,7 @@ help:
 	@echo "make fabric          install Fabric v3.1.5 and Fabric CA v1.5.21 into ~/.cache/careledger"
 	@echo "make network-up | network-stop | network-start | network-status | network-down"
 	@echo "make chaincode-upgrade   redeploy the chaincode with the next sequence number"
+	@echo "make bench           benchmarks against the running network (table, JSON and chart in results/)"
 	@echo "make lint            ruff and mypy"
 
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -48,6 +49,7 @@ chaincode-upgrade: setup
 
 demo: network-up
 	@$(PY) -m careledger_network.demo
+	@$(PY) -m careledger_models.demo
 
 test: setup fabric
 	$(PY) -m pytest
@@ -61,3 +63,6 @@ lint: setup
 	$(VENV)/bin/mypy
 
 check: lint test
+
+bench: network-up
+	@$(PY) -m careledger_bench.suite

@@ -1,0 +1,125 @@
+"""The models part of `make demo`: seed patients, train, register, approve, run only where authorized,
+and show what the patient and the auditor can see."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from careledger.errors import CareLedgerError
+from careledger.ledger import BlockReader, verify_trail
+from careledger.services import Session
+from careledger_network.paths import state_dir
+
+from .datasets import DATASETS
+from .runner import ModelRunner, register
+from .seed import seed
+from .train import train
+
+
+def _line(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def main() -> int:
+    state = state_dir()
+    profiles = state / "profiles"
+    if not (profiles / "hospital1.json").exists():
+        print("the network is not up: run `make network-up` first", file=sys.stderr)
+        return 1
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            return _demo(profiles, state, Path(tmp))
+    except CareLedgerError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+
+
+def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
+    _line("\n== Seeding synthetic patients from the scikit-learn datasets ==")
+    seeded = {}
+    for name, records, patients in (("breast-cancer", 100, 20), ("diabetes-progression", 40, 10)):
+        result = seed(name, records=records, patients=patients, state=state)
+        seeded[name] = result
+        _line(f"  {name}: {result.summary()}")
+
+    researcher = Session.open(profiles / "hospital1.json", "h1-researcher-1")
+    auditor = Session.open(profiles / "healthauthority.json", "ha-auditor-1")
+    clinician = Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin")
+    auditor.register()
+    try:
+        for name, result in seeded.items():
+            _line(f"\n== {name}: train, register (researcher), approve (auditor), run (clinician) ==")
+            trained = train(DATASETS[name](), seed=7, out_dir=artifacts)
+            metrics = ", ".join(f"{k}={v}" for k, v in trained.card["metrics"].items() if k != "n")
+            _line(f"  trained: {metrics}")
+            entry = register(researcher, trained)
+            if entry["status"] == "registered":
+                entry = auditor.submit("ApproveModel", entry["model_id"], entry["version"])
+            _line(
+                f"  registry: {entry['model_id']}@{entry['version']} {entry['status']}, "
+                f"artifact {entry['artifact_sha256'][:16]}…"
+            )
+            runner = ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"])
+            started = time.perf_counter()
+            report = runner.run(sorted(result.records))
+            elapsed = time.perf_counter() - started
+            _line(
+                f"  ran on {len(result.records)} records in {elapsed:.1f} s: {len(report.inferences)} scored, "
+                f"{len(report.denied)} denied (never decrypted), {len(report.invalid)} invalid; "
+                f"{len(report.inference_tx_ids)} inference transaction(s) on the ledger"
+            )
+            if report.denied:
+                record_id, reason = report.denied[0]
+                _line(f"  e.g. denied {record_id[:16]}…: {reason}")
+            if report.inferences:
+                first = report.inferences[0]
+                top = sorted(
+                    ((k, v) for k, v in first.contributions.items() if k != "bias"), key=lambda kv: -abs(kv[1])
+                )[:3]
+                _line(
+                    f"  e.g. {first.record_id[:16]}… -> {first.output}; top contributions: "
+                    + ", ".join(f"{k} {v:+.3f}" for k, v in top)
+                )
+
+        patient_id, patient_record = next(iter(seeded["breast-cancer"].records.values())), None
+        for record_id, pid in seeded["breast-cancer"].records.items():
+            if seeded["breast-cancer"].patients[pid] == "granted":
+                patient_id, patient_record = pid, record_id
+                break
+        org = "hospital1" if patient_id.startswith("h1") else "hospital2"
+        with Session.open(profiles / f"{org}.json", patient_id) as patient:
+            _line(f"\n== What patient {patient_id} sees ==")
+            events = patient.access_log()
+            _line(f"  {len(events)} access events on their records, e.g.:")
+            for event in events[-3:]:
+                _line(
+                    f"    {event['time']}  {event['requester']} ({event['requester_org']}) "
+                    f"{event['purpose']}: {event['decision']}"
+                )
+            inferences = patient.all_pages("ListInferencesByPatient", patient_id)
+            for inference in inferences[-2:]:
+                _line(
+                    f"    model {inference['model_id']}@{inference['version']} "
+                    f"on {inference['record_id'][:16]}…: {inference['output']}"
+                )
+        del patient_record
+
+        _line("\n== The auditor checks the whole access trail against the blocks ==")
+        trail = auditor.all_pages("ListAllAccess", page_size=1000)
+        report_trail = verify_trail(BlockReader(auditor.gateway, auditor.contract.network.name), trail)
+        _line(
+            f"  {report_trail.events_checked} events, {report_trail.blocks_checked} blocks: "
+            + ("hash chain intact, every event VALID on the ledger" if report_trail.ok else f"MISMATCH {report_trail}")
+        )
+    finally:
+        for session in (researcher, auditor, clinician):
+            session.close()
+    _line("\nTry the CLI, e.g.:  .venv/bin/careledger --org hospital1 --user h1-patient-1 audit log")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
