@@ -12,10 +12,9 @@ Files are written atomically (temporary file + rename), so a kill mid-write leav
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from ._files import write_atomic
 from ._signing import SigningIdentity, load_private_key, private_key_pem
 from .errors import IdentityError
 
@@ -26,21 +25,6 @@ NODE_OU_CONFIG = """NodeOUs:
   AdminOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: admin}}
   OrdererOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: orderer}}
 """
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_msp(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from careledger._wallet import write_atomic
+from careledger._files import write_atomic
 
 from .consortium import Consortium, Orderer, Org, Peer
 from .crypto import org_paths, wallet

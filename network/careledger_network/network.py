@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from careledger._wallet import write_atomic
+from careledger._files import write_atomic
 from careledger.errors import CAError
 
 from . import crypto, generate

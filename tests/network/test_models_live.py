@@ -19,6 +19,20 @@ from careledger_network.network import Network
 pytestmark = pytest.mark.network
 
 
+@pytest.fixture
+def decrypted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The record ids that reach the decrypt path, in order (the instrumentation of the issue)."""
+    seen: list[str] = []
+    original = crypto.open_blob
+
+    def counting_open(blob: bytes, key: bytes, record: crypto.RecordRef) -> bytes:
+        seen.append(record.record_id)
+        return original(blob, key, record)
+
+    monkeypatch.setattr("careledger.services.crypto.open_blob", counting_open)
+    return seen
+
+
 @pytest.fixture(scope="module")
 def seeded(network: Network) -> SeedResult:
     return seed("breast-cancer", records=30, patients=10, state=network.state)
@@ -54,17 +68,9 @@ def test_only_authorized_records_are_decrypted_and_inferences_match_the_ledger(
     seeded: SeedResult,
     sessions: dict[str, Session],
     approved: tuple[TrainedModel, dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
+    decrypted: list[str],
 ) -> None:
     trained, entry = approved
-    decrypted: list[str] = []
-    original = crypto.open_blob
-
-    def counting_open(blob: bytes, key: bytes, record: crypto.RecordRef) -> bytes:
-        decrypted.append(record.record_id)
-        return original(blob, key, record)
-
-    monkeypatch.setattr("careledger.services.crypto.open_blob", counting_open)
     runner = ModelRunner(sessions["clinician"], trained.artifact, entry["model_id"], entry["version"], batch_size=10)
     report = runner.run(sorted(seeded.records))
 
@@ -130,19 +136,11 @@ def test_unapproved_retired_and_tampered_models_are_refused(
 
 
 def test_training_on_the_ledger_cohort_uses_only_research_consents(
-    seeded: SeedResult, sessions: dict[str, Session], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    seeded: SeedResult, sessions: dict[str, Session], decrypted: list[str], tmp_path: Path
 ) -> None:
     from careledger_models.datasets import fingerprint
     from careledger_models.train import train_on_cohort
 
-    decrypted: list[str] = []
-    original = crypto.open_blob
-
-    def counting_open(blob: bytes, key: bytes, record: crypto.RecordRef) -> bytes:
-        decrypted.append(record.record_id)
-        return original(blob, key, record)
-
-    monkeypatch.setattr("careledger.services.crypto.open_blob", counting_open)
     dataset = breast_cancer()
     trained, used = train_on_cohort(sessions["researcher"], dataset, seed=5, out_dir=tmp_path)
     mine = set(seeded.records)

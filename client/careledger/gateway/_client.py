@@ -28,8 +28,8 @@ from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 from google.rpc import status_pb2
 
+from .._files import write_atomic
 from .._signing import SigningIdentity
-from .._wallet import write_atomic
 from ..errors import (
     CommitError,
     CommitStatusError,

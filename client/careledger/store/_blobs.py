@@ -7,12 +7,11 @@ blob or the whole blob under its name, never part of one.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from .._files import write_atomic
 from ..errors import CareLedgerError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -55,22 +54,7 @@ class FileBlobStore:
         path = self._path(address)
         if path.exists():
             return address
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(path, blob)
         return address
 
     def get(self, address: str) -> bytes:
@@ -95,7 +79,7 @@ class FileBlobStore:
     def sweep_incomplete(self) -> int:
         """Remove temporary files a crash left behind (never a blob under its own name)."""
         removed = 0
-        for tmp in self.root.glob("*/*/.incoming-*"):
+        for tmp in self.root.glob("*/*/.*.incoming-*"):
             tmp.unlink(missing_ok=True)
             removed += 1
         return removed

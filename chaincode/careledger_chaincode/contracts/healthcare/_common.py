@@ -282,6 +282,19 @@ def event(ctx: Context, name: str, payload: dict[str, Any]) -> None:
     ctx.stub.set_event(name, canonical(payload))
 
 
+def key_history(ctx: Context, kind: str, *parts: str) -> list[dict[str, Any]]:
+    """Every committed value of a key, newest first, with the transaction that wrote it."""
+    return [
+        {
+            "tx_id": m.tx_id,
+            "time": m.timestamp.isoformat(),
+            "deleted": m.is_delete,
+            "value": load(m.value) if m.value else None,
+        }
+        for m in ctx.stub.get_history_for_key(key(ctx, kind, *parts))
+    ]
+
+
 # -- pagination ----------------------------------------------------------------------------------------------------
 def page_args(page_size: str, bookmark: str) -> tuple[int, str]:
     try:

@@ -24,6 +24,7 @@ from ._common import (
     get_json,
     json_object,
     key,
+    key_history,
     load,
     member_id,
     not_found,
@@ -169,33 +170,16 @@ class AccessMixin:
                 decision.update(custodian=record["custodian"], key_available=wrapped is not None)
             decisions.append(decision)
             audit_summary.append({k: audit[k] for k in ("record_id", "patient_id", "custodian", "decision", "reason")})
-        put_json(
-            ctx,
-            {
-                "tx_id": txid,
-                "time": at,
-                "requester": who.member_id,
-                "requester_org": who.msp_id,
-                "purpose": purpose,
-                "emergency": emergency,
-                "allowed": allowed_ids,
-            },
-            ACCESS,
-            txid,
-        )
-        event(
-            ctx,
-            "AccessRequested",
-            {
-                "tx_id": txid,
-                "time": at,
-                "requester": who.member_id,
-                "requester_org": who.msp_id,
-                "purpose": purpose,
-                "emergency": emergency,
-                "decisions": audit_summary,
-            },
-        )
+        summary = {
+            "tx_id": txid,
+            "time": at,
+            "requester": who.member_id,
+            "requester_org": who.msp_id,
+            "purpose": purpose,
+            "emergency": emergency,
+        }
+        put_json(ctx, {**summary, "allowed": allowed_ids}, ACCESS, txid)
+        event(ctx, "AccessRequested", {**summary, "decisions": audit_summary})
         return {"tx_id": txid, "time": at, "purpose": purpose, "emergency": emergency, "decisions": decisions}
 
     @transaction("GetAccessKeys", read_only=True)
@@ -362,12 +346,4 @@ class AccessMixin:
         record = require_record(ctx, member_id(record_id, "record_id"))
         if not can_view_record(ctx, who, record):
             raise denied(f"{who.member_id} may not see the history of record {record_id}")
-        return [
-            {
-                "tx_id": m.tx_id,
-                "time": m.timestamp.isoformat(),
-                "deleted": m.is_delete,
-                "value": load(m.value) if m.value else None,
-            }
-            for m in ctx.stub.get_history_for_key(key(ctx, RECORD, record_id))
-        ]
+        return key_history(ctx, RECORD, record_id)

@@ -20,6 +20,7 @@ from ._common import (
     invalid,
     json_object,
     key,
+    key_history,
     load,
     member_id,
     not_found,
@@ -229,15 +230,7 @@ class ConsentMixin:
         grant = require_grant(ctx, grant_id)
         if not can_see_grant(ctx, who, grant):
             raise denied(f"{who.member_id} may not see grant {grant_id}")
-        return [
-            {
-                "tx_id": m.tx_id,
-                "time": m.timestamp.isoformat(),
-                "deleted": m.is_delete,
-                "value": load(m.value) if m.value else None,
-            }
-            for m in ctx.stub.get_history_for_key(key(ctx, GRANT, grant_id))
-        ]
+        return key_history(ctx, GRANT, grant_id)
 
 
 def _grant_event(grant: dict[str, Any]) -> dict[str, Any]:
