@@ -35,7 +35,8 @@ def decrypted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture(scope="module")
 def seeded(network: Network) -> SeedResult:
-    return seed("breast-cancer", records=30, patients=10, state=network.state)
+    # 80 records over 10 patients: 3 of them consent to research, 24 records, enough to train on
+    return seed("breast-cancer", records=80, patients=10, state=network.state)
 
 
 @pytest.fixture(scope="module")
