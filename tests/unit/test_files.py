@@ -57,3 +57,40 @@ def test_sweep_removes_only_incomplete_uploads(tmp_path: Path) -> None:
     leftover.write_bytes(b"half")
     assert store.sweep_incomplete() == 1
     assert store.get(address) == b"kept"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():  # type: ignore[no-untyped-def]
+    """An S3-compatible server on loopback (moto), with a bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="records")
+    yield endpoint
+    server.stop()
+
+
+def test_s3_backend_behaves_like_the_file_store(s3_endpoint: str) -> None:
+    from careledger.store import S3BlobStore
+
+    store = S3BlobStore("records", "hospital1/", endpoint_url=s3_endpoint)
+    address = store.put(b"ciphertext")
+    assert address == hashlib.sha256(b"ciphertext").hexdigest()
+    assert store.exists(address)
+    assert store.get(address) == b"ciphertext"
+    store._s3.put_object(Bucket="records", Key=f"hospital1/{address}", Body=b"bit rot")
+    with pytest.raises(BlobError, match="corrupt"):
+        store.get(address)
+    assert store.delete(address)
+    assert not store.exists(address)
+    with pytest.raises(BlobNotFound):
+        store.get(address)
+    with pytest.raises(BlobError, match="not a blob address"):
+        store.get("../x")

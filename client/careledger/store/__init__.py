@@ -1,7 +1,7 @@
 """Encrypted record stores: content-addressed blobs, served per custodian over HTTPS with signed requests."""
 
 from ._auth import AuthError, Requester, sign_request, verify_request
-from ._blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore
+from ._blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore, S3BlobStore
 from ._client import StoreClient, StoreError
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "BlobStore",
     "FileBlobStore",
     "Requester",
+    "S3BlobStore",
     "StoreClient",
     "StoreError",
     "sign_request",

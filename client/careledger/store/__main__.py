@@ -2,7 +2,8 @@
 
 --org-msp MSP        the custodian organization this store serves
 --profile FILE       connection profile of that org; --identity LABEL: its wallet identity for ledger queries
---data DIR           where blobs are kept
+--data DIR           where blobs are kept, or s3://bucket/prefix/ for an S3-compatible bucket
+--s3-endpoint URL    the S3 endpoint (MinIO, Ceph, ...); AWS when omitted
 --listen HOST:PORT   --tls-cert FILE  --tls-key FILE
 --trust MSP=CA.pem   (repeat) the CA certificate of every consortium organization
 """
@@ -19,7 +20,7 @@ from types import FrameType
 from cryptography import x509
 
 from ..gateway import connect
-from ._blobs import FileBlobStore
+from ._blobs import FileBlobStore, S3BlobStore
 from ._server import StoreConfig, make_server
 
 
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--org-msp", required=True)
     parser.add_argument("--profile", type=Path, required=True)
     parser.add_argument("--identity", required=True)
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--s3-endpoint")
     parser.add_argument("--listen", required=True)
     parser.add_argument("--tls-cert", type=Path, required=True)
     parser.add_argument("--tls-key", type=Path, required=True)
@@ -46,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         trusted.setdefault(msp, []).extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
     gateway = connect(args.profile, args.identity)
     contract = gateway.network(args.channel).contract(args.chaincode)
-    blobs = FileBlobStore(args.data)
+    blobs: FileBlobStore | S3BlobStore
+    if args.data.startswith("s3://"):
+        bucket, _, prefix = args.data[len("s3://") :].partition("/")
+        blobs = S3BlobStore(bucket, prefix, endpoint_url=args.s3_endpoint)
+    else:
+        blobs = FileBlobStore(Path(args.data))
     swept = blobs.sweep_incomplete()
     config = StoreConfig(
         org_msp=args.org_msp,
