@@ -17,7 +17,7 @@ from typing import Any
 
 from careledger_network.paths import REPO_ROOT, state_dir
 
-from . import crypto_bench, scoring
+from . import crypto_bench, growth, scoring
 from .__main__ import HEADER
 from .runner import Result
 from .workloads import WORKLOADS, Bench
@@ -154,9 +154,26 @@ def main() -> int:
             f"  end to end {scored['end_to_end_records_per_s']} records/s ({scored['end_to_end_s']} s) "
             f"vs plain XGBoost {scored['plain_xgboost_records_per_s']} records/s on the same rows"
         )
+        print("\ngrowth: 1,000 vs 100,000 audit events of one patient on the ledger:", flush=True)
+        grown = growth.measure_growth(100_000)
+        print(
+            f"  request-access p50 {grown['at_1000']['request_access_p50_ms']} -> "
+            f"{grown['at_large']['request_access_p50_ms']} ms "
+            f"({grown['ratio_request_access']}x); access-log page p50 {grown['at_1000']['access_log_page_p50_ms']} -> "
+            f"{grown['at_large']['access_log_page_p50_ms']} ms ({grown['ratio_access_log_page']}x)\n"
+            f"  block bytes: {grown['block_bytes_per_record']} per record, {grown['block_bytes_per_grant']} per grant, "
+            f"{grown['block_bytes_per_access_event']} per access event"
+        )
     machine = {**load.summary(), "cores": os.cpu_count(), "loadavg": os.getloadavg()}
     print(f"\nmachine during the run: {machine}")
-    doc = {"when": stamp, "machine": machine, "transactions": rows, "encryption": crypto_rows, "scoring": scored}
+    doc = {
+        "when": stamp,
+        "machine": machine,
+        "transactions": rows,
+        "encryption": crypto_rows,
+        "scoring": scored,
+        "growth": grown,
+    }
     (results_dir / f"bench-{stamp}.json").write_text(json.dumps(doc, indent=2) + "\n")
     chart(rows, results_dir / f"bench-{stamp}.png")
     print(f"raw results: {results_dir / f'bench-{stamp}.json'}; chart: {results_dir / f'bench-{stamp}.png'}")
