@@ -92,6 +92,31 @@ class Wallet:
             raise IdentityError(f"no identity {label!r} in wallet {self.root}")
         return dict(json.loads(path.read_text()))
 
+    def set_passphrase(self, label: str, new: bytes, old: bytes | None = None) -> None:
+        """(Re-)encrypt an identity's signing and encryption keys under a new passphrase."""
+        if not new:
+            raise IdentityError("the new passphrase must not be empty")
+        identity = self.get(label, old)
+        meta = self.metadata(label)
+        extra = {k: v for k, v in meta.items() if k not in ("msp_id", "encrypted")}
+        chain = (self.path(label) / "msp" / "cacerts" / "ca.pem").read_bytes()
+        encryption_pem = self.get_encryption_key_pem(label)
+        if encryption_pem is not None:
+            from cryptography.hazmat.primitives import serialization
+
+            key = serialization.load_pem_private_key(
+                encryption_pem, password=old if meta.get("encrypted") == "yes" else None
+            )
+            self.put_encryption_key(
+                label,
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.BestAvailableEncryption(new),
+                ),
+            )
+        self.put(label, identity, chain, passphrase=new, extra=extra)
+
     def put_encryption_key(self, label: str, pem: bytes) -> None:
         """The member's encryption private key (PKCS#8 PEM, encrypted by the caller when it has a passphrase)."""
         write_atomic(self.path(label) / "encryption" / "key.pem", pem, mode=0o600)

@@ -40,6 +40,8 @@ class Context:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        if not self.user:
+            raise click.UsageError("give --user (a wallet identity, e.g. h1-clinician-1)")
         passphrase = os.environ.get("CARELEDGER_PASSPHRASE")
         with Session.open(
             self.profile, self.user, passphrase.encode() if passphrase else None, org_key_from=self.org_key_from
@@ -104,7 +106,7 @@ def _event_row(e: dict[str, Any]) -> str:
 
 @click.group()
 @click.option("--org", envvar="CARELEDGER_ORG", help="organization of the local network (hospital1, ...)")
-@click.option("--user", envvar="CARELEDGER_USER", required=True, help="wallet identity, e.g. h1-clinician-1")
+@click.option("--user", envvar="CARELEDGER_USER", default="", help="wallet identity, e.g. h1-clinician-1")
 @click.option("--profile", type=click.Path(path_type=Path), envvar="CARELEDGER_PROFILE", help="connection profile")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--org-key-from", help="wallet identity holding the organization key (hospital systems only)")
@@ -113,11 +115,14 @@ def main(
     ctx: click.Context, org: str | None, user: str, profile: Path | None, as_json: bool, org_key_from: str | None
 ) -> None:
     """CareLedger: patient-controlled health records on the consortium ledger."""
+    state = Path(os.environ.get("CARELEDGER_STATE", "network/state"))
     if profile is None:
-        if not org:
-            raise click.UsageError("give --org (e.g. hospital1) or --profile")
-        state = Path(os.environ.get("CARELEDGER_STATE", "network/state"))
-        profile = state / "profiles" / f"{org.lower()}.json"
+        if org:
+            profile = state / "profiles" / f"{org.lower()}.json"
+        else:  # commands that act as a user need --org; the portal serves every hospital
+            profile = next(iter(sorted((state / "profiles").glob("*.json"))), state / "profiles" / "none.json")
+            if ctx.invoked_subcommand != "portal":
+                raise click.UsageError("give --org (e.g. hospital1) or --profile")
     if not profile.exists():
         _fail(f"no connection profile at {profile}: is the network up (`make network-up`)?", EXIT_UNAVAILABLE)
     ctx.obj = Context(profile, user, as_json, org_key_from)
@@ -536,6 +541,87 @@ def model_retire(c: Context, model_id: str, version: str, reason: str) -> None:
             )
 
     _run(act)
+
+
+# -- wallets and web apps ---------------------------------------------------------------------------------------
+@main.group()
+def wallet() -> None:
+    """Your identity on disk."""
+
+
+@wallet.command("set-passphrase")
+@pass_ctx
+def wallet_set_passphrase(c: Context) -> None:
+    """Encrypt your keys under a passphrase (asked twice; CARELEDGER_PASSPHRASE gives the current one)."""
+    from ._wallet import Wallet
+    from .gateway._connection import load_profile
+
+    if not c.user:
+        _fail("give --user", EXIT_BAD_INPUT)
+    new = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+    old = os.environ.get("CARELEDGER_PASSPHRASE")
+
+    def act() -> None:
+        meta = load_profile(c.profile).get("x-careledger", {})
+        Wallet(Path(meta["wallet"])).set_passphrase(c.user, new.encode(), old.encode() if old else None)
+        c.emit(
+            {"user": c.user, "encrypted": True}, lambda _: f"the keys of {c.user} are now protected by your passphrase"
+        )
+
+    _run(act)
+
+
+def _serve(app: Any, host: str, port: int, cert: Path, key: Path) -> None:
+    click.echo(f"serving on https://{host}:{port}/")
+    app.run(host=host, port=port, ssl_context=(str(cert), str(key)), threaded=True)
+
+
+@main.group()
+def hospital() -> None:
+    """The hospital app."""
+
+
+@hospital.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, help="default: the org's app port from the consortium")
+@click.option("--models", "model_dir", type=click.Path(path_type=Path), default=Path("models/artifacts"))
+@click.pass_obj
+def hospital_serve(c: Context, host: str, port: int | None, model_dir: Path) -> None:
+    """Serve the hospital app of --org over HTTPS."""
+    from .apps import create_hospital_app
+
+    org = c.profile.stem
+    state = c.profile.parent.parent
+    meta_profile = json.loads(c.profile.read_text())
+    meta = meta_profile["x-careledger"]
+    if not meta.get("app_port"):
+        _fail(f"{org} runs no hospital app (no record store in the consortium definition)", EXIT_BAD_INPUT)
+    app = create_hospital_app(
+        {"PROFILE": str(c.profile), "ORG_KEY_FROM": meta["org_admin"], "MODEL_DIR": str(model_dir)}
+    )
+    tls = state / "crypto" / org / "app"
+    _serve(app, host, port or int(meta["app_port"]), tls / "server.crt", tls / "server.key")
+
+
+@main.group()
+def portal() -> None:
+    """The patient consent portal."""
+
+
+@portal.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, help="default: the portal port from the consortium")
+@click.pass_obj
+def portal_serve(c: Context, host: str, port: int | None) -> None:
+    """Serve the consent portal for the patients of every hospital, over HTTPS."""
+    from .apps import create_portal_app
+
+    state = c.profile.parent.parent
+    meta = json.loads(c.profile.read_text())["x-careledger"]
+    profiles = {p.stem: str(p) for p in sorted((state / "profiles").glob("*.json")) if p.stem in meta["hospitals"]}
+    app = create_portal_app({"PROFILES": profiles, "GRANTEE_ORGS": meta["grantee_msps"]})
+    tls = state / "crypto" / meta["portal_org"] / "app"
+    _serve(app, host, port or int(meta["portal_port"]), tls / "server.crt", tls / "server.key")
 
 
 if __name__ == "__main__":

@@ -66,10 +66,21 @@ class Session:
 
     @classmethod
     def open(
-        cls, profile_path: Path, user: str, passphrase: bytes | None = None, org_key_from: str | None = None
+        cls,
+        profile_path: Path,
+        user: str,
+        passphrase: bytes | None = None,
+        org_key_from: str | None = None,
+        require_passphrase: bool = False,
     ) -> Session:
+        """Connect as `user`. `require_passphrase` refuses identities whose keys are not passphrase-protected
+        (the web apps sign people in with their passphrase)."""
         profile = load_profile(profile_path)
         meta = profile.get("x-careledger", {})
+        if require_passphrase:
+            wallet_meta = Wallet(Path(meta.get("wallet", profile_path.parent))).metadata(user)
+            if wallet_meta.get("encrypted") != "yes":
+                raise IdentityError(f"{user} has no passphrase yet: set one with `careledger wallet set-passphrase`")
         gateway = connect(profile_path, user, passphrase=passphrase)
         contract = gateway.network(meta.get("channel", "careledger")).contract(meta.get("chaincode", "careledger"))
         wallet = Wallet(Path(meta.get("wallet", profile_path.parent)))

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from careledger import Attribute, SigningIdentity, Wallet
 from careledger.services import Session
 from careledger_network import crypto as netcrypto
 from careledger_network.consortium import Consortium, Org, load
@@ -64,17 +63,7 @@ def _parallel(fn: Callable[[Any], T], items: list[Any], workers: int = 12) -> li
 
 
 def _enroll_patient(c: Consortium, state: Path, org: Org, patient_id: str) -> None:
-    wallet = Wallet(state / "wallets" / org.key)
-    if patient_id in wallet.labels():
-        return
-    paths = netcrypto.org_paths(state, org)
-    ca = netcrypto.ca_client(org.ca, paths)
-    admin = wallet.get(org.admin)
-    attrs = (Attribute("role", "patient"), Attribute("member_id", patient_id))
-    secret = ca.register(admin, patient_id, attributes=attrs)
-    enrollment = ca.enroll(patient_id, secret)
-    identity = SigningIdentity(org.msp_id, enrollment.certificate_pem, enrollment.private_key)
-    wallet.put(patient_id, identity, enrollment.ca_chain_pem, extra={"role": "patient"})
+    netcrypto.enroll_user(state, org, patient_id, "patient")
 
 
 def seed(

@@ -80,6 +80,22 @@ def chaincode_upgrade(consortium_path: Path | None) -> None:
 
 @main.command()
 @consortium_option
+def apps(consortium_path: Path | None) -> None:
+    """Start the hospital apps and the patient consent portal; print their URLs."""
+    try:
+        urls = _network(consortium_path).start_apps()
+    except (ConsortiumError, SetupError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except NetworkError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for url in urls:
+        click.echo(f"  {url}")
+
+
+@main.command()
+@consortium_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(consortium_path: Path | None, as_json: bool) -> None:
     """Every process: PID, ports and health from its operations endpoint. Exit 1 if any is unhealthy."""

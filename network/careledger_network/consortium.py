@@ -81,6 +81,7 @@ class Org:
     users: tuple[User, ...] = ()
     chaincode_port: int = 0
     store_port: int = 0  # 0: this org runs no record store
+    app_port: int = 0  # the hospital app (hospitals) or the consent portal (the authority)
 
     @property
     def key(self) -> str:
@@ -130,6 +131,8 @@ class Consortium:
             ports[org.chaincode_port] = f"chaincode server of {org.name}"
             if org.store_port:
                 ports[org.store_port] = f"record store of {org.name}"
+            if org.app_port:
+                ports[org.app_port] = f"{'hospital app' if org.store_port else 'consent portal'} of {org.name}"
             for p in org.peers:
                 ports[p.port] = p.name
                 ports[p.chaincode_port] = f"{p.name} (chaincode listener)"
@@ -207,6 +210,7 @@ def parse(doc: Any) -> Consortium:
     )
 
     orgs: list[Org] = []
+    authority = str(chaincode.get("authority_msp", "HealthAuthorityMSP"))
     raw_orgs = _require(doc, "orgs", "consortium")
     if not isinstance(raw_orgs, list) or not raw_orgs:
         raise ConsortiumError("orgs: list at least one application organization")
@@ -246,6 +250,7 @@ def parse(doc: Any) -> Consortium:
                 users=tuple(users),
                 chaincode_port=base + 2,
                 store_port=base + 5 if raw.get("record_store", False) else 0,
+                app_port=base + 6 if raw.get("record_store", False) or raw.get("msp_id") == authority else 0,
             )
         )
 

@@ -269,6 +269,11 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
                     pair,
                 )
 
+    if org.app_port and not (paths.root / "app" / "server.key").exists():
+        secret = registrar.secret(f"app-{org.key}", "client")
+        _write_tls(
+            paths.root / "app", client.enroll(f"app-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"), "server"
+        )
     if org.store_port and not (paths.store / "server.key").exists():
         secret = registrar.secret(f"store-{org.key}", "client")
         _write_tls(paths.store, client.enroll(f"store-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"), "server")
@@ -298,3 +303,19 @@ def enroll_all(consortium: Consortium, state: Path) -> None:
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         for future in [pool.submit(enroll_org, consortium, org, state, is_oo) for org, is_oo in jobs]:
             future.result()
+
+
+def enroll_user(state: Path, org: Org, user_id: str, role: str, passphrase: bytes | None = None) -> None:
+    """Onboard one person: the org admin registers them (role, member_id attributes) with the org's CA,
+    they enroll with a key made here, and the identity goes into the org's wallet (encrypted when a
+    passphrase is given). Skipped when the wallet already has them."""
+    store = wallet(state, org)
+    if user_id in store.labels():
+        return
+    paths = org_paths(state, org)
+    client = ca_client(org.ca, paths)
+    admin = store.get(org.admin)
+    secret = client.register(admin, user_id, attributes=(Attribute("role", role), Attribute("member_id", user_id)))
+    enrollment = client.enroll(user_id, secret)
+    identity = _identity(org.msp_id, enrollment)
+    store.put(user_id, identity, enrollment.ca_chain_pem, passphrase=passphrase, extra={"role": role})

@@ -300,6 +300,12 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
             "channel": c.channel,
             "chaincode": c.chaincode_name,
             "wallet": str(wallet(state, org).root),
+            "org_admin": org.admin,
+            "app_port": org.app_port,
+            "hospitals": [o.key for o in c.orgs if o.store_port],
+            "grantee_msps": [o.msp_id for o in c.orgs if o.store_port],
+            "portal_org": next((o.key for o in c.orgs if o.msp_id == c.authority_msp), ""),
+            "portal_port": next((o.app_port for o in c.orgs if o.msp_id == c.authority_msp), 0),
             "stores": {
                 o.msp_id: {
                     "url": f"https://{c.host}:{o.store_port}",

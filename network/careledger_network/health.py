@@ -50,8 +50,8 @@ def probe(process: TrackedProcess, ca_file: Path | None, timeout: float = 1.0) -
             return False, f"no answer ({getattr(exc, 'reason', exc)})"
         try:
             return True, str(json.loads(body).get("status", "OK"))
-        except ValueError:
-            return True, body.strip()[:20] or "OK"
+        except (ValueError, AttributeError):
+            return True, "OK"  # a web app's page: it answered
     port = process.ports[0] if process.ports else 0
     with socket.socket() as sock:
         sock.settimeout(timeout)

@@ -391,6 +391,7 @@ class Network:
             for org in self.c.orgs:  # cheap, and carries generator changes to an existing network
                 generate.write_connection_profile(self.c, self.state, org)
             self._launch([self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)], started)
+            crypto.enroll_all(self.c, self.state)  # only what a newer consortium definition added
             self._launch(self._node_specs(), started)
             self._launch(self._chaincode_specs(), started)
             self._launch(self._store_specs(), started)
@@ -398,6 +399,37 @@ class Network:
             self._wait_ready()
 
         self._run_steps(steps)
+
+    def _app_specs(self) -> list[ProcessSpec]:
+        specs = []
+        for org in self.c.orgs:
+            if not org.app_port:
+                continue
+            kind = ["hospital", "serve"] if org.store_port else ["portal", "serve"]
+            name = f"app-{org.key}" if org.store_port else "portal"
+            specs.append(
+                ProcessSpec(
+                    name=name,
+                    command=[sys.executable, "-m", "careledger.cli", "--org", org.key, *kind],
+                    env={**_base_env(), "CARELEDGER_STATE": str(self.state), "PYTHONUNBUFFERED": "1"},
+                    ports=[org.app_port],
+                    health_url=f"https://{self.c.host}:{org.app_port}/login",
+                    ca_file=crypto.org_paths(self.state, org).ca_cert,
+                )
+            )
+        return specs
+
+    def start_apps(self) -> list[str]:
+        """Start the hospital apps and the consent portal (stopped with the rest by network-stop)."""
+        if not self.is_running():
+            raise NetworkError("the network is not running: `make network-up` first")
+        specs = self._app_specs()
+
+        def launch(started: list[str]) -> None:
+            self._launch(specs, started)
+
+        self._run_steps(launch)
+        return [s.health_url.removesuffix("login") for s in specs]
 
     def stop(self) -> list[str]:
         stopped = self.table.stop_all()
@@ -422,7 +454,7 @@ class Network:
 
     def status(self) -> list[dict[str, Any]]:
         table = self.table.load()
-        ca_files = {s.name: s.ca_file for s in self._all_specs()}
+        ca_files = {s.name: s.ca_file for s in [*self._all_specs(), *self._app_specs()]}
         rows = []
         for name, proc in table.items():
             healthy, text = probe(proc, ca_files.get(name))

@@ -15,8 +15,13 @@ pytestmark = pytest.mark.network
 
 
 def _plaintext_answer(port: int) -> bytes:
-    """What a port answers to a plaintext HTTP/1.1 request and an HTTP/2 preface (b"" when it hangs up)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+    """What a port answers to a plaintext HTTP/1.1 request and an HTTP/2 preface (b"" when it hangs up,
+    or when nothing listens there: the web apps run only when started)."""
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+    except ConnectionRefusedError:
+        return b""
+    with sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         try:
             return sock.recv(256)
@@ -26,7 +31,7 @@ def _plaintext_answer(port: int) -> bytes:
 
 def test_every_port_refuses_plaintext(network: Network, consortium: Consortium) -> None:
     ports = consortium.all_ports()
-    assert len(ports) == 31
+    assert len(ports) == 34
     served = []
     for port, what in sorted(ports.items()):
         answer = _plaintext_answer(port)

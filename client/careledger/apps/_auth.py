@@ -1,0 +1,45 @@
+"""Sign-in and sign-out (shared by both apps)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers.response import Response
+
+from ..errors import IdentityError
+from ._common import TooManyAttempts, safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    orgs = current_app.config["ORGS"]
+    if request.method == "GET":
+        return render_template("login.html", orgs=orgs, error=None)
+    org = request.form.get("org") or orgs[0]
+    user = request.form.get("user", "").strip()
+    passphrase = request.form.get("passphrase", "")
+    if org not in orgs or not user or not passphrase:
+        return render_template("login.html", orgs=orgs, error="Give your user id and passphrase."), 400
+    sessions = current_app.extensions["careledger.sessions"]
+    try:
+        token = sessions.sign_in(org, user, passphrase, request.remote_addr or "?")
+    except TooManyAttempts as exc:
+        return render_template("login.html", orgs=orgs, error=str(exc)), 429
+    except IdentityError as exc:
+        return render_template("login.html", orgs=orgs, error=str(exc)), 401
+    role = sessions.get(token).role
+    if role not in current_app.config["ROLES"]:
+        sessions.sign_out(token)
+        allowed = " or ".join(current_app.config["ROLES"])
+        return render_template("login.html", orgs=orgs, error=f"This app is for {allowed} accounts."), 403
+    session.clear()  # a new session on sign-in: no fixation
+    session["sid"] = token
+    return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    current_app.extensions["careledger.sessions"].sign_out(session.get("sid"))
+    session.clear()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,187 @@
+"""The patient consent portal.
+
+Pages: my records; grant access (a member or an organization; categories or records; purposes;
+expiry) and revoke it; the live access log (chaincode events pushed to the page, emergency accesses
+highlighted); models run on my data and their results; export of my consents and access trail as FHIR;
+erasure of a record.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from .. import fhir
+from ..errors import GatewayError
+from ..services import Session
+from . import _auth
+from ._common import SessionStore, base_app, login_required
+
+bp = Blueprint("main", __name__)
+TEMPLATES = Path(__file__).parent / "templates"
+PURPOSES = ("treatment", "diagnosis-ai", "research")
+
+
+def _me() -> Session:
+    return g.user.session  # type: ignore[no-any-return]
+
+
+@bp.route("/")
+@login_required
+def home() -> str:
+    me = _me()
+    records = me.all_pages("ListPatientRecords", me.member_id())
+    return render_template("portal_home.html", records=records)
+
+
+@bp.route("/grants")
+@login_required
+def grants() -> str:
+    me = _me()
+    mine = me.all_pages("ListGrantsByPatient", me.member_id())
+    records = me.all_pages("ListPatientRecords", me.member_id())
+    categories = sorted({r["category"] for r in records if r["status"] == "active"})
+    grantees = []
+    for org in current_app.config["GRANTEE_ORGS"]:
+        grantees += [
+            m for m in me.all_pages("ListMembers", org, "") if m["role"] in ("clinician", "researcher", "organization")
+        ]
+    return render_template(
+        "portal_grants.html", grants=mine, records=records, categories=categories, grantees=grantees, error=None
+    )
+
+
+@bp.route("/grants", methods=["POST"])
+@login_required
+def grant() -> WerkzeugResponse | tuple[str, int]:
+    grantee = request.form.get("grantee", "").strip()
+    purposes = [p for p in request.form.getlist("purpose") if p in PURPOSES]
+    categories = request.form.getlist("category")
+    record_ids = request.form.getlist("record")
+    until = request.form.get("until", "")
+    try:
+        valid_until = datetime.date.fromisoformat(until)
+    except ValueError:
+        return render_template("error.html", title="Bad request", reason="Choose an expiry date."), 400
+    if not grantee or not purposes or not (categories or record_ids):
+        reason = "Choose who, for which purposes, and which records or categories."
+        return render_template("error.html", title="Bad request", reason=reason), 400
+    grant = _me().grant(
+        grantee, purposes, f"{valid_until.isoformat()}T23:59:59Z", record_ids or None, categories or None
+    )
+    flash(f"Access granted to {grant['grantee']} until {valid_until.isoformat()}.")
+    return redirect(url_for("main.grants"))
+
+
+@bp.route("/grants/<grant_id>/revoke", methods=["POST"])
+@login_required
+def revoke(grant_id: str) -> WerkzeugResponse:
+    grant = _me().revoke(grant_id)
+    rotated = 0
+    if request.form.get("rotate") == "yes":
+        for record_id in grant["keyed_records"]:
+            _me().rotate_record(record_id)
+            rotated += 1
+    flash(f"Access of {grant['grantee']} revoked" + (f"; {rotated} records re-encrypted." if rotated else "."))
+    return redirect(url_for("main.grants"))
+
+
+@bp.route("/log")
+@login_required
+def log() -> str:
+    events = _me().access_log()
+    events.sort(key=lambda e: e["time"], reverse=True)
+    return render_template("portal_log.html", events=events)
+
+
+@bp.route("/log/stream")
+@login_required
+def log_stream() -> Response:
+    """Server-sent events: this patient's access decisions and inferences as they are committed."""
+    me = _me()
+    patient_id = me.member_id()
+    network = me.gateway.network(me.contract.network.name)
+    chaincode = me.contract.chaincode
+    seconds = float(current_app.config.get("STREAM_SECONDS", 300))
+
+    def events() -> Iterator[str]:
+        yield ": connected\n\n"
+        try:
+            for _block, _tx, name, payload in network.chaincode_events(chaincode, timeout=seconds):
+                doc = json.loads(payload)
+                if name == "AccessRequested":
+                    for d in doc["decisions"]:
+                        if d["patient_id"] == patient_id:
+                            row = {
+                                **{k: doc[k] for k in ("time", "requester", "requester_org", "purpose", "emergency")},
+                                **d,
+                            }
+                            yield f"event: access\ndata: {json.dumps(row)}\n\n"
+                elif name == "InferencesRecorded":
+                    for r in doc["records"]:
+                        if r["patient_id"] == patient_id:
+                            row = {
+                                "model": f"{doc['model_id']}@{doc['version']}",
+                                "record_id": r["record_id"],
+                                "requester": doc["requester"],
+                            }
+                            yield f"event: inference\ndata: {json.dumps(row)}\n\n"
+        except GatewayError:
+            yield "event: error\ndata: {}\n\n"
+
+    return Response(events(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+@bp.route("/models")
+@login_required
+def models() -> str:
+    me = _me()
+    return render_template("portal_models.html", inferences=me.all_pages("ListInferencesByPatient", me.member_id()))
+
+
+@bp.route("/export")
+@login_required
+def export() -> Response:
+    me = _me()
+    patient_id = me.member_id()
+    entries = [{"resource": fhir.consent(g_)} for g_ in me.all_pages("ListGrantsByPatient", patient_id)]
+    entries += [{"resource": fhir.audit_event(e)} for e in me.access_log()]
+    entries += [{"resource": fhir.provenance(i)} for i in me.all_pages("ListInferencesByPatient", patient_id)]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return Response(
+        json.dumps(bundle, indent=2),
+        mimetype="application/fhir+json",
+        headers={"Content-Disposition": f'attachment; filename="careledger-{patient_id}.json"'},
+    )
+
+
+@bp.route("/records/<record_id>/erase", methods=["POST"])
+@login_required
+def erase(record_id: str) -> WerkzeugResponse | tuple[str, int]:
+    if request.form.get("confirm") != "erase":
+        return render_template("error.html", title="Not erased", reason="Type erase to confirm."), 400
+    _me().erase(record_id)
+    flash(f"Record {record_id} erased: its keys and ciphertext are destroyed.")
+    return redirect(url_for("main.home"))
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Any:
+    """The consent portal. Config: PROFILES {org: connection profile}, GRANTEE_ORGS (MSP ids listed as grantees)."""
+    app = base_app("portal", TEMPLATES, test_config)
+    app.config.setdefault("ROLES", ["patient"])
+    profiles = {k: Path(v) for k, v in app.config["PROFILES"].items()}
+    app.config.setdefault("ORGS", sorted(profiles))
+
+    def open_session(org: str, user: str, passphrase: bytes) -> Session:
+        return Session.open(profiles[org], user, passphrase, require_passphrase=True)
+
+    app.extensions["careledger.sessions"] = SessionStore(open_session)
+    app.register_blueprint(_auth.bp)
+    app.register_blueprint(bp)
+    return app
