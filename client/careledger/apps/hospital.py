@@ -89,12 +89,14 @@ def new_record() -> str | Response | tuple[str, int]:
         if upload and upload.filename:
             resource = json.loads(upload.read())
         else:
-            value = float(request.form.get("value", ""))
+            quantity: dict[str, Any] = {"value": float(request.form.get("value", ""))}
+            if unit := request.form.get("unit", "").strip():  # FHIR allows no empty strings
+                quantity["unit"] = unit
             resource = {
                 "resourceType": "Observation",
                 "status": "final",
                 "code": {"text": request.form.get("code", "").strip() or "Observation"},
-                "valueQuantity": {"value": value, "unit": request.form.get("unit", "").strip()},
+                "valueQuantity": quantity,
             }
         record = _me().create_record(patient_id, resource, category)
     except (ValueError, FHIRError) as exc:  # ledger refusals go to the error page (status and reason)

@@ -1,0 +1,94 @@
+"""Fixtures for the web apps: fresh passphrase-protected users and app factories on the live network."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from careledger.apps import create_hospital_app, create_portal_app
+from careledger.services import Session
+from careledger_network import crypto as netcrypto
+from careledger_network.network import Network
+
+PASSPHRASE = "correct horse battery staple"
+OBSERVATION = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"text": "Hemoglobin"},
+    "valueQuantity": {"value": 13.1, "unit": "g/dL"},
+}
+
+
+@dataclass
+class WebUsers:
+    clinician: str
+    patient: str
+    other_patient: str
+    record_id: str
+
+
+@pytest.fixture(scope="session")
+def web_users(network: Network) -> WebUsers:
+    """A clinician and two patients of Hospital1 with passphrases, and one record of the first patient."""
+    run = uuid.uuid4().hex[:6]
+    org = network.c.org("hospital1")
+    users = WebUsers(f"h1-webc-{run}", f"h1-webp-{run}", f"h1-webq-{run}", "")
+    for user, role in ((users.clinician, "clinician"), (users.patient, "patient"), (users.other_patient, "patient")):
+        netcrypto.enroll_user(network.state, org, user, role, PASSPHRASE.encode())
+        with Session.open(network.state / "profiles" / "hospital1.json", user, PASSPHRASE.encode()) as s:
+            s.register()
+    with Session.open(network.state / "profiles" / "hospital1.json", users.clinician, PASSPHRASE.encode()) as s:
+        users.record_id = s.create_record(users.patient, OBSERVATION, category="laboratory")["id"]
+    with Session.open(network.state / "profiles" / "hospital1.json", "h1-admin") as admin:
+        admin.register()  # the organization key, which the hospital app uses for org-wrapped keys
+    return users
+
+
+@pytest.fixture
+def hospital_app(network: Network, tmp_path: Path) -> Any:
+    return create_hospital_app(
+        {
+            "PROFILE": str(network.state / "profiles" / "hospital1.json"),
+            "ORG_KEY_FROM": "h1-admin",
+            "MODEL_DIR": str(tmp_path),
+            "TESTING": True,
+        }
+    )
+
+
+@pytest.fixture
+def portal_app(network: Network) -> Any:
+    profiles = {o.key: str(network.state / "profiles" / f"{o.key}.json") for o in network.c.orgs if o.store_port}
+    return create_portal_app(
+        {"PROFILES": profiles, "GRANTEE_ORGS": ["Hospital1MSP", "Hospital2MSP"], "TESTING": True, "STREAM_SECONDS": 2}
+    )
+
+
+class Browser:
+    """A Flask test client over https (the session cookie is Secure) that keeps the CSRF token."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = app.test_client()
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, base_url="https://localhost", **kw)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, csrf: bool = True, **kw: Any) -> Any:
+        form = dict(data or {})
+        if csrf:
+            form["csrf_token"] = self.csrf()
+        return self.client.post(path, data=form, base_url="https://localhost", **kw)
+
+    def csrf(self) -> str:
+        page = self.get("/login").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, "no CSRF token on the login page"
+        return match.group(1)
+
+    def login(self, user: str, passphrase: str = PASSPHRASE, org: str = "hospital1") -> Any:
+        return self.post("/login", {"org": org, "user": user, "passphrase": passphrase})
+
