@@ -215,7 +215,8 @@ class Network:
         if start_block is not None:
             request.start_position.CopyFrom(ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block)))
         else:
-            request.start_position.CopyFrom(ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest()))
+            # The gateway takes "next commit" (not "newest") for events from now on.
+            request.start_position.CopyFrom(ab_pb2.SeekPosition(next_commit=ab_pb2.SeekNextCommit()))
         raw = request.SerializeToString()
         signed = gateway_pb2.SignedChaincodeEventsRequest(request=raw, signature=self.gateway.sign(raw))
         try:
