@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NET := $(PY) -m careledger_network.cli
 
 .PHONY: help setup fabric network-up network-down network-stop network-start network-status \
-        chaincode-upgrade demo test test-unit lint check bench
+        chaincode-upgrade demo test test-unit lint check bench browser
 
 help:
 	@echo "make demo            set up, bring the network up, run the demo checks"
@@ -50,8 +50,14 @@ chaincode-upgrade: setup
 demo: network-up
 	@$(PY) -m careledger_network.demo
 	@$(PY) -m careledger_models.demo
+	@echo "Web apps (sign in as h1-web-clinician or h1-web-patient, passphrase: demo-passphrase):"
+	@$(NET) apps
 
-test: setup fabric
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup fabric browser
 	$(PY) -m pytest
 
 test-unit: setup

@@ -117,8 +117,40 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
     finally:
         for session in (researcher, auditor, clinician):
             session.close()
+    _web_users(profiles, state, artifacts)
     _line("\nTry the CLI, e.g.:  .venv/bin/careledger --org hospital1 --user h1-patient-1 audit log")
     return 0
+
+
+WEB_PASSPHRASE = b"demo-passphrase"
+
+
+def _web_users(profiles: Path, state: Path, artifacts: Path) -> None:
+    """Passphrase-protected demo users for the web apps, a record to open, and the model's artifact
+    where the hospital app looks for it (models/artifacts)."""
+    import shutil
+
+    from careledger_network import crypto as netcrypto
+    from careledger_network.consortium import load
+
+    from .datasets import breast_cancer, to_observation
+    from .train import ARTIFACTS
+
+    org = load().org("hospital1")
+    for user, role in (("h1-web-clinician", "clinician"), ("h1-web-patient", "patient")):
+        netcrypto.enroll_user(state, org, user, role, WEB_PASSPHRASE)
+        with Session.open(profiles / "hospital1.json", user, WEB_PASSPHRASE) as s:
+            s.register()
+    with Session.open(profiles / "hospital1.json", "h1-web-patient", WEB_PASSPHRASE) as patient:
+        has_records = bool(patient.all_pages("ListPatientRecords", "h1-web-patient"))
+    if not has_records:
+        dataset = breast_cancer()
+        features = dict(zip(dataset.features, dataset.frame.iloc[3].tolist(), strict=True))
+        with Session.open(profiles / "hospital1.json", "h1-web-clinician", WEB_PASSPHRASE) as clinician:
+            clinician.create_record("h1-web-patient", to_observation(dataset, features), dataset.category)
+    for folder in artifacts.iterdir():  # the approved artifacts, for the hospital app's model page
+        shutil.copytree(folder, ARTIFACTS / folder.name, dirs_exist_ok=True)
+    _line("\n== Web demo users: h1-web-clinician and h1-web-patient (passphrase demo-passphrase) ==")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from . import crypto, generate
 from .consortium import Consortium, Org
 from .fabric_cli import CommandError, FabricCLI
 from .health import HealthTimeout, probe, wait_healthy, wait_raft_leader
-from .paths import Fabric, locate_fabric
+from .paths import REPO_ROOT, Fabric, locate_fabric
 from .processes import ProcessError, ProcessTable, TrackedProcess, port_holder
 from .readiness import wait_ready
 
@@ -405,7 +405,8 @@ class Network:
         for org in self.c.orgs:
             if not org.app_port:
                 continue
-            kind = ["hospital", "serve"] if org.store_port else ["portal", "serve"]
+            models = ["--models", str(REPO_ROOT / "models" / "artifacts")]
+            kind = ["hospital", "serve", *models] if org.store_port else ["portal", "serve"]
             name = f"app-{org.key}" if org.store_port else "portal"
             specs.append(
                 ProcessSpec(

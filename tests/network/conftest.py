@@ -91,4 +91,3 @@ class Browser:
 
     def login(self, user: str, passphrase: str = PASSPHRASE, org: str = "hospital1") -> Any:
         return self.post("/login", {"org": org, "user": user, "passphrase": passphrase})
-

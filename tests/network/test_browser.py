@@ -57,11 +57,22 @@ def sites(network: Network, model: tuple[Path, dict[str, Any]]) -> Iterator[dict
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     profiles = network.state / "profiles"
-    hospital = create_hospital_app({"PROFILE": str(profiles / "hospital1.json"), "ORG_KEY_FROM": "h1-admin", "MODEL_DIR": str(model[0])})
-    portal = create_portal_app({"PROFILES": {"hospital1": str(profiles / "hospital1.json"), "hospital2": str(profiles / "hospital2.json")}, "GRANTEE_ORGS": ["Hospital1MSP", "Hospital2MSP"]})
+    hospital = create_hospital_app(
+        {"PROFILE": str(profiles / "hospital1.json"), "ORG_KEY_FROM": "h1-admin", "MODEL_DIR": str(model[0])}
+    )
+    portal = create_portal_app(
+        {
+            "PROFILES": {"hospital1": str(profiles / "hospital1.json"), "hospital2": str(profiles / "hospital2.json")},
+            "GRANTEE_ORGS": ["Hospital1MSP", "Hospital2MSP"],
+        }
+    )
     tls = network.state / "crypto"
-    hospital_url, hospital_server = _serve(hospital, tls / "hospital1" / "app" / "server.crt", tls / "hospital1" / "app" / "server.key")
-    portal_url, portal_server = _serve(portal, tls / "healthauthority" / "app" / "server.crt", tls / "healthauthority" / "app" / "server.key")
+    hospital_url, hospital_server = _serve(
+        hospital, tls / "hospital1" / "app" / "server.crt", tls / "hospital1" / "app" / "server.key"
+    )
+    portal_url, portal_server = _serve(
+        portal, tls / "healthauthority" / "app" / "server.crt", tls / "healthauthority" / "app" / "server.key"
+    )
     yield {"hospital": hospital_url, "portal": portal_url}
     hospital_server.shutdown()
     portal_server.shutdown()
@@ -74,16 +85,29 @@ def model_record(network: Network, web_users: WebUsers) -> str:
 
     dataset = breast_cancer()
     features = dict(zip(dataset.features, dataset.frame.iloc[3].tolist(), strict=True))
-    with Session.open(network.state / "profiles" / "hospital1.json", web_users.clinician, PASSPHRASE.encode()) as clinician:
-        return str(clinician.create_record(web_users.patient, to_observation(dataset, features), dataset.category)["id"])
+    with Session.open(
+        network.state / "profiles" / "hospital1.json", web_users.clinician, PASSPHRASE.encode()
+    ) as clinician:
+        return str(
+            clinician.create_record(web_users.patient, to_observation(dataset, features), dataset.category)["id"]
+        )
 
 
-def test_grant_open_run_live_log_revoke_refuse(sites: dict[str, str], web_users: WebUsers, model_record: str, model: tuple[Path, dict[str, Any]]) -> None:
+def test_grant_open_run_live_log_revoke_refuse(
+    sites: dict[str, str], web_users: WebUsers, model_record: str, model: tuple[Path, dict[str, Any]]
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         patient = browser.new_context(ignore_https_errors=True).new_page()
