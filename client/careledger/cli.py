@@ -121,7 +121,7 @@ def main(
             profile = state / "profiles" / f"{org.lower()}.json"
         else:  # commands that act as a user need --org; the portal serves every hospital
             profile = next(iter(sorted((state / "profiles").glob("*.json"))), state / "profiles" / "none.json")
-            if ctx.invoked_subcommand != "portal":
+            if ctx.invoked_subcommand not in ("portal", "hospital"):
                 raise click.UsageError("give --org (e.g. hospital1) or --profile")
     if not profile.exists():
         _fail(f"no connection profile at {profile}: is the network up (`make network-up`)?", EXIT_UNAVAILABLE)
@@ -582,14 +582,19 @@ def hospital() -> None:
 
 
 @hospital.command("serve")
+@click.option("--org", "serve_org", help="the hospital (as `careledger --org` does)")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", type=int, help="default: the org's app port from the consortium")
 @click.option("--models", "model_dir", type=click.Path(path_type=Path), default=Path("models/artifacts"))
 @click.pass_obj
-def hospital_serve(c: Context, host: str, port: int | None, model_dir: Path) -> None:
+def hospital_serve(c: Context, serve_org: str | None, host: str, port: int | None, model_dir: Path) -> None:
     """Serve the hospital app of --org over HTTPS."""
     from .apps import create_hospital_app
 
+    if serve_org:
+        c.profile = c.profile.parent / f"{serve_org.lower()}.json"
+        if not c.profile.exists():
+            _fail(f"no connection profile for {serve_org} in {c.profile.parent}", EXIT_BAD_INPUT)
     org = c.profile.stem
     state = c.profile.parent.parent
     meta_profile = json.loads(c.profile.read_text())

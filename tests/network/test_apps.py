@@ -195,3 +195,22 @@ def test_live_log_stream_starts(portal_app: Any, web_users: WebUsers) -> None:
     assert response.mimetype == "text/event-stream"
     assert next(response.response).startswith(b": connected")
     response.close()
+
+
+def test_audit_and_models_pages(hospital_app: Any, portal_app: Any, web_users: WebUsers) -> None:
+    clinician = Browser(hospital_app)
+    clinician.login(web_users.clinician)
+    clinician.post(
+        f"/records/{web_users.record_id}/open", {"purpose": "treatment"}
+    )  # denied or allowed, audited either way
+    audit = clinician.get("/audit").get_data(as_text=True)
+    assert web_users.record_id in audit
+    models = clinician.get("/models")
+    assert models.status_code == 200
+    assert "Approved models" in models.get_data(as_text=True)
+    missing = clinician.post("/models/run", {"model_id": "no-such-model", "version": "1.0.0", "record_ids": ""})
+    assert missing.status_code == 404
+    patient = Browser(portal_app)
+    patient.login(web_users.patient)
+    assert "Models that ran on my data" in patient.get("/models").get_data(as_text=True)
+    assert patient.get("/no-such-page").status_code == 404
