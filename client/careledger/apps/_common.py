@@ -169,6 +169,11 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
     return app
 
 
+def current_session() -> Session:
+    """The signed-in user's ledger session (for views behind login_required)."""
+    return g.user.session  # type: ignore[no-any-return]
+
+
 def login_required(fn: F) -> F:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -18,20 +18,16 @@ from werkzeug.wrappers.response import Response
 from ..fhir import FHIRError
 from ..services import OpenedRecord, Session
 from . import _auth
-from ._common import SessionStore, base_app, login_required
+from ._common import SessionStore, base_app, current_session, login_required
 
 bp = Blueprint("main", __name__)
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _me() -> Session:
-    return g.user.session  # type: ignore[no-any-return]
-
-
 @bp.route("/")
 @login_required
 def home() -> str:
-    me = _me()
+    me = current_session()
     grants = me.all_pages("ListGrantsByGrantee", me.member_id())
     grants += me.all_pages("ListGrantsByGrantee", f"org:{me.gateway.msp_id}")
     patients: dict[str, list[dict[str, Any]]] = {}
@@ -44,7 +40,7 @@ def home() -> str:
 @bp.route("/patients/<patient_id>")
 @login_required
 def patient(patient_id: str) -> str:
-    records = _me().all_pages("ListPatientRecords", patient_id)
+    records = current_session().all_pages("ListPatientRecords", patient_id)
     return render_template("hospital_patient.html", patient_id=patient_id, records=records)
 
 
@@ -54,7 +50,7 @@ def open_record(record_id: str) -> str | tuple[str, int]:
     purpose = request.form.get("purpose", "treatment")
     if purpose not in ("treatment", "diagnosis-ai", "research"):
         return render_template("error.html", title="Bad request", reason="unknown purpose"), 400
-    result = _me().open_records([record_id], purpose)[0]
+    result = current_session().open_records([record_id], purpose)[0]
     if not isinstance(result, OpenedRecord):
         return render_template("error.html", title="Access refused", reason=result.reason), 403
     return render_template("record.html", record=result)
@@ -70,10 +66,12 @@ def emergency() -> str | tuple[str, int]:
     if not record_id or len(justification) < 20:
         error = "Give the record and a justification of at least 20 characters."
         return render_template("hospital_emergency.html", error=error), 400
-    result = _me().open_records([record_id], emergency_justification=justification)[0]
+    result = current_session().open_records([record_id], emergency_justification=justification)[0]
     if not isinstance(result, OpenedRecord):
         return render_template("error.html", title="Emergency access gave no content", reason=result.reason), 403
-    current_app.logger.warning("emergency access by %s recorded on the ledger", _me().user)  # no patient data
+    current_app.logger.warning(
+        "emergency access by %s recorded on the ledger", current_session().user
+    )  # no patient data
     return render_template("record.html", record=result, emergency=True)
 
 
@@ -98,7 +96,7 @@ def new_record() -> str | Response | tuple[str, int]:
                 "code": {"text": request.form.get("code", "").strip() or "Observation"},
                 "valueQuantity": quantity,
             }
-        record = _me().create_record(patient_id, resource, category)
+        record = current_session().create_record(patient_id, resource, category)
     except (ValueError, FHIRError) as exc:  # ledger refusals go to the error page (status and reason)
         return render_template("hospital_new.html", error=str(exc)), 400
     flash(f"Record {record['id']} created.")
@@ -108,7 +106,7 @@ def new_record() -> str | Response | tuple[str, int]:
 @bp.route("/models")
 @login_required
 def models() -> str:
-    approved = [m for m in _me().all_pages("ListModels", "") if m["status"] == "approved"]
+    approved = [m for m in current_session().all_pages("ListModels", "") if m["status"] == "approved"]
     return render_template("hospital_models.html", models=approved)
 
 
@@ -119,12 +117,12 @@ def run_model() -> str | tuple[str, int]:
 
     model_id, version = request.form.get("model_id", ""), request.form.get("version", "")
     record_ids = [r.strip() for r in request.form.get("record_ids", "").split() if r.strip()]
-    artifact = _find_artifact(_me().evaluate("GetModel", model_id, version)["artifact_sha256"])
+    artifact = _find_artifact(current_session().evaluate("GetModel", model_id, version)["artifact_sha256"])
     if artifact is None:
         return render_template(
             "error.html", title="Model artifact not found", reason="This hospital has no copy of that model."
         ), 404
-    runner = ModelRunner(_me(), artifact, model_id, version)
+    runner = ModelRunner(current_session(), artifact, model_id, version)
     report = runner.run(record_ids or None)
     return render_template("hospital_results.html", report=report, features=runner.features)
 
@@ -141,7 +139,7 @@ def _find_artifact(sha256: str) -> Path | None:
 @bp.route("/audit")
 @login_required
 def audit() -> str:
-    me = _me()
+    me = current_session()
     requesters = [me.member_id()]
     if g.user.role == "admin":
         members = me.all_pages("ListMembers", me.gateway.msp_id, "clinician") + me.all_pages(

@@ -14,28 +14,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from .. import fhir
 from ..errors import GatewayError
 from ..services import Session
 from . import _auth
-from ._common import SessionStore, base_app, login_required
+from ._common import SessionStore, base_app, current_session, login_required
 
 bp = Blueprint("main", __name__)
 TEMPLATES = Path(__file__).parent / "templates"
 PURPOSES = ("treatment", "diagnosis-ai", "research")
 
 
-def _me() -> Session:
-    return g.user.session  # type: ignore[no-any-return]
-
-
 @bp.route("/")
 @login_required
 def home() -> str:
-    me = _me()
+    me = current_session()
     records = me.all_pages("ListPatientRecords", me.member_id())
     return render_template("portal_home.html", records=records)
 
@@ -43,7 +39,7 @@ def home() -> str:
 @bp.route("/grants")
 @login_required
 def grants() -> str:
-    me = _me()
+    me = current_session()
     mine = me.all_pages("ListGrantsByPatient", me.member_id())
     records = me.all_pages("ListPatientRecords", me.member_id())
     categories = sorted({r["category"] for r in records if r["status"] == "active"})
@@ -72,7 +68,7 @@ def grant() -> WerkzeugResponse | tuple[str, int]:
     if not grantee or not purposes or not (categories or record_ids):
         reason = "Choose who, for which purposes, and which records or categories."
         return render_template("error.html", title="Bad request", reason=reason), 400
-    grant = _me().grant(
+    grant = current_session().grant(
         grantee, purposes, f"{valid_until.isoformat()}T23:59:59Z", record_ids or None, categories or None
     )
     flash(f"Access granted to {grant['grantee']} until {valid_until.isoformat()}.")
@@ -82,11 +78,11 @@ def grant() -> WerkzeugResponse | tuple[str, int]:
 @bp.route("/grants/<grant_id>/revoke", methods=["POST"])
 @login_required
 def revoke(grant_id: str) -> WerkzeugResponse:
-    grant = _me().revoke(grant_id)
+    grant = current_session().revoke(grant_id)
     rotated = 0
     if request.form.get("rotate") == "yes":
         for record_id in grant["keyed_records"]:
-            _me().rotate_record(record_id)
+            current_session().rotate_record(record_id)
             rotated += 1
     flash(f"Access of {grant['grantee']} revoked" + (f"; {rotated} records re-encrypted." if rotated else "."))
     return redirect(url_for("main.grants"))
@@ -95,7 +91,7 @@ def revoke(grant_id: str) -> WerkzeugResponse:
 @bp.route("/log")
 @login_required
 def log() -> str:
-    events = _me().access_log()
+    events = current_session().access_log()
     events.sort(key=lambda e: e["time"], reverse=True)
     return render_template("portal_log.html", events=events)
 
@@ -104,7 +100,7 @@ def log() -> str:
 @login_required
 def log_stream() -> Response:
     """Server-sent events: this patient's access decisions and inferences as they are committed."""
-    me = _me()
+    me = current_session()
     patient_id = me.member_id()
     network = me.gateway.network(me.contract.network.name)
     chaincode = me.contract.chaincode
@@ -141,14 +137,14 @@ def log_stream() -> Response:
 @bp.route("/models")
 @login_required
 def models() -> str:
-    me = _me()
+    me = current_session()
     return render_template("portal_models.html", inferences=me.all_pages("ListInferencesByPatient", me.member_id()))
 
 
 @bp.route("/export")
 @login_required
 def export() -> Response:
-    me = _me()
+    me = current_session()
     patient_id = me.member_id()
     entries = [{"resource": fhir.consent(g_)} for g_ in me.all_pages("ListGrantsByPatient", patient_id)]
     entries += [{"resource": fhir.audit_event(e)} for e in me.access_log()]
@@ -166,7 +162,7 @@ def export() -> Response:
 def erase(record_id: str) -> WerkzeugResponse | tuple[str, int]:
     if request.form.get("confirm") != "erase":
         return render_template("error.html", title="Not erased", reason="Type erase to confirm."), 400
-    _me().erase(record_id)
+    current_session().erase(record_id)
     flash(f"Record {record_id} erased: its keys and ciphertext are destroyed.")
     return redirect(url_for("main.home"))
 
