@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NET := $(PY) -m careledger_network.cli
 
 .PHONY: help setup fabric network-up network-down network-stop network-start network-status \
-        chaincode-upgrade demo test test-unit lint check bench browser
+        chaincode-upgrade demo test test-unit lint check bench browser chaos
 
 help:
 	@echo "make demo            set up, bring the network up, run the demo checks"
@@ -59,6 +59,9 @@ browser:
 
 test: setup fabric browser
 	$(PY) -m pytest
+
+chaos: setup fabric
+	$(PY) -m pytest -m chaos -s
 
 test-unit: setup
 	$(PY) -m pytest -m "not network"
