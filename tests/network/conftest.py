@@ -37,14 +37,14 @@ def web_users(network: Network) -> WebUsers:
     run = uuid.uuid4().hex[:6]
     org = network.c.org("hospital1")
     users = WebUsers(f"h1-webc-{run}", f"h1-webp-{run}", f"h1-webq-{run}", "")
+    with Session.open(network.state / "profiles" / "hospital1.json", "h1-admin") as admin:
+        admin.register()  # the organization key: records need it, and the hospital app opens org-wrapped keys
     for user, role in ((users.clinician, "clinician"), (users.patient, "patient"), (users.other_patient, "patient")):
         netcrypto.enroll_user(network.state, org, user, role, PASSPHRASE.encode())
         with Session.open(network.state / "profiles" / "hospital1.json", user, PASSPHRASE.encode()) as s:
             s.register()
     with Session.open(network.state / "profiles" / "hospital1.json", users.clinician, PASSPHRASE.encode()) as s:
         users.record_id = s.create_record(users.patient, OBSERVATION, category="laboratory")["id"]
-    with Session.open(network.state / "profiles" / "hospital1.json", "h1-admin") as admin:
-        admin.register()  # the organization key, which the hospital app uses for org-wrapped keys
     return users
 
 
