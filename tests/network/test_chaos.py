@@ -86,6 +86,7 @@ FAULTS: dict[str, Callable[[Network], str]] = {
     "raft-leader": _leader,
     "raft-follower": _follower,
     "peer-of-another-org": lambda n: "peer0-hospital2",
+    "the-clients-gateway-peer": lambda n: "peer0-hospital1",
     "chaincode-server": _chaincode_child,
     "ca": lambda n: "ca-hospital1",
     "record-store": lambda n: "store-hospital1",
