@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from careledger.services import Session
-from careledger_models.seed import _enroll_patient
 from careledger_network.consortium import load
+from careledger_network.crypto import enroll_user
 from careledger_network.paths import state_dir
 
 from .runner import run
@@ -50,7 +50,7 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
     # databases come on top, but LevelDB compaction makes their size noisy over short windows).
     ledger = state / "data" / org.peers[0].name / "ledgersData" / "chains" / "chains" / c.channel
     patient = f"h1-growth-{uuid.uuid4().hex[:6]}"
-    _enroll_patient(c, state, org, patient)
+    enroll_user(state, org, patient, "patient")
     with (
         Session.open(profiles / "hospital1.json", patient) as p,
         Session.open(profiles / "hospital1.json", "h1-clinician-1") as clinician,

@@ -281,6 +281,11 @@ class Session:
             if not bookmark or not page["items"]:
                 return items
 
+    def grants_to_me(self) -> list[dict[str, Any]]:
+        """Grants naming this member or its organization as grantee (any status)."""
+        grants = self.all_pages("ListGrantsByGrantee", self.member_id())
+        return grants + self.all_pages("ListGrantsByGrantee", f"org:{self.gateway.msp_id}")
+
     def grant(
         self,
         grantee: str,

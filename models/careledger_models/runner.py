@@ -109,9 +109,7 @@ class ModelRunner:
 
     def authorized_records(self) -> list[str]:
         """Every record a current consent lets this caller (or its organization) use for diagnosis-ai."""
-        me = self.session.member_id()
-        grants = self.session.all_pages("ListGrantsByGrantee", me)
-        grants += self.session.all_pages("ListGrantsByGrantee", f"org:{self.session.gateway.msp_id}")
+        grants = self.session.grants_to_me()
         records = {
             r for g in grants if g["status"] == "active" and "diagnosis-ai" in g["purposes"] for r in g["keyed_records"]
         }

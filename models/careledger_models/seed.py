@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from careledger.services import Session
 from careledger_network import crypto as netcrypto
-from careledger_network.consortium import Consortium, Org, load
+from careledger_network.consortium import load
 from careledger_network.paths import state_dir
 
 from .datasets import DATASETS, to_observation
@@ -62,10 +62,6 @@ def _parallel(fn: Callable[[Any], T], items: list[Any], workers: int = 12) -> li
         return list(pool.map(fn, items))
 
 
-def _enroll_patient(c: Consortium, state: Path, org: Org, patient_id: str) -> None:
-    netcrypto.enroll_user(state, org, patient_id, "patient")
-
-
 def seed(
     dataset_name: str = "breast-cancer",
     records: int = 200,
@@ -94,7 +90,7 @@ def seed(
     with Session.open(profile["hospital1"], RESEARCHER) as s:
         s.register()
 
-    _parallel(lambda p: _enroll_patient(c, state, patient_orgs[p], p), list(patient_orgs))
+    _parallel(lambda p: netcrypto.enroll_user(state, patient_orgs[p], p, "patient"), list(patient_orgs))
 
     def register(patient_id: str) -> None:
         with Session.open(profile[patient_orgs[patient_id].key], patient_id) as s:

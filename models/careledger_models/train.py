@@ -183,9 +183,7 @@ def train_on_cohort(
     from .datasets import from_observation, outcome_of
     from .runner import check_features
 
-    me = session.member_id()
-    grants = session.all_pages("ListGrantsByGrantee", me)
-    grants += session.all_pages("ListGrantsByGrantee", f"org:{session.gateway.msp_id}")
+    grants = session.grants_to_me()
     wanted = {r for g in grants if g["status"] == "active" and "research" in g["purposes"] for r in g["keyed_records"]}
     candidates = sorted(wanted)
     rows, labels, used, skipped = [], [], [], []

@@ -220,13 +220,11 @@ class Network:
         return cas + self._node_specs() + self._chaincode_specs() + self._store_specs()
 
     # -- starting and stopping -----------------------------------------------------------------------------
-    def _check_ports(self, specs: list[ProcessSpec]) -> None:
-        busy = []
-        for spec in specs:
-            for port in spec.ports:
-                holder = port_holder(port)
-                if holder:
-                    busy.append(f"port {port} (for {spec.name}) is taken by {holder}")
+    def _check_ports(self, wanted: dict[int, str]) -> None:
+        """Fail, naming each port and what holds it, when any of `wanted` (port -> its user) is taken."""
+        busy = [
+            f"port {p} (for {what}) is taken by {holder}" for p, what in wanted.items() if (holder := port_holder(p))
+        ]
         if busy:
             raise NetworkError(
                 "cannot start: "
@@ -237,7 +235,7 @@ class Network:
     def _launch(self, specs: list[ProcessSpec], started: list[str]) -> list[TrackedProcess]:
         running = self.table.load()
         todo = [s for s in specs if not (s.name in running and running[s.name].alive())]
-        self._check_ports(todo)
+        self._check_ports({p: s.name for s in todo for p in s.ports})
         launched = []
         for spec in todo:
             launched.append(
@@ -288,15 +286,7 @@ class Network:
 
     def _create(self, started: list[str]) -> None:
         orgs_all = (self.c.orderer_org, *self.c.orgs)
-        busy = [
-            f"port {p} (for {what}) is taken by {holder}"
-            for p, what in self.c.all_ports().items()
-            if (holder := port_holder(p))
-        ]
-        if busy:
-            raise NetworkError(
-                f"cannot start: {'; '.join(busy)}. Stop that process, or change port_base in network/consortium.yaml."
-            )
+        self._check_ports(self.c.all_ports())
         for org in orgs_all:
             crypto.init_ca(self.fabric, org.ca, crypto.org_paths(self.state, org))
         self._launch([self._ca_spec(org) for org in orgs_all], started)

@@ -28,8 +28,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 @login_required
 def home() -> str:
     me = current_session()
-    grants = me.all_pages("ListGrantsByGrantee", me.member_id())
-    grants += me.all_pages("ListGrantsByGrantee", f"org:{me.gateway.msp_id}")
+    grants = me.grants_to_me()
     patients: dict[str, list[dict[str, Any]]] = {}
     for grant in grants:
         if grant["status"] == "active":
