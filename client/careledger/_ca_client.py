@@ -152,10 +152,19 @@ class CAClient:
         result = self._request("POST", "/api/v1/register", body, registrar=registrar)
         return str(result["secret"])
 
-    def revoke(self, registrar: SigningIdentity, enrollment_id: str, reason: str = "unspecified") -> None:
-        """Revoke every certificate of an identity."""
+    def revoke(self, registrar: SigningIdentity, enrollment_id: str, reason: str = "unspecified") -> bytes:
+        """Revoke every certificate of an identity; returns the CA's new CRL (PEM), listing all it revoked.
+
+        The CA only stops issuing: peers learn of the revocation when that CRL reaches the channel's
+        MSP definition of the org (`careledger-network revoke` does both)."""
         body = {"id": enrollment_id, "reason": reason, "caname": self.ca_name, "gencrl": True}
-        self._request("POST", "/api/v1/revoke", body, registrar=registrar)
+        result = self._request("POST", "/api/v1/revoke", body, registrar=registrar)
+        return _pem_crl(base64.b64decode(result.get("CRL") or ""))
+
+    def crl(self, registrar: SigningIdentity) -> bytes:
+        """The CA's current CRL (PEM); the registrar needs the hf.GenCRL attribute."""
+        result = self._request("POST", "/api/v1/gencrl", {"caname": self.ca_name}, registrar=registrar)
+        return _pem_crl(base64.b64decode(result.get("CRL") or ""))
 
     def ca_chain(self) -> bytes:
         result = self._request("POST", "/api/v1/cainfo", {"caname": self.ca_name})
@@ -168,3 +177,9 @@ class CAClient:
             certificate_pem=base64.b64decode(result["Cert"]),
             ca_chain_pem=base64.b64decode(result["ServerInfo"]["CAChain"]),
         )
+
+
+def _pem_crl(crl: bytes) -> bytes:
+    if crl and not crl.startswith(b"-----BEGIN"):
+        return b"-----BEGIN X509 CRL-----\n" + base64.encodebytes(crl) + b"-----END X509 CRL-----\n"
+    return crl

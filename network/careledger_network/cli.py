@@ -96,6 +96,28 @@ def apps(consortium_path: Path | None) -> None:
 
 @main.command()
 @consortium_option
+@click.option("--org", "org_key", required=True, help="the organization whose CA issued the identity")
+@click.option(
+    "--reason",
+    default="unspecified",
+    type=click.Choice(["unspecified", "keycompromise", "affiliationchange", "superseded", "cessationofoperation"]),
+    help="the RFC 5280 reason recorded in the CRL",
+)
+@click.argument("enrollment_id")
+def revoke(consortium_path: Path | None, org_key: str, reason: str, enrollment_id: str) -> None:
+    """Revoke ENROLLMENT_ID at its org's CA and publish the CRL on the channel, so peers refuse it."""
+    try:
+        _network(consortium_path).revoke(org_key, enrollment_id, reason)
+    except (ConsortiumError, SetupError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (NetworkError, TimeoutError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@consortium_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(consortium_path: Path | None, as_json: bool) -> None:
     """Every process: PID, ports and health from its operations endpoint. Exit 1 if any is unhealthy."""

@@ -286,6 +286,7 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
             Attribute("hf.Registrar.Roles", "client"),
             Attribute("hf.Registrar.Attributes", "role,member_id"),
             Attribute("hf.Revoker", "true"),
+            Attribute("hf.GenCRL", "true"),  # to republish the CRL on the channel (`careledger-network revoke`)
         )
         secret = registrar.secret(org.admin, "admin", admin_attrs)
         admin = client.enroll(org.admin, secret)

@@ -227,6 +227,37 @@ class FabricCLI:
         doc: dict[str, Any] = json.loads(out[out.index("{") :])
         return doc
 
+    def fetch_config_block(self, org: Org, into: Path) -> bytes:
+        """The channel's newest config block, as the orderers have it."""
+        self.peer(
+            "fetch the channel configuration",
+            org,
+            org.peers[0],
+            "channel",
+            "fetch",
+            "config",
+            str(into),
+            "-c",
+            self.c.channel,
+            *self._orderer_args(),
+        )
+        return into.read_bytes()
+
+    def channel_update(self, org: Org, envelope: Path) -> None:
+        """Sign a CONFIG_UPDATE envelope as the org's admin and send it to the orderers."""
+        self.peer(
+            f"channel update signed by {org.name}'s admin",
+            org,
+            org.peers[0],
+            "channel",
+            "update",
+            "-f",
+            str(envelope),
+            "-c",
+            self.c.channel,
+            *self._orderer_args(),
+        )
+
     def channel_height(self, org: Org, peer: Peer) -> int:
         out = self.peer(f"channel info of {peer.name}", org, peer, "channel", "getinfo", "-c", self.c.channel)
         return int(json.loads(out[out.index("{") :])["height"])

@@ -20,7 +20,7 @@ from typing import Any
 from careledger._files import write_atomic
 from careledger.errors import CAError
 
-from . import crypto, generate
+from . import crypto, generate, revocation
 from .consortium import Consortium, Org
 from .fabric_cli import CommandError, FabricCLI
 from .health import HealthTimeout, probe, wait_healthy, wait_raft_leader
@@ -383,12 +383,93 @@ class Network:
             self._launch([self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)], started)
             crypto.enroll_all(self.c, self.state)  # only what a newer consortium definition added
             self._launch(self._node_specs(), started)
+            self._rejoin_peers()
             self._launch(self._chaincode_specs(), started)
             self._launch(self._store_specs(), started)
             self._step("every process healthy")
             self._wait_ready()
 
         self._run_steps(steps)
+
+    def _rejoin_peers(self) -> None:
+        """A peer whose ledger was lost starts with no channel: join it again (it then pulls every block
+        from the orderers) and make sure it has the current chaincode package."""
+        cli = self.cli
+        package_ids: dict[str, str] = self.meta().get("chaincode", {}).get("package_ids", {})
+        sequence = int(self.meta().get("chaincode", {}).get("sequence", 1))
+
+        def rejoin(org: Org, peer: Any) -> str | None:
+            if self.c.channel in cli.peer_channels(org, peer):
+                return None
+            cli.peer_join(org, peer)
+            package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)
+            if package_id != package_ids.get(org.key):
+                raise NetworkError(
+                    f"{peer.name} rejoined {self.c.channel} but the chaincode package it should run "
+                    f"({package_ids.get(org.key)}) is not the one this checkout builds ({package_id}): "
+                    "run `make chaincode-upgrade`"
+                )
+            cli.install(org, peer, package, package_id)
+            return str(peer.name)
+
+        with ThreadPoolExecutor(max_workers=len(self.c.peers)) as pool:
+            jobs = [pool.submit(rejoin, org, p) for org in self.c.orgs for p in org.peers]
+            rejoined = [name for job in jobs if (name := job.result())]
+        if rejoined:
+            self._step(f"{', '.join(rejoined)} had no ledger: rejoined {self.c.channel}, catching up from the orderers")
+
+    def revoke(self, org_key: str, enrollment_id: str, reason: str = "unspecified", timeout: float = 60.0) -> int:
+        """Revoke an identity's certificates at its org's CA and on the channel: the CA's new CRL goes into
+        the org's MSP definition by a config update its admin signs. Returns the config block's number,
+        once every peer has committed it (from then on peers refuse the identity)."""
+        if not self.is_running():
+            raise NetworkError("the network is not running: `make network-up` first")
+        org = self.c.org(org_key)
+        if org is self.c.orderer_org:
+            raise NetworkError("revoke identities of the peer organizations; the orderer org has no members")
+        admin = crypto.wallet(self.state, org).get(org.admin)
+        ca = crypto.ca_client(org.ca, crypto.org_paths(self.state, org))
+        try:
+            # Empty when nothing was left to revoke (a second run after a failed publish): then the
+            # CA's current CRL is what the channel needs.
+            crl = ca.revoke(admin, enrollment_id, reason) or ca.crl(admin)
+        except CAError as exc:
+            raise NetworkError(f"{org.name}'s CA did not revoke {enrollment_id!r}: {exc}") from None
+        if not crl:
+            raise NetworkError(f"{org.name}'s CA has no revoked certificate to publish for {enrollment_id!r}")
+        try:
+            number = self._publish_crl(org, crl, timeout)
+        except (CommandError, revocation.RevocationError) as exc:
+            raise NetworkError(
+                f"{enrollment_id!r} is revoked at the CA, but publishing its CRL on the channel failed: {exc}. "
+                "Run the same command again: it republishes the CA's CRL."
+            ) from None
+        self.echo(f"{enrollment_id} revoked by {org.name}'s CA; CRL in config block {number}, on every peer")
+        return number
+
+    def _publish_crl(self, org: Org, crl: bytes, timeout: float) -> int:
+        """Put the CRL into the org's MSP definition and wait until every peer has committed that config."""
+        work = self.state / "configtx" / "updates"
+        work.mkdir(parents=True, exist_ok=True)
+        config_block = work / f"{org.key}-config.block"
+        before, config = revocation.config_from_block(self.cli.fetch_config_block(org, config_block))
+        envelope = work / f"{org.key}-revocation.pb"
+        write_atomic(envelope, revocation.msp_revocation_update(config, self.c.channel, org.msp_id, crl))
+        self.cli.channel_update(org, envelope)
+        deadline = time.monotonic() + timeout
+        number = before
+        while number == before:
+            if time.monotonic() > deadline:
+                raise NetworkError(f"the revocation config update was sent but not ordered within {timeout:.0f} s")
+            time.sleep(0.2)
+            number, _ = revocation.config_from_block(self.cli.fetch_config_block(org, config_block))
+        for peer_org in self.c.orgs:
+            for peer in peer_org.peers:
+                while self.cli.channel_height(peer_org, peer) <= number:
+                    if time.monotonic() > deadline:
+                        raise NetworkError(f"{peer.name} has not committed config block {number} in {timeout:.0f} s")
+                    time.sleep(0.2)
+        return number
 
     def _app_specs(self) -> list[ProcessSpec]:
         specs = []

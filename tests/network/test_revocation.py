@@ -1,0 +1,68 @@
+"""A revoked certificate is refused by the peers, not just by the CA: `careledger-network revoke` puts the
+CA's CRL into the org's MSP definition on the channel, and every peer then refuses and logs the identity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from careledger.errors import EndorseError, GatewayError
+from careledger.gateway import connect
+from careledger_network import crypto
+from careledger_network.network import Network, NetworkError
+from careledger_network.revocation import config_from_block, revoked_serials
+from cryptography import x509
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+def _who_am_i(network: Network, user: str) -> dict[str, str]:
+    with connect(network.state / "profiles" / "hospital1.json", user) as gw:
+        diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
+        who: dict[str, str] = json.loads(diag.evaluate_transaction("WhoAmI"))
+        return who
+
+
+def _refusals_logged(network: Network) -> int:
+    log = Path(network.table.load()["peer0-hospital1"].log)
+    return log.read_text(errors="replace").count("has been revoked")
+
+
+def test_a_revoked_certificate_is_refused_by_every_peer(network: Network, tmp_path: Path) -> None:
+    org = network.c.org("hospital1")
+    user = f"h1-revoked-{uuid.uuid4().hex[:6]}"
+    crypto.enroll_user(network.state, org, user, "clinician")
+    try:
+        assert _who_am_i(network, user)["member_id"] == user
+        logged_before = _refusals_logged(network)
+
+        number = network.revoke("hospital1", user, "keycompromise")
+
+        # The CRL is in the channel's definition of Hospital1MSP and lists the user's certificate.
+        _, config = config_from_block(network.cli.fetch_config_block(org, tmp_path / "config.block"))
+        certificate = x509.load_pem_x509_certificate(crypto.wallet(network.state, org).get(user).certificate_pem)
+        assert certificate.serial_number in revoked_serials(config, org.msp_id)
+        assert number > 0
+
+        with pytest.raises(GatewayError) as evaluated:
+            _who_am_i(network, user)
+        assert "access denied" in str(evaluated.value)
+        with connect(network.state / "profiles" / "hospital1.json", user) as gw:
+            diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
+            with pytest.raises(EndorseError) as endorsed:
+                diag.submit_transaction("Put", f"revoked-{user}", "v")
+        assert endorsed.value.transaction_id
+        assert _refusals_logged(network) >= logged_before + 2  # each refusal is in the peer's log
+
+        # Everyone else of the org still works.
+        assert _who_am_i(network, "h1-clinician-1")["member_id"] == "h1-clinician-1"
+    finally:
+        shutil.rmtree(crypto.wallet(network.state, org).path(user), ignore_errors=True)
+
+
+def test_revoking_an_unknown_identity_says_so(network: Network) -> None:
+    with pytest.raises(NetworkError, match="did not revoke 'nobody-"):
+        network.revoke("hospital1", f"nobody-{uuid.uuid4().hex[:6]}")
