@@ -148,6 +148,10 @@ def write_peer_config(c: Consortium, fabric: Fabric, state: Path, org: Org, peer
         "peer.gossip.useLeaderElection": False,
         "peer.gossip.orgLeader": peer is org.peers[0],
         "peer.gossip.reconnectInterval": c.tuning.get("gossip_reconnect_interval", "25s"),
+        # Each org has one peer and the contracts keep no private data, so what is missing at commit (its
+        # lifecycle approvals, after a lost ledger) has nobody to come from: do not hold commits 60 s
+        # for it; reconciliation still runs in the background.
+        "peer.gossip.pvtData.pullRetryThreshold": c.tuning.get("pvtdata_pull_retry_threshold", "1s"),
         "peer.tls.enabled": True,
         "peer.tls.cert.file": str(tls / "server.crt"),
         "peer.tls.key.file": str(tls / "server.key"),

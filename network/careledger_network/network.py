@@ -380,6 +380,10 @@ class Network:
         def steps(started: list[str]) -> None:
             for org in self.c.orgs:  # cheap, and carries generator changes to an existing network
                 generate.write_connection_profile(self.c, self.state, org)
+                for p in org.peers:
+                    generate.write_peer_config(self.c, self.fabric, self.state, org, p)
+            for o in self.c.orderers:
+                generate.write_orderer_config(self.fabric, self.state, self.c, o)
             self._launch([self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)], started)
             crypto.enroll_all(self.c, self.state)  # only what a newer consortium definition added
             self._launch(self._node_specs(), started)
@@ -398,8 +402,18 @@ class Network:
         package_ids: dict[str, str] = self.meta().get("chaincode", {}).get("package_ids", {})
         sequence = int(self.meta().get("chaincode", {}).get("sequence", 1))
 
+        def channels(org: Org, peer: Any) -> list[str]:
+            deadline = time.monotonic() + 20
+            while True:  # a peer's operations endpoint is healthy a moment before its gRPC port listens
+                try:
+                    return cli.peer_channels(org, peer)
+                except CommandError as exc:
+                    if "connection refused" not in exc.output or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+
         def rejoin(org: Org, peer: Any) -> str | None:
-            if self.c.channel in cli.peer_channels(org, peer):
+            if self.c.channel in channels(org, peer):
                 return None
             cli.peer_join(org, peer)
             package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -149,3 +150,31 @@ def test_fault_under_load(network: Network, fault: str) -> None:
         f"{len(load.errors)} client errors {sorted({k for _, k, _ in load.errors})}; longest gap between "
         f"commits {longest_gap:.1f} s; first commit {recovery_seconds:.1f} s after the relaunch"
     )
+
+
+def test_a_peer_whose_ledger_is_wiped_rejoins_and_catches_up(network: Network) -> None:
+    org = network.c.org("hospital2")
+    peer = org.peers[0]
+    key = f"wiped-{uuid.uuid4().hex[:6]}"
+    with connect(network.state / "profiles" / "hospital1.json", "h1-clinician-1") as gw:
+        gw.network(network.c.channel).contract(network.c.chaincode_name, "diag").submit_transaction("Put", key, "v")
+    network.table.stop(peer.name)
+    ledger = network.state / "data" / peer.name / "ledgersData"
+    assert ledger.is_dir()
+    shutil.rmtree(ledger)
+
+    started = time.monotonic()
+    network.start()  # finds the peer without the channel and joins it again
+    reference = network.c.org("hospital1")
+    target = network.cli.channel_height(reference, reference.peers[0])
+    height = 0
+    while (height := network.cli.channel_height(org, peer)) < target and time.monotonic() - started < 180:
+        time.sleep(0.5)
+    caught_up = time.monotonic() - started
+    assert height >= target, f"{peer.name} is at block {height} of {target} after {caught_up:.0f} s"
+
+    with connect(network.state / "profiles" / "hospital2.json", "h2-clinician-1") as gw:
+        diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
+        assert json.loads(diag.evaluate_transaction("GetMany", key)) == ["v"]
+        diag.submit_transaction("Put", f"{key}-after", "v")  # endorses and commits again
+    print(f"\n{peer.name}: ledger wiped; rejoined and caught up {target} blocks in {caught_up:.1f} s")
