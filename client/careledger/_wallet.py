@@ -6,12 +6,19 @@
     <dir>/msp/config.yaml             NodeOU settings, so peer/osnadmin accept the folder as is
     <dir>/identity.json               msp id and role, for the careledger tools
 
-Files are written atomically (temporary file + rename), so a kill mid-write leaves the old state.
+An entry spans several files that must change together (a new passphrase re-encrypts two keys; a
+re-enrollment replaces a certificate and its key). So `<label>` is a symbolic link to a hidden
+version folder: a write builds the next version beside it and switches the link with one rename. A
+kill mid-write leaves the old entry or the new one, never a mix (at worst an unused hidden folder).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ._files import write_atomic
@@ -50,6 +57,26 @@ def write_msp(
     write_atomic(directory / "identity.json", (json.dumps(meta, sort_keys=True, indent=2) + "\n").encode())
 
 
+_ENCRYPTION_KEY = Path("encryption") / "key.pem"
+
+
+def _copy_synced(src: str, dst: str) -> None:
+    shutil.copy2(src, dst)
+    fd = os.open(dst, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Wallet:
     """A folder of identities, one sub-folder per label, each in the MSP layout."""
 
@@ -64,7 +91,46 @@ class Wallet:
     def labels(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "identity.json").is_file())
+        return sorted(
+            p.name for p in self.root.iterdir() if not p.name.startswith(".") and (p / "identity.json").is_file()
+        )
+
+    def remove(self, label: str) -> None:
+        """Delete an identity (its link and its version folder)."""
+        entry = self.path(label)
+        target = entry.resolve()
+        if entry.is_symlink():
+            entry.unlink()
+        shutil.rmtree(target, ignore_errors=True)
+
+    def _commit(self, label: str, change: Callable[[Path], None]) -> Path:
+        """Apply `change` to a copy of the entry, then switch the entry to that copy in one rename."""
+        entry = self.path(label)
+        self.root.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(6)
+        staged = self.root / f".{label}.{token}"
+        previous = entry.resolve() if entry.exists() else None
+        if previous is not None:
+            shutil.copytree(previous, staged, symlinks=True, copy_function=_copy_synced)
+        change(staged)
+        link = self.root / f".{label}.link-{token}"
+        os.symlink(staged.name, link)
+        if entry.is_dir() and not entry.is_symlink():  # written before entries were versioned
+            previous = self.root / f".{label}.{token}-unversioned"
+            os.rename(entry, previous)  # a kill right here leaves `link`, which _recover puts in place
+        os.replace(link, entry)
+        _fsync_dir(self.root)
+        if previous is not None and previous != staged:
+            shutil.rmtree(previous, ignore_errors=True)
+        return entry
+
+    def _recover(self, label: str) -> None:
+        entry = self.path(label)
+        if entry.exists() or entry.is_symlink():
+            return
+        for link in self.root.glob(f".{label}.link-*"):
+            os.replace(link, entry)
+            return
 
     def put(
         self,
@@ -74,16 +140,12 @@ class Wallet:
         passphrase: bytes | None = None,
         extra: dict[str, str] | None = None,
     ) -> Path:
-        directory = self.path(label)
-        write_msp(
-            directory,
-            identity.msp_id,
-            identity.certificate_pem,
-            private_key_pem(identity.private_key, passphrase),
-            ca_chain_pem,
-            extra={**(extra or {}), "encrypted": "yes" if passphrase else "no"},
+        key_pem = private_key_pem(identity.private_key, passphrase)
+        meta = {**(extra or {}), "encrypted": "yes" if passphrase else "no"}
+        return self._commit(
+            label,
+            lambda d: write_msp(d, identity.msp_id, identity.certificate_pem, key_pem, ca_chain_pem, extra=meta),
         )
-        return directory
 
     def metadata(self, label: str) -> dict[str, str]:
         """What identity.json says of an identity (msp id, role, ...)."""
@@ -101,32 +163,45 @@ class Wallet:
         extra = {k: v for k, v in meta.items() if k not in ("msp_id", "encrypted")}
         chain = (self.path(label) / "msp" / "cacerts" / "ca.pem").read_bytes()
         encryption_pem = self.get_encryption_key_pem(label)
+        new_encryption_pem: bytes | None = None
         if encryption_pem is not None:
             from cryptography.hazmat.primitives import serialization
 
             key = serialization.load_pem_private_key(
                 encryption_pem, password=old if meta.get("encrypted") == "yes" else None
             )
-            self.put_encryption_key(
-                label,
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.BestAvailableEncryption(new),
-                ),
+            new_encryption_pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(new),
             )
-        self.put(label, identity, chain, passphrase=new, extra=extra)
+        key_pem = private_key_pem(identity.private_key, new)
+
+        def reencrypt(directory: Path) -> None:  # both keys switch together, or neither does
+            if new_encryption_pem is not None:
+                write_atomic(directory / _ENCRYPTION_KEY, new_encryption_pem, mode=0o600)
+            write_msp(
+                directory,
+                identity.msp_id,
+                identity.certificate_pem,
+                key_pem,
+                chain,
+                extra={**extra, "encrypted": "yes"},
+            )
+
+        self._commit(label, reencrypt)
 
     def put_encryption_key(self, label: str, pem: bytes) -> None:
         """The member's encryption private key (PKCS#8 PEM, encrypted by the caller when it has a passphrase)."""
-        write_atomic(self.path(label) / "encryption" / "key.pem", pem, mode=0o600)
+        self._commit(label, lambda d: write_atomic(d / _ENCRYPTION_KEY, pem, mode=0o600))
 
     def get_encryption_key_pem(self, label: str) -> bytes | None:
-        path = self.path(label) / "encryption" / "key.pem"
+        path = self.path(label) / _ENCRYPTION_KEY
         return path.read_bytes() if path.exists() else None
 
     def get(self, label: str, passphrase: bytes | None = None) -> SigningIdentity:
-        directory = self.path(label)
+        self._recover(label)
+        directory = self.path(label).resolve()  # one version throughout, even if a writer switches it
         try:
             meta = json.loads((directory / "identity.json").read_text())
             cert = (directory / "msp" / "signcerts" / "cert.pem").read_bytes()

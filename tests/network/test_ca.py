@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 
 import pytest
@@ -52,7 +51,7 @@ def test_admin_onboards_a_patient_who_reaches_the_ledger(network: Network, ca: C
         with pytest.raises(CAError):
             ca.reenroll(SigningIdentity("Hospital1MSP", renewed.certificate_pem, renewed.private_key))
     finally:
-        shutil.rmtree(wallet.path(new_id), ignore_errors=True)
+        wallet.remove(new_id)
 
 
 def test_a_clinician_cannot_register_identities(network: Network, ca: CAClient) -> None:

@@ -4,7 +4,6 @@ CA's CRL into the org's MSP definition on the channel, and every peer then refus
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def test_a_revoked_certificate_is_refused_by_every_peer(network: Network, tmp_pa
         # Everyone else of the org still works.
         assert _who_am_i(network, "h1-clinician-1")["member_id"] == "h1-clinician-1"
     finally:
-        shutil.rmtree(crypto.wallet(network.state, org).path(user), ignore_errors=True)
+        crypto.wallet(network.state, org).remove(user)
 
 
 def test_revoking_an_unknown_identity_says_so(network: Network) -> None:
