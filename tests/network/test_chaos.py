@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -17,12 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+import requests
 from careledger.errors import GatewayError
 from careledger.gateway import Deadlines, connect
 from careledger.ledger import BlockReader
+from careledger.services import OpenedRecord, Session
 from careledger_network import crypto
 from careledger_network.health import wait_raft_leader
 from careledger_network.network import Network
+
+from tests.network.conftest import PASSPHRASE, WebUsers
 
 pytestmark = [pytest.mark.network, pytest.mark.chaos, pytest.mark.slow]
 # A transaction lost with a dead Raft leader never commits: the client learns it at its commit-status
@@ -178,3 +183,91 @@ def test_a_peer_whose_ledger_is_wiped_rejoins_and_catches_up(network: Network) -
         assert json.loads(diag.evaluate_transaction("GetMany", key)) == ["v"]
         diag.submit_transaction("Put", f"{key}-after", "v")  # endorses and commits again
     print(f"\n{peer.name}: ledger wiped; rejoined and caught up {target} blocks in {caught_up:.1f} s")
+
+
+def test_hospital_app_killed_while_creating_records(network: Network, web_users: WebUsers) -> None:
+    """Clinicians keep creating records through the real hospital app (HTTPS, sign-in, CSRF) while its
+    process is killed and relaunched: every record the app confirmed opens for the patient, with its value."""
+    org = network.c.org("hospital1")
+    base = f"https://{network.c.host}:{org.app_port}"
+    network.start_apps()
+    confirmed: dict[str, float] = {}  # record id -> value the clinician entered
+    confirmed_at: list[float] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def clinician() -> None:
+        n = 0
+        while not stop.is_set() and n < 500:
+            try:
+                with requests.Session() as http:
+                    http.trust_env = False  # else REQUESTS_CA_BUNDLE would override the org's CA below
+                    http.verify = str(crypto.org_paths(network.state, org).ca_cert)
+                    login = http.get(f"{base}/login", timeout=10)
+                    http.post(
+                        f"{base}/login",
+                        data={
+                            "csrf_token": _csrf(login.text),
+                            "org": "hospital1",
+                            "user": web_users.clinician,
+                            "passphrase": PASSPHRASE,
+                        },
+                        timeout=10,
+                    ).raise_for_status()
+                    while not stop.is_set() and n < 500:
+                        n += 1
+                        value = round(10 + n / 100, 2)
+                        form = http.get(f"{base}/records/new", timeout=10)
+                        form.raise_for_status()
+                        created = http.post(
+                            f"{base}/records/new",
+                            data={
+                                "csrf_token": _csrf(form.text),
+                                "patient_id": web_users.patient,
+                                "category": "laboratory",
+                                "code": "Hemoglobin",
+                                "value": str(value),
+                                "unit": "g/dL",
+                            },
+                            timeout=30,
+                        )
+                        created.raise_for_status()
+                        match = re.search(r"Record (\S+) created\.", created.text)
+                        assert match, "the app answered without confirming the record"
+                        confirmed[match.group(1)] = value
+                        confirmed_at.append(time.monotonic())
+            except requests.RequestException as exc:  # the app is down: sign in again once it is back
+                errors.append(type(exc).__name__)
+                time.sleep(0.3)
+
+    worker = threading.Thread(target=clinician, daemon=True)
+    worker.start()
+    time.sleep(4)
+    pid = network.table.load()[f"app-{org.key}"].pid
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(2)
+    restarted_at = time.monotonic()
+    network.start_apps()
+    time.sleep(6)
+    stop.set()
+    worker.join(timeout=60)
+
+    after = [t for t in confirmed_at if t > restarted_at]
+    assert after, f"no record was confirmed after the app came back ({len(confirmed)} before; errors {errors[:5]})"
+    assert errors, "the kill did not interrupt the clinician (it must have: the app was down 2 s)"
+    assert set(errors) <= {"ConnectionError", "ChunkedEncodingError", "ReadTimeout", "HTTPError"}
+    with Session.open(network.state / "profiles" / "hospital1.json", web_users.patient, PASSPHRASE.encode()) as me:
+        opened = me.open_records(sorted(confirmed))
+    values = {o.record_id: o.resource["valueQuantity"]["value"] for o in opened if isinstance(o, OpenedRecord)}
+    assert values == confirmed, f"{len(confirmed) - len(values)} confirmed records do not open with their value"
+    print(
+        f"\nhospital app killed mid-create: {len(confirmed)} records confirmed, all open for the patient with their "
+        f"values; client errors {sorted(set(errors))}; first confirmation {after[0] - restarted_at:.1f} s after "
+        "the relaunch"
+    )
+
+
+def _csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
