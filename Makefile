@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NET := $(PY) -m careledger_network.cli
 
 .PHONY: help setup fabric network-up network-down network-stop network-start network-status \
-        chaincode-upgrade demo test test-unit lint check bench browser chaos
+        chaincode-upgrade demo test test-unit lint check bench browser chaos audit
 
 help:
 	@echo "make demo            set up, bring the network up, run the demo checks"
@@ -16,6 +16,7 @@ help:
 	@echo "make chaincode-upgrade   redeploy the chaincode with the next sequence number"
 	@echo "make bench           benchmarks against the running network (table, JSON and chart in results/)"
 	@echo "make lint            ruff and mypy"
+	@echo "make audit           pip-audit of requirements.lock (fails on a known vulnerability)"
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +76,12 @@ check: lint test
 
 bench: network-up
 	@$(PY) -m careledger_bench.suite
+
+# pip-audit lives in its own virtualenv: its dependencies must not shift the locked ones it audits.
+.venv-audit/.installed:
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/pip install --quiet pip-audit==2.10.1
+	touch $@
+
+audit: .venv-audit/.installed
+	@$(PYTHON) .ci/audit
