@@ -12,6 +12,7 @@ from pathlib import Path
 
 from careledger_network.paths import state_dir
 
+from .network_cpu import NetworkCPU
 from .workloads import WORKLOADS, Bench
 
 HEADER = (
@@ -42,7 +43,9 @@ def main(argv: list[str]) -> int:
                 return 2
             concurrency = int(rest[0]) if rest else 16
             operations = int(rest[1]) if len(rest) > 1 else 200
-            r = WORKLOADS[name](bench, concurrency, operations)
+            with NetworkCPU(state_dir()) as network_cpu:
+                r = WORKLOADS[name](bench, concurrency, operations)
+            r.network_cpu_ms_per_op = network_cpu.per_op(r.operations)
             s = r.summary()
             results.append(s)
             print(
@@ -50,6 +53,7 @@ def main(argv: list[str]) -> int:
                 f"{s['p50_ms']:>7} {s['p90_ms']:>7} {s['p99_ms']:>7} {s['cpu_ms_per_op']:>9} {r.errors:>6}",
                 flush=True,
             )
+            print("    network CPU ms/op: " + ", ".join(f"{k} {v}" for k, v in r.network_cpu_ms_per_op.items()))
             for sample in r.error_samples:
                 print(f"    error: {sample}")
     finally:

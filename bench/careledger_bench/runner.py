@@ -23,6 +23,7 @@ class Result:
     client_cpu_s: float
     units_per_op: int = 1  # e.g. access decisions per transaction
     error_samples: list[str] = field(default_factory=list)
+    network_cpu_ms_per_op: dict[str, float] = field(default_factory=dict)  # by role: peer, orderer, ...
 
     @property
     def ops_per_s(self) -> float:

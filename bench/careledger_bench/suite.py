@@ -19,6 +19,7 @@ from careledger_network.paths import REPO_ROOT, state_dir
 
 from . import crypto_bench, growth, scoring
 from .__main__ import HEADER
+from .network_cpu import ROLES, NetworkCPU
 from .runner import Result
 from .workloads import WORKLOADS, Bench
 
@@ -89,6 +90,16 @@ def _row(r: dict[str, Any]) -> str:
     )
 
 
+CPU_HEADER = f"{'workload':<28} {'conc':>4} {'client':>7} " + " ".join(f"{role:>9}" for role in ROLES)
+
+
+def _cpu_row(r: dict[str, Any]) -> str:
+    network = r["network_cpu_ms_per_op"]
+    return f"{r['workload']:<28} {r['concurrency']:>4} {r['cpu_ms_per_op']:>7} " + " ".join(
+        f"{network[role]:>9}" for role in ROLES
+    )
+
+
 def chart(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -135,11 +146,16 @@ def main() -> int:
             bench.register_users()
             print(HEADER, flush=True)
             for name, concurrency, operations in PLAN:
-                result: Result = WORKLOADS[name](bench, concurrency, operations)
+                with NetworkCPU(state_dir()) as network_cpu:
+                    result: Result = WORKLOADS[name](bench, concurrency, operations)
+                result.network_cpu_ms_per_op = network_cpu.per_op(result.operations)
                 rows.append(result.summary())
                 print(_row(rows[-1]), flush=True)
         finally:
             bench.close()
+        print(f"\nwhere the CPU goes, ms per transaction:\n{CPU_HEADER}", flush=True)
+        for r in rows:
+            print(_cpu_row(r))
         print("\nenvelope encryption vs raw AES-256-GCM (MB/s):", flush=True)
         crypto_rows = crypto_bench.rows()
         for c in crypto_rows:

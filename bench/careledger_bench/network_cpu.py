@@ -1,0 +1,60 @@
+"""Where the CPU goes: CPU time of the network's own processes (peers, orderers, chaincode servers, CAs,
+record stores, apps), read from /proc before and after a workload and reported per transaction."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from careledger_network.processes import ProcessTable
+
+ROLES = ("peer", "orderer", "chaincode", "store", "other")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _role(name: str) -> str:
+    for prefix, role in (("peer", "peer"), ("orderer", "orderer"), ("cc-", "chaincode"), ("store-", "store")):
+        if name.startswith(prefix):
+            return role
+    return "other"
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+class NetworkCPU:
+    """`with NetworkCPU(state) as cpu: ...` then `cpu.per_op(n)`: ms of CPU per operation, by role."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self._start: dict[int, float] = {}
+        self._end: dict[int, float] = {}
+        self._roles: dict[int, str] = {}
+
+    def _snapshot(self) -> dict[int, float]:
+        pids: dict[int, str] = {}
+        for name, proc in ProcessTable(self.state).load().items():
+            pids[proc.pid] = _role(name)
+            child = self.state / "run" / f"{name}.child"  # a supervised chaincode server's worker
+            if child.exists():
+                pids[int(child.read_text())] = _role(name)
+        self._roles.update(pids)
+        return {pid: _cpu_seconds(pid) for pid in pids}
+
+    def __enter__(self) -> NetworkCPU:
+        self._start = self._snapshot()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._end = self._snapshot()
+
+    def per_op(self, operations: int) -> dict[str, float]:
+        totals = dict.fromkeys(ROLES, 0.0)
+        for pid, end in self._end.items():
+            totals[self._roles[pid]] += max(0.0, end - self._start.get(pid, 0.0))
+        return {role: round(1000 * seconds / max(1, operations), 2) for role, seconds in totals.items()}
