@@ -12,7 +12,6 @@ from pathlib import Path
 
 from careledger_network.paths import state_dir
 
-from .network_cpu import NetworkCPU
 from .workloads import WORKLOADS, Bench
 
 HEADER = (
@@ -43,9 +42,7 @@ def main(argv: list[str]) -> int:
                 return 2
             concurrency = int(rest[0]) if rest else 16
             operations = int(rest[1]) if len(rest) > 1 else 200
-            with NetworkCPU(state_dir()) as network_cpu:
-                r = WORKLOADS[name](bench, concurrency, operations)
-            r.network_cpu_ms_per_op = network_cpu.per_op(r.operations)
+            r = WORKLOADS[name](bench, concurrency, operations)
             s = r.summary()
             results.append(s)
             print(

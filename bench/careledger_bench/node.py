@@ -8,6 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from careledger_network.paths import state_dir
+
+from .network_cpu import NetworkCPU
 from .runner import Result
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
@@ -36,7 +39,8 @@ def run_node(workload: str, profile: Path, user: str, mode: str, fn: str, concur
         "--fn", fn, "--concurrency", str(concurrency), "--operations", str(operations),
     ]  # fmt: skip
     env = {**os.environ, "NODE_NO_WARNINGS": "1"}
-    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    with NetworkCPU(state_dir()) as network_cpu:
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     if out.returncode != 0:
         raise NodeUnavailable(f"the Node load generator failed: {out.stderr[-500:]}")
     doc = json.loads(out.stdout.strip().splitlines()[-1])
@@ -49,4 +53,5 @@ def run_node(workload: str, profile: Path, user: str, mode: str, fn: str, concur
         latencies_ms=doc["latencies_ms"],
         client_cpu_s=doc["client_cpu_s"],
         error_samples=doc["error_samples"],
+        network_cpu_ms_per_op=network_cpu.per_op(doc["operations"]),
     )

@@ -11,6 +11,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from careledger_network.paths import state_dir
+
+from .network_cpu import NetworkCPU
+
 
 @dataclass
 class Result:
@@ -98,12 +102,13 @@ def run(
                 latencies.append(elapsed)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - t0
+    with NetworkCPU(state_dir()) as network_cpu:
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - t0
     return Result(
         workload=workload,
         concurrency=concurrency,
@@ -114,4 +119,5 @@ def run(
         client_cpu_s=_cpu_seconds() - cpu0,
         units_per_op=units_per_op,
         error_samples=errors[:3],
+        network_cpu_ms_per_op=network_cpu.per_op(len(latencies) + len(errors)),
     )

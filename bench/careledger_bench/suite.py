@@ -19,7 +19,7 @@ from careledger_network.paths import REPO_ROOT, state_dir
 
 from . import crypto_bench, growth, scoring
 from .__main__ import HEADER
-from .network_cpu import ROLES, NetworkCPU
+from .network_cpu import ROLES
 from .runner import Result
 from .workloads import WORKLOADS, Bench
 
@@ -146,9 +146,7 @@ def main() -> int:
             bench.register_users()
             print(HEADER, flush=True)
             for name, concurrency, operations in PLAN:
-                with NetworkCPU(state_dir()) as network_cpu:
-                    result: Result = WORKLOADS[name](bench, concurrency, operations)
-                result.network_cpu_ms_per_op = network_cpu.per_op(result.operations)
+                result: Result = WORKLOADS[name](bench, concurrency, operations)
                 rows.append(result.summary())
                 print(_row(rows[-1]), flush=True)
         finally:

@@ -264,6 +264,18 @@ def test_category_grant_covers_later_records_which_must_wrap_for_the_grantee(w: 
     assert w.alice.ok("GetGrant", grant["id"])["keyed_records"] == ["rec-2"]
 
 
+def test_a_revoked_category_grant_no_longer_covers_new_records(w: World) -> None:
+    grant = w.alice.ok("GrantConsent", w.grant("h2-clinician-1", categories=["laboratory"]))
+    w.alice.ok("GrantConsent", w.grant("h2-clinician-1", categories=["imaging"]))  # another category: not needed
+    assert "h2-clinician-1" in w.dr_h1.refused("FAILED_PRECONDITION", "CreateRecord", w.record("rec-1"))
+    w.alice.ok("RevokeConsent", grant["id"])
+    assert "h2-clinician-1 may not receive" in w.dr_h1.refused(
+        "INVALID_ARGUMENT", "CreateRecord", w.record("rec-1", **{"h2-clinician-1": jwe("extra")})
+    )
+    w.dr_h1.ok("CreateRecord", w.record("rec-1"))
+    assert not [k for k in w.ledger.state if k.startswith("\x00grant-pc\x00h1-patient-1\x00laboratory")]
+
+
 def test_org_grant_lets_that_orgs_clinicians_in(w: World) -> None:
     w.dr_h1.ok("CreateRecord", w.record())
     w.alice.ok("GrantConsent", w.grant("org:Hospital2MSP", ["rec-1"]))

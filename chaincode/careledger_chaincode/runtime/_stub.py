@@ -71,6 +71,9 @@ class ChaincodeStub:
         self.signed_proposal = message.proposal
         self._event: chaincode_event_pb2.ChaincodeEvent | None = None
         self._writes: list[chaincode_shim_pb2.WriteRecord] = []
+        # The peer answers every read of a transaction from the same committed state (a transaction
+        # never reads its own writes), so a key read once is not asked for again.
+        self._reads: dict[tuple[str, str], bytes | None] = {}
         self.transient: dict[str, bytes] = {}
         self.timestamp = datetime.datetime.fromtimestamp(0, datetime.UTC)
         self.creator = b""
@@ -111,23 +114,31 @@ class ChaincodeStub:
 
     # -- world state -----------------------------------------------------------------------------------
     def get_state(self, key: str, collection: str = "") -> bytes | None:
+        if (collection, key) in self._reads:
+            return self._reads[collection, key]
         reply = self._call(
             Msg.GET_STATE, chaincode_shim_pb2.GetState(key=key, collection=collection).SerializeToString()
         )
+        self._reads[collection, key] = reply or None
         return reply or None
 
     def get_states(self, keys: list[str], collection: str = "") -> list[bytes | None]:
-        """Read many keys; one round trip per `max_get_multiple` keys when the peer supports it."""
+        """Read many keys; one round trip per `max_get_multiple` keys not read before, when the peer
+        supports it. Contracts call it early with every key they will need (a prefetch)."""
+        missing = [k for k in dict.fromkeys(keys) if (collection, k) not in self._reads]
         if not self._features.get_multiple:
-            return [self.get_state(k, collection) for k in keys]
-        values: list[bytes | None] = []
-        step = max(1, self._features.max_get_multiple)
-        for i in range(0, len(keys), step):
-            request = chaincode_shim_pb2.GetStateMultiple(keys=keys[i : i + step], collection=collection)
-            result = chaincode_shim_pb2.GetStateMultipleResult()
-            result.ParseFromString(self._call(Msg.GET_STATE_MULTIPLE, request.SerializeToString()))
-            values.extend(v or None for v in result.values)
-        return values
+            for k in missing:
+                self.get_state(k, collection)
+        else:
+            step = max(1, self._features.max_get_multiple)
+            for i in range(0, len(missing), step):
+                chunk = missing[i : i + step]
+                request = chaincode_shim_pb2.GetStateMultiple(keys=chunk, collection=collection)
+                result = chaincode_shim_pb2.GetStateMultipleResult()
+                result.ParseFromString(self._call(Msg.GET_STATE_MULTIPLE, request.SerializeToString()))
+                for k, v in zip(chunk, result.values, strict=True):
+                    self._reads[collection, k] = v or None
+        return [self._reads[collection, k] for k in keys]
 
     def put_state(self, key: str, value: bytes, collection: str = "") -> None:
         _check_key(key)

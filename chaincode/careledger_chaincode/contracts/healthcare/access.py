@@ -35,7 +35,7 @@ from ._common import (
     text,
     tx_id,
 )
-from .members import get_member, is_self, require_registered_caller
+from .members import get_member, is_self, member_key, require_registered_caller
 from .records import (
     RECORD,
     can_view_record,
@@ -89,6 +89,18 @@ def _emergency_key(pair: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     return None
 
 
+def _prefetch(ctx: Context, who: Caller, record_ids: list[str]) -> None:
+    """Everything a decision reads, in one round trip: the caller's member entry, the records and the
+    caller's and its organization's key entries."""
+    ctx.stub.get_states(
+        [
+            member_key(ctx, who.member_id),
+            *(key(ctx, RECORD, r) for r in record_ids),
+            *(k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))),
+        ]
+    )
+
+
 class AccessMixin:
     @transaction("RequestAccess")
     def request_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
@@ -98,10 +110,11 @@ class AccessMixin:
         has committed, so no key leaves the ledger without its audit events (an evaluate or an endorsed
         but unsubmitted RequestAccess yields none)."""
         who = caller(ctx)
-        require_registered_caller(ctx, who)
         shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "purpose"))
         record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
         purpose = shape.string("purpose", enum(PURPOSES))
+        _prefetch(ctx, who, record_ids)
+        require_registered_caller(ctx, who)
         return self._record_decisions(ctx, who, record_ids, purpose, justification=None)
 
     @transaction("EmergencyAccess")
@@ -113,10 +126,11 @@ class AccessMixin:
         """
         who = caller(ctx)
         require_role(who, "clinician")
-        require_registered_caller(ctx, who)
         shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "justification"))
         record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
         justification = shape.string("justification", text(2000, min_len=20))
+        _prefetch(ctx, who, record_ids)
+        require_registered_caller(ctx, who)
         return self._record_decisions(ctx, who, record_ids, "treatment", justification=justification)
 
     def _record_decisions(

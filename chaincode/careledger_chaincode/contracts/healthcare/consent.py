@@ -33,10 +33,11 @@ from ._common import (
     slug,
     timestamp,
 )
-from .members import get_member, is_self, require_registered_caller
+from .members import get_member, is_self, member_key, require_registered_caller
 from .records import (
     GRANT,
     GRANT_BY_PATIENT,
+    GRANT_BY_PATIENT_CATEGORY,
     PATIENT_RECORD,
     RECORD,
     WKEY,
@@ -76,7 +77,6 @@ class ConsentMixin:
         """Only the patient grants; the grant must carry the record key wrapped for every record in scope."""
         who = caller(ctx)
         require_role(who, "patient")
-        require_registered_caller(ctx, who)
         shape = Shape(
             json_object(grant_json, "grant"),
             "grant",
@@ -85,6 +85,15 @@ class ConsentMixin:
         )
         grantee_id = shape.string("grantee", recipient_id)
         record_ids = shape.items("record_ids", member_id, 500)
+        ctx.stub.get_states(  # what this reads for sure, in one round trip
+            [
+                member_key(ctx, who.member_id),
+                member_key(ctx, grantee_id),
+                *(key(ctx, RECORD, r) for r in record_ids),
+                *(wkey_key(ctx, r, grantee_id) for r in record_ids),
+            ]
+        )
+        require_registered_caller(ctx, who)
         categories = shape.items("categories", slug, 50)
         purposes = sorted(shape.items("purposes", enum(PURPOSES), len(PURPOSES), min_items=1))
         at = now(ctx)
@@ -129,6 +138,8 @@ class ConsentMixin:
         put_json(ctx, grant, GRANT, grant_id)
         ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT, who.member_id, grant_id), b"\x00")
         ctx.stub.put_state(key(ctx, GRANT_BY_GRANTEE, grantee_id, grant_id), b"\x00")
+        for category in categories:
+            ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, who.member_id, category, grant_id), b"\x00")
         event(ctx, "ConsentGranted", _grant_event(grant))
         return grant
 
@@ -183,6 +194,8 @@ class ConsentMixin:
                 put_json(ctx, entry, WKEY, record_id, grantee)
             else:
                 ctx.stub.del_state(wkey_key(ctx, record_id, grantee))
+        for category in grant["categories"]:  # new records of the category no longer get keyed for it
+            ctx.stub.del_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, grant["patient_id"], category, grant_id))
         grant.update(status="revoked", revoked_at=now(ctx))
         put_json(ctx, grant, GRANT, grant_id)
         event(ctx, "ConsentRevoked", _grant_event(grant))

@@ -16,6 +16,7 @@ from ._common import (
     get_json,
     invalid,
     json_object,
+    key,
     load,
     member_id,
     not_found,
@@ -45,6 +46,10 @@ def public_jwk(text: str) -> dict[str, Any]:
     if unknown:
         raise invalid(f"public_key has unexpected member(s) {', '.join(unknown)}")
     return jwk
+
+
+def member_key(ctx: Context, mid: str) -> str:
+    return key(ctx, MEMBER, mid)
 
 
 def get_member(ctx: Context, mid: str) -> dict[str, Any] | None:

@@ -43,6 +43,9 @@ PATIENT_RECORD = "patient-record"
 WKEY = "wkey"
 GRANT = "grant"
 GRANT_BY_PATIENT = "grant-p"
+# (patient, category, grant): only category grants can cover a record created later (record_ids
+# grants name records that exist), so creating a record reads these, not every grant of the patient.
+GRANT_BY_PATIENT_CATEGORY = "grant-pc"
 MAX_CIPHERTEXT = 100 * 1024 * 1024
 
 
@@ -119,17 +122,13 @@ def require_active(record: dict[str, Any]) -> None:
 
 
 def covering_grants(ctx: Context, patient_id: str, record: dict[str, Any], at: str) -> list[dict[str, Any]]:
-    """The patient's active grants whose scope includes this record and that have not expired."""
-    rows = list(ctx.stub.get_state_by_partial_composite_key(GRANT_BY_PATIENT, [patient_id]))
-    grant_ids = [ctx.stub.split_composite_key(k)[1][1] for k, _ in rows]
+    """The patient's active, unexpired grants of the new record's category (they must get its key)."""
+    rows = list(
+        ctx.stub.get_state_by_partial_composite_key(GRANT_BY_PATIENT_CATEGORY, [patient_id, record["category"]])
+    )
+    grant_ids = [ctx.stub.split_composite_key(k)[1][2] for k, _ in rows]
     grants = [load(g) for g in ctx.stub.get_states([key(ctx, GRANT, g) for g in grant_ids]) if g]
-    return [
-        g
-        for g in grants
-        if g["status"] == "active"
-        and at < g["valid_until"]
-        and (record["id"] in g["record_ids"] or record["category"] in g["categories"])
-    ]
+    return [g for g in grants if g["status"] == "active" and at < g["valid_until"]]
 
 
 def check_wrapped_keys(given: dict[str, Any], required: set[str], what: str) -> dict[str, dict[str, Any]]:
