@@ -63,6 +63,7 @@ class Session:
     max_retries: int = 4
     _stores: dict[str, StoreClient] = field(default_factory=dict)
     _member_id: str = ""
+    _encryption_key: ECKey | None = field(default=None, repr=False)
 
     @classmethod
     def open(
@@ -126,7 +127,10 @@ class Session:
         return crypto.load_private_key(pem, self.passphrase if label == self.user else None)
 
     def encryption_key(self) -> ECKey:
-        return self._load_encryption_key(self.user)
+        """This member's private encryption key, read from the wallet (and decrypted) once per session."""
+        if self._encryption_key is None:
+            self._encryption_key = self._load_encryption_key(self.user)
+        return self._encryption_key
 
     def register(self) -> dict[str, Any]:
         """Make this member's encryption key (kept in the wallet) and register its public part on the ledger.
@@ -139,6 +143,7 @@ class Session:
             self.wallet.put_encryption_key(self.user, crypto.private_key_pem(key, self.passphrase))
         else:
             key = crypto.load_private_key(pem, self.passphrase)
+        self._encryption_key = key
         jwk = crypto.public_jwk(key)
         if self.wallet.metadata(self.user).get("role") == "admin":
             member = self.evaluate("GetMember", f"org:{self.gateway.msp_id}") if self._org_key_registered() else None
