@@ -121,6 +121,16 @@ class Bench:
             operations=operations,
         )
 
+    def write_keys(self, concurrency: int, operations: int, keys: int) -> Result:
+        """Like the trivial write with `keys` keys of 300 bytes (an audit event's size): the cost per key."""
+        diag = self.contract("h1-clinician-1", "diag")
+        return run(
+            f"write {keys} keys, Python client",
+            lambda i: diag.submit_transaction("PutMany", f"bench-many-{i % 1000}", str(keys), "300"),
+            concurrency=concurrency,
+            operations=operations,
+        )
+
     def trivial_read(self, concurrency: int, operations: int) -> Result:
         diag = self.contract("h1-clinician-1", "diag")
         diag.submit_transaction("Put", "bench-read", "v")
@@ -206,6 +216,8 @@ WORKLOADS: dict[str, Callable[[Bench, int, int], Result]] = {
     "trivial-read": Bench.trivial_read,
     "node-trivial-write": Bench.node_trivial_write,
     "node-trivial-read": Bench.node_trivial_read,
+    "write-4-keys": lambda b, c, n: b.write_keys(c, n, 4),
+    "write-16-keys": lambda b, c, n: b.write_keys(c, n, 16),
     "grant": Bench.grants,
     "request-access-1": lambda b, c, n: b.request_access(c, n, 1),
     "request-access-100": lambda b, c, n: b.request_access(c, n, 100),

@@ -168,6 +168,9 @@ def write_peer_config(c: Consortium, fabric: Fabric, state: Path, org: Org, peer
         "operations.tls.clientRootCAs.files": [str(tls / "ca.crt")],
         "metrics.provider": "prometheus",
     }
+    if c.tuning.get("peer_profiling") == "on":  # Go pprof on the port after operations, loopback only
+        settings["peer.profile.enabled"] = True
+        settings["peer.profile.listenAddress"] = f"{peer.host}:{peer.operations_port + 1}"
     for key, value in settings.items():
         _set(doc, key, value)
     path = node_config_dir(state, peer.name) / "core.yaml"

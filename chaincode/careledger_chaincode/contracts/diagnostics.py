@@ -71,6 +71,16 @@ class DiagnosticsContract(Contract):
         ctx.stub.put_state(_key(ctx, key), value.encode())
         ctx.stub.set_event("diag.Put", key.encode())
 
+    @transaction("PutMany")
+    def put_many(self, ctx: Context, key: str, count: str, value_bytes: str) -> None:
+        """`count` keys of `value_bytes` each in one transaction: what each written key costs the network."""
+        n, size = int(count), int(value_bytes)
+        if not (1 <= n <= 1000 and 0 <= size <= MAX_VALUE):
+            raise ChaincodeError(INVALID_ARGUMENT, f"count must be 1..1000 and value_bytes 0..{MAX_VALUE}")
+        value = b"v" * size
+        for i in range(n):
+            ctx.stub.put_state(_key(ctx, f"{key}.{i}"), value)
+
     @transaction("Get", read_only=True)
     def get(self, ctx: Context, key: str) -> str:
         value = ctx.stub.get_state(_key(ctx, key))
