@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from cryptography import x509
 from fabric_protos.msp import identities_pb2
@@ -27,8 +27,9 @@ class ClientIdentity:
 
     @classmethod
     def from_certificate(cls, msp_id: str, certificate_pem: bytes) -> ClientIdentity:
-        cert = x509.load_pem_x509_certificate(certificate_pem)
-        return cls(msp_id=msp_id, certificate_pem=certificate_pem, attributes=_attributes(cert))
+        return cls(
+            msp_id=msp_id, certificate_pem=certificate_pem, attributes=dict(_certificate_attributes(certificate_pem))
+        )
 
     @cached_property
     def certificate(self) -> x509.Certificate:
@@ -51,6 +52,12 @@ class ClientIdentity:
 
     def attribute(self, name: str) -> str | None:
         return self.attributes.get(name)
+
+
+@lru_cache(maxsize=4096)
+def _certificate_attributes(certificate_pem: bytes) -> dict[str, str]:
+    """Parsed once per certificate: the same few clients call again and again (callers get a copy)."""
+    return _attributes(x509.load_pem_x509_certificate(certificate_pem))
 
 
 def _attributes(cert: x509.Certificate) -> dict[str, str]:
