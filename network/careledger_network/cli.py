@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -12,15 +14,17 @@ from .consortium import ConsortiumError, load
 from .network import Network, NetworkError
 from .paths import SetupError, state_dir
 
+T = TypeVar("T")
+
 
 def _network(consortium_path: Path | None) -> Network:
     return Network(load(consortium_path), state_dir(), echo=lambda line: click.echo(line))
 
 
-def _run(action: str, consortium_path: Path | None) -> None:
+def _run(consortium_path: Path | None, action: Callable[[Network], T]) -> T:
+    """Run one network action; bad input exits 2, a network failure exits 1, each with the reason."""
     try:
-        net = _network(consortium_path)
-        getattr(net, action)()
+        return action(_network(consortium_path))
     except (ConsortiumError, SetupError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -47,50 +51,42 @@ def main() -> None:
 @consortium_option
 def up(consortium_path: Path | None) -> None:
     """Create and start the network, or say it is already up."""
-    _run("up", consortium_path)
+    _run(consortium_path, Network.up)
 
 
 @main.command()
 @consortium_option
 def start(consortium_path: Path | None) -> None:
     """Start a stopped network (ledgers and identities kept)."""
-    _run("start", consortium_path)
+    _run(consortium_path, Network.start)
 
 
 @main.command()
 @consortium_option
 def stop(consortium_path: Path | None) -> None:
     """Stop every process; keep ledgers and identities."""
-    _run("stop", consortium_path)
+    _run(consortium_path, Network.stop)
 
 
 @main.command()
 @consortium_option
 def down(consortium_path: Path | None) -> None:
     """Stop every process and delete all network state."""
-    _run("down", consortium_path)
+    _run(consortium_path, Network.down)
 
 
 @main.command("chaincode-upgrade")
 @consortium_option
 def chaincode_upgrade(consortium_path: Path | None) -> None:
     """Redeploy the current chaincode with the next sequence number."""
-    _run("upgrade_chaincode", consortium_path)
+    _run(consortium_path, Network.upgrade_chaincode)
 
 
 @main.command()
 @consortium_option
 def apps(consortium_path: Path | None) -> None:
     """Start the hospital apps and the patient consent portal; print their URLs."""
-    try:
-        urls = _network(consortium_path).start_apps()
-    except (ConsortiumError, SetupError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except NetworkError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    for url in urls:
+    for url in _run(consortium_path, Network.start_apps):
         click.echo(f"  {url}")
 
 
@@ -106,14 +102,7 @@ def apps(consortium_path: Path | None) -> None:
 @click.argument("enrollment_id")
 def revoke(consortium_path: Path | None, org_key: str, reason: str, enrollment_id: str) -> None:
     """Revoke ENROLLMENT_ID at its org's CA and publish the CRL on the channel, so peers refuse it."""
-    try:
-        _network(consortium_path).revoke(org_key, enrollment_id, reason)
-    except (ConsortiumError, SetupError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except (NetworkError, TimeoutError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    _run(consortium_path, lambda network: network.revoke(org_key, enrollment_id, reason))
 
 
 @main.command()
@@ -121,11 +110,7 @@ def revoke(consortium_path: Path | None, org_key: str, reason: str, enrollment_i
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(consortium_path: Path | None, as_json: bool) -> None:
     """Every process: PID, ports and health from its operations endpoint. Exit 1 if any is unhealthy."""
-    try:
-        rows = _network(consortium_path).status()
-    except (ConsortiumError, SetupError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    rows = _run(consortium_path, Network.status)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif not rows:
