@@ -121,6 +121,8 @@ def test_emergency_access_at_the_custodian_uses_the_org_key(people: dict[str, Se
 
 def test_store_refusals(people: dict[str, Session], network: Network) -> None:
     dr_h1, dr_h2, patient = people["dr-h1"], people["dr-h2"], people["patient"]
+    store_log = Path(network.table.load()["store-hospital1"].log)
+    logged_before = store_log.read_text().count(" refused ")
     record = dr_h1.create_record("h1-patient-1", OBSERVATION, category="laboratory")
     address = record["ciphertext_sha256"]
     own_tx = patient.request_access([record["id"]], "treatment")["tx_id"]
@@ -153,6 +155,12 @@ def test_store_refusals(people: dict[str, Session], network: Network) -> None:
     with pytest.raises(StoreError) as early:
         patient.store("Hospital1MSP").delete(address, record["id"])
     assert early.value.status == 409
+    # Each refusal is audited in the store's log: who, what and why.
+    refusals = store_log.read_text().splitlines()
+    audited = [line for line in refusals if " refused " in line][logged_before:]
+    assert len(audited) == 4, audited
+    assert f"for {dr_h2.member_id()} of Hospital2MSP: 403 NOT_AUTHORIZED" in audited[0]
+    assert "for an unauthenticated caller: 401 NOT_AUTHENTICATED" in audited[2]
 
 
 def test_create_record_refuses_invalid_fhir(people: dict[str, Session]) -> None:

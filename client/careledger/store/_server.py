@@ -75,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, json.dumps(doc, sort_keys=True).encode())
 
     def _dispatch(self, method: str) -> None:
+        self._who = "an unauthenticated caller"
         try:
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -83,27 +84,28 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if method == "POST" and parts.path == "/blobs:fetch":
                 body = self._body()
-                try:
-                    requester = verify_request(
-                        dict(self.headers.items()), method, self.path, body, self.config.trusted_cas
-                    )
-                except AuthError as exc:
-                    raise Refusal(401, "NOT_AUTHENTICATED", str(exc)) from None
-                self._fetch(query.get("access_tx", ""), body, requester)
+                self._fetch(query.get("access_tx", ""), body, self._authenticate(method, body))
                 return
             if not parts.path.startswith("/blobs/"):
                 raise Refusal(404, "NOT_FOUND", "no such endpoint; use /blobs/<sha256>")
             address = check_address(parts.path[len("/blobs/") :])
             body = self._body()
-            try:
-                requester = verify_request(dict(self.headers.items()), method, self.path, body, self.config.trusted_cas)
-            except AuthError as exc:
-                raise Refusal(401, "NOT_AUTHENTICATED", str(exc)) from None
+            requester = self._authenticate(method, body)
             record_id = query.get("record_id", "")
             if not record_id:
                 raise Refusal(400, "INVALID_ARGUMENT", "give the record_id the blob belongs to")
             getattr(self, f"_{method.lower()}")(address, record_id, query, body, requester)
         except Refusal as exc:
+            # The audit line of a refusal: who, what, why (ids and codes only, never content).
+            log.warning(
+                "refused %s %s for %s: %d %s: %s",
+                method,
+                self.path.split("?")[0],
+                self._who,
+                exc.status,
+                exc.code,
+                exc.message,
+            )
             self.close_connection = True  # an unread body must not be taken for the next request
             self._json(exc.status, {"error": exc.code, "message": exc.message})
         except BlobNotFound as exc:
@@ -113,6 +115,14 @@ class _Handler(BaseHTTPRequestHandler):
         except GatewayError as exc:
             log.warning("ledger query failed: %s", type(exc).__name__)
             self._json(503, {"error": "LEDGER_UNAVAILABLE", "message": "the ledger could not be asked; retry"})
+
+    def _authenticate(self, method: str, body: bytes) -> Requester:
+        try:
+            requester = verify_request(dict(self.headers.items()), method, self.path, body, self.config.trusted_cas)
+        except AuthError as exc:
+            raise Refusal(401, "NOT_AUTHENTICATED", str(exc)) from None
+        self._who = f"{requester.member_id} of {requester.msp_id}"
+        return requester
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
