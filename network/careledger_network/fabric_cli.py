@@ -114,9 +114,9 @@ class FabricCLI:
     def peer(self, what: str, org: Org, peer: Peer, *args: str, timeout: float = 120.0) -> str:
         return run(what, [self.fabric.bin("peer"), *args], env=self.admin_env(org, peer), timeout=timeout)
 
-    def _orderer_args(self) -> list[str]:
-        first = self.c.orderers[0]
-        return ["-o", first.address, "--tls", "--cafile", str(self._orderer_tls_ca())]
+    def _orderer_args(self, orderer: Orderer | None = None) -> list[str]:
+        target = orderer or self.c.orderers[0]
+        return ["-o", target.address, "--tls", "--cafile", str(self._orderer_tls_ca())]
 
     def peer_channels(self, org: Org, peer: Peer) -> list[str]:
         out = self.peer(f"list channels of {peer.name}", org, peer, "channel", "list")
@@ -227,7 +227,7 @@ class FabricCLI:
         doc: dict[str, Any] = json.loads(out[out.index("{") :])
         return doc
 
-    def fetch_config_block(self, org: Org, into: Path) -> bytes:
+    def fetch_config_block(self, org: Org, into: Path, orderer: Orderer | None = None) -> bytes:
         """The channel's newest config block, as the orderers have it."""
         self.peer(
             "fetch the channel configuration",
@@ -239,11 +239,11 @@ class FabricCLI:
             str(into),
             "-c",
             self.c.channel,
-            *self._orderer_args(),
+            *self._orderer_args(orderer),
         )
         return into.read_bytes()
 
-    def channel_update(self, org: Org, envelope: Path) -> None:
+    def channel_update(self, org: Org, envelope: Path, orderer: Orderer | None = None) -> None:
         """Sign a CONFIG_UPDATE envelope as the org's admin and send it to the orderers."""
         self.peer(
             f"channel update signed by {org.name}'s admin",
@@ -255,7 +255,7 @@ class FabricCLI:
             str(envelope),
             "-c",
             self.c.channel,
-            *self._orderer_args(),
+            *self._orderer_args(orderer),
         )
 
     def channel_height(self, org: Org, peer: Peer) -> int:

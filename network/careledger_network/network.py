@@ -15,13 +15,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from careledger._files import write_atomic
 from careledger.errors import CAError
 
 from . import crypto, generate, revocation
-from .consortium import Consortium, Org
+from .consortium import Consortium, Orderer, Org
 from .fabric_cli import CommandError, FabricCLI
 from .health import HealthTimeout, probe, wait_healthy, wait_raft_leader
 from .paths import REPO_ROOT, Fabric, locate_fabric
@@ -50,6 +50,9 @@ class ProcessSpec:
     ports: list[int]
     health_url: str
     ca_file: Path | None
+
+
+T = TypeVar("T")
 
 
 def _base_env() -> dict[str, str]:
@@ -461,22 +464,43 @@ class Network:
         self.echo(f"{enrollment_id} revoked by {org.name}'s CA; CRL in config block {number}, on every peer")
         return number
 
+    def _on_any_orderer(self, action: Callable[[Orderer], T], deadline: float) -> T:
+        """Run a peer CLI command against the orderers in turn until one serves it: right after a restart
+        or a leader change an orderer answers SERVICE_UNAVAILABLE for a few seconds."""
+        while True:
+            for orderer in self.c.orderers:
+                try:
+                    return action(orderer)
+                except CommandError as exc:
+                    if not any(s in exc.output for s in ("SERVICE_UNAVAILABLE", "connection refused", "Unavailable")):
+                        raise
+                    last = exc
+            if time.monotonic() > deadline:
+                raise last
+            time.sleep(0.5)
+
     def _publish_crl(self, org: Org, crl: bytes, timeout: float) -> int:
         """Put the CRL into the org's MSP definition and wait until every peer has committed that config."""
         work = self.state / "configtx" / "updates"
         work.mkdir(parents=True, exist_ok=True)
         config_block = work / f"{org.key}-config.block"
-        before, config = revocation.config_from_block(self.cli.fetch_config_block(org, config_block))
+        deadline = time.monotonic() + timeout
+
+        def fetch() -> tuple[int, Any]:
+            return revocation.config_from_block(
+                self._on_any_orderer(lambda o: self.cli.fetch_config_block(org, config_block, o), deadline)
+            )
+
+        before, config = fetch()
         envelope = work / f"{org.key}-revocation.pb"
         write_atomic(envelope, revocation.msp_revocation_update(config, self.c.channel, org.msp_id, crl))
-        self.cli.channel_update(org, envelope)
-        deadline = time.monotonic() + timeout
+        self._on_any_orderer(lambda o: self.cli.channel_update(org, envelope, o), deadline)
         number = before
         while number == before:
             if time.monotonic() > deadline:
                 raise NetworkError(f"the revocation config update was sent but not ordered within {timeout:.0f} s")
             time.sleep(0.2)
-            number, _ = revocation.config_from_block(self.cli.fetch_config_block(org, config_block))
+            number, _ = fetch()
         for peer_org in self.c.orgs:
             for peer in peer_org.peers:
                 while self.cli.channel_height(peer_org, peer) <= number:
