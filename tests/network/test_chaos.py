@@ -173,7 +173,7 @@ def test_a_peer_whose_ledger_is_wiped_rejoins_and_catches_up(network: Network) -
     reference = network.c.org("hospital1")
     target = network.cli.channel_height(reference, reference.peers[0])
     height = 0
-    while (height := network.cli.channel_height(org, peer)) < target and time.monotonic() - started < 180:
+    while (height := network.cli.channel_height(org, peer)) < target and time.monotonic() - started < 600:
         time.sleep(0.5)
     caught_up = time.monotonic() - started
     assert height >= target, f"{peer.name} is at block {height} of {target} after {caught_up:.0f} s"
