@@ -479,17 +479,24 @@ class Network:
                 raise last
             time.sleep(0.5)
 
+    def channel_config(self, org: Org, timeout: float = 30.0) -> tuple[int, Any]:
+        """The number and content (a common.Config) of the channel's newest config block, fetched as the
+        org's admin from whichever orderer serves it."""
+        work = self.state / "configtx" / "updates"
+        work.mkdir(parents=True, exist_ok=True)
+        into = work / f"{org.key}-config.block"
+        deadline = time.monotonic() + timeout
+        return revocation.config_from_block(
+            self._on_any_orderer(lambda o: self.cli.fetch_config_block(org, into, o), deadline)
+        )
+
     def _publish_crl(self, org: Org, crl: bytes, timeout: float) -> int:
         """Put the CRL into the org's MSP definition and wait until every peer has committed that config."""
         work = self.state / "configtx" / "updates"
-        work.mkdir(parents=True, exist_ok=True)
-        config_block = work / f"{org.key}-config.block"
         deadline = time.monotonic() + timeout
 
         def fetch() -> tuple[int, Any]:
-            return revocation.config_from_block(
-                self._on_any_orderer(lambda o: self.cli.fetch_config_block(org, config_block, o), deadline)
-            )
+            return self.channel_config(org, max(1.0, deadline - time.monotonic()))
 
         before, config = fetch()
         envelope = work / f"{org.key}-revocation.pb"

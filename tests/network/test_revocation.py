@@ -12,7 +12,7 @@ from careledger.errors import EndorseError, GatewayError
 from careledger.gateway import connect
 from careledger_network import crypto
 from careledger_network.network import Network, NetworkError
-from careledger_network.revocation import config_from_block, revoked_serials
+from careledger_network.revocation import revoked_serials
 from cryptography import x509
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -30,7 +30,7 @@ def _refusals_logged(network: Network) -> int:
     return log.read_text(errors="replace").count("has been revoked")
 
 
-def test_a_revoked_certificate_is_refused_by_every_peer(network: Network, tmp_path: Path) -> None:
+def test_a_revoked_certificate_is_refused_by_every_peer(network: Network) -> None:
     org = network.c.org("hospital1")
     user = f"h1-revoked-{uuid.uuid4().hex[:6]}"
     crypto.enroll_user(network.state, org, user, "clinician")
@@ -41,7 +41,7 @@ def test_a_revoked_certificate_is_refused_by_every_peer(network: Network, tmp_pa
         number = network.revoke("hospital1", user, "keycompromise")
 
         # The CRL is in the channel's definition of Hospital1MSP and lists the user's certificate.
-        _, config = config_from_block(network.cli.fetch_config_block(org, tmp_path / "config.block"))
+        _, config = network.channel_config(org)
         certificate = x509.load_pem_x509_certificate(crypto.wallet(network.state, org).get(user).certificate_pem)
         assert certificate.serial_number in revoked_serials(config, org.msp_id)
         assert number > 0
