@@ -48,16 +48,24 @@ def probe(process: TrackedProcess, ca_file: Path | None, timeout: float = 1.0) -
             return False, f"unhealthy ({exc.code}{': ' + str(failed) if failed else ''})"
         except (OSError, urllib.error.URLError) as exc:
             return False, f"no answer ({getattr(exc, 'reason', exc)})"
+        # Fabric serves /healthz a moment before its gRPC ports listen: healthy means both.
+        closed = [p for p in process.ports if not _listening(p, timeout)]
+        if closed:
+            return False, f"operations endpoint up, not yet listening on {', '.join(map(str, closed))}"
         try:
             return True, str(json.loads(body).get("status", "OK"))
         except (ValueError, AttributeError):
             return True, "OK"  # a web app's page: it answered
     port = process.ports[0] if process.ports else 0
+    if _listening(port, timeout):
+        return True, "listening"
+    return False, f"not listening on {port}"
+
+
+def _listening(port: int, timeout: float) -> bool:
     with socket.socket() as sock:
         sock.settimeout(timeout)
-        if sock.connect_ex(("127.0.0.1", port)) == 0:
-            return True, "listening"
-    return False, f"not listening on {port}"
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_healthy(

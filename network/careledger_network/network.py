@@ -405,18 +405,8 @@ class Network:
         package_ids: dict[str, str] = self.meta().get("chaincode", {}).get("package_ids", {})
         sequence = int(self.meta().get("chaincode", {}).get("sequence", 1))
 
-        def channels(org: Org, peer: Any) -> list[str]:
-            deadline = time.monotonic() + 20
-            while True:  # a peer's operations endpoint is healthy a moment before its gRPC port listens
-                try:
-                    return cli.peer_channels(org, peer)
-                except CommandError as exc:
-                    if "connection refused" not in exc.output or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-
         def rejoin(org: Org, peer: Any) -> str | None:
-            if self.c.channel in channels(org, peer):
+            if self.c.channel in cli.peer_channels(org, peer):
                 return None
             cli.peer_join(org, peer)
             package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)
