@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from careledger_network.processes import ProcessTable
+from careledger_network.processes import ProcessTable, stat_fields
 
 ROLES = ("peer", "orderer", "chaincode", "store", "other")
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -20,11 +20,8 @@ def _role(name: str) -> str:
 
 
 def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+    fields = stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0  # utime + stime
 
 
 class NetworkCPU:

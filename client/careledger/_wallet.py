@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ._files import write_atomic
+from ._files import fsync_path, write_atomic
 from ._signing import SigningIdentity, load_private_key, private_key_pem
 from .errors import IdentityError
 
@@ -62,19 +62,7 @@ _ENCRYPTION_KEY = Path("encryption") / "key.pem"
 
 def _copy_synced(src: str, dst: str) -> None:
     shutil.copy2(src, dst)
-    fd = os.open(dst, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(Path(dst))
 
 
 class Wallet:
@@ -119,7 +107,7 @@ class Wallet:
             previous = self.root / f".{label}.{token}-unversioned"
             os.rename(entry, previous)  # a kill right here leaves `link`, which _recover puts in place
         os.replace(link, entry)
-        _fsync_dir(self.root)
+        fsync_path(self.root)
         if previous is not None and previous != staged:
             shutil.rmtree(previous, ignore_errors=True)
         return entry

@@ -298,11 +298,7 @@ class Network:
         self._step("identities enrolled: nodes, TLS, admins, demo users")
         configtx = generate.write_configtx(self.c, self.state)
         self.cli.create_genesis_block(configtx)
-        for o in self.c.orderers:
-            generate.write_orderer_config(self.fabric, self.state, self.c, o)
-        for org in self.c.orgs:
-            for p in org.peers:
-                generate.write_peer_config(self.c, self.fabric, self.state, org, p)
+        self._write_node_configs()
         generate.write_cli_config(self.fabric, self.state)
         self._step("channel genesis block and node configs generated")
         self._launch(self._node_specs(), started)
@@ -383,10 +379,7 @@ class Network:
         def steps(started: list[str]) -> None:
             for org in self.c.orgs:  # cheap, and carries generator changes to an existing network
                 generate.write_connection_profile(self.c, self.state, org)
-                for p in org.peers:
-                    generate.write_peer_config(self.c, self.fabric, self.state, org, p)
-            for o in self.c.orderers:
-                generate.write_orderer_config(self.fabric, self.state, self.c, o)
+            self._write_node_configs()
             self._launch([self._ca_spec(org) for org in (self.c.orderer_org, *self.c.orgs)], started)
             crypto.enroll_all(self.c, self.state)  # only what a newer consortium definition added
             self._launch(self._node_specs(), started)
@@ -397,6 +390,13 @@ class Network:
             self._wait_ready()
 
         self._run_steps(steps)
+
+    def _write_node_configs(self) -> None:
+        for o in self.c.orderers:
+            generate.write_orderer_config(self.fabric, self.state, self.c, o)
+        for org in self.c.orgs:
+            for p in org.peers:
+                generate.write_peer_config(self.c, self.fabric, self.state, org, p)
 
     def _rejoin_peers(self) -> None:
         """A peer whose ledger was lost starts with no channel: join it again (it then pulls every block

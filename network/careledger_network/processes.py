@@ -36,15 +36,21 @@ class TrackedProcess:
         return _start_ticks(self.pid) == self.start_ticks
 
 
-def _start_ticks(pid: int) -> int:
-    """The process's start time in clock ticks since boot, or -1 when there is no such process."""
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (state) on, or None when there is no such process. The fields come
+    after the parenthesised command name, which may contain spaces: fields[0] is state, fields[11] utime,
+    fields[12] stime, fields[19] starttime."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return -1
-    # Field 22 (starttime) comes after the parenthesised command name, which may contain spaces.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] == "Z":  # a zombie is gone for our purposes
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _start_ticks(pid: int) -> int:
+    """The process's start time in clock ticks since boot, or -1 when there is no such process."""
+    fields = stat_fields(pid)
+    if fields is None or fields[0] == "Z":  # a zombie is gone for our purposes
         return -1
     return int(fields[19])
 

@@ -68,6 +68,13 @@ def portal_app(network: Network) -> Any:
     )
 
 
+def csrf_token(page: str) -> str:
+    """The CSRF token a page's form carries."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
 class Browser:
     """A Flask test client over https (the session cookie is Secure) that keeps the CSRF token."""
 
@@ -84,10 +91,7 @@ class Browser:
         return self.client.post(path, data=form, base_url="https://localhost", **kw)
 
     def csrf(self) -> str:
-        page = self.get("/login").get_data(as_text=True)
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert match, "no CSRF token on the login page"
-        return match.group(1)
+        return csrf_token(self.get("/login").get_data(as_text=True))
 
     def login(self, user: str, passphrase: str = PASSPHRASE, org: str = "hospital1") -> Any:
         return self.post("/login", {"org": org, "user": user, "passphrase": passphrase})

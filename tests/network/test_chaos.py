@@ -27,7 +27,7 @@ from careledger_network import crypto
 from careledger_network.health import wait_raft_leader
 from careledger_network.network import Network
 
-from tests.network.conftest import PASSPHRASE, WebUsers
+from tests.network.conftest import PASSPHRASE, WebUsers, csrf_token
 
 pytestmark = [pytest.mark.network, pytest.mark.chaos, pytest.mark.slow]
 # A transaction lost with a dead Raft leader never commits: the client learns it at its commit-status
@@ -207,7 +207,7 @@ def test_hospital_app_killed_while_creating_records(network: Network, web_users:
                     http.post(
                         f"{base}/login",
                         data={
-                            "csrf_token": _csrf(login.text),
+                            "csrf_token": csrf_token(login.text),
                             "org": "hospital1",
                             "user": web_users.clinician,
                             "passphrase": PASSPHRASE,
@@ -222,7 +222,7 @@ def test_hospital_app_killed_while_creating_records(network: Network, web_users:
                         created = http.post(
                             f"{base}/records/new",
                             data={
-                                "csrf_token": _csrf(form.text),
+                                "csrf_token": csrf_token(form.text),
                                 "patient_id": web_users.patient,
                                 "category": "laboratory",
                                 "code": "Hemoglobin",
@@ -265,9 +265,3 @@ def test_hospital_app_killed_while_creating_records(network: Network, web_users:
         f"values; client errors {sorted(set(errors))}; first confirmation {after[0] - restarted_at:.1f} s after "
         "the relaunch"
     )
-
-
-def _csrf(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
