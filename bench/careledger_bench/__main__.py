@@ -12,12 +12,8 @@ from pathlib import Path
 
 from careledger_network.paths import state_dir
 
+from .runner import HEADER, table_row
 from .workloads import WORKLOADS, Bench
-
-HEADER = (
-    f"{'workload':<28} {'conc':>4} {'ops':>6} {'tx/s':>8} {'units/s':>9} "
-    f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'cpu ms/op':>9} {'errors':>6}"
-)
 
 
 def main(argv: list[str]) -> int:
@@ -45,11 +41,7 @@ def main(argv: list[str]) -> int:
             r = WORKLOADS[name](bench, concurrency, operations)
             s = r.summary()
             results.append(s)
-            print(
-                f"{r.workload:<28} {r.concurrency:>4} {r.operations:>6} {s['ops_per_s']:>8} {s['units_per_s']:>9} "
-                f"{s['p50_ms']:>7} {s['p90_ms']:>7} {s['p99_ms']:>7} {s['cpu_ms_per_op']:>9} {r.errors:>6}",
-                flush=True,
-            )
+            print(table_row(s), flush=True)
             print("    network CPU ms/op: " + ", ".join(f"{k} {v}" for k, v in r.network_cpu_ms_per_op.items()))
             for sample in r.error_samples:
                 print(f"    error: {sample}")

@@ -61,6 +61,20 @@ class Result:
         return doc
 
 
+HEADER = (
+    f"{'workload':<28} {'conc':>4} {'ops':>6} {'tx/s':>8} {'units/s':>9} "
+    f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'cpu ms/op':>9} {'errors':>6}"
+)
+
+
+def table_row(r: dict[str, Any]) -> str:
+    """One line of the bench table from a Result.summary()."""
+    return (
+        f"{r['workload']:<28} {r['concurrency']:>4} {r['operations']:>6} {r['ops_per_s']:>8} {r['units_per_s']:>9} "
+        f"{r['p50_ms']:>7} {r['p90_ms']:>7} {r['p99_ms']:>7} {r['cpu_ms_per_op']:>9} {r['errors']:>6}"
+    )
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

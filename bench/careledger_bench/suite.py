@@ -18,9 +18,8 @@ from typing import Any
 from careledger_network.paths import REPO_ROOT, state_dir
 
 from . import crypto_bench, growth, scoring
-from .__main__ import HEADER
 from .network_cpu import ROLES
-from .runner import Result
+from .runner import HEADER, Result, table_row
 from .workloads import WORKLOADS, Bench
 
 PLAN = [
@@ -83,13 +82,6 @@ class LoadSampler:
         }
 
 
-def _row(r: dict[str, Any]) -> str:
-    return (
-        f"{r['workload']:<28} {r['concurrency']:>4} {r['operations']:>6} {r['ops_per_s']:>8} {r['units_per_s']:>9} "
-        f"{r['p50_ms']:>7} {r['p90_ms']:>7} {r['p99_ms']:>7} {r['cpu_ms_per_op']:>9} {r['errors']:>6}"
-    )
-
-
 CPU_HEADER = f"{'workload':<28} {'conc':>4} {'client':>7} " + " ".join(f"{role:>9}" for role in ROLES)
 
 
@@ -148,7 +140,7 @@ def main() -> int:
             for name, concurrency, operations in PLAN:
                 result: Result = WORKLOADS[name](bench, concurrency, operations)
                 rows.append(result.summary())
-                print(_row(rows[-1]), flush=True)
+                print(table_row(rows[-1]), flush=True)
         finally:
             bench.close()
         print(f"\nwhere the CPU goes, ms per transaction:\n{CPU_HEADER}", flush=True)
