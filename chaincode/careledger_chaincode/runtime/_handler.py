@@ -6,17 +6,18 @@ messages. While a transaction runs it sends GET_STATE, PUT_STATE, ... tagged wit
 transaction id, and the peer answers each with RESPONSE or ERROR. It ends with COMPLETED carrying
 the Response and the transaction's chaincode event.
 
-One thread writes to the stream (the gRPC response generator draining `_outbox`), so concurrent
-transactions never write at once; each transaction runs on a worker thread and waits for its own
-replies, routed by (channel, txid).
+The stream lives on one asyncio event loop (grpc.aio): it alone reads and writes, so concurrent
+transactions never write at once. Each transaction runs on a worker thread (contracts are plain
+synchronous code) and waits for its own replies, routed by (channel, txid). The synchronous gRPC
+server cost two thread hand-offs and two condition waits per message; the loop costs one wake-up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -33,60 +34,60 @@ PEER_REPLY_TIMEOUT = 30.0  # the peer's own execute timeout is 30 s by default
 
 
 class StreamHandler:
-    def __init__(self, chaincode_id: str, router: Router, executor: Executor) -> None:
+    def __init__(self, chaincode_id: str, router: Router, executor: Executor, loop: asyncio.AbstractEventLoop) -> None:
         self._chaincode_id = chaincode_id
         self._router = router
         self._executor = executor
-        self._outbox: queue.Queue[Message | None] = queue.Queue()
-        self._pending: dict[tuple[str, str], queue.Queue[Message]] = {}
-        self._lock = threading.Lock()
+        self._loop = loop
+        self._outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        # Touched on the loop only; worker threads reach it through call_soon_threadsafe.
+        self._pending: dict[tuple[str, str], queue.SimpleQueue[Message]] = {}
         self._closed = False
         self.features = PeerFeatures()
 
-    def run(self, incoming: Iterator[Message]) -> Iterator[Message]:
-        """The response stream of Chaincode.Connect."""
+    async def serve(self, incoming: AsyncIterator[Message], write: Callable[[Message], Awaitable[None]]) -> None:
+        """Run one Chaincode.Connect stream until the peer or the server ends it."""
         register = Msg(
             type=Msg.REGISTER, payload=chaincode_pb2.ChaincodeID(name=self._chaincode_id).SerializeToString()
         )
-        self._outbox.put(register)
-        reader = threading.Thread(target=self._read, args=(incoming,), name="cc-stream-reader", daemon=True)
-        reader.start()
-        while True:
-            msg = self._outbox.get()
-            if msg is None:
-                return
-            yield msg
-
-    def close(self) -> None:
-        """End the response stream (the RPC was cancelled or the server is stopping)."""
-        self._outbox.put(None)
-
-    # -- incoming ----------------------------------------------------------------------------------------
-    def _read(self, incoming: Iterator[Message]) -> None:
+        self._outbox.put_nowait(register)
+        writer = asyncio.create_task(self._write_all(write))
         try:
-            for msg in incoming:
+            async for msg in incoming:
                 self._on_message(msg)
         except Exception as exc:  # noqa: BLE001 - a broken stream ends this handler; the peer reconnects
             log.warning("peer stream ended: %s", type(exc).__name__)
         finally:
-            with self._lock:
-                self._closed = True
-                pending = list(self._pending.values())
-            for slot in pending:  # wake every waiting transaction: there is no peer to answer it any more
+            self._closed = True
+            for slot in self._pending.values():  # wake every waiting transaction: no peer will answer it
                 slot.put(Msg(type=Msg.ERROR, payload=b"stream to the peer closed"))
-            self._outbox.put(None)
+            self._pending.clear()
+            writer.cancel()
 
+    async def _write_all(self, write: Callable[[Message], Awaitable[None]]) -> None:
+        while True:
+            msg = await self._outbox.get()
+            if msg is None:
+                return
+            await write(msg)
+
+    def _send(self, msg: Message) -> None:
+        """Queue a message for the peer from any thread."""
+        self._loop.call_soon_threadsafe(self._outbox.put_nowait, msg)
+
+    # -- incoming (on the loop) ------------------------------------------------------------------------
     def _on_message(self, msg: Message) -> None:
         kind = msg.type
-        if kind in (Msg.TRANSACTION, Msg.INIT):
-            self._executor.submit(self._run_transaction, msg)
-        elif kind in (Msg.RESPONSE, Msg.ERROR):
-            with self._lock:
-                slot = self._pending.get((msg.channel_id, msg.txid))
+        if kind in (Msg.RESPONSE, Msg.ERROR):
+            slot = self._pending.get((msg.channel_id, msg.txid))
             if slot is None:
                 log.warning("reply for unknown transaction %s dropped", msg.txid[:12])
             else:
                 slot.put(msg)
+        elif kind in (Msg.TRANSACTION, Msg.INIT):
+            slot = queue.SimpleQueue()
+            self._pending[msg.channel_id, msg.txid] = slot
+            self._executor.submit(self._run_transaction, msg, slot)
         elif kind == Msg.READY:
             params = chaincode_pb2.ChaincodeAdditionalParams()
             if msg.payload:
@@ -103,23 +104,22 @@ class StreamHandler:
                 self.features.get_multiple,
             )
         elif kind == Msg.KEEPALIVE:
-            self._outbox.put(msg)
+            self._outbox.put_nowait(msg)
         elif kind == Msg.REGISTERED:
             log.info("registered with the peer as %s", self._chaincode_id.split(":")[0])
         else:
             log.warning("unexpected message %s from the peer", Msg.Type.Name(kind))
 
-    # -- transactions ------------------------------------------------------------------------------------
-    def _run_transaction(self, msg: Message) -> None:
-        key = (msg.channel_id, msg.txid)
-        slot: queue.Queue[Message] = queue.Queue()
-        with self._lock:
-            if self._closed:
-                return
-            self._pending[key] = slot
+    def _finish(self, key: tuple[str, str], done: Message) -> None:
+        self._pending.pop(key, None)
+        self._outbox.put_nowait(done)
 
+    # -- transactions (on a worker thread) ---------------------------------------------------------------
+    def _run_transaction(self, msg: Message, slot: queue.SimpleQueue[Message]) -> None:
         def call(kind: int, payload: bytes) -> bytes:
-            self._outbox.put(Msg(type=kind, payload=payload, txid=msg.txid, channel_id=msg.channel_id))
+            if self._closed:
+                raise PeerError("stream to the peer closed")
+            self._send(Msg(type=kind, payload=payload, txid=msg.txid, channel_id=msg.channel_id))
             try:
                 reply = slot.get(timeout=PEER_REPLY_TIMEOUT)
             except queue.Empty:
@@ -133,22 +133,18 @@ class StreamHandler:
             return bytes(reply.payload)
 
         try:
-            try:
-                stub = ChaincodeStub(msg, call, self.features)
-            except Exception as exc:  # noqa: BLE001 - a malformed proposal still gets an answer
-                response = proposal_response_pb2.Response(
-                    status=400, message=f"INVALID_ARGUMENT: bad proposal ({type(exc).__name__})"
-                )
-                self._complete(msg, response, None)
-                return
-            outcome = self._router.dispatch(stub)
+            stub = ChaincodeStub(msg, call, self.features)
+        except Exception as exc:  # noqa: BLE001 - a malformed proposal still gets an answer
             response = proposal_response_pb2.Response(
-                status=outcome.status, message=outcome.message, payload=outcome.payload
+                status=400, message=f"INVALID_ARGUMENT: bad proposal ({type(exc).__name__})"
             )
-            self._complete(msg, response, stub.event if outcome.status < 400 else None)
-        finally:
-            with self._lock:
-                self._pending.pop(key, None)
+            self._complete(msg, response, None)
+            return
+        outcome = self._router.dispatch(stub)  # answers every failure itself; it never raises
+        response = proposal_response_pb2.Response(
+            status=outcome.status, message=outcome.message, payload=outcome.payload
+        )
+        self._complete(msg, response, stub.event if outcome.status < 400 else None)
 
     def _complete(self, msg: Message, response: proposal_response_pb2.Response, event: object) -> None:
         done = Msg(
@@ -159,4 +155,4 @@ class StreamHandler:
         )
         if event is not None:
             done.chaincode_event.CopyFrom(event)
-        self._outbox.put(done)
+        self._loop.call_soon_threadsafe(self._finish, (msg.channel_id, msg.txid), done)

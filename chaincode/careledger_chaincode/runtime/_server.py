@@ -1,8 +1,14 @@
-"""The chaincode gRPC server the peer dials (Chaincode.Connect), with mutual TLS."""
+"""The chaincode gRPC server the peer dials (Chaincode.Connect), with mutual TLS.
+
+The server runs on an asyncio event loop in its own thread (see _handler for why); its public methods
+are synchronous, so the process's main thread keeps signal handling.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +35,13 @@ class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):  # type: ignore[misc
         self._router = router
         self._workers = workers
 
-    def Connect(
-        self, request_iterator: Iterator[chaincode_shim_pb2.ChaincodeMessage], context: grpc.ServicerContext
-    ) -> Iterator[chaincode_shim_pb2.ChaincodeMessage]:
-        handler = StreamHandler(self._chaincode_id, self._router, self._workers)
-        context.add_callback(handler.close)  # unblocks the generator when the RPC ends from our side
-        yield from handler.run(request_iterator)
+    async def Connect(
+        self,
+        request_iterator: AsyncIterator[chaincode_shim_pb2.ChaincodeMessage],
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        handler = StreamHandler(self._chaincode_id, self._router, self._workers, asyncio.get_running_loop())
+        await handler.serve(request_iterator, context.write)
 
 
 class ChaincodeServer:
@@ -43,33 +50,49 @@ class ChaincodeServer:
     ) -> None:
         self.address = address
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cc-tx")
+        self._servicer = _Servicer(chaincode_id, router, self._workers)
+        self._tls = tls
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="cc-grpc", daemon=True)
+        self._server: grpc.aio.Server | None = None
+        self._stopped = threading.Event()
+
+    async def _start(self) -> None:
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE),
             ("grpc.max_send_message_length", MAX_MESSAGE),
         ]
-        # Each peer connection holds one server thread for its stream; transactions run on `_workers`.
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="cc-stream"), options=options)
-        chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(
-            _Servicer(chaincode_id, router, self._workers), self._server
-        )
-        if tls is None:
-            port = self._server.add_insecure_port(address)
+        server = grpc.aio.server(options=options)
+        chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(self._servicer, server)
+        if self._tls is None:
+            port = server.add_insecure_port(self.address)
         else:
             credentials = grpc.ssl_server_credentials(
-                [(tls.key.read_bytes(), tls.cert.read_bytes())],
-                root_certificates=tls.client_ca.read_bytes(),
+                [(self._tls.key.read_bytes(), self._tls.cert.read_bytes())],
+                root_certificates=self._tls.client_ca.read_bytes(),
                 require_client_auth=True,
             )
-            port = self._server.add_secure_port(address, credentials)
+            port = server.add_secure_port(self.address, credentials)
         if port == 0:
-            raise OSError(f"cannot listen on {address}")
+            raise OSError(f"cannot listen on {self.address}")
+        await server.start()
+        self._server = server
 
     def start(self) -> None:
-        self._server.start()
+        """Listen; raises OSError when the address cannot be bound."""
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
 
     def wait(self) -> None:
-        self._server.wait_for_termination()
+        """Block until stop() has finished."""
+        self._stopped.wait()
 
     def stop(self, grace: float = 0.5) -> None:
-        self._server.stop(grace).wait()
+        """Stop serving (open streams get `grace` seconds), then the loop and the workers."""
+        if self._stopped.is_set():
+            return
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._workers.shutdown(wait=False, cancel_futures=True)
+        self._stopped.set()
