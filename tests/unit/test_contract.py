@@ -399,6 +399,53 @@ def test_batch_of_mixed_decisions_is_audited_per_record(w: World) -> None:
     assert w.dr_h2.ok("ListAccessByRequester", "h2-clinician-1", "1000", "")["items"][-1]["record_id"] == "rec-missing"
 
 
+def _all_pages(actor: Actor, function: str, args: list[str], page_size: int) -> list[dict[str, Any]]:
+    items, bookmark, pages = [], "", 0
+    while True:
+        result = actor.ok(function, *args, str(page_size), bookmark)
+        assert len(result["items"]) <= page_size
+        items += result["items"]
+        bookmark, pages = result["bookmark"], pages + 1
+        if not bookmark:
+            return items
+        assert pages < 1000, "pagination does not end"
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 7, 100, 1000])
+@pytest.mark.parametrize(
+    ("viewer", "function", "args"),
+    [
+        ("auditor", "ListAllAccess", []),
+        ("dr_h2", "ListAccessByRequester", ["h2-clinician-1"]),
+        ("alice", "ListAccessByPatient", ["h1-patient-1"]),
+    ],
+)
+def test_audit_views_page_by_event_across_and_inside_transactions(
+    w: World, viewer: str, function: str, args: list[str], page_size: int
+) -> None:
+    """Transactions of 1, 5 and 12 decisions: every page ends where the page size says, even inside one."""
+    for i in range(12):
+        w.dr_h1.ok("CreateRecord", w.record(f"rec-{i:02d}"))
+    batches = [["rec-00"], [f"rec-{i:02d}" for i in range(5)], [f"rec-{i:02d}" for i in range(12)]]
+    tx_ids = [w.dr_h2.ok("RequestAccess", {"record_ids": b, "purpose": "treatment"})["tx_id"] for b in batches]
+    expected = [(tx, n, r) for tx, batch in zip(tx_ids, batches, strict=True) for n, r in enumerate(batch)]
+    events = _all_pages(getattr(w, viewer), function, args, page_size)
+    assert [(e["tx_id"], e["n"], e["record_id"]) for e in events] == expected
+    assert all(e["decision"] == "denied" and e["requester"] == "h2-clinician-1" for e in events)
+
+
+def test_a_bookmark_not_issued_by_the_view_is_refused(w: World) -> None:
+    w.dr_h1.ok("CreateRecord", w.record())
+    w.dr_h2.ok("RequestAccess", {"record_ids": ["rec-1"], "purpose": "treatment"})
+    w.dr_h2.ok("RequestAccess", {"record_ids": ["rec-1"], "purpose": "treatment"})
+    bookmark = w.auditor.ok("ListAllAccess", "1", "")["bookmark"]
+    assert bookmark
+    message = w.dr_h2.refused("INVALID_ARGUMENT", "ListAccessByRequester", "h2-clinician-1", "1", bookmark)
+    assert "pass back the previous page's bookmark" in message
+    for forged in ("not json", json.dumps([json.loads(bookmark)[0], -1]), json.dumps([json.loads(bookmark)[0], "0"])):
+        w.auditor.refused("INVALID_ARGUMENT", "ListAllAccess", "1", forged)
+
+
 def test_batch_limits(w: World) -> None:
     w.dr_h2.refused("INVALID_ARGUMENT", "RequestAccess", {"record_ids": [], "purpose": "treatment"})
     w.dr_h2.refused(

@@ -9,7 +9,7 @@ per key. Reads never see the transaction's own writes (Fabric's semantics either
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,10 +176,14 @@ class ChaincodeStub:
         yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
 
     def get_state_by_partial_composite_key(
-        self, object_type: str, attributes: list[str]
-    ) -> Iterator[tuple[str, bytes]]:
-        start = self.create_composite_key(object_type, attributes)
-        request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE)
+        self, object_type: str, attributes: list[str], start_key: str = ""
+    ) -> Generator[tuple[str, bytes], None, None]:
+        """Every key under the prefix, in key order; from `start_key` (a key under the prefix) when given.
+
+        Close the iterator when stopping early: that frees the peer's iterator at once."""
+        prefix = self.create_composite_key(object_type, attributes)
+        start = _start_within(prefix, start_key)
+        request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=prefix + _MAX_UNICODE)
         yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
 
     def get_state_by_partial_composite_key_paginated(
@@ -322,6 +326,14 @@ class ChaincodeStub:
             kv = kv_query_result_pb2.KV()
             kv.ParseFromString(raw)
             yield kv.key, kv.value
+
+
+def _start_within(prefix: str, start_key: str) -> str:
+    if not start_key:
+        return prefix
+    if not start_key.startswith(prefix):
+        raise ValueError("start_key must lie under the queried prefix")
+    return start_key
 
 
 def _check_key(key: str) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._contract import Outcome, Router
 from ._identity import ClientIdentity
-from ._stub import _MAX_UNICODE, ChaincodeStub, KeyModification
+from ._stub import _MAX_UNICODE, ChaincodeStub, KeyModification, _start_within
 
 
 @dataclass
@@ -96,10 +96,10 @@ class MemoryStub(ChaincodeStub):
         yield from self._range(start_key or "\x01", end_key or _MAX_UNICODE)
 
     def get_state_by_partial_composite_key(
-        self, object_type: str, attributes: list[str]
-    ) -> Iterator[tuple[str, bytes]]:
-        start = self.create_composite_key(object_type, attributes)
-        yield from self._range(start, start + _MAX_UNICODE)
+        self, object_type: str, attributes: list[str], start_key: str = ""
+    ) -> Generator[tuple[str, bytes], None, None]:
+        prefix = self.create_composite_key(object_type, attributes)
+        yield from self._range(_start_within(prefix, start_key), prefix + _MAX_UNICODE)
 
     def get_state_by_partial_composite_key_paginated(
         self, object_type: str, attributes: list[str], page_size: int, bookmark: str

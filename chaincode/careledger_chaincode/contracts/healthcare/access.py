@@ -1,8 +1,13 @@
 """Access: decisions per record (allowed, or denied and why), each an audit event; emergency access;
 verification of an access transaction; the audit views.
 
-Audit events are stored once under ("audit", time, tx, n); the per-patient and per-requester indexes
-hold only a marker, so a page is one range read plus one multi-key read.
+Storage, chosen so that a decision costs one written key (each key costs the peers a write, a
+history entry and a metadata lookup at validation, which bound throughput):
+- ("access", tx): the access transaction: who, when, for what, and every decision;
+- ("audit-patient", patient, time, tx, n): the audit event of one decision on a patient's record;
+- ("audit-requester", requester, time, tx) and ("audit-time", time, tx): one entry per access transaction
+  holding its decision count, so the requester's and the whole log page by event without reading
+  whole transactions they skip.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ._common import (
     member_id,
     not_found,
     now,
+    page,
     page_args,
     put_json,
     require_role,
@@ -47,11 +53,14 @@ from .records import (
 )
 
 ACCESS = "access"
-AUDIT = "audit"
-AUDIT_BY_PATIENT = "audit-p"
-AUDIT_BY_REQUESTER = "audit-r"
+# Named apart from the 3-keys-per-decision layout of earlier versions ("audit", "audit-p", "audit-r"), whose
+# entries stay on old ledgers and are not shown by these views.
+AUDIT_BY_PATIENT = "audit-patient"
+AUDIT_BY_REQUESTER = "audit-requester"
+AUDIT_BY_TIME = "audit-time"
 PURPOSE_ROLES = {"treatment": ("clinician",), "diagnosis-ai": ("clinician",), "research": ("researcher",)}
-_MARKER = b"\x00"
+_EVENT_FIELDS = ("tx_id", "time", "requester", "requester_org", "requester_role", "purpose", "emergency")
+_JUSTIFICATION_FIELDS = ("justification_sha256", "justification_length")
 
 
 def _decide(
@@ -101,6 +110,56 @@ def _prefetch(ctx: Context, who: Caller, record_ids: list[str]) -> None:
     )
 
 
+def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dict[str, Any]:
+    """The audit event of decision `n` of an access transaction (the shape every audit view returns)."""
+    event_ = {k: access[k] for k in _EVENT_FIELDS}
+    event_.update((k, access[k]) for k in _JUSTIFICATION_FIELDS if k in access)
+    return {**event_, "n": n, **decision}
+
+
+def _resume_at(bookmark: str, prefix: str) -> tuple[str, int]:
+    """(index key to start at, events of that transaction already returned) from a bookmark we issued."""
+    try:
+        start, skip = json.loads(bookmark)
+    except (ValueError, TypeError):
+        start, skip = None, None
+    if not isinstance(start, str) or not start.startswith(prefix) or not isinstance(skip, int):
+        raise ChaincodeError(INVALID_ARGUMENT, "bookmark is not from this view: pass back the previous page's bookmark")
+    if not 0 <= skip < MAX_BATCH:
+        raise ChaincodeError(INVALID_ARGUMENT, "bookmark is not from this view: pass back the previous page's bookmark")
+    return start, skip
+
+
+def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size: str, bookmark: str) -> dict[str, Any]:
+    """A page of audit events from a per-transaction index whose values are decision counts.
+
+    Only the transactions that the page shows are read; the bookmark names the index key to resume at
+    and how many of its events were already shown (a page can end inside a 500-record transaction)."""
+    size, mark = page_args(page_size, bookmark)
+    prefix = key(ctx, index, *parts)
+    start, skip = _resume_at(mark, prefix) if mark else (prefix, 0)
+    wanted, seen, rows, resume = skip + size, 0, [], ""
+    scan = ctx.stub.get_state_by_partial_composite_key(index, parts, start_key=start)
+    try:
+        for index_key, count in scan:
+            if seen >= wanted:
+                resume = index_key
+                break
+            rows.append((index_key, int(count)))
+            seen += int(count)
+    finally:
+        scan.close()
+    txids = [ctx.stub.split_composite_key(k)[1][-1] for k, _ in rows]
+    accesses = [load(raw) for raw in ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if raw]
+    events = [audit_event(a, n, d) for a in accesses for n, d in enumerate(a["decisions"])]
+    if seen > wanted:  # the page ends inside the last transaction
+        last_key, last_count = rows[-1]
+        next_mark = json.dumps([last_key, last_count - (seen - wanted)])
+    else:
+        next_mark = json.dumps([resume, 0]) if resume else ""
+    return {"items": events[skip:wanted], "bookmark": next_mark}
+
+
 class AccessMixin:
     @transaction("RequestAccess")
     def request_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
@@ -146,7 +205,19 @@ class AccessMixin:
         entries_raw = ctx.stub.get_states(entry_keys)
         entries = [load(e) if e else None for e in entries_raw]
         caller_is_patient = who.role == "patient"
-        decisions, audit_summary, allowed_ids = [], [], []
+        access: dict[str, Any] = {
+            "tx_id": txid,
+            "time": at,
+            "requester": who.member_id,
+            "requester_org": who.msp_id,
+            "requester_role": who.role,
+            "purpose": purpose,
+            "emergency": emergency,
+        }
+        if justification is not None:
+            access["justification_sha256"] = hashlib.sha256(justification.encode()).hexdigest()
+            access["justification_length"] = len(justification)
+        decisions, logged, allowed_ids = [], [], []
         for n, (rid, record) in enumerate(zip(record_ids, records, strict=True)):
             pair = entries[2 * n : 2 * n + 2]
             own_record = caller_is_patient and record is not None and record["patient_id"] == who.member_id
@@ -156,44 +227,28 @@ class AccessMixin:
                 ok, reason, wrapped = _decide(who, record, pair, purpose, at, own_record)
             if ok:
                 allowed_ids.append(rid)
-            audit: dict[str, Any] = {
-                "tx_id": txid,
-                "n": n,
-                "time": at,
-                "requester": who.member_id,
-                "requester_org": who.msp_id,
-                "requester_role": who.role,
+            entry = {
                 "record_id": rid,
                 "patient_id": record["patient_id"] if record else "",
                 "custodian": record["custodian"] if record else "",
-                "purpose": purpose,
                 "decision": "allowed" if ok else "denied",
                 "reason": reason,
-                "emergency": emergency,
             }
-            if emergency and justification is not None:
-                audit["justification_sha256"] = hashlib.sha256(justification.encode()).hexdigest()
-                audit["justification_length"] = len(justification)
-            seq = f"{n:04d}"
-            put_json(ctx, audit, AUDIT, at, txid, seq)
-            if audit["patient_id"]:
-                ctx.stub.put_state(key(ctx, AUDIT_BY_PATIENT, audit["patient_id"], at, txid, seq), _MARKER)
-            ctx.stub.put_state(key(ctx, AUDIT_BY_REQUESTER, who.member_id, at, txid, seq), _MARKER)
-            decision: dict[str, Any] = {"record_id": rid, "decision": audit["decision"], "reason": reason}
+            logged.append(entry)
+            if entry["patient_id"]:
+                put_json(
+                    ctx, audit_event(access, n, entry), AUDIT_BY_PATIENT, entry["patient_id"], at, txid, f"{n:04d}"
+                )
+            decision: dict[str, Any] = {"record_id": rid, "decision": entry["decision"], "reason": reason}
             if ok and record is not None:
                 decision.update(custodian=record["custodian"], key_available=wrapped is not None)
             decisions.append(decision)
-            audit_summary.append({k: audit[k] for k in ("record_id", "patient_id", "custodian", "decision", "reason")})
-        summary = {
-            "tx_id": txid,
-            "time": at,
-            "requester": who.member_id,
-            "requester_org": who.msp_id,
-            "purpose": purpose,
-            "emergency": emergency,
-        }
-        put_json(ctx, {**summary, "allowed": allowed_ids}, ACCESS, txid)
-        event(ctx, "AccessRequested", {**summary, "decisions": audit_summary})
+        put_json(ctx, {**access, "allowed": allowed_ids, "decisions": logged}, ACCESS, txid)
+        count = str(len(logged)).encode()
+        ctx.stub.put_state(key(ctx, AUDIT_BY_REQUESTER, who.member_id, at, txid), count)
+        ctx.stub.put_state(key(ctx, AUDIT_BY_TIME, at, txid), count)
+        summary = {k: access[k] for k in ("tx_id", "time", "requester", "requester_org", "purpose", "emergency")}
+        event(ctx, "AccessRequested", {**summary, "decisions": logged})
         return {"tx_id": txid, "time": at, "purpose": purpose, "emergency": emergency, "decisions": decisions}
 
     @transaction("GetAccessKeys", read_only=True)
@@ -319,9 +374,9 @@ class AccessMixin:
         if patient is None:
             raise not_found(f"patient {patient_id} is not registered")
         if who.is_authority_auditor or is_self(who, patient):
-            return self._audit_page(ctx, AUDIT_BY_PATIENT, patient_id, page_size, bookmark)
+            return self._patient_page(ctx, patient_id, page_size, bookmark)
         if who.role in ("clinician", "admin", "auditor"):
-            result = self._audit_page(ctx, AUDIT_BY_PATIENT, patient_id, page_size, bookmark)
+            result = self._patient_page(ctx, patient_id, page_size, bookmark)
             result["items"] = [e for e in result["items"] if e["custodian"] == who.msp_id]
             return result
         raise denied("only the patient, the custodian's staff and auditors may read a patient's access log")
@@ -336,23 +391,18 @@ class AccessMixin:
         org_admin = requester is not None and who.role == "admin" and requester["org"] == who.msp_id
         if not (own or org_admin or who.is_authority_auditor):
             raise denied("only the requester, its organization's admin and auditors may read its access log")
-        return self._audit_page(ctx, AUDIT_BY_REQUESTER, requester_id, page_size, bookmark)
+        return _events_by_transaction(ctx, AUDIT_BY_REQUESTER, [requester_id], page_size, bookmark)
 
     @transaction("ListAllAccess", read_only=True)
     def list_all_access(self, ctx: Context, page_size: str, bookmark: str) -> dict[str, Any]:
         who = caller(ctx)
         if not who.is_authority_auditor:
             raise denied("only auditors of the health authority may read the whole access log")
-        size, mark = page_args(page_size, bookmark)
-        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(AUDIT, [], size, mark)
-        return {"items": [load(v) for _, v in rows], "bookmark": next_mark}
+        return _events_by_transaction(ctx, AUDIT_BY_TIME, [], page_size, bookmark)
 
     @staticmethod
-    def _audit_page(ctx: Context, index: str, owner: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        size, mark = page_args(page_size, bookmark)
-        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(index, [owner], size, mark)
-        primary = [key(ctx, AUDIT, *ctx.stub.split_composite_key(k)[1][1:]) for k, _ in rows]
-        return {"items": [load(v) for v in ctx.stub.get_states(primary) if v], "bookmark": next_mark}
+    def _patient_page(ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        return page(ctx, AUDIT_BY_PATIENT, [patient_id], page_size, bookmark)
 
     @transaction("GetRecordHistory", read_only=True)
     def get_record_history(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:

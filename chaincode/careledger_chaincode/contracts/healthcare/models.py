@@ -24,6 +24,7 @@ from ._common import (
     member_id,
     not_found,
     now,
+    page,
     page_args,
     precondition,
     put_json,
@@ -39,8 +40,8 @@ from .members import get_member, is_self, require_registered_caller
 from .records import RECORD, can_view_record, entry_allows, wkey_key
 
 MODEL = "model"
-INFERENCE_BY_RECORD = "inference-r"
-INFERENCE_BY_PATIENT = "inference-p"
+# One key per inference, (patient, record, time, tx, n): a patient's and a record's inferences are both prefixes.
+INFERENCE = "inference"
 FORMATS = ("xgboost-json", "xgboost-ubj")
 FEATURE_TYPES = ("float", "int", "bool", "category")
 TASKS = ("classification", "regression")
@@ -229,9 +230,11 @@ class ModelsMixin:
         if not_allowed:
             raise denied(f"the access transaction did not allow: {', '.join(not_allowed[:10])}")
         at, txid = now(ctx), ctx.stub.tx_id
-        records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in record_ids])]
-        if any(r is None for r in records):  # allowed records are never deleted, only marked erased
-            raise not_found("a record of this batch no longer exists")
+        if "decisions" not in access:
+            raise precondition("that access transaction predates inference recording by decision: request access again")
+        # The access transaction holds each allowed record's patient and custodian: no record is read again.
+        decided = {d["record_id"]: d for d in access["decisions"]}
+        records = [{"id": r, **decided[r]} for r in record_ids]
         entries = ctx.stub.get_states(
             [k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))]
         )
@@ -243,7 +246,7 @@ class ModelsMixin:
         if lapsed:
             raise denied(f"consent for diagnosis-ai is no longer active for: {', '.join(lapsed[:10])}")
         stored = []
-        for n, (inference, record) in enumerate(zip(inferences, [r for r in records if r], strict=True)):
+        for n, (inference, record) in enumerate(zip(inferences, records, strict=True)):
             entry = {
                 **inference,
                 "tx_id": txid,
@@ -259,10 +262,7 @@ class ModelsMixin:
                 "custodian": record["custodian"],
             }
             seq = f"{n:04d}"
-            put_json(ctx, entry, INFERENCE_BY_RECORD, record["id"], at, txid, seq)
-            ctx.stub.put_state(
-                key(ctx, INFERENCE_BY_PATIENT, record["patient_id"], record["id"], at, txid, seq), b"\x00"
-            )
+            put_json(ctx, entry, INFERENCE, record["patient_id"], record["id"], at, txid, seq)
             stored.append(entry)
         event(
             ctx,
@@ -283,13 +283,10 @@ class ModelsMixin:
         raw = ctx.stub.get_state(key(ctx, RECORD, member_id(record_id, "record_id")))
         if raw is None:
             raise not_found(f"record {record_id} does not exist")
-        if not can_view_record(ctx, who, load(raw)):
+        record = load(raw)
+        if not can_view_record(ctx, who, record):
             raise denied(f"{who.member_id} may not see the inferences on record {record_id}")
-        size, mark = page_args(page_size, bookmark)
-        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(
-            INFERENCE_BY_RECORD, [record_id], size, mark
-        )
-        return {"items": [load(v) for _, v in rows], "bookmark": next_mark}
+        return page(ctx, INFERENCE, [record["patient_id"], record_id], page_size, bookmark)
 
     @transaction("ListInferencesByPatient", read_only=True)
     def list_inferences_by_patient(
@@ -299,12 +296,7 @@ class ModelsMixin:
         patient = get_member(ctx, member_id(patient_id, "patient_id"))
         if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
             raise denied("only the patient and auditors may list a patient's inferences")
-        size, mark = page_args(page_size, bookmark)
-        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(
-            INFERENCE_BY_PATIENT, [patient_id], size, mark
-        )
-        primary = [key(ctx, INFERENCE_BY_RECORD, *ctx.stub.split_composite_key(k)[1][1:]) for k, _ in rows]
-        return {"items": [load(v) for v in ctx.stub.get_states(primary) if v], "bookmark": next_mark}
+        return page(ctx, INFERENCE, [patient_id], page_size, bookmark)
 
 
 def _inference(value: Any, what: str) -> dict[str, Any]:
