@@ -20,24 +20,35 @@ def main(argv: list[str]) -> int:
     out_file = None
     if "--json" in argv:
         i = argv.index("--json")
+        if i + 1 >= len(argv):
+            print("--json needs a file name", file=sys.stderr)
+            return 2
         out_file = Path(argv[i + 1])
         argv = argv[:i] + argv[i + 2 :]
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         print("workloads:", ", ".join(WORKLOADS))
         return 0 if argv else 2
+    specs = []
+    for spec in argv:
+        name, *rest = spec.split(":")
+        if name not in WORKLOADS:
+            print(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}", file=sys.stderr)
+            return 2
+        try:
+            numbers = [int(n) for n in rest]
+        except ValueError:
+            numbers = []
+        if len(rest) > 2 or len(numbers) != len(rest) or any(n < 1 for n in numbers):
+            print(f"{spec!r}: write WORKLOAD[:CONCURRENCY[:OPERATIONS]] with positive integers", file=sys.stderr)
+            return 2
+        specs.append((name, numbers[0] if numbers else 16, numbers[1] if len(numbers) > 1 else 200))
     bench = Bench(state_dir() / "profiles")
     results = []
     try:
         bench.register_users()
         print(HEADER)
-        for spec in argv:
-            name, *rest = spec.split(":")
-            if name not in WORKLOADS:
-                print(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}", file=sys.stderr)
-                return 2
-            concurrency = int(rest[0]) if rest else 16
-            operations = int(rest[1]) if len(rest) > 1 else 200
+        for name, concurrency, operations in specs:
             r = WORKLOADS[name](bench, concurrency, operations)
             s = r.summary()
             results.append(s)

@@ -121,7 +121,7 @@ def main(
             profile = state / "profiles" / f"{org.lower()}.json"
         else:  # commands that act as a user need --org; the portal serves every hospital
             profile = next(iter(sorted((state / "profiles").glob("*.json"))), state / "profiles" / "none.json")
-            if ctx.invoked_subcommand not in ("portal", "hospital"):
+            if ctx.invoked_subcommand not in ("portal", "hospital", "bench"):
                 raise click.UsageError("give --org (e.g. hospital1) or --profile")
     if not profile.exists():
         _fail(f"no connection profile at {profile}: is the network up (`make network-up`)?", EXIT_UNAVAILABLE)
@@ -627,6 +627,24 @@ def portal_serve(c: Context, host: str, port: int | None) -> None:
     app = create_portal_app({"PROFILES": profiles, "GRANTEE_ORGS": meta["grantee_msps"]})
     tls = state / "crypto" / meta["portal_org"] / "app"
     _serve(app, host, port or int(meta["portal_port"]), tls / "server.crt", tls / "server.key")
+
+
+@main.command("bench")
+@click.argument("workloads", nargs=-1, required=True)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="also write the rows as JSON to OUT")
+def bench(workloads: tuple[str, ...], out: Path | None) -> None:
+    """Run single benchmark workloads against the local network, one table row each.
+
+    WORKLOADS are WORKLOAD[:CONCURRENCY[:OPERATIONS]], e.g. `careledger bench grant:64:600
+    request-access-100:16:80`. Workloads: trivial-write, trivial-read, node-trivial-write,
+    node-trivial-read, write-4-keys, write-16-keys, grant, request-access-1, request-access-100,
+    access-check. `make bench` runs the whole suite.
+    """
+    try:
+        from careledger_bench.__main__ import main as bench_main
+    except ImportError:
+        _fail("the benchmarks (careledger_bench) are not installed: run `make setup` in the repo", EXIT_UNAVAILABLE)
+    sys.exit(bench_main([*workloads, *(["--json", str(out)] if out else [])]))
 
 
 if __name__ == "__main__":

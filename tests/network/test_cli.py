@@ -152,3 +152,31 @@ def test_audit_export_then_check_against_the_ledger(network: Network, tmp_path: 
     code, out = _cli(network, "healthauthority", "ha-auditor-1", "audit", "check", str(export))
     assert code == 5
     assert json.loads(out)["not_on_ledger"] == ["0" * 64]
+
+
+def test_bench_runs_single_workloads_and_writes_rows(network: Network, tmp_path: Path) -> None:
+    rows_file = tmp_path / "rows.json"
+    result = CliRunner().invoke(
+        main,
+        ["bench", "trivial-write:2:6", "access-check:2:6", "--out", str(rows_file)],
+        env={"CARELEDGER_STATE": str(network.state)},
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].split()[:2] == ["workload", "conc"]
+    rows = json.loads(rows_file.read_text())
+    assert [(r["workload"], r["operations"], r["errors"]) for r in rows] == [
+        ("trivial write, Python client", 6, 0),
+        ("access check (evaluate)", 6, 0),
+    ]
+    assert all(r["ops_per_s"] > 0 and r["p50_ms"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("nope:1:1", "unknown workload 'nope'"), ("grant:x", "positive integers"), ("grant:0:5", "positive integers")],
+)
+def test_bench_refuses_a_bad_workload_spec_before_running_anything(network: Network, spec: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["bench", spec], env={"CARELEDGER_STATE": str(network.state)})
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not result.output.startswith("workload")  # no table was started
