@@ -15,6 +15,7 @@ from pathlib import Path
 
 from careledger.errors import EndorseError
 from careledger.gateway import Contract, Gateway, connect
+from careledger.services import Session
 from joserfc.jwk import ECKey
 
 from .node import run_node
@@ -157,6 +158,47 @@ class Bench:
 
         return run("grant (1 record)", grant, concurrency=concurrency, operations=operations)
 
+    def revokes(self, concurrency: int, operations: int) -> Result:
+        """RevokeConsent of 1-record grants (set-up: the records and one grant each, made first)."""
+        records = self.create_records(operations, "revoke")
+        patient = self.contract("h1-patient-1")
+        grant_ids: list[str] = []
+
+        def grant(i: int) -> None:
+            grant_ids.append(self.grant([records[i]], "h1-researcher-1", ["research"]))
+
+        made = run("grant (set-up)", grant, concurrency=concurrency, operations=operations)
+        if made.errors:
+            raise RuntimeError(f"set-up failed: {made.error_samples}")
+        return run(
+            "revoke (1 record)",
+            lambda i: patient.submit_transaction("RevokeConsent", grant_ids[i]),
+            concurrency=concurrency,
+            operations=operations,
+        )
+
+    def create_record_end_to_end(self, concurrency: int, operations: int) -> Result:
+        """What a hospital app does per new record: validate, encrypt, upload to its store, wrap the key
+        for every entitled recipient, submit CreateRecord."""
+        session = Session.open(self.profiles / "hospital1.json", "h1-clinician-1")
+        resource = {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "Haemoglobin"},
+            "valueQuantity": {"value": 13.5, "unit": "g/dL"},
+            "note": [{"text": "x" * 3500}],  # about the 4 KiB of the encryption workload
+        }
+        category = f"bench-{self.run_id}"
+        try:
+            return run(
+                "create-record (encrypt + store)",
+                lambda i: session.create_record("h1-patient-1", resource, category),
+                concurrency=concurrency,
+                operations=operations,
+            )
+        finally:
+            session.close()
+
     def request_access(self, concurrency: int, operations: int, batch: int) -> Result:
         records = self.create_records(batch, f"ra{batch}")
         self.grant(records, "h2-clinician-1", ["treatment", "diagnosis-ai"])
@@ -219,6 +261,8 @@ WORKLOADS: dict[str, Callable[[Bench, int, int], Result]] = {
     "write-4-keys": lambda b, c, n: b.write_keys(c, n, 4),
     "write-16-keys": lambda b, c, n: b.write_keys(c, n, 16),
     "grant": Bench.grants,
+    "revoke": Bench.revokes,
+    "create-record": Bench.create_record_end_to_end,
     "request-access-1": lambda b, c, n: b.request_access(c, n, 1),
     "request-access-100": lambda b, c, n: b.request_access(c, n, 100),
     "access-check": Bench.access_check,

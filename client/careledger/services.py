@@ -91,6 +91,8 @@ class Session:
         return session
 
     def close(self) -> None:
+        for store in self._stores.values():
+            store.close()
         self.gateway.close()
 
     def __enter__(self) -> Session:

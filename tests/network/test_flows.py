@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,3 +183,25 @@ def test_ledger_refusals_surface_with_their_code(people: dict[str, Session]) -> 
     with pytest.raises(EndorseError) as not_patient:
         people["dr-h1"].submit("GrantConsent", json.dumps({"grantee": "h2-clinician-1"}))
     assert not_patient.value.chaincode_code == "NOT_AUTHORIZED"  # type: ignore[attr-defined]
+
+
+def test_store_connection_is_kept_alive_and_survives_a_store_restart(
+    people: dict[str, Session], network: Network
+) -> None:
+    """One TLS connection serves many requests; when the store restarts, the next request is resent once
+    on a new connection instead of failing."""
+    record = people["dr-h1"].create_record("h1-patient-1", OBSERVATION, "laboratory")
+    patient = people["patient"]
+    access = patient.request_access([record["id"]], "treatment")
+    client = patient.store("Hospital1MSP")
+    first = client.get(record["ciphertext_sha256"], record["id"], access["tx_id"])
+    connection = client._local.conn
+    assert connection is not None
+    assert connection.sock is not None
+    assert client.get(record["ciphertext_sha256"], record["id"], access["tx_id"]) == first
+    assert client._local.conn is connection  # the same connection, no new handshake
+    store = network.table.load()["store-hospital1"].pid
+    os.kill(store, signal.SIGKILL)
+    network.start()
+    assert client.get(record["ciphertext_sha256"], record["id"], access["tx_id"]) == first
+    assert client._local.conn is not connection

@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import ssl
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
@@ -29,6 +30,9 @@ class StoreClient:
     identity: SigningIdentity
     timeout: float = 30.0
     _ssl: ssl.SSLContext = field(init=False, repr=False)
+    # One kept-alive connection per thread: a TLS handshake per request cost the store a serial handshake
+    # in its accept loop and both sides an ECDHE exchange and a certificate check.
+    _local: threading.local = field(init=False, repr=False, default_factory=threading.local)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -37,24 +41,55 @@ class StoreClient:
         self._host, self._port = parts.hostname, parts.port or 443
         self._ssl = ssl.create_default_context(cadata=self.tls_root_pem.decode())
 
-    def _call(self, method: str, path: str, body: bytes | bytearray = b"") -> bytes:
+    def _connection(self) -> http.client.HTTPSConnection:
+        conn: http.client.HTTPSConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+            self._local.conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads or on the server's idle timeout)."""
+        self._drop_connection()
+
+    def _exchange(self, method: str, path: str, body: bytes | bytearray) -> tuple[int, bytes]:
         headers = sign_request(self.identity, method, path, body)
         headers["Content-Length"] = str(len(body))
-        conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+        conn = self._connection()
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.will_close:
+            self._drop_connection()
+        return resp.status, data
+
+    def _call(self, method: str, path: str, body: bytes | bytearray = b"") -> bytes:
+        reused = getattr(self._local, "conn", None) is not None
         try:
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
+            try:
+                status, data = self._exchange(method, path, body)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The store closed a kept-alive connection (idle timeout, restart) before reading this
+                # request; every store request is idempotent, so it is sent once more, freshly signed.
+                self._drop_connection()
+                if not reused:
+                    raise
+                status, data = self._exchange(method, path, body)
         except (OSError, http.client.HTTPException) as exc:
+            self._drop_connection()
             raise StoreError(f"cannot reach the record store at {self.url}: {exc}", 0, "UNAVAILABLE") from exc
-        finally:
-            conn.close()
-        if resp.status >= 400:
+        if status >= 400:
             try:
                 doc = json.loads(data)
             except ValueError:
                 doc = {"error": "ERROR", "message": data[:200].decode(errors="replace")}
-            raise StoreError(f"record store refused: {doc.get('message')}", resp.status, str(doc.get("error")))
+            raise StoreError(f"record store refused: {doc.get('message')}", status, str(doc.get("error")))
         return data
 
     def put(self, blob: bytes | bytearray, record_id: str) -> str:

@@ -35,6 +35,8 @@ from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
 
 log = logging.getLogger("careledger.store")
 MAX_BLOB = 100 * 1024 * 1024
+HANDSHAKE_TIMEOUT = 10.0  # seconds a new connection has to complete TLS
+IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may wait for its next request
 
 # The ledger questions the store asks, with its own (custodian admin) identity.
 LedgerQuery = Callable[..., dict[str, Any]]
@@ -232,15 +234,35 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"deleted": self.config.blobs.delete(address)})
 
 
+class _TLSServer(ThreadingHTTPServer):
+    """Accepts plain TCP and runs each TLS handshake on the connection's own thread: a handshake in the
+    accept loop would make every new client wait for the ones before it (and a stalled client, for ever)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext) -> None:
+        super().__init__(address, handler)
+        self.tls = tls
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            secure = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:  # plaintext probes, scanners, clients that hang up
+            log.info("TLS handshake with %s failed: %s", client_address[0], type(exc).__name__)
+            return
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            secure.close()
+
+
 def make_server(config: StoreConfig, host: str, port: int, tls_cert: Path, tls_key: Path) -> ThreadingHTTPServer:
-    handler = type("StoreHandler", (_Handler,), {"config": config})
-    server = ThreadingHTTPServer((host, port), handler)
+    handler = type("StoreHandler", (_Handler,), {"config": config, "timeout": IDLE_TIMEOUT})
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(tls_cert), str(tls_key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.daemon_threads = True
-    return server
+    return _TLSServer((host, port), handler, context)
 
 
 def serve_forever(server: ThreadingHTTPServer) -> threading.Thread:
