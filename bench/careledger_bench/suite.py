@@ -36,10 +36,12 @@ PLAN = [
     ("trivial-read", 64, 4000),
     ("node-trivial-read", 64, 4000),
     ("grant", 64, 600),
+    ("revoke", 64, 600),
     ("request-access-1", 1, 30),
     ("request-access-1", 64, 1000),
     ("request-access-100", 16, 80),
     ("access-check", 16, 3000),
+    ("create-record", 16, 300),
 ]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,18 @@ class OpenedRecord:
     version: int
     resource: dict[str, Any]
     access_tx_id: str
+
+
+@dataclass
+class SealedRecord:
+    """A record's ciphertext, checked against the ledger's hash, and its wrapped key: not yet decrypted."""
+
+    record_id: str
+    patient_id: str
+    version: int
+    key_entry: dict[str, Any] = field(repr=False)
+    blob: bytes = field(repr=False)
+    access_tx_id: str = ""
 
 
 @dataclass
@@ -243,9 +254,11 @@ class Session:
             result = self.emergency_access(record_ids, emergency_justification)
         else:
             result = self.request_access(record_ids, purpose)
-        return list(self._open_allowed(result))
+        return [self.decrypt(item) if isinstance(item, SealedRecord) else item for item in self.fetch_allowed(result)]
 
-    def _open_allowed(self, result: dict[str, Any]) -> Iterator[OpenedRecord | Refused]:
+    def fetch_allowed(self, result: dict[str, Any]) -> list[SealedRecord | Refused]:
+        """The keys (GetAccessKeys) and checked ciphertexts of the records an access transaction allowed,
+        in its order; refusals say why. Nothing is decrypted yet (see decrypt)."""
         txid = result["tx_id"]
         allowed = [d["record_id"] for d in result["decisions"] if d["decision"] == "allowed"]
         keys = self.evaluate("GetAccessKeys", txid)["keys"] if allowed else {}
@@ -256,24 +269,32 @@ class Session:
                 by_custodian.setdefault(keys[rid]["custodian"], {})[rid] = keys[rid]["ciphertext_sha256"]
         for custodian, wanted in by_custodian.items():  # one request per custodian store
             blobs.update(self.store(custodian).get_many(wanted, txid))
+        items: list[SealedRecord | Refused] = []
         for decision in result["decisions"]:
             rid = decision["record_id"]
             if decision["decision"] != "allowed":
-                yield Refused(rid, decision["reason"])
+                items.append(Refused(rid, decision["reason"]))
                 continue
             entry = keys[rid]
             if not entry["available"]:
-                yield Refused(rid, entry["reason"])
+                items.append(Refused(rid, entry["reason"]))
                 continue
             blob = blobs[rid]
             if isinstance(blob, StoreError):  # allowed by the ledger, refused or missing at the store
-                yield Refused(rid, f"custodian store: {blob}")
+                items.append(Refused(rid, f"custodian store: {blob}"))
                 continue
             if crypto.content_address(blob) != entry["ciphertext_sha256"]:  # checked against the ledger, not the store
                 raise crypto.IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
-            ref = crypto.RecordRef(rid, entry["patient_id"], entry["version"])
-            plaintext = crypto.open_blob(blob, self._unwrap(entry, ref), ref)
-            yield OpenedRecord(rid, entry["patient_id"], entry["version"], json.loads(plaintext), txid)
+            items.append(SealedRecord(rid, entry["patient_id"], entry["version"], entry, blob, txid))
+        return items
+
+    def decrypt(self, sealed: SealedRecord) -> OpenedRecord:
+        """Unwrap the record key and open the ciphertext (its integrity and binding to the record are checked)."""
+        ref = crypto.RecordRef(sealed.record_id, sealed.patient_id, sealed.version)
+        plaintext = crypto.open_blob(sealed.blob, self._unwrap(sealed.key_entry, ref), ref)
+        return OpenedRecord(
+            sealed.record_id, sealed.patient_id, sealed.version, json.loads(plaintext), sealed.access_tx_id
+        )
 
     # -- patient -----------------------------------------------------------------------------------------------
     def my_records(self, page_size: int = 100) -> list[dict[str, Any]]:

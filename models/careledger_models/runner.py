@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from careledger.errors import CareLedgerError, EndorseError
-from careledger.services import OpenedRecord, Session
+from careledger.services import OpenedRecord, Refused, Session
 
 from .datasets import canonical_row, from_observation
 from .train import TrainedModel, next_version
@@ -91,6 +92,7 @@ class ModelRunner:
         self.features = [f["name"] for f in self.schema]
         self.booster = xgb.Booster()
         self.booster.load_model(bytearray(artifact.read_bytes()))
+        self._cpu_turn = threading.Lock()
 
     def _approved_entry(self, artifact: Path) -> dict[str, Any]:
         try:
@@ -129,26 +131,32 @@ class ModelRunner:
 
     def _run_batch(self, batch: list[str]) -> RunReport:
         part = RunReport(self.model_id, self.version)
-        opened = self.session.open_records(batch, purpose="diagnosis-ai")  # denied ones are never fetched
-        rows, kept = [], []
-        for item in opened:
-            if not isinstance(item, OpenedRecord):
-                part.denied.append((item.record_id, item.reason))
-                continue
-            features = from_observation(item.resource)
-            problems = check_features(self.schema, features)
-            if problems:
-                part.invalid.append((item.record_id, problems))
-                continue
-            rows.append([float(features[f]) for f in self.features])
-            kept.append(item)
-        if not kept:
-            return part
-        matrix = xgb.DMatrix(pd.DataFrame(np.array(rows), columns=self.features), feature_names=self.features)
-        predictions = self.booster.predict(matrix)
-        contributions = self.booster.predict(matrix, pred_contribs=True)
+        access = self.session.request_access(batch, purpose="diagnosis-ai")
+        fetched = self.session.fetch_allowed(access)  # denied records are never fetched
+        # Decryption and prediction hold the GIL; batches take turns so that one finishes early and
+        # records its inferences on the ledger while the next decrypts, instead of all finishing together.
+        with self._cpu_turn:
+            rows: list[list[float]] = []
+            kept: list[OpenedRecord] = []
+            for item in fetched:
+                if isinstance(item, Refused):
+                    part.denied.append((item.record_id, item.reason))
+                    continue
+                opened = self.session.decrypt(item)
+                features = from_observation(opened.resource)
+                problems = check_features(self.schema, features)
+                if problems:
+                    part.invalid.append((item.record_id, problems))
+                    continue
+                rows.append([float(features[f]) for f in self.features])
+                kept.append(opened)
+            if not kept:
+                return part
+            matrix = xgb.DMatrix(pd.DataFrame(np.array(rows), columns=self.features), feature_names=self.features)
+            predictions = self.booster.predict(matrix)
+            contributions = self.booster.predict(matrix, pred_contribs=True)
         classification = self.entry.get("task", "classification") == "classification"
-        for item, row, prediction, contrib in zip(kept, rows, predictions, contributions, strict=True):
+        for record, row, prediction, contrib in zip(kept, rows, predictions, contributions, strict=True):
             output: dict[str, Any] = (
                 {"probability": round(float(prediction), 6), "label": "positive" if prediction >= 0.5 else "negative"}
                 if classification
@@ -157,13 +165,13 @@ class ModelRunner:
             explanation = {name: round(float(v), 6) for name, v in zip([*self.features, "bias"], contrib, strict=True)}
             part.inferences.append(
                 Inference(
-                    record_id=item.record_id,
-                    patient_id=item.patient_id,
+                    record_id=record.record_id,
+                    patient_id=record.patient_id,
                     output=output,
                     contributions=explanation,
                     input_sha256=hashlib.sha256(canonical_row(dict(zip(self.features, row, strict=True)))).hexdigest(),
                     explanation_sha256=_digest(explanation),
-                    access_tx_id=item.access_tx_id,
+                    access_tx_id=record.access_tx_id,
                 )
             )
         batch_doc = {

@@ -646,6 +646,37 @@ def test_inferences_refused_once_consent_is_revoked(w: World) -> None:
     assert "no longer active" in w.dr_h2.refused("NOT_AUTHORIZED", "RecordInferences", _inference_batch(txid))
 
 
+@pytest.mark.parametrize(
+    ("second_grant", "lapse", "recorded"),
+    [
+        (None, "revoke", False),
+        (None, "expire", False),
+        ("to the clinician", "revoke", True),  # another current consent still covers the record
+        ("to the organization", "revoke", True),
+        ("for treatment only", "revoke", False),
+    ],
+)
+def test_inferences_after_the_deciding_consent_lapsed(
+    w: World, second_grant: str | None, lapse: str, recorded: bool
+) -> None:
+    txid, grant_id = _inference_setup(w, ["diagnosis-ai"])
+    w.auditor.ok("ApproveModel", "breast-cancer-xgb", "1.0.0")
+    if second_grant == "to the clinician":
+        w.alice.ok("GrantConsent", w.grant("h2-clinician-1", ["rec-1"], purposes=["diagnosis-ai", "treatment"]))
+    elif second_grant == "to the organization":
+        w.alice.ok("GrantConsent", w.grant("org:Hospital2MSP", ["rec-1"], purposes=["diagnosis-ai"]))
+    elif second_grant == "for treatment only":
+        w.alice.ok("GrantConsent", w.grant("h2-clinician-1", ["rec-1"], purposes=["treatment"]))
+    if lapse == "revoke":
+        w.alice.ok("RevokeConsent", grant_id)
+    else:
+        w.ledger.advance(days=400)  # past the grant's valid_until
+    if recorded:
+        assert w.dr_h2.ok("RecordInferences", _inference_batch(txid))["count"] == 1
+    else:
+        assert "no longer active" in w.dr_h2.refused("NOT_AUTHORIZED", "RecordInferences", _inference_batch(txid))
+
+
 def test_inferences_only_on_allowed_records(w: World) -> None:
     txid, _ = _inference_setup(w, ["diagnosis-ai"])
     w.auditor.ok("ApproveModel", "breast-cancer-xgb", "1.0.0")

@@ -74,7 +74,7 @@ class StoreClient:
         try:
             try:
                 status, data = self._exchange(method, path, body)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
                 # The store closed a kept-alive connection (idle timeout, restart) before reading this
                 # request; every store request is idempotent, so it is sent once more, freshly signed.
                 self._drop_connection()

@@ -70,6 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        if self.close_connection:  # tell a keep-alive client not to send another request on this connection
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
@@ -63,6 +64,14 @@ _EVENT_FIELDS = ("tx_id", "time", "requester", "requester_org", "requester_role"
 _JUSTIFICATION_FIELDS = ("justification_sha256", "justification_length")
 
 
+@dataclass(frozen=True)
+class _Decision:
+    allowed: bool
+    reason: str
+    wrapped: dict[str, Any] | None = None
+    grant_id: str | None = None  # the consent that allowed it, if one did
+
+
 def _decide(
     who: Caller,
     record: dict[str, Any] | None,
@@ -70,22 +79,22 @@ def _decide(
     purpose: str,
     at: str,
     patient_is_caller: bool,
-) -> tuple[bool, str, dict[str, Any] | None]:
-    """(allowed, reason, wrapped key) for one record, from the record and the caller's two key entries."""
+) -> _Decision:
+    """The decision on one record, from the record and the caller's two key entries."""
     if record is None:
-        return False, "no such record", None
+        return _Decision(False, "no such record")
     if record["status"] == "erased":
-        return False, f"the record was erased on {record['erased_at']}", None
+        return _Decision(False, f"the record was erased on {record['erased_at']}")
     own, org = entries
     if patient_is_caller:
-        return True, "the patient's own record", own["jwe"] if own else None
+        return _Decision(True, "the patient's own record", own["jwe"] if own else None)
     if who.role not in PURPOSE_ROLES[purpose]:
-        return False, f"the purpose {purpose} needs role {' or '.join(PURPOSE_ROLES[purpose])}", None
+        return _Decision(False, f"the purpose {purpose} needs role {' or '.join(PURPOSE_ROLES[purpose])}")
     for entry in (own, org):
         grant_id = entry_allows(entry, purpose, at)
         if grant_id and entry:
-            return True, f"consent {grant_id}", entry["jwe"]
-    return False, why_not([own, org], purpose, at), None
+            return _Decision(True, f"consent {grant_id}", entry["jwe"], grant_id)
+    return _Decision(False, why_not([own, org], purpose, at))
 
 
 def _emergency_key(pair: list[dict[str, Any] | None]) -> dict[str, Any] | None:
@@ -218,15 +227,19 @@ class AccessMixin:
             access["justification_sha256"] = hashlib.sha256(justification.encode()).hexdigest()
             access["justification_length"] = len(justification)
         decisions, logged, allowed_ids = [], [], []
+        consents: dict[str, str] = {}
         for n, (rid, record) in enumerate(zip(record_ids, records, strict=True)):
             pair = entries[2 * n : 2 * n + 2]
             own_record = caller_is_patient and record is not None and record["patient_id"] == who.member_id
             if emergency and record is not None and record["status"] == "active":
-                ok, reason, wrapped = True, "emergency access", _emergency_key(pair)
+                decided = _Decision(True, "emergency access", _emergency_key(pair))
             else:
-                ok, reason, wrapped = _decide(who, record, pair, purpose, at, own_record)
+                decided = _decide(who, record, pair, purpose, at, own_record)
+            ok, reason, wrapped = decided.allowed, decided.reason, decided.wrapped
             if ok:
                 allowed_ids.append(rid)
+            if decided.grant_id:
+                consents[rid] = decided.grant_id
             entry = {
                 "record_id": rid,
                 "patient_id": record["patient_id"] if record else "",
@@ -243,7 +256,7 @@ class AccessMixin:
             if ok and record is not None:
                 decision.update(custodian=record["custodian"], key_available=wrapped is not None)
             decisions.append(decision)
-        put_json(ctx, {**access, "allowed": allowed_ids, "decisions": logged}, ACCESS, txid)
+        put_json(ctx, {**access, "allowed": allowed_ids, "decisions": logged, "consents": consents}, ACCESS, txid)
         count = str(len(logged)).encode()
         ctx.stub.put_state(key(ctx, AUDIT_BY_REQUESTER, who.member_id, at, txid), count)
         ctx.stub.put_state(key(ctx, AUDIT_BY_TIME, at, txid), count)

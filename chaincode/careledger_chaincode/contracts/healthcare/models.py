@@ -10,6 +10,7 @@ from typing import Any
 from ...runtime import CONFLICT, ChaincodeError, Context, transaction
 from ._common import (
     MAX_BATCH,
+    Caller,
     Shape,
     caller,
     canonical,
@@ -37,7 +38,7 @@ from ._common import (
 )
 from .access import ACCESS
 from .members import get_member, is_self, require_registered_caller
-from .records import RECORD, can_view_record, entry_allows, wkey_key
+from .records import GRANT, RECORD, can_view_record, entry_allows, grant_is_current, wkey_key
 
 MODEL = "model"
 # One key per inference, (patient, record, time, tx, n): a patient's and a record's inferences are both prefixes.
@@ -235,14 +236,7 @@ class ModelsMixin:
         # The access transaction holds each allowed record's patient and custodian: no record is read again.
         decided = {d["record_id"]: d for d in access["decisions"]}
         records = [{"id": r, **decided[r]} for r in record_ids]
-        entries = ctx.stub.get_states(
-            [k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))]
-        )
-        lapsed = [
-            r
-            for n, r in enumerate(record_ids)
-            if not any(entry_allows(load(e) if e else None, "diagnosis-ai", at) for e in entries[2 * n : 2 * n + 2])
-        ]
+        lapsed = self._lapsed_consents(ctx, who, access.get("consents", {}), record_ids, at)
         if lapsed:
             raise denied(f"consent for diagnosis-ai is no longer active for: {', '.join(lapsed[:10])}")
         stored = []
@@ -276,6 +270,37 @@ class ModelsMixin:
             },
         )
         return {"tx_id": txid, "count": len(stored)}
+
+    @staticmethod
+    def _lapsed_consents(
+        ctx: Context, who: Caller, consents: dict[str, str], record_ids: list[str], at: str
+    ) -> list[str]:
+        """Records no current consent lets the caller use for diagnosis-ai any more.
+
+        The consent each decision rested on is read first (a few grants cover many records); only records
+        whose consent lapsed are checked against every grant in their key entries, which may still cover them."""
+        grant_ids = sorted({consents[r] for r in record_ids if r in consents})
+        raw = ctx.stub.get_states([key(ctx, GRANT, g) for g in grant_ids])
+        grants = {g: load(v) for g, v in zip(grant_ids, raw, strict=True) if v}
+
+        def still_current(record_id: str) -> bool:
+            grant = grants.get(consents.get(record_id, ""))
+            return bool(
+                grant
+                and grant["status"] == "active"
+                and "diagnosis-ai" in grant["purposes"]
+                and grant_is_current(grant, at)
+            )
+
+        recheck = [r for r in record_ids if not still_current(r)]
+        entries = ctx.stub.get_states(
+            [k for r in recheck for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))]
+        )
+        return [
+            r
+            for n, r in enumerate(recheck)
+            if not any(entry_allows(load(e) if e else None, "diagnosis-ai", at) for e in entries[2 * n : 2 * n + 2])
+        ]
 
     @transaction("ListInferencesByRecord", read_only=True)
     def list_inferences_by_record(self, ctx: Context, record_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
