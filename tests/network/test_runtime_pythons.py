@@ -1,9 +1,11 @@
 """Defect 6 of fabric-chaincode-python 2.5.4: it failed to start on Python 3.12/3.13 (a future attached
-to a different event loop). Our runtime has no event loop; this proves it by swapping one org's
-chaincode server for one running under each newer interpreter, and transacting through the real peer."""
+to a different event loop). Our runtime creates and runs its own loop in its own thread; this proves it
+starts and serves by swapping one org's chaincode server for one running under each newer interpreter,
+and transacting through the real peer."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -22,6 +24,7 @@ CHAINCODE_DEPS = [
     "protobuf>=5.27,<6",
     "hyperledger-fabric-protos==0.3.7.dev349689853811",
     "cryptography>=43",
+    "greenlet>=3",
 ]
 
 
@@ -33,7 +36,8 @@ def _interpreter(version: str) -> Path | None:
 
 def _venv(version: str, interpreter: Path) -> Path:
     """A cached virtualenv with only the chaincode's dependencies (the chaincode code comes from PYTHONPATH)."""
-    venv = Path.home() / ".cache" / "careledger" / f"chaincode-py{version}"
+    deps = hashlib.sha256("\n".join(CHAINCODE_DEPS).encode()).hexdigest()[:8]  # new dependencies, new venv
+    venv = Path.home() / ".cache" / "careledger" / f"chaincode-py{version}-{deps}"
     python = venv / "bin" / "python"
     if not (venv / ".ready").exists():
         subprocess.run([str(interpreter), "-m", "venv", str(venv)], check=True)

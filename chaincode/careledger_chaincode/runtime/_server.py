@@ -1,6 +1,6 @@
 """The chaincode gRPC server the peer dials (Chaincode.Connect), with mutual TLS.
 
-The server runs on an asyncio event loop in its own thread (see _handler for why); its public methods
+The server runs on an asyncio event loop in its own thread (see _handler); its public methods
 are synchronous, so the process's main thread keeps signal handling.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,27 +29,23 @@ class TLSFiles:
 
 
 class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):  # type: ignore[misc]
-    def __init__(self, chaincode_id: str, router: Router, workers: ThreadPoolExecutor) -> None:
+    def __init__(self, chaincode_id: str, router: Router) -> None:
         self._chaincode_id = chaincode_id
         self._router = router
-        self._workers = workers
 
     async def Connect(
         self,
         request_iterator: AsyncIterator[chaincode_shim_pb2.ChaincodeMessage],
         context: grpc.aio.ServicerContext,
     ) -> None:
-        handler = StreamHandler(self._chaincode_id, self._router, self._workers, asyncio.get_running_loop())
+        handler = StreamHandler(self._chaincode_id, self._router, asyncio.get_running_loop())
         await handler.serve(request_iterator, context.write)
 
 
 class ChaincodeServer:
-    def __init__(
-        self, chaincode_id: str, address: str, router: Router, tls: TLSFiles | None, workers: int = 32
-    ) -> None:
+    def __init__(self, chaincode_id: str, address: str, router: Router, tls: TLSFiles | None) -> None:
         self.address = address
-        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cc-tx")
-        self._servicer = _Servicer(chaincode_id, router, self._workers)
+        self._servicer = _Servicer(chaincode_id, router)
         self._tls = tls
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cc-grpc", daemon=True)
@@ -88,11 +83,10 @@ class ChaincodeServer:
         self._stopped.wait()
 
     def stop(self, grace: float = 0.5) -> None:
-        """Stop serving (open streams get `grace` seconds), then the loop and the workers."""
+        """Stop serving (open streams get `grace` seconds), then the loop."""
         if self._stopped.is_set():
             return
         if self._server is not None:
             asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._workers.shutdown(wait=False, cancel_futures=True)
         self._stopped.set()
