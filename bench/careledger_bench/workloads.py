@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from careledger.errors import EndorseError
 from careledger.gateway import Contract, Gateway, connect
+from careledger.ledger import BlockReader
 from careledger.services import Session
 from joserfc.jwk import ECKey
 
@@ -45,7 +47,10 @@ USERS = {
     "h1-researcher-1": "hospital1",
     "h1-patient-1": "hospital1",
     "h2-clinician-1": "hospital2",
+    "ha-auditor-1": "healthauthority",
 }
+SETTLE_USERS = ("h1-clinician-1", "h2-clinician-1", "ha-auditor-1")  # one per org: each asks its own peer
+SETTLE_TIMEOUT = 30.0
 
 
 def _sha(text: str) -> str:
@@ -60,10 +65,13 @@ class Bench:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     gateways: dict[str, Gateway] = field(default_factory=dict)
 
-    def contract(self, user: str, name: str = "") -> Contract:
+    def _gateway(self, user: str) -> Gateway:
         if user not in self.gateways:
             self.gateways[user] = connect(self.profiles / f"{USERS[user]}.json", user)
-        return self.gateways[user].network(self.channel).contract(self.chaincode, name)
+        return self.gateways[user]
+
+    def contract(self, user: str, name: str = "") -> Contract:
+        return self._gateway(user).network(self.channel).contract(self.chaincode, name)
 
     def close(self) -> None:
         for gw in self.gateways.values():
@@ -100,7 +108,23 @@ class Bench:
         result = run("create-record (set-up)", create, concurrency=concurrency, operations=count)
         if result.errors:
             raise RuntimeError(f"set-up failed: {result.error_samples}")
+        self.settle()
         return ids
+
+    def settle(self) -> None:
+        """Wait until every org's peer has committed what set-up wrote.
+
+        A submit returns once the client's gateway peer committed; another org's peer may be a block
+        behind for a moment, and a transaction it endorsed then would disagree with the others (the
+        gateway refuses such mismatched endorsements). Measurements start from a settled ledger."""
+        heights = {user: BlockReader(self._gateway(user), self.channel).height()[0] for user in SETTLE_USERS}
+        target = max(heights.values())
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        for user in SETTLE_USERS:
+            while BlockReader(self._gateway(user), self.channel).height()[0] < target:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the peer of {USERS[user]} did not reach block {target} in {SETTLE_TIMEOUT} s")
+                time.sleep(0.02)
 
     def grant(self, records: list[str], grantee: str, purposes: list[str]) -> str:
         doc = {
@@ -170,6 +194,7 @@ class Bench:
         made = run("grant (set-up)", grant, concurrency=concurrency, operations=operations)
         if made.errors:
             raise RuntimeError(f"set-up failed: {made.error_samples}")
+        self.settle()
         return run(
             "revoke (1 record)",
             lambda i: patient.submit_transaction("RevokeConsent", grant_ids[i]),
@@ -202,6 +227,7 @@ class Bench:
     def request_access(self, concurrency: int, operations: int, batch: int) -> Result:
         records = self.create_records(batch, f"ra{batch}")
         self.grant(records, "h2-clinician-1", ["treatment", "diagnosis-ai"])
+        self.settle()
         clinician = self.contract("h2-clinician-1")
         request = json.dumps({"record_ids": records, "purpose": "treatment"})
 
@@ -220,6 +246,7 @@ class Bench:
         """The access decision as an evaluate (nothing recorded): what a UI calls to show what is allowed."""
         records = self.create_records(1, "check")
         self.grant(records, "h2-clinician-1", ["treatment"])
+        self.settle()
         clinician = self.contract("h2-clinician-1")
         request = json.dumps({"record_ids": records, "purpose": "treatment"})
         return run(

@@ -28,6 +28,14 @@ from .gateway._connection import load_profile
 from .store import StoreClient, StoreError
 
 RETRYABLE_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+# The gateway's detail when two endorsers simulated on different ledger states: one peer had not yet
+# committed the block the client's previous transaction went into. It passes in a moment.
+_ENDORSEMENT_MISMATCH = "ProposalResponsePayloads do not match"
+
+
+def endorsers_disagreed(exc: EndorseError) -> bool:
+    """Did the endorsement fail only because the endorsing peers were at different block heights?"""
+    return any(_ENDORSEMENT_MISMATCH in d.message for d in exc.details)
 
 
 def _same_key(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -121,6 +129,10 @@ class Session:
                 return json.loads(raw) if raw else None
             except CommitError as exc:
                 if exc.validation_code not in RETRYABLE_CODES or attempt == self.max_retries:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+            except EndorseError as exc:
+                if not endorsers_disagreed(exc) or attempt == self.max_retries:
                     raise
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
