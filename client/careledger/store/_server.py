@@ -20,6 +20,7 @@ import json
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,10 @@ from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
 log = logging.getLogger("careledger.store")
 MAX_BLOB = 100 * 1024 * 1024
 HANDSHAKE_TIMEOUT = 10.0  # seconds a new connection has to complete TLS
+# A client presents an access transaction as soon as its own peer committed it; this org's peer may be
+# a block behind for a moment. The store asks again for up to this long before calling it unknown.
+COMMIT_LAG_WAIT = 3.0
+NOT_YET_COMMITTED = "no committed access transaction with this id"  # the chaincode's reason
 IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may wait for its next request
 
 # The ledger questions the store asks, with its own (custodian admin) identity.
@@ -178,7 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
         access_tx = query.get("access_tx", "")
         if not access_tx:
             raise Refusal(400, "INVALID_ARGUMENT", "give access_tx: the id of your committed RequestAccess transaction")
-        verdict = self._ledger("VerifyAccess", access_tx, who.member_id, record_id)
+        verdict = ask_until_committed(
+            lambda: self._ledger("VerifyAccess", access_tx, who.member_id, record_id),
+            lambda v: v.get("reason") == NOT_YET_COMMITTED,
+        )
         if not verdict.get("granted"):
             raise Refusal(403, "NOT_AUTHORIZED", f"the ledger does not show this access: {verdict.get('reason')}")
         if verdict.get("ciphertext_sha256") != address:
@@ -195,9 +203,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refusal(400, "INVALID_ARGUMENT", 'the body must be {"records": {record_id: sha256}}') from None
         if not 1 <= len(addresses) <= 500:
             raise Refusal(400, "INVALID_ARGUMENT", "fetch 1 to 500 records at a time")
-        verdicts = self._ledger("VerifyAccessBatch", access_tx, who.member_id, json.dumps(sorted(addresses)))[
-            "verdicts"
-        ]
+        verdicts = ask_until_committed(
+            lambda: self._ledger("VerifyAccessBatch", access_tx, who.member_id, json.dumps(sorted(addresses))),
+            lambda v: any(x.get("reason") == NOT_YET_COMMITTED for x in v["verdicts"].values()),
+        )["verdicts"]
         index, blobs = [], []
         for record_id, address in sorted(addresses.items()):
             verdict = verdicts[record_id]
@@ -234,6 +243,23 @@ class _Handler(BaseHTTPRequestHandler):
         if not any((h.get("value") or {}).get("ciphertext_sha256") == address for h in history):
             raise Refusal(403, "NOT_AUTHORIZED", "that blob never belonged to this record")
         self._json(200, {"deleted": self.config.blobs.delete(address)})
+
+
+def ask_until_committed(
+    ask: Callable[[], dict[str, Any]],
+    not_yet: Callable[[dict[str, Any]], bool],
+    wait: float = COMMIT_LAG_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """The ledger's answer, asked again with backoff while it says the access transaction is not committed
+    (on this org's peer, yet), for at most `wait` seconds; then the last answer, whatever it says."""
+    answer, pause, waited = ask(), 0.02, 0.0
+    while not_yet(answer) and waited < wait:
+        sleep(pause)
+        waited += pause
+        pause = min(pause * 2, 0.5)
+        answer = ask()
+    return answer
 
 
 class _TLSServer(ThreadingHTTPServer):
