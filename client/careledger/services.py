@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class Session:
     max_retries: int = 4
     _stores: dict[str, StoreClient] = field(default_factory=dict)
     _member_id: str = ""
+    _fetch_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _encryption_key: ECKey | None = field(default=None, repr=False)
 
     @classmethod
@@ -109,7 +111,17 @@ class Session:
             session.org_key = session._load_encryption_key(org_key_from)
         return session
 
+    @property
+    def _fetchers(self) -> ThreadPoolExecutor:
+        """Threads that fetch ciphertexts while the keys are asked for; long-lived, so each keeps its
+        store connections open across calls."""
+        if self._fetch_pool is None:
+            self._fetch_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="careledger-fetch")
+        return self._fetch_pool
+
     def close(self) -> None:
+        if self._fetch_pool is not None:
+            self._fetch_pool.shutdown(wait=True)
         for store in self._stores.values():
             store.close()
         self.gateway.close()
@@ -272,15 +284,20 @@ class Session:
         """The keys (GetAccessKeys) and checked ciphertexts of the records an access transaction allowed,
         in its order; refusals say why. Nothing is decrypted yet (see decrypt)."""
         txid = result["tx_id"]
-        allowed = [d["record_id"] for d in result["decisions"] if d["decision"] == "allowed"]
-        keys = self.evaluate("GetAccessKeys", txid)["keys"] if allowed else {}
+        allowed = [d for d in result["decisions"] if d["decision"] == "allowed"]
+        by_custodian: dict[str, dict[str, str | None]] = {}
+        for decision in allowed:
+            if decision.get("key_available", True):  # no key for us (emergency at another org): no fetch
+                by_custodian.setdefault(decision["custodian"], {})[decision["record_id"]] = None
+        keys: dict[str, Any] = {}
         blobs: dict[str, bytes | StoreError] = {}
-        by_custodian: dict[str, dict[str, str]] = {}
-        for rid in allowed:
-            if keys[rid]["available"]:
-                by_custodian.setdefault(keys[rid]["custodian"], {})[rid] = keys[rid]["ciphertext_sha256"]
-        for custodian, wanted in by_custodian.items():  # one request per custodian store
-            blobs.update(self.store(custodian).get_many(wanted, txid))
+        if allowed:
+            # The keys and the ciphertexts are asked for at once; each blob is then checked against the
+            # SHA-256 the ledger gives with its key, so the store is trusted for nothing.
+            fetches = [self._fetchers.submit(self.store(c).get_many, w, txid) for c, w in by_custodian.items()]
+            keys = self.evaluate("GetAccessKeys", txid)["keys"]
+            for fetch in fetches:
+                blobs.update(fetch.result())
         items: list[SealedRecord | Refused] = []
         for decision in result["decisions"]:
             rid = decision["record_id"]
@@ -291,7 +308,7 @@ class Session:
             if not entry["available"]:
                 items.append(Refused(rid, entry["reason"]))
                 continue
-            blob = blobs[rid]
+            blob = blobs.get(rid, StoreError("not fetched", 0, "NOT_FETCHED"))
             if isinstance(blob, StoreError):  # allowed by the ledger, refused or missing at the store
                 items.append(Refused(rid, f"custodian store: {blob}"))
                 continue

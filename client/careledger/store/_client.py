@@ -103,8 +103,11 @@ class StoreClient:
             raise StoreError(f"the store returned a blob whose SHA-256 is not {address}", 200, "INTEGRITY")
         return blob
 
-    def get_many(self, records: dict[str, str], access_tx: str) -> dict[str, bytes | StoreError]:
-        """Many blobs of one access transaction in one request: {record_id: blob, or the store's refusal}."""
+    def get_many(self, records: dict[str, str | None], access_tx: str) -> dict[str, bytes | StoreError]:
+        """Many blobs of one access transaction in one request: {record_id: blob, or the store's refusal}.
+
+        `records` maps each record to the SHA-256 of the ciphertext wanted, or None for the current one
+        as the ledger names it (check the blob against the ledger yourself then)."""
         body = json.dumps({"records": records}, sort_keys=True).encode()
         data = self._call("POST", f"/blobs:fetch?access_tx={quote(access_tx)}", body)
         header_length = int.from_bytes(data[:4], "big")

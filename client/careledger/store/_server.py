@@ -198,9 +198,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refusal(400, "INVALID_ARGUMENT", "give access_tx: the id of your committed RequestAccess transaction")
         try:
             wanted = json.loads(body)["records"]
-            addresses = {str(r): check_address(str(a)) for r, a in wanted.items()}
+            # null: "the record's current ciphertext", which the ledger names (the client checks the hash).
+            addresses = {str(r): None if a is None else check_address(str(a)) for r, a in wanted.items()}
         except (ValueError, KeyError, TypeError, AttributeError, BlobError):
-            raise Refusal(400, "INVALID_ARGUMENT", 'the body must be {"records": {record_id: sha256}}') from None
+            raise Refusal(
+                400, "INVALID_ARGUMENT", 'the body must be {"records": {record_id: sha256 or null}}'
+            ) from None
         if not 1 <= len(addresses) <= 500:
             raise Refusal(400, "INVALID_ARGUMENT", "fetch 1 to 500 records at a time")
         verdicts = ask_until_committed(
@@ -208,8 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
             lambda v: any(x.get("reason") == NOT_YET_COMMITTED for x in v["verdicts"].values()),
         )["verdicts"]
         index, blobs = [], []
-        for record_id, address in sorted(addresses.items()):
+        for record_id, asked in sorted(addresses.items()):
             verdict = verdicts[record_id]
+            address = asked or verdict.get("ciphertext_sha256") or ""
             current = verdict.get("ciphertext_sha256") == address
             granted = bool(verdict.get("granted")) and current
             if granted:
