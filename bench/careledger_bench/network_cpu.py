@@ -4,6 +4,7 @@ record stores, apps), read from /proc before and after a workload and reported p
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from careledger_network.processes import ProcessTable, stat_fields
@@ -55,3 +56,21 @@ class NetworkCPU:
         for pid, end in self._end.items():
             totals[self._roles[pid]] += max(0.0, end - self._start.get(pid, 0.0))
         return {role: round(1000 * seconds / max(1, operations), 2) for role, seconds in totals.items()}
+
+
+def quiesce(state: Path, limit: float = 0.1, window: float = 0.5, timeout: float = 20.0) -> float:
+    """Wait until the network's processes together use less than `limit` of a core over `window` seconds
+    (the previous workload's background work, LevelDB compaction above all, has finished), for at most
+    `timeout` seconds. Returns the seconds waited.
+
+    Without it, one workload's compaction is charged to whichever workload runs next."""
+    meter = NetworkCPU(state)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = meter._snapshot()
+        time.sleep(window)
+        after = meter._snapshot()
+        busy = sum(max(0.0, cpu - before.get(pid, cpu)) for pid, cpu in after.items())
+        if busy < limit * window:
+            break
+    return round(time.monotonic() - started, 1)

@@ -13,7 +13,7 @@ from typing import Any
 
 from careledger_network.paths import state_dir
 
-from .network_cpu import NetworkCPU
+from .network_cpu import NetworkCPU, quiesce
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Result:
     units_per_op: int = 1  # e.g. access decisions per transaction
     error_samples: list[str] = field(default_factory=list)
     network_cpu_ms_per_op: dict[str, float] = field(default_factory=dict)  # by role: peer, orderer, ...
+    quiet_after_s: float = 0.0  # how long the network took to go idle before this workload started
 
     @property
     def ops_per_s(self) -> float:
@@ -116,6 +117,7 @@ def run(
                 latencies.append(elapsed)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    quiet_after_s = quiesce(state_dir())
     with NetworkCPU(state_dir()) as network_cpu:
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
         for t in threads:
@@ -134,4 +136,5 @@ def run(
         units_per_op=units_per_op,
         error_samples=errors[:3],
         network_cpu_ms_per_op=network_cpu.per_op(len(latencies) + len(errors)),
+        quiet_after_s=quiet_after_s,
     )

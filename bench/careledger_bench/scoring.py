@@ -16,6 +16,8 @@ from careledger_models.runner import ModelRunner, register
 from careledger_models.seed import seed
 from careledger_models.train import train
 
+from .network_cpu import quiesce
+
 
 def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, workers: int = 8) -> dict[str, Any]:
     profiles = state / "profiles"
@@ -38,6 +40,7 @@ def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, worke
                 clinician, trained.artifact, entry["model_id"], entry["version"], batch_size=batch_size
             )
             ids = sorted(seeded.records)
+            quiet_after_s = quiesce(state)  # the seeding's compaction is not the scoring's
             t0 = time.perf_counter()
             report = runner.run(ids, workers=workers)
             end_to_end = time.perf_counter() - t0
@@ -62,4 +65,5 @@ def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, worke
         "batch_size": batch_size,
         "workers": workers,
         "seed_s": round(seed_seconds, 1),
+        "quiet_after_s": quiet_after_s,
     }
