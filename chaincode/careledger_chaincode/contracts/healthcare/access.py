@@ -107,18 +107,6 @@ def _emergency_key(pair: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     return None
 
 
-def _prefetch(ctx: Context, who: Caller, record_ids: list[str]) -> None:
-    """Everything a decision reads, in one round trip: the caller's member entry, the records and the
-    caller's and its organization's key entries."""
-    ctx.stub.get_states(
-        [
-            member_key(ctx, who.member_id),
-            *(key(ctx, RECORD, r) for r in record_ids),
-            *(k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))),
-        ]
-    )
-
-
 def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dict[str, Any]:
     """The audit event of decision `n` of an access transaction (the shape every audit view returns)."""
     event_ = {k: access[k] for k in _EVENT_FIELDS}
@@ -132,9 +120,7 @@ def _resume_at(bookmark: str, prefix: str) -> tuple[str, int]:
         start, skip = json.loads(bookmark)
     except (ValueError, TypeError):
         start, skip = None, None
-    if not isinstance(start, str) or not start.startswith(prefix) or not isinstance(skip, int):
-        raise ChaincodeError(INVALID_ARGUMENT, "bookmark is not from this view: pass back the previous page's bookmark")
-    if not 0 <= skip < MAX_BATCH:
+    if not (isinstance(start, str) and start.startswith(prefix) and isinstance(skip, int) and 0 <= skip < MAX_BATCH):
         raise ChaincodeError(INVALID_ARGUMENT, "bookmark is not from this view: pass back the previous page's bookmark")
     return start, skip
 
@@ -181,8 +167,6 @@ class AccessMixin:
         shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "purpose"))
         record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
         purpose = shape.string("purpose", enum(PURPOSES))
-        _prefetch(ctx, who, record_ids)
-        require_registered_caller(ctx, who)
         return self._record_decisions(ctx, who, record_ids, purpose, justification=None)
 
     @transaction("EmergencyAccess")
@@ -197,22 +181,24 @@ class AccessMixin:
         shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "justification"))
         record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
         justification = shape.string("justification", text(2000, min_len=20))
-        _prefetch(ctx, who, record_ids)
-        require_registered_caller(ctx, who)
         return self._record_decisions(ctx, who, record_ids, "treatment", justification=justification)
 
     def _record_decisions(
         self, ctx: Context, who: Caller, record_ids: list[str], purpose: str, justification: str | None
     ) -> dict[str, Any]:
-        at, txid = now(ctx), ctx.stub.tx_id
-        emergency = justification is not None
-        records_raw = ctx.stub.get_states([key(ctx, RECORD, r) for r in record_ids])
-        records = [load(r) if r else None for r in records_raw]
+        # Everything a decision reads, in one round trip: the caller's member entry, the records and the
+        # caller's and its organization's key entries.
         entry_keys = [
             k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))
         ]
-        entries_raw = ctx.stub.get_states(entry_keys)
-        entries = [load(e) if e else None for e in entries_raw]
+        raw = ctx.stub.get_states(
+            [member_key(ctx, who.member_id), *(key(ctx, RECORD, r) for r in record_ids), *entry_keys]
+        )
+        require_registered_caller(ctx, who)  # answered from what was just read
+        records = [load(r) if r else None for r in raw[1 : 1 + len(record_ids)]]
+        entries = [load(e) if e else None for e in raw[1 + len(record_ids) :]]
+        at, txid = now(ctx), ctx.stub.tx_id
+        emergency = justification is not None
         caller_is_patient = who.role == "patient"
         access: dict[str, Any] = {
             "tx_id": txid,

@@ -38,7 +38,7 @@ from ._common import (
 )
 from .access import ACCESS
 from .members import get_member, is_self, require_registered_caller
-from .records import GRANT, RECORD, can_view_record, entry_allows, grant_is_current, wkey_key
+from .records import GRANT, RECORD, can_view_record, entry_allows, terms_allow, wkey_key
 
 MODEL = "model"
 # One key per inference, (patient, record, time, tx, n): a patient's and a record's inferences are both prefixes.
@@ -285,12 +285,7 @@ class ModelsMixin:
 
         def still_current(record_id: str) -> bool:
             grant = grants.get(consents.get(record_id, ""))
-            return bool(
-                grant
-                and grant["status"] == "active"
-                and "diagnosis-ai" in grant["purposes"]
-                and grant_is_current(grant, at)
-            )
+            return bool(grant and grant["status"] == "active" and terms_allow(grant, "diagnosis-ai", at))
 
         recheck = [r for r in record_ids if not still_current(r)]
         entries = ctx.stub.get_states(

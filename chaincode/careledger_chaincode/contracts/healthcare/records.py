@@ -82,12 +82,17 @@ def grant_is_current(terms: dict[str, Any], at: str) -> bool:
     return bool(terms["valid_from"] <= at < terms["valid_until"])
 
 
+def terms_allow(terms: dict[str, Any], purpose: str, at: str) -> bool:
+    """Do a grant's terms (its own, or their copy in a key entry) allow `purpose` at `at`?"""
+    return purpose in terms["purposes"] and grant_is_current(terms, at)
+
+
 def entry_allows(entry: dict[str, Any] | None, purpose: str, at: str) -> str | None:
     """The grant id that lets this entry's holder use the record for `purpose` at `at`, or None."""
     if entry is None:
         return None
     for grant_id, terms in sorted(entry["grants"].items()):
-        if purpose in terms["purposes"] and grant_is_current(terms, at):
+        if terms_allow(terms, purpose, at):
             return str(grant_id)
     return None
 
