@@ -26,10 +26,15 @@ def _cpu_seconds(pid: int) -> float:
 
 
 class NetworkCPU:
-    """`with NetworkCPU(state) as cpu: ...` then `cpu.per_op(n)`: ms of CPU per operation, by role."""
+    """`with NetworkCPU(state) as cpu: ...` then `cpu.per_op(n)`: ms of CPU per operation, by role.
 
-    def __init__(self, state: Path) -> None:
+    With `settle=True` the measurement starts only once the network has gone idle (see quiesce);
+    `quiet_after_s` says how long that took."""
+
+    def __init__(self, state: Path, settle: bool = False) -> None:
         self.state = state
+        self.settle = settle
+        self.quiet_after_s = 0.0
         self._start: dict[int, float] = {}
         self._end: dict[int, float] = {}
         self._roles: dict[int, str] = {}
@@ -45,6 +50,8 @@ class NetworkCPU:
         return {pid: _cpu_seconds(pid) for pid in pids}
 
     def __enter__(self) -> NetworkCPU:
+        if self.settle:
+            self.quiet_after_s = quiesce(self.state)
         self._start = self._snapshot()
         return self
 

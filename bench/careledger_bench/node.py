@@ -39,7 +39,7 @@ def run_node(workload: str, profile: Path, user: str, mode: str, fn: str, concur
         "--fn", fn, "--concurrency", str(concurrency), "--operations", str(operations),
     ]  # fmt: skip
     env = {**os.environ, "NODE_NO_WARNINGS": "1"}
-    with NetworkCPU(state_dir()) as network_cpu:
+    with NetworkCPU(state_dir(), settle=True) as network_cpu:
         out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     if out.returncode != 0:
         raise NodeUnavailable(f"the Node load generator failed: {out.stderr[-500:]}")
@@ -54,4 +54,5 @@ def run_node(workload: str, profile: Path, user: str, mode: str, fn: str, concur
         client_cpu_s=doc["client_cpu_s"],
         error_samples=doc["error_samples"],
         network_cpu_ms_per_op=network_cpu.per_op(doc["operations"]),
+        quiet_after_s=network_cpu.quiet_after_s,
     )

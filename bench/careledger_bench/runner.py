@@ -13,7 +13,7 @@ from typing import Any
 
 from careledger_network.paths import state_dir
 
-from .network_cpu import NetworkCPU, quiesce
+from .network_cpu import NetworkCPU
 
 
 @dataclass
@@ -117,8 +117,7 @@ def run(
                 latencies.append(elapsed)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    quiet_after_s = quiesce(state_dir())
-    with NetworkCPU(state_dir()) as network_cpu:
+    with NetworkCPU(state_dir(), settle=True) as network_cpu:
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
         for t in threads:
             t.start()
@@ -136,5 +135,5 @@ def run(
         units_per_op=units_per_op,
         error_samples=errors[:3],
         network_cpu_ms_per_op=network_cpu.per_op(len(latencies) + len(errors)),
-        quiet_after_s=quiet_after_s,
+        quiet_after_s=network_cpu.quiet_after_s,
     )

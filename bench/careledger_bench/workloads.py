@@ -117,11 +117,11 @@ class Bench:
         A submit returns once the client's gateway peer committed; another org's peer may be a block
         behind for a moment, and a transaction it endorsed then would disagree with the others (the
         gateway refuses such mismatched endorsements). Measurements start from a settled ledger."""
-        heights = {user: BlockReader(self._gateway(user), self.channel).height()[0] for user in SETTLE_USERS}
-        target = max(heights.values())
+        readers = {user: BlockReader(self._gateway(user), self.channel) for user in SETTLE_USERS}
+        target = max(reader.height()[0] for reader in readers.values())
         deadline = time.monotonic() + SETTLE_TIMEOUT
-        for user in SETTLE_USERS:
-            while BlockReader(self._gateway(user), self.channel).height()[0] < target:
+        for user, reader in readers.items():
+            while reader.height()[0] < target:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the peer of {USERS[user]} did not reach block {target} in {SETTLE_TIMEOUT} s")
                 time.sleep(0.02)

@@ -308,9 +308,9 @@ class Session:
             if not entry["available"]:
                 items.append(Refused(rid, entry["reason"]))
                 continue
-            blob = blobs.get(rid, StoreError("not fetched", 0, "NOT_FETCHED"))
-            if isinstance(blob, StoreError):  # allowed by the ledger, refused or missing at the store
-                items.append(Refused(rid, f"custodian store: {blob}"))
+            blob = blobs.get(rid)
+            if not isinstance(blob, bytes):  # allowed by the ledger, refused, missing or not asked at the store
+                items.append(Refused(rid, f"custodian store: {blob or 'not fetched'}"))
                 continue
             if crypto.content_address(blob) != entry["ciphertext_sha256"]:  # checked against the ledger, not the store
                 raise crypto.IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
