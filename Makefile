@@ -11,7 +11,7 @@ NET := $(PY) -m careledger_network.cli
 help:
 	@echo "make demo            set up, bring the network up, run the demo checks"
 	@echo "make test            set up and run every test (starts or reuses the network)"
-	@echo "make fabric          install Fabric v3.1.5 and Fabric CA v1.5.21 into ~/.cache/careledger"
+	@echo "make fabric          install Fabric v3.1.5 and Fabric CA v1.5.21 into FABRIC_HOME (~/.cache/careledger)"
 	@echo "make network-up | network-stop | network-start | network-status | network-down"
 	@echo "make chaincode-upgrade   redeploy the chaincode with the next sequence number"
 	@echo "make bench           benchmarks against the running network (table, JSON and chart in results/)"
@@ -19,16 +19,19 @@ help:
 	@echo "make audit           pip-audit of requirements.lock (fails on a known vulnerability)"
 
 $(VENV)/.installed: pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.lock
-	$(VENV)/bin/pip install --quiet --no-deps -e .
-	touch $@
+	@echo "setting up $(VENV): the packages in requirements.lock, then CareLedger itself (editable)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --upgrade pip
+	@$(VENV)/bin/pip install --quiet -r requirements.lock
+	@# -qq: setuptools prints a page of notes on every editable install; errors still show.
+	@$(VENV)/bin/pip install -qq --no-deps -e .
+	@touch $@
 
 setup: $(VENV)/.installed
 
+# Standard library only, so it runs before the virtualenv exists (README: 'Installing Fabric').
 fabric:
-	@network/install-fabric.sh
+	@PYTHONPATH=network $(PYTHON) -m careledger_network.install
 
 network-up: setup fabric
 	@$(NET) up
