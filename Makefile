@@ -82,9 +82,10 @@ bench: network-up
 
 # pip-audit lives in its own virtualenv: its dependencies must not shift the locked ones it audits.
 .venv-audit/.installed:
-	$(PYTHON) -m venv .venv-audit
-	.venv-audit/bin/pip install --quiet pip-audit==2.10.1
-	touch $@
+	@echo "setting up .venv-audit: pip-audit"
+	@$(PYTHON) -m venv .venv-audit
+	@.venv-audit/bin/pip install --quiet pip-audit==2.10.1
+	@touch $@
 
 audit: .venv-audit/.installed
 	@$(PYTHON) .ci/audit
