@@ -62,18 +62,20 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
         records = [f"g-{patient}-{i}" for i in range(100)]
         before = _disk(ledger)
 
+        patient_id = p.member_id()
+
         def create(i: int) -> None:
             doc = {
                 "record_id": records[i],
-                "patient_id": patient,
+                "patient_id": patient_id,
                 "category": "growth",
                 "resource_type": "Observation",
                 "ciphertext_sha256": _sha(records[i]),
                 "size": 4096,
                 "locator": f"sha256/{_sha(records[i])}",
-                "wrapped_keys": {patient: _SIZED_JWE, "org:Hospital1MSP": _SIZED_JWE},
             }
-            clinician.submit("CreateRecord", doc)
+            keys = {patient_id: _SIZED_JWE, "org:Hospital1MSP": _SIZED_JWE}
+            clinician.submit("CreateRecord", doc, transient={"wrapped_keys": keys})
 
         run("create", create, concurrency=16, operations=len(records))
         per_record = (_disk(ledger) - before) / len(records)
@@ -82,13 +84,12 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
 
         def grant(i: int) -> None:
             doc = {
-                "grantee": "h2-clinician-1",
+                "grantee": reader.member_id(),
                 "record_ids": [records[i]],
                 "purposes": ["treatment"],
                 "valid_until": "2099-01-01T00:00:00Z",
-                "wrapped_keys": {records[i]: _SIZED_JWE},
             }
-            p.submit("GrantConsent", doc)
+            p.submit("GrantConsent", doc, transient={"wrapped_keys": {records[i]: _SIZED_JWE}})
 
         run("grant", grant, concurrency=16, operations=len(records))
         per_grant = (_disk(ledger) - before) / len(records)
@@ -112,7 +113,7 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
             time.sleep(5)  # let LevelDB finish compacting what the fill wrote
             access = [_timed(lambda: reader.contract.submit_transaction("RequestAccess", one)) for _ in range(30)]
             log = [
-                _timed(lambda: p.contract.evaluate_transaction("ListAccessByPatient", patient, "50", ""))
+                _timed(lambda: p.contract.evaluate_transaction("ListAccessByPatient", patient_id, "50", ""))
                 for _ in range(300)
             ]
             return {"events": events, "request_access_p50_ms": _p50(access), "access_log_page_p50_ms": _p50(log)}

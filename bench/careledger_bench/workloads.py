@@ -49,7 +49,10 @@ USERS = {
     "h2-clinician-1": "hospital2",
     "ha-auditor-1": "healthauthority",
 }
-SETTLE_USERS = ("h1-clinician-1", "h2-clinician-1", "ha-auditor-1")  # one per org: each asks its own peer
+SETTLE_USERS = ("h1-admin", "h2-admin", "ha-auditor-1")  # one per org: each asks its own peer (blocks: readers)
+# Ledger ids (<member_id>@<MSP>) of the users the workloads name in arguments.
+PATIENT, RESEARCHER, READER = "h1-patient-1@Hospital1MSP", "h1-researcher-1@Hospital1MSP", "h2-clinician-1@Hospital2MSP"
+DIAG_USER = "h1-admin"  # the diag contract is for admins only
 SETTLE_TIMEOUT = 30.0
 
 
@@ -91,19 +94,19 @@ class Bench:
         batch_id = uuid.uuid4().hex[:6]  # every set-up gets fresh records
         ids = [f"b-{self.run_id}-{tag}-{batch_id}-{i}" for i in range(count)]
         clinician = self.contract("h1-clinician-1")
+        keys = {"wrapped_keys": json.dumps({PATIENT: _SIZED_JWE, "org:Hospital1MSP": _SIZED_JWE}).encode()}
 
         def create(i: int) -> None:
             doc = {
                 "record_id": ids[i],
-                "patient_id": "h1-patient-1",
+                "patient_id": PATIENT,
                 "category": f"bench-{self.run_id}",
                 "resource_type": "Observation",
                 "ciphertext_sha256": _sha(ids[i]),
                 "size": 4096,
                 "locator": f"sha256/{_sha(ids[i])}",
-                "wrapped_keys": {"h1-patient-1": _SIZED_JWE, "org:Hospital1MSP": _SIZED_JWE},
             }
-            clinician.submit_transaction("CreateRecord", json.dumps(doc))
+            clinician.submit_transaction("CreateRecord", json.dumps(doc), transient=keys)
 
         result = run("create-record (set-up)", create, concurrency=concurrency, operations=count)
         if result.errors:
@@ -127,18 +130,14 @@ class Bench:
                 time.sleep(0.02)
 
     def grant(self, records: list[str], grantee: str, purposes: list[str]) -> str:
-        doc = {
-            "grantee": grantee,
-            "record_ids": records,
-            "purposes": purposes,
-            "valid_until": "2099-01-01T00:00:00Z",
-            "wrapped_keys": dict.fromkeys(records, _SIZED_JWE),
-        }
-        return str(json.loads(self.contract("h1-patient-1").submit_transaction("GrantConsent", json.dumps(doc)))["id"])
+        doc = {"grantee": grantee, "record_ids": records, "purposes": purposes, "valid_until": "2099-01-01T00:00:00Z"}
+        keys = {"wrapped_keys": json.dumps(dict.fromkeys(records, _SIZED_JWE)).encode()}
+        granted = self.contract("h1-patient-1").submit_transaction("GrantConsent", json.dumps(doc), transient=keys)
+        return str(json.loads(granted)["id"])
 
     # -- workloads ---------------------------------------------------------------------------------------------
     def trivial_write(self, concurrency: int, operations: int) -> Result:
-        diag = self.contract("h1-clinician-1", "diag")
+        diag = self.contract(DIAG_USER, "diag")
         return run(
             "trivial write, Python client",
             lambda i: diag.submit_transaction("Put", f"bench-{i % 1000}", "v"),
@@ -148,7 +147,7 @@ class Bench:
 
     def write_keys(self, concurrency: int, operations: int, keys: int) -> Result:
         """Like the trivial write with `keys` keys of 300 bytes (an audit event's size): the cost per key."""
-        diag = self.contract("h1-clinician-1", "diag")
+        diag = self.contract(DIAG_USER, "diag")
         return run(
             f"write {keys} keys, Python client",
             lambda i: diag.submit_transaction("PutMany", f"bench-many-{i % 1000}", str(keys), "300"),
@@ -157,7 +156,7 @@ class Bench:
         )
 
     def trivial_read(self, concurrency: int, operations: int) -> Result:
-        diag = self.contract("h1-clinician-1", "diag")
+        diag = self.contract(DIAG_USER, "diag")
         diag.submit_transaction("Put", "bench-read", "v")
         return run(
             "trivial read, Python client",
@@ -172,13 +171,13 @@ class Bench:
 
         def grant(i: int) -> None:
             doc = {
-                "grantee": "h1-researcher-1",
+                "grantee": RESEARCHER,
                 "record_ids": [records[i]],
                 "purposes": ["research"],
                 "valid_until": "2099-01-01T00:00:00Z",
-                "wrapped_keys": {records[i]: _SIZED_JWE},
             }
-            patient.submit_transaction("GrantConsent", json.dumps(doc))
+            keys = {"wrapped_keys": json.dumps({records[i]: _SIZED_JWE}).encode()}
+            patient.submit_transaction("GrantConsent", json.dumps(doc), transient=keys)
 
         return run("grant (1 record)", grant, concurrency=concurrency, operations=operations)
 
@@ -189,7 +188,7 @@ class Bench:
         grant_ids: list[str] = []
 
         def grant(i: int) -> None:
-            grant_ids.append(self.grant([records[i]], "h1-researcher-1", ["research"]))
+            grant_ids.append(self.grant([records[i]], RESEARCHER, ["research"]))
 
         made = run("grant (set-up)", grant, concurrency=concurrency, operations=operations)
         if made.errors:
@@ -203,8 +202,8 @@ class Bench:
         )
 
     def create_record_end_to_end(self, concurrency: int, operations: int) -> Result:
-        """What a hospital app does per new record: validate, encrypt, upload to its store, wrap the key
-        for every entitled recipient, submit CreateRecord."""
+        """What a hospital app does per new record: validate, encrypt, wrap the key for every entitled
+        recipient, submit CreateRecord, upload the ciphertext to its store."""
         session = Session.open(self.profiles / "hospital1.json", "h1-clinician-1")
         resource = {
             "resourceType": "Observation",
@@ -217,7 +216,7 @@ class Bench:
         try:
             return run(
                 "create-record (encrypt + store)",
-                lambda i: session.create_record("h1-patient-1", resource, category),
+                lambda i: session.create_record(PATIENT, resource, category),
                 concurrency=concurrency,
                 operations=operations,
             )
@@ -226,7 +225,7 @@ class Bench:
 
     def request_access(self, concurrency: int, operations: int, batch: int) -> Result:
         records = self.create_records(batch, f"ra{batch}")
-        self.grant(records, "h2-clinician-1", ["treatment", "diagnosis-ai"])
+        self.grant(records, READER, ["treatment", "diagnosis-ai"])
         self.settle()
         clinician = self.contract("h2-clinician-1")
         request = json.dumps({"record_ids": records, "purpose": "treatment"})
@@ -245,7 +244,7 @@ class Bench:
     def access_check(self, concurrency: int, operations: int) -> Result:
         """The access decision as an evaluate (nothing recorded): what a UI calls to show what is allowed."""
         records = self.create_records(1, "check")
-        self.grant(records, "h2-clinician-1", ["treatment"])
+        self.grant(records, READER, ["treatment"])
         self.settle()
         clinician = self.contract("h2-clinician-1")
         request = json.dumps({"record_ids": records, "purpose": "treatment"})
@@ -260,7 +259,7 @@ class Bench:
         return run_node(
             "trivial write, Node client",
             self.profiles / "hospital1.json",
-            "h1-clinician-1",
+            DIAG_USER,
             "submit",
             "diag:Put",
             concurrency,
@@ -268,11 +267,11 @@ class Bench:
         )
 
     def node_trivial_read(self, concurrency: int, operations: int) -> Result:
-        self.contract("h1-clinician-1", "diag").submit_transaction("Put", "bench-read", "v")
+        self.contract(DIAG_USER, "diag").submit_transaction("Put", "bench-read", "v")
         return run_node(
             "trivial read, Node client",
             self.profiles / "hospital1.json",
-            "h1-clinician-1",
+            DIAG_USER,
             "evaluate",
             "diag:Get",
             concurrency,

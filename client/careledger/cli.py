@@ -152,7 +152,7 @@ def member_register(c: Context) -> None:
 def member_show(c: Context, member_id: str) -> None:
     def act() -> None:
         with c.session() as s:
-            c.emit(s.evaluate("GetMember", member_id))
+            c.emit(s.evaluate("GetMember", s.qualify(member_id)))
 
     _run(act)
 
@@ -188,7 +188,7 @@ def record_create(c: Context, patient: str, category: str, path: Any) -> None:
 def record_list(c: Context, patient: str | None) -> None:
     def act() -> None:
         with c.session() as s:
-            items = s.all_pages("ListPatientRecords", patient or s.member_id())
+            items = s.all_pages("ListPatientRecords", s.qualify(patient) if patient else s.member_id())
             c.emit(
                 items,
                 lambda rs: (
@@ -288,7 +288,12 @@ def consent() -> None:
 
 
 @consent.command("grant")
-@click.option("--to", "grantee", required=True, help="member id, or org:<MSP id> for an organization")
+@click.option(
+    "--to",
+    "grantee",
+    required=True,
+    help="member id (<id>@<MSP id>; a bare id is a member of your own organization), or org:<MSP id>",
+)
 @click.option("--record", "records", multiple=True)
 @click.option("--category", "categories", multiple=True)
 @click.option(
@@ -344,7 +349,7 @@ def consent_list(c: Context, grantee: str | None) -> None:
     def act() -> None:
         with c.session() as s:
             items = (
-                s.all_pages("ListGrantsByGrantee", grantee)
+                s.all_pages("ListGrantsByGrantee", s.qualify(grantee))
                 if grantee
                 else s.all_pages("ListGrantsByPatient", s.member_id())
             )
@@ -374,9 +379,9 @@ def audit_log(c: Context, patient: str | None, requester: str | None, everything
             if everything:
                 events = s.all_pages("ListAllAccess")
             elif requester:
-                events = s.all_pages("ListAccessByRequester", requester)
+                events = s.all_pages("ListAccessByRequester", s.qualify(requester))
             else:
-                events = s.all_pages("ListAccessByPatient", patient or s.member_id())
+                events = s.all_pages("ListAccessByPatient", s.qualify(patient) if patient else s.member_id())
             if as_fhir:
                 c.as_json = True
                 c.emit(
@@ -405,7 +410,7 @@ def audit_verify(c: Context, access_tx_id: str, requester: str, record_id: str) 
 
     def act() -> None:
         with c.session() as s:
-            verdict = s.evaluate("VerifyAccess", access_tx_id, requester, record_id)
+            verdict = s.evaluate("VerifyAccess", access_tx_id, s.qualify(requester), record_id)
             c.emit(verdict, lambda v: ("GRANTED" if v["granted"] else "NOT GRANTED") + f": {v['reason']}")
             if not verdict["granted"]:
                 sys.exit(EXIT_REFUSED)
@@ -572,8 +577,14 @@ def wallet_set_passphrase(c: Context) -> None:
 
 
 def _serve(app: Any, host: str, port: int, cert: Path, key: Path) -> None:
+    """gunicorn over TLS in this process (apps/serve.py says how and why); SIGTERM stops it cleanly."""
+    from .apps.serve import serve
+
     click.echo(f"serving on https://{host}:{port}/")
-    app.run(host=host, port=port, ssl_context=(str(cert), str(key)), threaded=True)
+    try:
+        serve(app, host, port, cert, key)
+    except FileNotFoundError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
 
 
 @main.group()
@@ -601,10 +612,15 @@ def hospital_serve(c: Context, serve_org: str | None, host: str, port: int | Non
     meta = meta_profile["x-careledger"]
     if not meta.get("app_port"):
         _fail(f"{org} runs no hospital app (no record store in the consortium definition)", EXIT_BAD_INPUT)
-    app = create_hospital_app(
-        {"PROFILE": str(c.profile), "ORG_KEY_FROM": meta["org_admin"], "MODEL_DIR": str(model_dir)}
-    )
     tls = state / "crypto" / org / "app"
+    app = create_hospital_app(
+        {
+            "PROFILE": str(c.profile),
+            "ORG_KEY_FROM": meta["org_admin"],
+            "MODEL_DIR": str(model_dir),
+            "DEVICE_SECRET_FILE": str(tls / "hospital-device-secret"),  # known devices outlive restarts
+        }
+    )
     _serve(app, host, port or int(meta["app_port"]), tls / "server.crt", tls / "server.key")
 
 
@@ -624,8 +640,14 @@ def portal_serve(c: Context, host: str, port: int | None) -> None:
     state = c.profile.parent.parent
     meta = json.loads(c.profile.read_text())["x-careledger"]
     profiles = {p.stem: str(p) for p in sorted((state / "profiles").glob("*.json")) if p.stem in meta["hospitals"]}
-    app = create_portal_app({"PROFILES": profiles, "GRANTEE_ORGS": meta["grantee_msps"]})
     tls = state / "crypto" / meta["portal_org"] / "app"
+    app = create_portal_app(
+        {
+            "PROFILES": profiles,
+            "GRANTEE_ORGS": meta["grantee_msps"],
+            "DEVICE_SECRET_FILE": str(tls / "portal-device-secret"),  # known devices outlive restarts
+        }
+    )
     _serve(app, host, port or int(meta["portal_port"]), tls / "server.crt", tls / "server.key")
 
 

@@ -12,6 +12,7 @@ content is ever logged.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -133,11 +134,14 @@ class Session:
         self.close()
 
     # -- ledger calls ----------------------------------------------------------------------------------------
-    def submit(self, function: str, *args: Any) -> Any:
+    def submit(self, function: str, *args: Any, transient: dict[str, Any] | None = None) -> Any:
+        """Submit and wait for the commit. `transient` values (JSON-encoded unless bytes or str) reach the
+        chaincode but never the block: wrapped keys, free text and model outputs travel that way."""
         encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
+        private = _encode_transient(transient)
         for attempt in range(self.max_retries + 1):
             try:
-                raw = self.contract.submit_transaction(function, *encoded)
+                raw = self.contract.submit_transaction(function, *encoded, transient=private)
                 return json.loads(raw) if raw else None
             except CommitError as exc:
                 if exc.validation_code not in RETRYABLE_CODES or attempt == self.max_retries:
@@ -153,6 +157,13 @@ class Session:
         encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
         raw = self.contract.evaluate_transaction(function, *encoded)
         return json.loads(raw) if raw else None
+
+    def qualify(self, member: str) -> str:
+        """A member's ledger id. A bare id (no '@') names a member of this session's own organization;
+        `org:<MSP>` ids and qualified ids are returned as they are."""
+        if member.startswith("org:") or "@" in member:
+            return member
+        return f"{member}@{self.gateway.msp_id}"
 
     # -- identity ----------------------------------------------------------------------------------------------
     def _load_encryption_key(self, label: str) -> ECKey:
@@ -207,14 +218,13 @@ class Session:
         return True
 
     def member_id(self) -> str:
-        """The member id in this user's certificate (asked of the chaincode once, then kept)."""
+        """This user's ledger id, `<certificate member_id>@<MSP>` (asked of the chaincode once, then kept)."""
         if not self._member_id:
             self._member_id = str(self.evaluate_who()["member_id"])
         return self._member_id
 
     def evaluate_who(self) -> dict[str, Any]:
-        diag = self.gateway.network(self.contract.network.name).contract(self.contract.chaincode, "diag")
-        return dict(json.loads(diag.evaluate_transaction("WhoAmI")))
+        return dict(self.evaluate("WhoAmI"))
 
     def _unwrap(self, entry: dict[str, Any], ref: crypto.RecordRef) -> bytes:
         recipient = entry["recipient"]
@@ -241,15 +251,17 @@ class Session:
     def create_record(
         self, patient_id: str, resource: dict[str, Any], category: str, record_id: str | None = None
     ) -> dict[str, Any]:
-        """Validate, encrypt, store at this org's store, wrap for every entitled recipient, register."""
+        """Validate, encrypt, wrap for every entitled recipient, register on the ledger, then store the
+        ciphertext at this org's store (which accepts only the ciphertext the ledger names)."""
         clean = fhir.validate(resource)
+        patient_id = self.qualify(patient_id)
         record_id = record_id or f"rec-{uuid.uuid4().hex}"
         ref = crypto.RecordRef(record_id, patient_id, 1)
         key = crypto.new_record_key()
         blob = crypto.seal(fhir.canonical_bytes(clean), key, ref)
         recipients = self.evaluate("GetNewRecordRecipients", patient_id, category)
         own_msp = self.gateway.msp_id
-        address = self.store(own_msp).put(blob, record_id)
+        address = crypto.content_address(blob)
         doc = {
             "record_id": record_id,
             "patient_id": patient_id,
@@ -258,15 +270,20 @@ class Session:
             "ciphertext_sha256": address,
             "size": len(blob),
             "locator": f"{own_msp}/sha256/{address}",
-            "wrapped_keys": {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients},
         }
-        return dict(self.submit("CreateRecord", doc))
+        wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients}
+        record = dict(self.submit("CreateRecord", doc, transient={"wrapped_keys": wrapped}))
+        self.store(own_msp).put(blob, record_id)
+        return record
 
     def request_access(self, record_ids: list[str], purpose: str) -> dict[str, Any]:
         return dict(self.submit("RequestAccess", {"record_ids": record_ids, "purpose": purpose}))
 
     def emergency_access(self, record_ids: list[str], justification: str) -> dict[str, Any]:
-        return dict(self.submit("EmergencyAccess", {"record_ids": record_ids, "justification": justification}))
+        """Break-glass. The justification goes as transient data with a random salt: the ledger keeps it as
+        private data for the patients and auditors, and only its salted digest in public."""
+        transient = {"justification": justification, "salt": secrets.token_hex(16)}
+        return dict(self.submit("EmergencyAccess", {"record_ids": record_ids}, transient=transient))
 
     def open_records(
         self, record_ids: list[str], purpose: str = "treatment", emergency_justification: str | None = None
@@ -314,7 +331,9 @@ class Session:
                 continue
             if crypto.content_address(blob) != entry["ciphertext_sha256"]:  # checked against the ledger, not the store
                 raise crypto.IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
-            items.append(SealedRecord(rid, entry["patient_id"], entry["version"], entry, blob, txid))
+            items.append(
+                SealedRecord(rid, entry.get("sealed_for", entry["patient_id"]), entry["version"], entry, blob, txid)
+            )
         return items
 
     def decrypt(self, sealed: SealedRecord) -> OpenedRecord:
@@ -352,7 +371,7 @@ class Session:
         categories: list[str] | None = None,
     ) -> dict[str, Any]:
         """Grant consent; the record keys in scope are opened with the patient's key and re-wrapped for the grantee."""
-        me = self.member_id()
+        grantee = self.qualify(grantee)
         grantee_key = self.evaluate("GetMember", grantee)["public_key"]
         scope = set(record_ids or [])
         if categories:
@@ -370,19 +389,14 @@ class Session:
                 entry = keys[rid]
                 if not entry["available"]:
                     raise CareLedgerError(f"cannot share {rid}: {entry['reason']}")
-                ref = crypto.RecordRef(rid, me, entry["version"])
+                ref = crypto.RecordRef(rid, entry.get("sealed_for", entry["patient_id"]), entry["version"])
                 wrapped[rid] = crypto.rewrap_key(entry["wrapped_key"], ref, self.encryption_key(), grantee_key, grantee)
-        doc: dict[str, Any] = {
-            "grantee": grantee,
-            "purposes": purposes,
-            "valid_until": valid_until,
-            "wrapped_keys": wrapped,
-        }
+        doc: dict[str, Any] = {"grantee": grantee, "purposes": purposes, "valid_until": valid_until}
         if record_ids:
             doc["record_ids"] = record_ids
         if categories:
             doc["categories"] = categories
-        return dict(self.submit("GrantConsent", doc))
+        return dict(self.submit("GrantConsent", doc, transient={"wrapped_keys": wrapped}))
 
     def revoke(self, grant_id: str) -> dict[str, Any]:
         return dict(self.submit("RevokeConsent", grant_id))
@@ -397,14 +411,16 @@ class Session:
         ref = crypto.RecordRef(record_id, record["patient_id"], record["version"] + 1)
         key = crypto.new_record_key()
         blob = crypto.seal(fhir.canonical_bytes(opened[0].resource), key, ref)
-        address = self.store(record["custodian"]).put(blob, record_id)
+        address = crypto.content_address(blob)
         version = {
             "ciphertext_sha256": address,
             "size": len(blob),
             "locator": f"{record['custodian']}/sha256/{address}",
-            "wrapped_keys": {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients},
         }
-        return dict(self.submit("AddRecordVersion", record_id, version))
+        wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients}
+        added = dict(self.submit("AddRecordVersion", record_id, version, transient={"wrapped_keys": wrapped}))
+        self.store(record["custodian"]).put(blob, record_id)
+        return added
 
     def erase(self, record_id: str) -> dict[str, Any]:
         """Crypto-shredding: drop every wrapped key on the ledger, then destroy the ciphertexts at the custodian."""
@@ -416,4 +432,17 @@ class Session:
         return erased
 
     def access_log(self, patient_id: str | None = None) -> list[dict[str, Any]]:
-        return self.all_pages("ListAccessByPatient", patient_id or self.member_id())
+        return self.all_pages("ListAccessByPatient", self.qualify(patient_id) if patient_id else self.member_id())
+
+
+def _encode_transient(values: dict[str, Any] | None) -> dict[str, bytes] | None:
+    if not values:
+        return None
+    return {
+        name: v
+        if isinstance(v, bytes)
+        else v.encode()
+        if isinstance(v, str)
+        else json.dumps(v, sort_keys=True).encode()
+        for name, v in values.items()
+    }

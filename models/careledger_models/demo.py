@@ -99,7 +99,7 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
                     f"    {event['time']}  {event['requester']} ({event['requester_org']}) "
                     f"{event['purpose']}: {event['decision']}"
                 )
-            inferences = patient.all_pages("ListInferencesByPatient", patient_id)
+            inferences = patient.all_pages("ListInferencesByPatient", patient.member_id())
             for inference in inferences[-2:]:
                 _line(
                     f"    model {inference['model_id']}@{inference['version']} "
@@ -142,7 +142,7 @@ def _web_users(profiles: Path, state: Path, artifacts: Path) -> None:
         with Session.open(profiles / "hospital1.json", user, WEB_PASSPHRASE) as s:
             s.register()
     with Session.open(profiles / "hospital1.json", "h1-web-patient", WEB_PASSPHRASE) as patient:
-        has_records = bool(patient.all_pages("ListPatientRecords", "h1-web-patient"))
+        has_records = bool(patient.all_pages("ListPatientRecords", patient.member_id()))
     if not has_records:
         dataset = breast_cancer()
         features = dict(zip(dataset.features, dataset.frame.iloc[3].tolist(), strict=True))

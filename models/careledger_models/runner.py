@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class Inference:
     input_sha256: str
     explanation_sha256: str
     access_tx_id: str
+    ciphertext_sha256: str  # the record version the access decided on, which the model saw
 
 
 @dataclass
@@ -138,6 +140,7 @@ class ModelRunner:
         with self._cpu_turn:
             rows: list[list[float]] = []
             kept: list[OpenedRecord] = []
+            ciphertexts: dict[str, str] = {}
             for item in fetched:
                 if isinstance(item, Refused):
                     part.denied.append((item.record_id, item.reason))
@@ -150,6 +153,7 @@ class ModelRunner:
                     continue
                 rows.append([float(features[f]) for f in self.features])
                 kept.append(opened)
+                ciphertexts[item.record_id] = item.key_entry["ciphertext_sha256"]
             if not kept:
                 return part
             matrix = xgb.DMatrix(pd.DataFrame(np.array(rows), columns=self.features), feature_names=self.features)
@@ -172,21 +176,25 @@ class ModelRunner:
                     input_sha256=hashlib.sha256(canonical_row(dict(zip(self.features, row, strict=True)))).hexdigest(),
                     explanation_sha256=_digest(explanation),
                     access_tx_id=record.access_tx_id,
+                    ciphertext_sha256=ciphertexts[record.record_id],
                 )
             )
         batch_doc = {
             "model_id": self.model_id,
             "version": self.version,
+            "artifact_sha256": self.entry["artifact_sha256"],
             "access_tx_id": kept[0].access_tx_id,
             "inferences": [
                 {
                     "record_id": i.record_id,
+                    "ciphertext_sha256": i.ciphertext_sha256,
                     "input_sha256": i.input_sha256,
-                    "output": i.output,
                     "explanation_sha256": i.explanation_sha256,
                 }
                 for i in part.inferences
             ],
         }
-        part.inference_tx_ids.append(self.session.submit("RecordInferences", batch_doc)["tx_id"])
+        # Outputs are patient data: transient, kept as private data that erasure purges; salted digests in public.
+        transient = {"outputs": {i.record_id: i.output for i in part.inferences}, "salt": secrets.token_hex(16)}
+        part.inference_tx_ids.append(self.session.submit("RecordInferences", batch_doc, transient=transient)["tx_id"])
         return part

@@ -31,7 +31,7 @@ from .datasets import DATASETS, to_observation
 T = TypeVar("T")
 CONSENT_MIX = ("granted", "granted", "granted", "refused", "revoked")  # cycled over patients
 CLINICIAN = {"hospital1": "h1-clinician-1", "hospital2": "h2-clinician-1"}
-MODEL_CLINICIAN = "h1-clinician-1"
+MODEL_CLINICIAN = "h1-clinician-1"  # of Hospital1, like RESEARCHER (ledger ids: <id>@<its MSP>)
 RESEARCHER = "h1-researcher-1"
 VALID_UNTIL = "2099-01-01T00:00:00Z"
 
@@ -82,6 +82,7 @@ def seed(
         for i in range(patients)
     }
     profile = {o.key: state / "profiles" / f"{o.key}.json" for o in hospitals}
+    model_clinician, researcher = (f"{u}@{c.org('hospital1').msp_id}" for u in (MODEL_CLINICIAN, RESEARCHER))
 
     for org in hospitals:  # organization keys and the staff who create and use records
         for user in (org.admin, CLINICIAN[org.key]):
@@ -125,11 +126,11 @@ def seed(
         if branch == "refused":
             return
         with Session.open(profile[patient_orgs[patient_id].key], patient_id) as s:
-            grant = s.grant(MODEL_CLINICIAN, ["diagnosis-ai", "treatment"], VALID_UNTIL, categories=[dataset.category])
+            grant = s.grant(model_clinician, ["diagnosis-ai", "treatment"], VALID_UNTIL, categories=[dataset.category])
             if branch == "revoked":
                 s.revoke(grant["id"])
             elif patient_id in research:
-                s.grant(RESEARCHER, ["research"], VALID_UNTIL, categories=[dataset.category])
+                s.grant(researcher, ["research"], VALID_UNTIL, categories=[dataset.category])
 
     _parallel(consent, list(patient_orgs))
     return SeedResult(

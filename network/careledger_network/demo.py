@@ -27,12 +27,12 @@ def main() -> int:
         for org in consortium.orgs:
             for user in [org.admin, *(u.id for u in org.users)]:
                 with connect(profiles / f"{org.key}.json", user) as gateway:
-                    contract = gateway.network(consortium.channel).contract(consortium.chaincode_name, "diag")
+                    contract = gateway.network(consortium.channel).contract(consortium.chaincode_name)
                     who = json.loads(contract.evaluate_transaction("WhoAmI"))
-                print(f"  {who['msp_id']:<20} {who['enrollment_id']:<18} role={who['role']}")
+                print(f"  {who['org']:<20} {who['member_id']:<36} role={who['role']}")
         key = f"demo-{uuid.uuid4().hex[:8]}"
         first, last = consortium.orgs[0], consortium.orgs[-1]
-        with connect(profiles / f"{first.key}.json", first.users[0].id) as gateway:
+        with connect(profiles / f"{first.key}.json", first.admin) as gateway:  # the diag contract: admins only
             contract = gateway.network(consortium.channel).contract(consortium.chaincode_name, "diag")
             started = time.perf_counter()
             transaction = contract.new_proposal("Put", [key, "hello from " + first.name]).endorse()
@@ -43,7 +43,7 @@ def main() -> int:
             f"{', '.join(transaction.endorser_msp_ids)}, "
             f"committed in block {status.block_number} ({elapsed:.0f} ms)"
         )
-        with connect(profiles / f"{last.key}.json", last.users[0].id) as gateway:
+        with connect(profiles / f"{last.key}.json", last.admin) as gateway:
             contract = gateway.network(consortium.channel).contract(consortium.chaincode_name, "diag")
             print(f"Read back through {last.name}'s gateway: {contract.evaluate_transaction('Get', key).decode()!r}")
     except CareLedgerError as exc:

@@ -47,6 +47,11 @@ class FabricCLI:
         self.state = state
 
     @property
+    def collections_config(self) -> Path:
+        """The chaincode's private data collections (written by generate.write_collections_config)."""
+        return self.state / "chaincode" / "collections.json"
+
+    @property
     def genesis_block(self) -> Path:
         return self.state / "configtx" / f"{self.c.channel}.block"
 
@@ -172,6 +177,8 @@ class FabricCLI:
             package_id,
             "--sequence",
             str(sequence),
+            "--collections-config",
+            str(self.collections_config),
         )
 
     def commit(self, sequence: int, version: str) -> None:
@@ -200,6 +207,8 @@ class FabricCLI:
             version,
             "--sequence",
             str(sequence),
+            "--collections-config",
+            str(self.collections_config),
             *targets,
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from careledger._files import write_atomic
+from careledger_chaincode.contracts.healthcare import PRIVATE_COLLECTION
 
 from .consortium import Consortium, Orderer, Org, Peer
 from .crypto import org_paths, wallet
@@ -242,6 +243,29 @@ def _tar_gz(files: dict[str, bytes]) -> bytes:
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
         gz.write(raw.getvalue())
     return out.getvalue()
+
+
+def write_collections_config(c: Consortium, state: Path) -> Path:
+    """The chaincode's private data collection: held by the peers of every application organization.
+
+    Each organization's peers may endorse any decision (the endorsement policy is MAJORITY), so each must
+    read the same key entries; blocks carry only hashes, and the chaincode purges entries on erasure."""
+    members = ", ".join(f"'{org.msp_id}.member'" for org in c.orgs)
+    collections = [
+        {
+            "name": PRIVATE_COLLECTION,
+            "policy": f"OR({members})",
+            "requiredPeerCount": 0,  # the endorsing peers keep it; others pull it when they commit
+            "maxPeerCount": len(c.orgs) - 1,
+            "blockToLive": 0,
+            "memberOnlyRead": True,
+            "memberOnlyWrite": True,
+        }
+    ]
+    path = state / "chaincode" / "collections.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(collections, indent=2).encode())
+    return path
 
 
 def chaincode_package(c: Consortium, state: Path, org: Org, sequence: int) -> tuple[Path, str]:

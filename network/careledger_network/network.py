@@ -353,6 +353,7 @@ class Network:
             self.table.stop(spec.name)
         self._launch(specs, started)
         self._save_meta(chaincode={"sequence": sequence, "version": version, "package_ids": package_ids})
+        generate.write_collections_config(self.c, self.state)
         self._step(f"{len(specs)} chaincode servers listening (mutual TLS)")
         with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
             for job in [pool.submit(cli.approve, org, package_ids[org.key], sequence, version) for org in self.c.orgs]:

@@ -35,6 +35,30 @@ USERS = {
     "ha-admin": "healthauthority",
     "ha-auditor-1": "healthauthority",
 }
+MSP = {"hospital1": "Hospital1MSP", "hospital2": "Hospital2MSP", "healthauthority": "HealthAuthorityMSP"}
+SALT = "matrix-salt-" + "0" * 24
+
+
+def q(user: str) -> str:
+    """A user's ledger id: its certificate's member_id qualified by its organization."""
+    return f"{user}@{MSP[USERS[user]]}"
+
+
+def split_private(args: list[Any]) -> tuple[list[str], dict[str, bytes] | None]:
+    """Encode the arguments; wrapped keys and justifications move to transient data, where the chaincode
+    wants them (they must never be in a block)."""
+    encoded, transient = [], {}
+    for arg in args:
+        if isinstance(arg, dict):
+            arg = dict(arg)
+            for name in ("wrapped_keys", "justification"):
+                if name in arg:
+                    value = arg.pop(name)
+                    transient[name] = value.encode() if isinstance(value, str) else json.dumps(value).encode()
+            if "justification" in transient:
+                transient["salt"] = SALT.encode()
+        encoded.append(arg if isinstance(arg, str) else json.dumps(arg))
+    return encoded, transient or None
 
 
 def _jwe(tag: str) -> dict[str, str]:
@@ -57,10 +81,10 @@ class Scene:
 
     def call(self, user: str, function: str, *args: Any, write: bool) -> Any:
         contract = self.contracts[user]
-        encoded = [a if isinstance(a, str) else json.dumps(a) for a in args]
+        encoded, transient = split_private(list(args))
         if write:
-            return json.loads(contract.submit_transaction(function, *encoded) or b"null")
-        return json.loads(contract.evaluate_transaction(function, *encoded) or b"null")
+            return json.loads(contract.submit_transaction(function, *encoded, transient=transient) or b"null")
+        return json.loads(contract.evaluate_transaction(function, *encoded, transient=transient) or b"null")
 
 
 def _record_doc(record_id: str, patient: str, custodian_msp: str) -> dict[str, Any]:
@@ -102,11 +126,11 @@ def scene(network: Network) -> Iterator[Scene]:
         with Session.open(network.state / "profiles" / f"{org}.json", user) as session:
             session.register()
     s = Scene(contracts, f"mx-{RUN}-r1", f"mx-{RUN}-r2", f"mx-{RUN}-r3", "", f"matrix-{RUN}", "")
-    s.call("h1-clinician-1", "CreateRecord", _record_doc(s.record, "h1-patient-1", "Hospital1MSP"), write=True)
-    s.call("h1-clinician-1", "CreateRecord", _record_doc(s.spare_record, "h1-patient-1", "Hospital1MSP"), write=True)
-    s.call("h2-clinician-1", "CreateRecord", _record_doc(s.other_record, "h2-patient-1", "Hospital2MSP"), write=True)
+    s.call("h1-clinician-1", "CreateRecord", _record_doc(s.record, q("h1-patient-1"), "Hospital1MSP"), write=True)
+    s.call("h1-clinician-1", "CreateRecord", _record_doc(s.spare_record, q("h1-patient-1"), "Hospital1MSP"), write=True)
+    s.call("h2-clinician-1", "CreateRecord", _record_doc(s.other_record, q("h2-patient-1"), "Hospital2MSP"), write=True)
     grant = {
-        "grantee": "h2-clinician-1",
+        "grantee": q("h2-clinician-1"),
         "record_ids": [s.record],
         "purposes": ["treatment", "diagnosis-ai"],
         "valid_until": "2099-01-01T00:00:00Z",
@@ -153,7 +177,7 @@ CASES: list[Case] = [
         "create-record/clinician",
         "h1-clinician-1",
         "CreateRecord",
-        lambda s: [_record_doc(f"mx-{RUN}-c1", "h1-patient-2", "Hospital1MSP")],
+        lambda s: [_record_doc(f"mx-{RUN}-c1", q("h1-patient-2"), "Hospital1MSP")],
         True,
         True,
     ),
@@ -161,7 +185,7 @@ CASES: list[Case] = [
         "create-record/clinician-other-org",
         "h2-clinician-1",
         "CreateRecord",
-        lambda s: [_record_doc(f"mx-{RUN}-c2", "h1-patient-2", "Hospital2MSP")],
+        lambda s: [_record_doc(f"mx-{RUN}-c2", q("h1-patient-2"), "Hospital2MSP")],
         True,
         True,
     ),
@@ -169,7 +193,7 @@ CASES: list[Case] = [
         "create-record/patient",
         "h1-patient-1",
         "CreateRecord",
-        lambda s: [_record_doc(f"mx-{RUN}-c3", "h1-patient-1", "Hospital1MSP")],
+        lambda s: [_record_doc(f"mx-{RUN}-c3", q("h1-patient-1"), "Hospital1MSP")],
         True,
         False,
     ),
@@ -177,7 +201,7 @@ CASES: list[Case] = [
         "create-record/researcher",
         "h1-researcher-1",
         "CreateRecord",
-        lambda s: [_record_doc(f"mx-{RUN}-c4", "h1-patient-1", "Hospital1MSP")],
+        lambda s: [_record_doc(f"mx-{RUN}-c4", q("h1-patient-1"), "Hospital1MSP")],
         True,
         False,
     ),
@@ -185,7 +209,7 @@ CASES: list[Case] = [
         "create-record/auditor",
         "ha-auditor-1",
         "CreateRecord",
-        lambda s: [_record_doc(f"mx-{RUN}-c5", "h1-patient-1", "HealthAuthorityMSP")],
+        lambda s: [_record_doc(f"mx-{RUN}-c5", q("h1-patient-1"), "HealthAuthorityMSP")],
         True,
         False,
     ),
@@ -193,7 +217,7 @@ CASES: list[Case] = [
         "create-record/admin",
         "h1-admin",
         "CreateRecord",
-        lambda s: [_record_doc(f"mx-{RUN}-c6", "h1-patient-1", "Hospital1MSP")],
+        lambda s: [_record_doc(f"mx-{RUN}-c6", q("h1-patient-1"), "Hospital1MSP")],
         True,
         False,
     ),
@@ -204,7 +228,7 @@ CASES: list[Case] = [
         "GrantConsent",
         lambda s: [
             {
-                "grantee": "h1-researcher-1",
+                "grantee": q("h1-researcher-1"),
                 "record_ids": [s.spare_record],
                 "purposes": ["research"],
                 "valid_until": "2099-01-01T00:00:00Z",
@@ -220,7 +244,7 @@ CASES: list[Case] = [
         "GrantConsent",
         lambda s: [
             {
-                "grantee": "h1-researcher-1",
+                "grantee": q("h1-researcher-1"),
                 "record_ids": [s.record],
                 "purposes": ["research"],
                 "valid_until": "2099-01-01T00:00:00Z",
@@ -236,7 +260,7 @@ CASES: list[Case] = [
         "GrantConsent",
         lambda s: [
             {
-                "grantee": "h2-clinician-1",
+                "grantee": q("h2-clinician-1"),
                 "record_ids": [s.record],
                 "purposes": ["treatment"],
                 "valid_until": "2099-01-01T00:00:00Z",
@@ -252,7 +276,7 @@ CASES: list[Case] = [
         "list-grants/patient-own",
         "h1-patient-1",
         "ListGrantsByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         True,
     ),
@@ -260,7 +284,7 @@ CASES: list[Case] = [
         "list-grants/other-patient",
         "h1-patient-2",
         "ListGrantsByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         False,
     ),
@@ -268,7 +292,7 @@ CASES: list[Case] = [
         "list-grants/clinician",
         "h2-clinician-1",
         "ListGrantsByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         False,
     ),
@@ -276,7 +300,7 @@ CASES: list[Case] = [
         "list-grants/authority-auditor",
         "ha-auditor-1",
         "ListGrantsByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         True,
     ),
@@ -284,7 +308,7 @@ CASES: list[Case] = [
         "grants-by-grantee/self",
         "h2-clinician-1",
         "ListGrantsByGrantee",
-        lambda s: ["h2-clinician-1", "10", ""],
+        lambda s: [q("h2-clinician-1"), "10", ""],
         False,
         True,
     ),
@@ -292,7 +316,7 @@ CASES: list[Case] = [
         "grants-by-grantee/other-org-clinician",
         "h1-clinician-1",
         "ListGrantsByGrantee",
-        lambda s: ["h2-clinician-1", "10", ""],
+        lambda s: [q("h2-clinician-1"), "10", ""],
         False,
         False,
     ),
@@ -325,7 +349,7 @@ CASES: list[Case] = [
         "verify/custodian-admin",
         "h1-admin",
         "VerifyAccess",
-        lambda s: [s.access_tx, "h2-clinician-1", s.record],
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
         False,
         True,
     ),
@@ -333,7 +357,7 @@ CASES: list[Case] = [
         "verify/requester",
         "h2-clinician-1",
         "VerifyAccess",
-        lambda s: [s.access_tx, "h2-clinician-1", s.record],
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
         False,
         True,
     ),
@@ -341,7 +365,7 @@ CASES: list[Case] = [
         "verify/other-admin",
         "h2-admin",
         "VerifyAccess",
-        lambda s: [s.access_tx, "h2-clinician-1", s.record],
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
         False,
         False,
     ),
@@ -349,7 +373,7 @@ CASES: list[Case] = [
         "verify/other-patient",
         "h1-patient-2",
         "VerifyAccess",
-        lambda s: [s.access_tx, "h2-clinician-1", s.record],
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
         False,
         False,
     ),
@@ -357,7 +381,7 @@ CASES: list[Case] = [
         "access-log/patient-own",
         "h1-patient-1",
         "ListAccessByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         True,
     ),
@@ -365,7 +389,7 @@ CASES: list[Case] = [
         "access-log/other-patient",
         "h2-patient-1",
         "ListAccessByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         False,
     ),
@@ -373,7 +397,7 @@ CASES: list[Case] = [
         "access-log/researcher",
         "h1-researcher-1",
         "ListAccessByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         False,
     ),
@@ -381,7 +405,7 @@ CASES: list[Case] = [
         "access-log/authority-auditor",
         "ha-auditor-1",
         "ListAccessByPatient",
-        lambda s: ["h1-patient-1", "10", ""],
+        lambda s: [q("h1-patient-1"), "10", ""],
         False,
         True,
     ),
@@ -389,7 +413,7 @@ CASES: list[Case] = [
         "requester-log/self",
         "h2-clinician-1",
         "ListAccessByRequester",
-        lambda s: ["h2-clinician-1", "10", ""],
+        lambda s: [q("h2-clinician-1"), "10", ""],
         False,
         True,
     ),
@@ -397,7 +421,7 @@ CASES: list[Case] = [
         "requester-log/own-org-admin",
         "h2-admin",
         "ListAccessByRequester",
-        lambda s: ["h2-clinician-1", "10", ""],
+        lambda s: [q("h2-clinician-1"), "10", ""],
         False,
         True,
     ),
@@ -405,7 +429,7 @@ CASES: list[Case] = [
         "requester-log/other-org-admin",
         "h1-admin",
         "ListAccessByRequester",
-        lambda s: ["h2-clinician-1", "10", ""],
+        lambda s: [q("h2-clinician-1"), "10", ""],
         False,
         False,
     ),
@@ -451,18 +475,18 @@ def test_authorization(
     scene: Scene, user: str, function: str, args: Callable[[Scene], list[Any]], write: bool, allowed: bool
 ) -> None:
     contract = scene.contracts[user]
-    encoded = [a if isinstance(a, str) else json.dumps(a) for a in args(scene)]
+    encoded, transient = split_private(args(scene))
     if allowed:
         if write:
-            transaction = contract.new_proposal(function, encoded).endorse()
+            transaction = contract.new_proposal(function, encoded, transient=transient).endorse()
             assert transaction.submit().status().successful
         else:
-            contract.evaluate_transaction(function, *encoded)
+            contract.evaluate_transaction(function, *encoded, transient=transient)
         return
     step = (
-        contract.new_proposal(function, encoded).endorse
+        contract.new_proposal(function, encoded, transient=transient).endorse
         if write
-        else lambda: contract.evaluate_transaction(function, *encoded)
+        else lambda: contract.evaluate_transaction(function, *encoded, transient=transient)
     )
     with pytest.raises(EndorseError) as info:
         step()

@@ -47,7 +47,7 @@ def _run_load(network: Network, load: Load, workers: int = 4) -> list[threading.
     run = uuid.uuid4().hex[:6]
 
     def worker(n: int) -> None:
-        with connect(network.state / "profiles" / "hospital1.json", "h1-clinician-1", deadlines=DEADLINES) as gw:
+        with connect(network.state / "profiles" / "hospital1.json", "h1-admin", deadlines=DEADLINES) as gw:
             diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
             i = 0
             while not load.stop.is_set() and i < 2000:  # bounded in count and (by the caller) in time
@@ -145,6 +145,7 @@ def test_fault_under_load(network: Network, fault: str) -> None:
         missing = [t for t in load.acknowledged if t not in seen]
         assert missing == [], f"{len(missing)} acknowledged transactions are not on the ledger"
         assert all(seen[t] == 1 and codes[t] == "VALID" for t in load.acknowledged)
+    with connect(network.state / "profiles" / "healthauthority.json", "ha-admin") as gw:  # diag: admins only
         diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
         sample = list(load.acknowledged.values())[-20:]
         assert json.loads(diag.evaluate_transaction("GetMany", ",".join(sample))) == ["v"] * len(sample)
@@ -161,7 +162,7 @@ def test_a_peer_whose_ledger_is_wiped_rejoins_and_catches_up(network: Network) -
     org = network.c.org("hospital2")
     peer = org.peers[0]
     key = f"wiped-{uuid.uuid4().hex[:6]}"
-    with connect(network.state / "profiles" / "hospital1.json", "h1-clinician-1") as gw:
+    with connect(network.state / "profiles" / "hospital1.json", "h1-admin") as gw:
         gw.network(network.c.channel).contract(network.c.chaincode_name, "diag").submit_transaction("Put", key, "v")
     network.table.stop(peer.name)
     ledger = network.state / "data" / peer.name / "ledgersData"
@@ -178,7 +179,7 @@ def test_a_peer_whose_ledger_is_wiped_rejoins_and_catches_up(network: Network) -
     caught_up = time.monotonic() - started
     assert height >= target, f"{peer.name} is at block {height} of {target} after {caught_up:.0f} s"
 
-    with connect(network.state / "profiles" / "hospital2.json", "h2-clinician-1") as gw:
+    with connect(network.state / "profiles" / "hospital2.json", "h2-admin") as gw:
         diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
         assert json.loads(diag.evaluate_transaction("GetMany", key)) == ["v"]
         diag.submit_transaction("Put", f"{key}-after", "v")  # endorses and commits again

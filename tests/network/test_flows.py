@@ -67,7 +67,7 @@ def test_full_record_lifecycle(people: dict[str, Session], network: Network) -> 
     refused = dr_h2.open_records([record["id"]])
     assert refused == [Refused(record["id"], "no consent from the patient covers this record")]
 
-    grant = patient.grant("h2-clinician-1", ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
+    grant = patient.grant(dr_h2.member_id(), ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
     opened = dr_h2.open_records([record["id"]])
     assert isinstance(opened[0], OpenedRecord)
     assert opened[0].resource["code"]["coding"][0]["code"] == "718-7"
@@ -88,8 +88,8 @@ def test_full_record_lifecycle(people: dict[str, Session], network: Network) -> 
     log = patient.access_log()
     mine = [e for e in log if e["record_id"] == record["id"]]
     assert {(e["requester"], e["decision"]) for e in mine} >= {
-        ("h2-clinician-1", "allowed"),
-        ("h2-clinician-1", "denied"),
+        (dr_h2.member_id(), "allowed"),
+        (dr_h2.member_id(), "denied"),
     }
 
     patient.erase(record["id"])
@@ -103,7 +103,7 @@ def test_full_record_lifecycle(people: dict[str, Session], network: Network) -> 
 def test_category_grant_covers_records_created_later(people: dict[str, Session]) -> None:
     dr_h1, dr_h2, patient = people["dr-h1"], people["dr-h2"], people["patient"]
     category = f"cat-{hashlib.sha256(str(id(people)).encode()).hexdigest()[:8]}"
-    grant = patient.grant("h2-clinician-1", ["diagnosis-ai"], "2099-01-01T00:00:00Z", categories=[category])
+    grant = patient.grant(dr_h2.member_id(), ["diagnosis-ai"], "2099-01-01T00:00:00Z", categories=[category])
     record = dr_h1.create_record("h1-patient-1", OBSERVATION, category=category)
     opened = dr_h2.open_records([record["id"]], purpose="diagnosis-ai")
     assert isinstance(opened[0], OpenedRecord)
@@ -161,7 +161,7 @@ def test_store_refusals(people: dict[str, Session], network: Network) -> None:
     refusals = store_log.read_text().splitlines()
     audited = [line for line in refusals if " refused " in line][logged_before:]
     assert len(audited) == 4, audited
-    assert f"for {dr_h2.member_id()} of Hospital2MSP: 403 NOT_AUTHORIZED" in audited[0]
+    assert "for h2-clinician-1 of Hospital2MSP: 403 NOT_AUTHORIZED" in audited[0]
     assert "for an unauthenticated caller: 401 NOT_AUTHENTICATED" in audited[2]
 
 
@@ -181,7 +181,7 @@ def test_ledger_refusals_surface_with_their_code(people: dict[str, Session]) -> 
         people["other-patient"].revoke("g-" + "0" * 32)
     assert info.value.chaincode_code == "NOT_FOUND"  # type: ignore[attr-defined]
     with pytest.raises(EndorseError) as not_patient:
-        people["dr-h1"].submit("GrantConsent", json.dumps({"grantee": "h2-clinician-1"}))
+        people["dr-h1"].submit("GrantConsent", json.dumps({"grantee": "h2-clinician-1@Hospital2MSP"}))
     assert not_patient.value.chaincode_code == "NOT_AUTHORIZED"  # type: ignore[attr-defined]
 
 

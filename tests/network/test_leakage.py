@@ -38,7 +38,7 @@ def test_canaries_appear_nowhere_outside_the_ciphertexts(network: Network) -> No
         for s in (clinician, patient, other):
             s.register()
         record = clinician.create_record("h1-patient-1", resource, category="laboratory")
-        patient.grant("h2-clinician-1", ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
+        patient.grant(other.member_id(), ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
         opened = other.open_records([record["id"]])
         assert isinstance(opened[0], OpenedRecord)
         assert opened[0].resource["note"][0]["text"] == note  # the canary really went through the flows

@@ -62,7 +62,7 @@ def test_invalid_transactions_are_reported(auditor: Gateway, network: Network) -
     """A transaction committed with a non-VALID code (a key-level endorsement failure) is flagged."""
     import uuid
 
-    with connect(network.state / "profiles" / "hospital1.json", "h1-clinician-1") as gw:
+    with connect(network.state / "profiles" / "hospital1.json", "h1-admin") as gw:  # diag: admins only
         diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
         key = f"sbe-audit-{uuid.uuid4().hex[:8]}"
         diag.submit_transaction("PutSimple", key, "v")

@@ -53,13 +53,13 @@ def test_chaincode_definition_committed_with_every_org_approval(network: Network
 
 def test_submit_is_endorsed_by_a_majority_and_commits(network: Network, consortium: Consortium) -> None:
     key, value = f"t-{uuid.uuid4().hex[:12]}", "endorsed-by-majority"
-    endorsers = _put_get(network, "hospital2", "h2-clinician-1", key, value)
+    endorsers = _put_get(network, "hospital2", "h2-admin", key, value)
     majority = len(consortium.orgs) // 2 + 1
     assert len(set(endorsers)) >= majority, endorsers
     assert "Hospital2MSP" in endorsers  # the gateway's own org endorses
     # Committed on every org's peer, not only on the endorsers'.
     for org in consortium.orgs:
-        user = org.users[0].id
+        user = org.admin  # the diag contract: admins only
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -74,22 +74,21 @@ def test_submit_is_endorsed_by_a_majority_and_commits(network: Network, consorti
 def test_caller_identity_comes_from_the_certificate(network: Network, consortium: Consortium) -> None:
     c = network.c
     with connect(network.state / "profiles" / "healthauthority.json", "ha-auditor-1") as gateway:
-        who = gateway.network(c.channel).contract(c.chaincode_name, "diag").evaluate_transaction("WhoAmI")
+        who = gateway.network(c.channel).contract(c.chaincode_name).evaluate_transaction("WhoAmI")
     import json
 
     assert json.loads(who) == {
-        "msp_id": "HealthAuthorityMSP",
-        "enrollment_id": "ha-auditor-1",
-        "type": "client",
+        "member_id": "ha-auditor-1@HealthAuthorityMSP",
+        "org": "HealthAuthorityMSP",
         "role": "auditor",
-        "member_id": "ha-auditor-1",
+        "registered": json.loads(who)["registered"],
     }
 
 
 @pytest.mark.slow
 def test_stop_start_keeps_committed_state(network: Network) -> None:
     key = f"persist-{uuid.uuid4().hex[:12]}"
-    _put_get(network, "hospital1", "h1-clinician-1", key, "kept")
+    _put_get(network, "hospital1", "h1-admin", key, "kept")
     wallet_cert = (
         network.state / "wallets" / "hospital1" / "h1-clinician-1" / "msp" / "signcerts" / "cert.pem"
     ).read_bytes()
@@ -97,7 +96,7 @@ def test_stop_start_keeps_committed_state(network: Network) -> None:
     assert not network.is_running()
     network.start()
     assert network.is_running()
-    assert _get(network, "hospital1", "h1-clinician-1", key) == "kept"
+    assert _get(network, "hospital1", "h1-admin", key) == "kept"
     assert (
         network.state / "wallets" / "hospital1" / "h1-clinician-1" / "msp" / "signcerts" / "cert.pem"
     ).read_bytes() == wallet_cert
@@ -112,13 +111,13 @@ def test_transactions_commit_with_one_orderer_down(network: Network, consortium:
         deadline = time.monotonic() + 30
         while True:  # the gateway may first try the stopped orderer, or Raft may be re-electing
             try:
-                _put_get(network, "hospital1", "h1-clinician-1", key, "two-of-three")
+                _put_get(network, "hospital1", "h1-admin", key, "two-of-three")
                 break
             except Exception:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        assert _get(network, "hospital1", "h1-clinician-1", key) == "two-of-three"
+        assert _get(network, "hospital1", "h1-admin", key) == "two-of-three"
     finally:
         network.start()
     assert network.is_running()

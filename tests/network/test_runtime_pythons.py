@@ -66,7 +66,7 @@ def test_chaincode_server_runs_on_newer_pythons(network: Network, version: str) 
             assert proc.alive(), log.read_text()[-2000:]
             assert time.monotonic() < deadline, "the chaincode server did not start"
             time.sleep(0.1)
-        with connect(network.state / "profiles" / "hospital2.json", "h2-clinician-1") as gw:
+        with connect(network.state / "profiles" / "hospital2.json", "h2-admin") as gw:  # diag: admins only
             diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
             key = f"py{version}-{uuid.uuid4().hex[:8]}"
             transaction = diag.new_proposal(
@@ -75,7 +75,7 @@ def test_chaincode_server_runs_on_newer_pythons(network: Network, version: str) 
             assert "Hospital2MSP" in transaction.endorser_msp_ids
             assert transaction.submit().status().successful
             who = diag.new_proposal("WhoAmI", endorsing_organizations=["Hospital2MSP"]).evaluate()
-            assert json.loads(who)["member_id"] == "h2-clinician-1"
+            assert json.loads(who)["member_id"] == "h2-admin"
         assert f"registered with the peer as careledger_{org.key}" in log.read_text()[offset:]
         version_seen = subprocess.run(
             [str(python), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True

@@ -19,6 +19,8 @@ JWK = json.dumps(
         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
     }
 )
+SALT = "5a1t" * 8  # a transient salt (the clients send a random one)
+H1, H2, HA = "Hospital1MSP", "Hospital2MSP", "HealthAuthorityMSP"
 
 
 def jwe(tag: str = "k") -> dict[str, str]:
@@ -30,38 +32,56 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def encode_transient(transient: dict[str, Any] | None) -> dict[str, bytes]:
+    out = {}
+    for name, value in (transient or {}).items():
+        out[name] = (
+            value
+            if isinstance(value, bytes)
+            else value.encode()
+            if isinstance(value, str)
+            else json.dumps(value).encode()
+        )
+    return out
+
+
 @dataclass
 class Actor:
     ledger: MemoryLedger
-    member_id: str
+    local_id: str  # the member_id attribute of the certificate
     msp_id: str
     role: str
 
     @property
+    def id(self) -> str:
+        """The ledger id: the certificate's member_id qualified by its organization."""
+        return f"{self.local_id}@{self.msp_id}"
+
+    @property
+    def org(self) -> str:
+        return "org:" + self.msp_id
+
+    @property
     def identity(self) -> ClientIdentity:
-        attrs = {"role": self.role, "member_id": self.member_id, "hf.EnrollmentID": self.member_id}
+        attrs = {"role": self.role, "member_id": self.local_id, "hf.EnrollmentID": self.local_id}
         return ClientIdentity(msp_id=self.msp_id, certificate_pem=b"", attributes=attrs)
 
-    def call(self, function: str, *args: Any) -> Outcome:
+    def call(self, function: str, *args: Any, transient: dict[str, Any] | None = None) -> Outcome:
         encoded = [a if isinstance(a, str) else json.dumps(a) for a in args]
-        return self.ledger.invoke(self.identity, function, *encoded)
+        return self.ledger.invoke(self.identity, function, *encoded, transient=encode_transient(transient))
 
-    def ok(self, function: str, *args: Any) -> Any:
-        outcome = self.call(function, *args)
+    def ok(self, function: str, *args: Any, transient: dict[str, Any] | None = None) -> Any:
+        outcome = self.call(function, *args, transient=transient)
         assert outcome.status == 200, f"{function} refused: {outcome.message}"
         return json.loads(outcome.payload) if outcome.payload else None
 
-    def refused(self, code: str, function: str, *args: Any) -> str:
-        outcome = self.call(function, *args)
+    def refused(self, code: str, function: str, *args: Any, transient: dict[str, Any] | None = None) -> str:
+        outcome = self.call(function, *args, transient=transient)
         assert outcome.status == 400, (
             f"{function} should be refused with {code}, got {outcome.status} {outcome.message}"
         )
         assert outcome.message.startswith(code + ":"), outcome.message
         return outcome.message
-
-    @property
-    def org(self) -> str:
-        return "org:" + self.msp_id
 
 
 class World:
@@ -70,19 +90,21 @@ class World:
     def __init__(self) -> None:
         self.ledger = MemoryLedger(Router(all_contracts()))
         L = self.ledger
-        self.h1_admin = Actor(L, "h1-admin", "Hospital1MSP", "admin")
-        self.h2_admin = Actor(L, "h2-admin", "Hospital2MSP", "admin")
-        self.alice = Actor(L, "h1-patient-1", "Hospital1MSP", "patient")
-        self.bob = Actor(L, "h1-patient-2", "Hospital1MSP", "patient")
-        self.dr_h1 = Actor(L, "h1-clinician-1", "Hospital1MSP", "clinician")
-        self.dr_h2 = Actor(L, "h2-clinician-1", "Hospital2MSP", "clinician")
-        self.researcher = Actor(L, "h1-researcher-1", "Hospital1MSP", "researcher")
-        self.auditor = Actor(L, "ha-auditor-1", "HealthAuthorityMSP", "auditor")
-        self.h1_auditor = Actor(L, "h1-auditor-1", "Hospital1MSP", "auditor")
+        self.h1_admin = Actor(L, "h1-admin", H1, "admin")
+        self.h2_admin = Actor(L, "h2-admin", H2, "admin")
+        self.alice = Actor(L, "h1-patient-1", H1, "patient")
+        self.bob = Actor(L, "h1-patient-2", H1, "patient")
+        self.dr_h1 = Actor(L, "h1-clinician-1", H1, "clinician")
+        self.dr_h1b = Actor(L, "h1-clinician-2", H1, "clinician")
+        self.dr_h2 = Actor(L, "h2-clinician-1", H2, "clinician")
+        self.researcher = Actor(L, "h1-researcher-1", H1, "researcher")
+        self.auditor = Actor(L, "ha-auditor-1", HA, "auditor")
+        self.h1_auditor = Actor(L, "h1-auditor-1", H1, "auditor")
         for actor in (
             self.alice,
             self.bob,
             self.dr_h1,
+            self.dr_h1b,
             self.dr_h2,
             self.researcher,
             self.auditor,
@@ -93,24 +115,30 @@ class World:
             admin.ok("RegisterOrganizationKey", JWK)
 
     def record(
-        self,
-        record_id: str = "rec-1",
-        patient: Actor | None = None,
-        category: str = "laboratory",
-        **extra_keys: Any,
+        self, record_id: str = "rec-1", patient: Actor | None = None, category: str = "laboratory"
     ) -> dict[str, Any]:
         patient = patient or self.alice
-        keys = {patient.member_id: jwe("patient"), "org:Hospital1MSP": jwe("custodian"), **extra_keys}
         return {
             "record_id": record_id,
-            "patient_id": patient.member_id,
+            "patient_id": patient.id,
             "category": category,
             "resource_type": "Observation",
             "ciphertext_sha256": digest(record_id),
             "size": 1234,
             "locator": f"sha256/{digest(record_id)}",
-            "wrapped_keys": keys,
         }
+
+    def record_keys(self, patient: Actor | None = None, custodian: str = H1, **extra: Any) -> dict[str, Any]:
+        patient = patient or self.alice
+        return {patient.id: jwe("patient"), f"org:{custodian}": jwe("custodian"), **extra}
+
+    def create(
+        self, record_id: str = "rec-1", category: str = "laboratory", by: Actor | None = None, **extra_keys: Any
+    ) -> dict[str, Any]:
+        """A record of Alice's created by Hospital1's clinician (or `by`), keyed for `extra_keys` too."""
+        by = by or self.dr_h1
+        keys = self.record_keys(custodian=by.msp_id, **extra_keys)
+        return dict(by.ok("CreateRecord", self.record(record_id, category=category), transient={"wrapped_keys": keys}))
 
     def grant(
         self,
@@ -123,9 +151,17 @@ class World:
             "grantee": grantee,
             "purposes": purposes or ["treatment"],
             "valid_until": "2027-01-01T00:00:00Z",
-            "wrapped_keys": {r: jwe(grantee) for r in (record_ids or [])},
         }
         if record_ids is not None:
             doc["record_ids"] = record_ids
         doc.update(extra)
         return doc
+
+    def give(
+        self, grantee: str, record_ids: list[str] | None = None, patient: Actor | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """The patient (Alice) grants `grantee`, with the record keys re-wrapped for it."""
+        patient = patient or self.alice
+        keys = {r: jwe(grantee) for r in (record_ids or [])}
+        doc = self.grant(grantee, record_ids, **extra)
+        return dict(patient.ok("GrantConsent", doc, transient={"wrapped_keys": keys}))

@@ -51,14 +51,14 @@ arguments = st.one_of(
     st.text(max_size=40),
     plausible_objects,
     json_values.map(json.dumps),
-    st.sampled_from(["rec-1", "h1-patient-1", "10", ""]),
+    st.sampled_from(["rec-1", "h1-patient-1@Hospital1MSP", "org:Hospital1MSP", "10", ""]),
 )
 
 
 def _seeded() -> World:
     w = World()
-    w.dr_h1.ok("CreateRecord", w.record())
-    w.alice.ok("GrantConsent", w.grant("h2-clinician-1", ["rec-1"]))
+    w.create()
+    w.give(w.dr_h2.id, ["rec-1"])
     return w
 
 
@@ -69,7 +69,7 @@ ACTORS = ["alice", "bob", "dr_h1", "dr_h2", "researcher", "auditor", "h1_admin"]
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(function=st.sampled_from(FUNCTIONS), actor=st.sampled_from(ACTORS), args=st.lists(arguments, max_size=5))
 def test_random_calls_never_crash_and_refusals_write_nothing(function: str, actor: str, args: list[str]) -> None:
-    before = dict(WORLD.ledger.state)
+    before, private_before = dict(WORLD.ledger.state), repr(WORLD.ledger.private)
     outcome = getattr(WORLD, actor).ledger.invoke(getattr(WORLD, actor).identity, function, *args, commit=False)
     assert outcome.status in (200, 400), f"{function}{tuple(args)!r} -> {outcome.status} {outcome.message}"
     if outcome.status == 400:
@@ -82,6 +82,7 @@ def test_random_calls_never_crash_and_refusals_write_nothing(function: str, acto
             "UNKNOWN_FUNCTION",
         }
     assert WORLD.ledger.state == before
+    assert repr(WORLD.ledger.private) == private_before
 
 
 @settings(max_examples=200, deadline=None)
@@ -105,5 +106,8 @@ def test_random_calls_never_crash_and_refusals_write_nothing(function: str, acto
 def test_create_record_with_random_fields_is_refused_cleanly(record: dict[str, object]) -> None:
     w = WORLD
     doc = {**w.record("rec-prop"), **record}
-    outcome = w.dr_h1.ledger.invoke(w.dr_h1.identity, "CreateRecord", json.dumps(doc), commit=False)
+    transient = {"wrapped_keys": json.dumps(w.record_keys()).encode()}
+    outcome = w.dr_h1.ledger.invoke(
+        w.dr_h1.identity, "CreateRecord", json.dumps(doc), commit=False, transient=transient
+    )
     assert outcome.status in (200, 400), outcome.message

@@ -3,7 +3,8 @@ live peers (events, errors, transient data, private data, key-level endorsement,
 multi-key reads, chaincode-to-chaincode calls).
 
 Never holds patient data: keys and values are free text chosen by operators' tools, under the "diag"
-namespace (composite keys) or simple keys prefixed "diag-".
+namespace (composite keys) or simple keys prefixed "diag-". Only organizations' admins may call it:
+anything written here stays on the ledger for good, so it is no place for members' data.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from fabric_protos.common import policies_pb2
 from fabric_protos.msp import msp_principal_pb2
 
-from ..runtime import INVALID_ARGUMENT, NOT_FOUND, ChaincodeError, Context, Contract, transaction
+from ..runtime import INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, ChaincodeError, Context, Contract, transaction
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MSP = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
@@ -35,6 +36,11 @@ def _key(ctx: Context, key: str) -> str:
 
 def _simple(key: str) -> str:
     return SIMPLE_PREFIX + _check(key)
+
+
+def _admin(ctx: Context) -> None:
+    if ctx.stub.identity.attribute("role") != "admin":
+        raise ChaincodeError(NOT_AUTHORIZED, "the diag contract is for organizations' admins (role admin) only")
 
 
 def peer_policy(msp_ids: list[str]) -> bytes:
@@ -66,6 +72,7 @@ class DiagnosticsContract(Contract):
 
     @transaction("Put")
     def put(self, ctx: Context, key: str, value: str) -> None:
+        _admin(ctx)
         if len(value.encode()) > MAX_VALUE:
             raise ChaincodeError(INVALID_ARGUMENT, f"value must be at most {MAX_VALUE} bytes")
         ctx.stub.put_state(_key(ctx, key), value.encode())
@@ -74,6 +81,7 @@ class DiagnosticsContract(Contract):
     @transaction("PutMany")
     def put_many(self, ctx: Context, key: str, count: str, value_bytes: str) -> None:
         """`count` keys of `value_bytes` each in one transaction: what each written key costs the network."""
+        _admin(ctx)
         n, size = int(count), int(value_bytes)
         if not (1 <= n <= 1000 and 0 <= size <= MAX_VALUE):
             raise ChaincodeError(INVALID_ARGUMENT, f"count must be 1..1000 and value_bytes 0..{MAX_VALUE}")
@@ -83,6 +91,7 @@ class DiagnosticsContract(Contract):
 
     @transaction("Get", read_only=True)
     def get(self, ctx: Context, key: str) -> str:
+        _admin(ctx)
         value = ctx.stub.get_state(_key(ctx, key))
         if value is None:
             raise ChaincodeError(NOT_FOUND, f"no value under key {key!r}")
@@ -91,22 +100,26 @@ class DiagnosticsContract(Contract):
     @transaction("GetMany", read_only=True)
     def get_many(self, ctx: Context, keys_csv: str) -> list[str | None]:
         """Values of many keys in one GET_STATE_MULTIPLE round trip (None where missing)."""
+        _admin(ctx)
         keys = [_key(ctx, k) for k in keys_csv.split(",") if k]
         return [v.decode() if v else None for v in ctx.stub.get_states(keys)]
 
     @transaction("PutSimple")
     def put_simple(self, ctx: Context, key: str, value: str) -> None:
         """A simple (non-composite) key, for range-query and key-level endorsement checks."""
+        _admin(ctx)
         ctx.stub.put_state(_simple(key), value.encode())
 
     @transaction("RangeSimple", read_only=True)
     def range_simple(self, ctx: Context) -> list[str]:
         """Every simple diag key: composite keys (all of the healthcare contract's state) never appear."""
+        _admin(ctx)
         return [k for k, _ in ctx.stub.get_state_by_range("", "")]
 
     @transaction("SetKeyEndorsers")
     def set_key_endorsers(self, ctx: Context, key: str, msp_csv: str) -> None:
         """Key-level endorsement: from now on a peer of one of these orgs must endorse writes to the key."""
+        _admin(ctx)
         msps = [m for m in msp_csv.split(",") if m]
         if not msps or not all(_MSP.match(m) for m in msps):
             raise ChaincodeError(INVALID_ARGUMENT, "give one or more MSP ids separated by commas")
@@ -114,32 +127,38 @@ class DiagnosticsContract(Contract):
 
     @transaction("GetKeyEndorsers", read_only=True)
     def get_key_endorsers(self, ctx: Context, key: str) -> list[str]:
+        _admin(ctx)
         raw = ctx.stub.get_state_validation_parameter(_simple(key))
         return policy_msps(raw) if raw else []
 
     @transaction("Transient", read_only=True)
     def transient(self, ctx: Context) -> dict[str, str]:
         """The transient fields' names and SHA-256 digests (never their values)."""
+        _admin(ctx)
         return {name: hashlib.sha256(value).hexdigest() for name, value in sorted(ctx.stub.transient.items())}
 
     @transaction("PrivateGet", read_only=True)
     def private_get(self, ctx: Context, collection: str, key: str) -> str:
+        _admin(ctx)
         value = ctx.stub.get_private_data(collection, _check(key))
         return value.decode() if value else ""
 
     @transaction("Call", read_only=True)
     def call(self, ctx: Context, chaincode: str, function: str, argument: str) -> dict[str, Any]:
         """Call another chaincode (or this one) and report its answer."""
+        _admin(ctx)
         response = ctx.stub.invoke_chaincode(chaincode, [function.encode(), argument.encode()])
         return {"status": response.status, "message": response.message, "payload": response.payload.decode()}
 
     @transaction("Fail")
     def fail(self, ctx: Context) -> None:
         """Raise an unexpected exception: the runtime must still answer the peer at once."""
+        _admin(ctx)
         raise RuntimeError("diagnostic failure")
 
     @transaction("WhoAmI", read_only=True)
     def who_am_i(self, ctx: Context) -> dict[str, str]:
+        _admin(ctx)
         ident = ctx.stub.identity
         return {
             "msp_id": ident.msp_id,

@@ -20,7 +20,7 @@ from ._contract import (
 )
 from ._identity import ClientIdentity
 from ._server import ChaincodeServer, TLSFiles
-from ._stub import ChaincodeStub, KeyModification, PeerError, PeerFeatures
+from ._stub import ChaincodeStub, KeyModification, OutOfRange, PeerError, PeerFeatures
 
 __all__ = [
     "CONFLICT",
@@ -37,6 +37,7 @@ __all__ = [
     "Context",
     "Contract",
     "KeyModification",
+    "OutOfRange",
     "Outcome",
     "PeerError",
     "PeerFeatures",

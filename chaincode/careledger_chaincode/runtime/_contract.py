@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._stub import ChaincodeStub, PeerError
+from ._stub import ChaincodeStub, OutOfRange, PeerError
 
 log = logging.getLogger("careledger.chaincode")
 
@@ -128,7 +128,14 @@ class Router:
             result = fn(Context(stub), *args)
             stub.flush_writes()
         except ChaincodeError as exc:
+            _log_refusal(stub, name, exc.code, exc.message)
             return Outcome(exc.status, str(exc), b"")
+        except OutOfRange:
+            # Every bookmark and start key is checked against the range queried, so a crafted one can
+            # never read another owner's keys.
+            message = "bookmark is not from this list: pass back the bookmark of the previous page, or none"
+            _log_refusal(stub, name, INVALID_ARGUMENT, message)
+            return Outcome(400, f"{INVALID_ARGUMENT}: {message}", b"")
         except PeerError as exc:
             return Outcome(500, f"{INTERNAL}: ledger call failed: {exc}", b"")
         except Exception as exc:  # noqa: BLE001 - any bug must become an answer, never a silent peer timeout
@@ -136,6 +143,16 @@ class Router:
             log.error("transaction %s (%s) failed with %s", name, stub.tx_id[:12], type(exc).__name__)
             return Outcome(500, f"{INTERNAL}: {name} failed ({type(exc).__name__})", b"")
         return Outcome(200, "", _encode(result))
+
+
+def _log_refusal(stub: ChaincodeStub, name: str, code: str, message: str) -> None:
+    """The audit line of a refusal: function, transaction, caller's organization, code and reason. Our
+    refusal messages name ids and rules, never argument values such as free text or keys."""
+    try:
+        org = stub.identity.msp_id
+    except Exception:  # noqa: BLE001 - an unparseable creator must not stop the refusal from being answered
+        org = "an unidentified caller"
+    log.info("refused %s (%s) for %s: %s: %s", name, stub.tx_id[:12], org, code, message)
 
 
 def _encode(result: Any) -> bytes:

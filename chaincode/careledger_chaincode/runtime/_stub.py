@@ -41,6 +41,11 @@ class PeerError(RuntimeError):
     """The peer answered a ledger call with ERROR (the message is the peer's own text)."""
 
 
+class OutOfRange(ValueError):
+    """A start key or bookmark outside the range queried. The peer takes a bookmark as the range's start
+    key as it is, so a bookmark below the prefix would read other owners' keys: it is refused here."""
+
+
 @dataclass(frozen=True)
 class PeerFeatures:
     """What the peer said it supports in its READY message."""
@@ -105,6 +110,12 @@ class ChaincodeStub:
     @property
     def parameters(self) -> list[bytes]:
         return self.args[1:]
+
+    @staticmethod
+    def local_time() -> datetime.datetime:
+        """This endorsing peer's chaincode server clock: only to refuse proposals whose client-chosen
+        timestamp is far from it, never written (endorsers' clocks differ)."""
+        return datetime.datetime.now(datetime.UTC)
 
     @property
     def identity(self) -> ClientIdentity:
@@ -176,21 +187,26 @@ class ChaincodeStub:
         yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
 
     def get_state_by_partial_composite_key(
-        self, object_type: str, attributes: list[str], start_key: str = ""
+        self, object_type: str, attributes: list[str], start_key: str = "", collection: str = ""
     ) -> Generator[tuple[str, bytes], None, None]:
         """Every key under the prefix, in key order; from `start_key` (a key under the prefix) when given.
 
         Close the iterator when stopping early: that frees the peer's iterator at once."""
         prefix = self.create_composite_key(object_type, attributes)
         start = _start_within(prefix, start_key)
-        request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=prefix + _MAX_UNICODE)
+        request = chaincode_shim_pb2.GetStateByRange(
+            startKey=start, endKey=prefix + _MAX_UNICODE, collection=collection
+        )
         yield from self._kv_iterator(self._call(Msg.GET_STATE_BY_RANGE, request.SerializeToString()))
 
     def get_state_by_partial_composite_key_paginated(
         self, object_type: str, attributes: list[str], page_size: int, bookmark: str
     ) -> tuple[list[tuple[str, bytes]], str]:
-        """One page of a composite-key range and the bookmark of the next (empty when done)."""
+        """One page of a composite-key range and the bookmark of the next (empty when done).
+
+        The bookmark must lie under the prefix (OutOfRange otherwise), whatever bytes a caller passed."""
         start = self.create_composite_key(object_type, attributes)
+        bookmark = _start_within(start, bookmark) if bookmark else ""
         metadata = chaincode_shim_pb2.QueryMetadata(pageSize=page_size, bookmark=bookmark).SerializeToString()
         request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE, metadata=metadata)
         response = chaincode_shim_pb2.QueryResponse()
@@ -225,6 +241,21 @@ class ChaincodeStub:
     def del_private_data(self, collection: str, key: str) -> None:
         _check_collection(collection)
         self.del_state(key, collection)
+
+    def purge_private_data(self, collection: str, key: str) -> None:
+        """Remove a private value from every member peer's private store, history included (Fabric 2.5+);
+        only its hash stays in the blocks. Erasure needs this: a delete keeps old values in history."""
+        _check_collection(collection)
+        _check_key(key)
+        if self._features.write_batch:
+            self._writes.append(
+                chaincode_shim_pb2.WriteRecord(
+                    key=key, collection=collection, type=chaincode_shim_pb2.WriteRecord.PURGE_PRIVATE_DATA
+                )
+            )
+            return
+        request = chaincode_shim_pb2.DelState(key=key, collection=collection)
+        self._call(Msg.PURGE_PRIVATE_DATA, request.SerializeToString())
 
     def get_private_data_hash(self, collection: str, key: str) -> bytes | None:
         _check_collection(collection)
@@ -332,7 +363,7 @@ def _start_within(prefix: str, start_key: str) -> str:
     if not start_key:
         return prefix
     if not start_key.startswith(prefix):
-        raise ValueError("start_key must lie under the queried prefix")
+        raise OutOfRange("the start key or bookmark does not lie under the queried prefix")
     return start_key
 
 

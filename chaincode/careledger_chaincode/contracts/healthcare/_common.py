@@ -1,17 +1,16 @@
-"""What every part of the healthcare contract shares: argument validation, the caller, keys, JSON, time.
+"""What every part of the healthcare contract shares: argument validation, keys, JSON, private data,
+transient data, paging.
 
-Rules: the caller's org, role and member id come from the certificate only; state is JSON with
-sorted keys; time is the transaction's timestamp; nothing is random; indexes are composite keys.
+Rules: state is JSON with sorted keys; nothing is random; indexes are composite keys. What a block
+reader must not see (wrapped keys, free text, model outputs) is written to the private collection
+PRIVATE (blocks then carry only its hash) and arrives as transient data, never as an argument.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from ...runtime import (
@@ -24,7 +23,6 @@ from ...runtime import (
 )
 
 # -- vocabularies -------------------------------------------------------------------------------------------
-ROLES = ("patient", "clinician", "researcher", "auditor", "admin")
 PURPOSES = ("treatment", "diagnosis-ai", "research")
 RESOURCE_TYPES = (
     "Observation",
@@ -36,24 +34,18 @@ RESOURCE_TYPES = (
     "DocumentReference",
     "Bundle",
 )
-ORG_MEMBER_PREFIX = "org:"
 MAX_BATCH = 500
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
 
+# The private data collection every application organization's peers hold (network/consortium.yaml
+# generates its definition). One collection for all, not one per pair of organizations: a decision is
+# endorsed by a majority of organizations, and each endorser must read the same private entries.
+PRIVATE = "careledger-private"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
-_ORG_ID = re.compile(r"^org:[A-Za-z][A-Za-z0-9-]{0,39}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _TX_ID = re.compile(r"^[0-9a-f]{64}$")
-
-
-def authority_msp() -> str:
-    """The MSP whose auditors approve models and read every audit trail.
-
-    Set by the orchestrator from network/consortium.yaml, identically for every org's chaincode server.
-    """
-    return os.environ.get("CARELEDGER_AUTHORITY_MSP", "HealthAuthorityMSP")
 
 
 # -- errors ---------------------------------------------------------------------------------------------------
@@ -141,17 +133,11 @@ class Shape:
         return value
 
 
-def member_id(value: Any, what: str) -> str:
+def object_id(value: Any, what: str) -> str:
+    """The id of a record, grant or model."""
     if not isinstance(value, str) or not _ID.match(value):
         raise invalid(f"{what} must be an id: a letter or digit, then up to 127 of letters, digits, '.', '_', '@', '-'")
     return value
-
-
-def recipient_id(value: Any, what: str) -> str:
-    """A member id, or `org:<MSP id>` for an organization."""
-    if isinstance(value, str) and _ORG_ID.match(value):
-        return value
-    return member_id(value, what)
 
 
 def sha256_hex(value: Any, what: str) -> str:
@@ -205,65 +191,6 @@ def jwe(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-# -- time -----------------------------------------------------------------------------------------------------
-def iso(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def now(ctx: Context) -> str:
-    return iso(ctx.stub.timestamp)
-
-
-def timestamp(value: Any, what: str) -> str:
-    """An ISO 8601 time with a time zone, normalised to UTC."""
-    if not isinstance(value, str) or len(value) > 40:
-        raise invalid(f"{what} must be an ISO 8601 time with a time zone, e.g. 2026-12-31T23:59:59Z")
-    try:
-        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid(f"{what} must be an ISO 8601 time with a time zone, e.g. 2026-12-31T23:59:59Z") from None
-    if moment.tzinfo is None:
-        raise invalid(f"{what} needs a time zone (end it with Z for UTC)")
-    return iso(moment)
-
-
-# -- the caller -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Caller:
-    msp_id: str
-    role: str
-    member_id: str
-
-    @property
-    def org_member(self) -> str:
-        return ORG_MEMBER_PREFIX + self.msp_id
-
-    @property
-    def is_authority_auditor(self) -> bool:
-        return self.role == "auditor" and self.msp_id == authority_msp()
-
-
-def caller(ctx: Context) -> Caller:
-    identity = ctx.stub.identity
-    role = identity.attribute("role") or ""
-    mid = identity.attribute("member_id") or ""
-    if role not in ROLES:
-        raise denied("the caller's certificate has no CareLedger role attribute; enroll with role and member_id")
-    if not _ID.match(mid):
-        raise denied("the caller's certificate has no valid member_id attribute")
-    return Caller(msp_id=identity.msp_id, role=role, member_id=mid)
-
-
-def require_role(who: Caller, *roles: str) -> None:
-    if who.role not in roles:
-        raise denied(f"role {who.role} may not do this; it needs role {' or '.join(roles)}")
-
-
-def require_authority_auditor(who: Caller) -> None:
-    if not who.is_authority_auditor:
-        raise denied(f"only auditors of {authority_msp()} may do this")
-
-
 # -- keys ---------------------------------------------------------------------------------------------------------
 def key(ctx: Context, kind: str, *parts: str) -> str:
     return ctx.stub.create_composite_key(kind, list(parts))
@@ -276,6 +203,41 @@ def get_json(ctx: Context, kind: str, *parts: str) -> dict[str, Any] | None:
 
 def put_json(ctx: Context, value: Any, kind: str, *parts: str) -> None:
     ctx.stub.put_state(key(ctx, kind, *parts), canonical(value))
+
+
+def get_private(ctx: Context, kind: str, *parts: str) -> dict[str, Any] | None:
+    raw = ctx.stub.get_state(key(ctx, kind, *parts), PRIVATE)
+    return load(raw) if raw else None
+
+
+def put_private(ctx: Context, value: Any, kind: str, *parts: str) -> None:
+    ctx.stub.put_state(key(ctx, kind, *parts), canonical(value), PRIVATE)
+
+
+def purge_private(ctx: Context, composite_key: str) -> None:
+    """Gone from every peer's private store and its history; only the hash stays in the block."""
+    ctx.stub.purge_private_data(PRIVATE, composite_key)
+
+
+def transient_json(ctx: Context, name: str, what: str) -> Any:
+    """A JSON value sent as transient data (kept out of the block), or None when not sent."""
+    raw = ctx.stub.transient.get(name)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise invalid(f"transient field {name!r} ({what}) is not valid JSON") from None
+
+
+def refuse_in_arguments(doc: dict[str, Any], *fields: str) -> None:
+    """Fields that must travel as transient data: in the arguments they would be in the block for good."""
+    present = [f for f in fields if f in doc]
+    if present:
+        raise invalid(
+            f"{', '.join(present)} must be sent as transient data (transient field of the same name), not as an "
+            "argument: arguments are stored in the block and readable by every channel member that reads blocks"
+        )
 
 
 def event(ctx: Context, name: str, payload: dict[str, Any]) -> None:

@@ -14,44 +14,44 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
+from ._caller import Caller, caller, member_id, require_role
 from ._common import (
     MAX_BATCH,
     PURPOSES,
-    Caller,
     Shape,
-    caller,
     denied,
     enum,
     event,
     get_json,
+    get_private,
+    invalid,
     json_object,
     key,
     key_history,
     load,
-    member_id,
     not_found,
-    now,
+    object_id,
     page,
     page_args,
     put_json,
-    require_role,
-    text,
+    put_private,
+    refuse_in_arguments,
     tx_id,
 )
+from ._time import now, window_end
 from .members import get_member, is_self, member_key, require_registered_caller
-from .records import (
-    RECORD,
-    can_view_record,
-    entry_allows,
+from .policy import (
+    consent_still_allows,
+    decide,
     is_custodian_staff,
-    require_record,
-    why_not,
-    wkey_key,
+    key_to_release,
+    release_refusal,
+    valid_justification,
 )
+from .records import GRANT, RECORD, caller_entries, can_view_record, require_record
 
 ACCESS = "access"
 # Named apart from the 3-keys-per-decision layout of earlier versions ("audit", "audit-p", "audit-r"), whose
@@ -59,52 +59,35 @@ ACCESS = "access"
 AUDIT_BY_PATIENT = "audit-patient"
 AUDIT_BY_REQUESTER = "audit-requester"
 AUDIT_BY_TIME = "audit-time"
-PURPOSE_ROLES = {"treatment": ("clinician",), "diagnosis-ai": ("clinician",), "research": ("researcher",)}
+JUSTIFICATION = "justification"  # private: the text of a break-glass justification, under its access tx
+MAX_JUSTIFICATION = 2000
 _EVENT_FIELDS = ("tx_id", "time", "requester", "requester_org", "requester_role", "purpose", "emergency")
 _JUSTIFICATION_FIELDS = ("justification_sha256", "justification_length")
 
 
-@dataclass(frozen=True)
-class _Decision:
-    allowed: bool
-    reason: str
-    wrapped: dict[str, Any] | None = None
-    grant_id: str | None = None  # the consent that allowed it, if one did
+def salted_sha256(salt: str, text: str) -> str:
+    """The public commitment to a private text: salted, so that a short, guessable text cannot be found
+    by hashing candidates (the salt is private with the text)."""
+    return hashlib.sha256(f"{salt}\n{text}".encode()).hexdigest()
 
 
-def _decide(
-    who: Caller,
-    record: dict[str, Any] | None,
-    entries: list[dict[str, Any] | None],
-    purpose: str,
-    at: str,
-    patient_is_caller: bool,
-) -> _Decision:
-    """The decision on one record, from the record and the caller's two key entries."""
-    if record is None:
-        return _Decision(False, "no such record")
-    if record["status"] == "erased":
-        return _Decision(False, f"the record was erased on {record['erased_at']}")
-    own, org = entries
-    if patient_is_caller:
-        return _Decision(True, "the patient's own record", own["jwe"] if own else None)
-    if who.role not in PURPOSE_ROLES[purpose]:
-        return _Decision(False, f"the purpose {purpose} needs role {' or '.join(PURPOSE_ROLES[purpose])}")
-    for entry in (own, org):
-        grant_id = entry_allows(entry, purpose, at)
-        if grant_id and entry:
-            return _Decision(True, f"consent {grant_id}", entry["jwe"], grant_id)
-    return _Decision(False, why_not([own, org], purpose, at))
-
-
-def _emergency_key(pair: list[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """The caller's own wrapped key, else its org's (the custodian's, when it is the custodian), else none:
-    a clinician of another organization gets the ciphertext's location and asks the custodian to release
-    the key, which the custodian checks with VerifyAccess."""
-    for entry in pair:
-        if entry is not None:
-            return dict(entry["jwe"])
-    return None
+def _justification(ctx: Context) -> tuple[str, str]:
+    """(text, salt) of a break-glass justification, from the transient field 'justification'."""
+    raw = ctx.stub.transient.get("justification")
+    salt = ctx.stub.transient.get("salt", b"").decode("ascii", errors="replace")
+    if raw is None:
+        raise invalid("send the justification as the transient field 'justification' (it never goes in the block)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid("the justification must be UTF-8 text") from None
+    if len(text) > MAX_JUSTIFICATION or not valid_justification(text):
+        raise invalid(
+            f"the justification must say why, in at least 20 letters (at most {MAX_JUSTIFICATION} characters)"
+        )
+    if len(salt) < 32:
+        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
+    return text, salt
 
 
 def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +148,7 @@ class AccessMixin:
         but unsubmitted RequestAccess yields none)."""
         who = caller(ctx)
         shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "purpose"))
-        record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
+        record_ids = shape.items("record_ids", object_id, MAX_BATCH, min_items=1)
         purpose = shape.string("purpose", enum(PURPOSES))
         return self._record_decisions(ctx, who, record_ids, purpose, justification=None)
 
@@ -173,33 +156,28 @@ class AccessMixin:
     def emergency_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
         """Break-glass: a clinician opens records without consent, with a written justification.
 
-        Only the justification's SHA-256 and length go on the ledger (the text may name the patient);
-        the requesting hospital keeps the text in its own audit log.
-        """
+        The justification travels as transient data and is kept as private data, readable by the
+        requester, the patients concerned and auditors (GetJustification); the block and public state
+        carry only its salted SHA-256 and length."""
         who = caller(ctx)
         require_role(who, "clinician")
-        shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "justification"))
-        record_ids = shape.items("record_ids", member_id, MAX_BATCH, min_items=1)
-        justification = shape.string("justification", text(2000, min_len=20))
-        return self._record_decisions(ctx, who, record_ids, "treatment", justification=justification)
+        doc = json_object(request_json, "request")
+        refuse_in_arguments(doc, "justification")
+        shape = Shape(doc, "request", ("record_ids",))
+        record_ids = shape.items("record_ids", object_id, MAX_BATCH, min_items=1)
+        return self._record_decisions(ctx, who, record_ids, "treatment", justification=_justification(ctx))
 
     def _record_decisions(
-        self, ctx: Context, who: Caller, record_ids: list[str], purpose: str, justification: str | None
+        self, ctx: Context, who: Caller, record_ids: list[str], purpose: str, justification: tuple[str, str] | None
     ) -> dict[str, Any]:
-        # Everything a decision reads, in one round trip: the caller's member entry, the records and the
-        # caller's and its organization's key entries.
-        entry_keys = [
-            k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))
-        ]
-        raw = ctx.stub.get_states(
-            [member_key(ctx, who.member_id), *(key(ctx, RECORD, r) for r in record_ids), *entry_keys]
-        )
+        # Everything a decision reads, in one round trip per namespace: the caller's member entry and the
+        # records (public), the caller's and its organization's key entries (private).
+        raw = ctx.stub.get_states([member_key(ctx, who.member_id), *(key(ctx, RECORD, r) for r in record_ids)])
         require_registered_caller(ctx, who)  # answered from what was just read
-        records = [load(r) if r else None for r in raw[1 : 1 + len(record_ids)]]
-        entries = [load(e) if e else None for e in raw[1 + len(record_ids) :]]
+        records = [load(r) if r else None for r in raw[1:]]
+        pairs = caller_entries(ctx, who, record_ids)
         at, txid = now(ctx), ctx.stub.tx_id
         emergency = justification is not None
-        caller_is_patient = who.role == "patient"
         access: dict[str, Any] = {
             "tx_id": txid,
             "time": at,
@@ -210,37 +188,40 @@ class AccessMixin:
             "emergency": emergency,
         }
         if justification is not None:
-            access["justification_sha256"] = hashlib.sha256(justification.encode()).hexdigest()
-            access["justification_length"] = len(justification)
+            text, salt = justification
+            access["justification_sha256"] = salted_sha256(salt, text)
+            access["justification_length"] = len(text)
+            put_private(ctx, {"text": text, "salt": salt, "tx_id": txid}, JUSTIFICATION, txid)
         decisions, logged, allowed_ids = [], [], []
         consents: dict[str, str] = {}
-        for n, (rid, record) in enumerate(zip(record_ids, records, strict=True)):
-            pair = entries[2 * n : 2 * n + 2]
-            own_record = caller_is_patient and record is not None and record["patient_id"] == who.member_id
-            if emergency and record is not None and record["status"] == "active":
-                decided = _Decision(True, "emergency access", _emergency_key(pair))
-            else:
-                decided = _decide(who, record, pair, purpose, at, own_record)
-            ok, reason, wrapped = decided.allowed, decided.reason, decided.wrapped
-            if ok:
+        for n, (rid, record, (own, org)) in enumerate(zip(record_ids, records, pairs, strict=True)):
+            decided = decide(who, record, own, org, purpose, at, emergency and record is not None)
+            if decided.allowed:
                 allowed_ids.append(rid)
             if decided.grant_id:
                 consents[rid] = decided.grant_id
-            entry = {
+            entry: dict[str, Any] = {
                 "record_id": rid,
                 "patient_id": record["patient_id"] if record else "",
                 "custodian": record["custodian"] if record else "",
-                "decision": "allowed" if ok else "denied",
-                "reason": reason,
+                "decision": "allowed" if decided.allowed else "denied",
+                "reason": decided.reason,
             }
+            if decided.allowed and record is not None:
+                # The capability: exactly this version, whose ciphertext has this hash.
+                entry.update(version=record["version"], ciphertext_sha256=record["ciphertext_sha256"])
             logged.append(entry)
             if entry["patient_id"]:
                 put_json(
                     ctx, audit_event(access, n, entry), AUDIT_BY_PATIENT, entry["patient_id"], at, txid, f"{n:04d}"
                 )
-            decision: dict[str, Any] = {"record_id": rid, "decision": entry["decision"], "reason": reason}
-            if ok and record is not None:
-                decision.update(custodian=record["custodian"], key_available=wrapped is not None)
+            decision: dict[str, Any] = {"record_id": rid, "decision": entry["decision"], "reason": decided.reason}
+            if decided.allowed and record is not None:
+                decision.update(
+                    custodian=record["custodian"],
+                    version=record["version"],
+                    key_available=decided.key_entry is not None,
+                )
             decisions.append(decision)
         put_json(ctx, {**access, "allowed": allowed_ids, "decisions": logged, "consents": consents}, ACCESS, txid)
         count = str(len(logged)).encode()
@@ -248,41 +229,42 @@ class AccessMixin:
         ctx.stub.put_state(key(ctx, AUDIT_BY_TIME, at, txid), count)
         summary = {k: access[k] for k in ("tx_id", "time", "requester", "requester_org", "purpose", "emergency")}
         event(ctx, "AccessRequested", {**summary, "decisions": logged})
-        return {"tx_id": txid, "time": at, "purpose": purpose, "emergency": emergency, "decisions": decisions}
+        return {
+            "tx_id": txid,
+            "time": at,
+            "open_until": window_end(at),
+            "purpose": purpose,
+            "emergency": emergency,
+            "decisions": decisions,
+        }
 
-    @transaction("GetAccessKeys", read_only=True)
-    def get_access_keys(self, ctx: Context, access_tx_id: str) -> dict[str, Any]:
-        """The caller's wrapped keys for the records its committed access transaction allowed.
-
-        Consent is checked again now: a key is not handed out once the consent has been revoked or expired.
-        """
-        who = caller(ctx)
+    def _require_own_access(self, ctx: Context, who: Caller, access_tx_id: str) -> dict[str, Any]:
         access = get_json(ctx, ACCESS, tx_id(access_tx_id, "access_tx_id"))
         if access is None:
             raise not_found("no committed access transaction with that id (has it committed yet?)")
-        if access["requester"] != who.member_id or access["requester_org"] != who.msp_id:
+        if access["requester"] != who.member_id:
             raise denied("that access transaction was made by someone else")
+        return access
+
+    @transaction("GetAccessKeys", read_only=True)
+    def get_access_keys(self, ctx: Context, access_tx_id: str) -> dict[str, Any]:
+        """The caller's wrapped keys for the record versions its committed access transaction allowed,
+        within the access window; consent is checked again now."""
+        who = caller(ctx)
+        access = self._require_own_access(ctx, who, access_tx_id)
         allowed = access["allowed"]
+        decided = {d["record_id"]: d for d in access["decisions"]}
         records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in allowed])]
-        pairs = ctx.stub.get_states(
-            [k for r in allowed for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))]
-        )
-        entries = [load(e) if e else None for e in pairs]
+        pairs = caller_entries(ctx, who, allowed)
         at = now(ctx)
         keys: dict[str, Any] = {}
-        for n, (rid, record) in enumerate(zip(allowed, records, strict=True)):
-            pair = entries[2 * n : 2 * n + 2]
-            if record is None or record["status"] != "active":
-                keys[rid] = {"available": False, "reason": "the record was erased"}
+        for rid, record, (own, org) in zip(allowed, records, pairs, strict=True):
+            refusal = release_refusal(access, record, decided[rid], at)
+            if refusal or record is None:
+                keys[rid] = {"available": False, "reason": refusal}
                 continue
-            if access["emergency"]:
-                entry = next((e for e in pair if e is not None), None)
-            elif who.role == "patient" and record["patient_id"] == who.member_id:
-                entry = pair[0]
-            else:
-                entry = next((e for e in pair if entry_allows(e, access["purpose"], at)), None)
+            entry, reason = key_to_release(who, access, record, own, org, at)
             if entry is None:
-                reason = "no key for you: ask the custodian" if access["emergency"] else "consent no longer active"
                 keys[rid] = {"available": False, "reason": reason}
                 continue
             keys[rid] = {
@@ -291,32 +273,32 @@ class AccessMixin:
                 "wrapped_key": entry["jwe"],
                 "version": record["version"],
                 "patient_id": record["patient_id"],
+                "sealed_for": record.get("sealed_for", record["patient_id"]),
                 "custodian": record["custodian"],
                 "locator": record["locator"],
                 "ciphertext_sha256": record["ciphertext_sha256"],
             }
         return {"access_tx_id": access["tx_id"], "purpose": access["purpose"], "keys": keys}
 
-    @transaction("VerifyAccess", read_only=True)
-    def verify_access(self, ctx: Context, access_tx_id: str, requester_id: str, record_id: str) -> dict[str, Any]:
-        """Did the committed transaction `access_tx_id` grant `requester_id` the record? (for record stores)"""
-        who = caller(ctx)
-        txid = tx_id(access_tx_id, "access_tx_id")
-        member_id(requester_id, "requester_id")
-        record = require_record(ctx, member_id(record_id, "record_id"))
-        requester = get_member(ctx, requester_id)
-        is_requester = requester is not None and is_self(who, requester)
-        if not (who.is_authority_auditor or is_custodian_staff(who, record) or is_requester):
-            raise denied("only the record's custodian, the requester and auditors may verify an access")
-        access = get_json(ctx, ACCESS, txid)
+    def _verdict(
+        self, ctx: Context, access: dict[str, Any] | None, requester_id: str, record: dict[str, Any]
+    ) -> dict[str, Any]:
+        """May the custodian's store release this record's current ciphertext to the requester now?"""
         if access is None:
             return {"granted": False, "reason": "no committed access transaction with this id"}
         if access["requester"] != requester_id:
             return {"granted": False, "reason": "that transaction was made by another requester"}
-        if record_id not in access["allowed"]:
+        decided = next((d for d in access["decisions"] if d["record_id"] == record["id"]), None)
+        if record["id"] not in access["allowed"] or decided is None:
             return {"granted": False, "reason": "that transaction did not grant this record"}
-        if record["status"] == "erased":
-            return {"granted": False, "reason": "the record has been erased since"}
+        at = now(ctx)
+        refusal = release_refusal(access, record, decided, at)
+        if refusal:
+            return {"granted": False, "reason": refusal}
+        grant_id = access.get("consents", {}).get(record["id"])
+        grant = get_json(ctx, GRANT, grant_id) if grant_id else None
+        if not consent_still_allows(access, record, grant, at):
+            return {"granted": False, "reason": "the consent this access rested on is no longer active"}
         return {
             "granted": True,
             "reason": "granted",
@@ -324,8 +306,24 @@ class AccessMixin:
             "purpose": access["purpose"],
             "emergency": access["emergency"],
             "time": access["time"],
+            # The store checks both with its own clock: the window, and the consent's end.
+            "open_until": window_end(access["time"]),
+            "consent_valid_until": grant["valid_until"] if grant else "",
+            "version": record["version"],
             "ciphertext_sha256": record["ciphertext_sha256"],
         }
+
+    @transaction("VerifyAccess", read_only=True)
+    def verify_access(self, ctx: Context, access_tx_id: str, requester_id: str, record_id: str) -> dict[str, Any]:
+        """Does the committed transaction `access_tx_id` let `requester_id` have the record's current
+        ciphertext now? (for record stores; the requester and auditors may ask too)"""
+        who = caller(ctx)
+        txid = tx_id(access_tx_id, "access_tx_id")
+        member_id(requester_id, "requester_id")
+        record = require_record(ctx, object_id(record_id, "record_id"))
+        if not (who.is_authority_auditor or is_custodian_staff(who, record) or who.member_id == requester_id):
+            raise denied("only the record's custodian, the requester and auditors may verify an access")
+        return self._verdict(ctx, get_json(ctx, ACCESS, txid), requester_id, record)
 
     @transaction("VerifyAccessBatch", read_only=True)
     def verify_access_batch(
@@ -343,7 +341,7 @@ class AccessMixin:
             raise ChaincodeError(INVALID_ARGUMENT, "record_ids must be a JSON list of record ids") from None
         if not isinstance(record_ids, list) or not 1 <= len(record_ids) <= MAX_BATCH:
             raise ChaincodeError(INVALID_ARGUMENT, f"record_ids must list 1 to {MAX_BATCH} records")
-        ids = [member_id(r, "record_id") for r in record_ids]
+        ids = [object_id(r, "record_id") for r in record_ids]
         access = get_json(ctx, ACCESS, txid)
         records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in ids])]
         verdicts: dict[str, Any] = {}
@@ -352,17 +350,26 @@ class AccessMixin:
                 verdicts[rid] = {"granted": False, "reason": "no such record"}
             elif not (who.is_authority_auditor or is_custodian_staff(who, record)):
                 verdicts[rid] = {"granted": False, "reason": "you are not this record's custodian"}
-            elif access is None:
-                verdicts[rid] = {"granted": False, "reason": "no committed access transaction with this id"}
-            elif access["requester"] != requester_id:
-                verdicts[rid] = {"granted": False, "reason": "that transaction was made by another requester"}
-            elif rid not in access["allowed"]:
-                verdicts[rid] = {"granted": False, "reason": "that transaction did not grant this record"}
-            elif record["status"] == "erased":
-                verdicts[rid] = {"granted": False, "reason": "the record has been erased since"}
             else:
-                verdicts[rid] = {"granted": True, "reason": "granted", "ciphertext_sha256": record["ciphertext_sha256"]}
+                verdicts[rid] = self._verdict(ctx, access, requester_id, record)
         return {"access_tx_id": txid, "verdicts": verdicts}
+
+    @transaction("GetJustification", read_only=True)
+    def get_justification(self, ctx: Context, access_tx_id: str) -> dict[str, Any]:
+        """The text of a break-glass justification: for its requester, the patients whose records it
+        opened, and auditors."""
+        who = caller(ctx)
+        access = get_json(ctx, ACCESS, tx_id(access_tx_id, "access_tx_id"))
+        if access is None or not access["emergency"]:
+            raise not_found("no committed emergency access with that id")
+        patients = {d["patient_id"] for d in access["decisions"]}
+        concerned = who.role == "patient" and who.member_id in patients
+        if not (who.is_authority_auditor or who.member_id == access["requester"] or concerned):
+            raise denied("only the requester, the patients concerned and auditors may read a justification")
+        stored = get_private(ctx, JUSTIFICATION, access["tx_id"])
+        if stored is None:
+            raise not_found("the justification of this access is not held on this peer")
+        return {"access_tx_id": access["tx_id"], "justification": stored["text"], "salt": stored["salt"]}
 
     # -- audit views ----------------------------------------------------------------------------------------------
     @transaction("ListAccessByPatient", read_only=True)
@@ -406,7 +413,7 @@ class AccessMixin:
     @transaction("GetRecordHistory", read_only=True)
     def get_record_history(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
         who = caller(ctx)
-        record = require_record(ctx, member_id(record_id, "record_id"))
+        record = require_record(ctx, object_id(record_id, "record_id"))
         if not can_view_record(ctx, who, record):
             raise denied(f"{who.member_id} may not see the history of record {record_id}")
         return key_history(ctx, RECORD, record_id)

@@ -1,5 +1,7 @@
 """Consent: a patient grants a member or an organization access to records or categories, for purposes,
-within a validity window; the grant carries the record keys re-wrapped for the grantee. Revoking drops them.
+within a validity window; the grant carries the record keys re-wrapped for the grantee (transient field
+`wrapped_keys`, stored as private key entries). Revoking purges the entries no other grant justifies.
+A grant to an organization is visible to that organization's staff, never to its patients.
 """
 
 from __future__ import annotations
@@ -7,12 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...runtime import Context, transaction
+from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, recipient_id, require_role
 from ._common import (
-    ORG_MEMBER_PREFIX,
+    PRIVATE,
     PURPOSES,
-    Caller,
     Shape,
-    caller,
     denied,
     enum,
     event,
@@ -22,17 +23,15 @@ from ._common import (
     key,
     key_history,
     load,
-    member_id,
     not_found,
-    now,
+    object_id,
     page_args,
     precondition,
     put_json,
-    recipient_id,
-    require_role,
+    refuse_in_arguments,
     slug,
-    timestamp,
 )
+from ._time import now, timestamp
 from .members import get_member, is_self, member_key, require_registered_caller
 from .records import (
     GRANT,
@@ -40,28 +39,30 @@ from .records import (
     GRANT_BY_PATIENT_CATEGORY,
     PATIENT_RECORD,
     RECORD,
-    WKEY,
-    check_wrapped_keys,
     grant_terms,
     new_entry,
+    purge_entry,
+    put_entry,
     wkey_key,
+    wrapped_keys,
 )
 
 GRANT_BY_GRANTEE = "grant-g"
 
 
 def require_grant(ctx: Context, grant_id: str) -> dict[str, Any]:
-    grant = get_json(ctx, GRANT, member_id(grant_id, "grant_id"))
+    grant = get_json(ctx, GRANT, object_id(grant_id, "grant_id"))
     if grant is None:
         raise not_found(f"grant {grant_id} does not exist")
     return grant
 
 
 def is_grantee(who: Caller, grant: dict[str, Any]) -> bool:
+    """The grantee itself, or a staff member of the grantee organization (never its patients)."""
     grantee = grant["grantee"]
     if grantee.startswith(ORG_MEMBER_PREFIX):
-        return bool(grantee == who.org_member)
-    return bool(grantee == who.member_id and grant["grantee_org"] == who.msp_id)
+        return bool(grantee == who.org_member and who.is_staff)
+    return bool(grantee == who.member_id)
 
 
 def can_see_grant(ctx: Context, who: Caller, grant: dict[str, Any]) -> bool:
@@ -77,29 +78,21 @@ class ConsentMixin:
         """Only the patient grants; the grant must carry the record key wrapped for every record in scope."""
         who = caller(ctx)
         require_role(who, "patient")
-        shape = Shape(
-            json_object(grant_json, "grant"),
-            "grant",
-            ("grantee", "purposes", "valid_until", "wrapped_keys"),
-            ("record_ids", "categories", "valid_from"),
-        )
+        doc = json_object(grant_json, "grant")
+        refuse_in_arguments(doc, "wrapped_keys")
+        shape = Shape(doc, "grant", ("grantee", "purposes", "valid_until"), ("record_ids", "categories", "valid_from"))
         grantee_id = shape.string("grantee", recipient_id)
-        record_ids = shape.items("record_ids", member_id, 500)
-        ctx.stub.get_states(  # what this reads for sure, in one round trip
-            [
-                member_key(ctx, who.member_id),
-                member_key(ctx, grantee_id),
-                *(key(ctx, RECORD, r) for r in record_ids),
-                *(wkey_key(ctx, r, grantee_id) for r in record_ids),
-            ]
+        record_ids = shape.items("record_ids", object_id, 500)
+        ctx.stub.get_states(  # what this reads for sure, in one round trip per namespace
+            [member_key(ctx, who.member_id), member_key(ctx, grantee_id), *(key(ctx, RECORD, r) for r in record_ids)]
         )
+        ctx.stub.get_states([wkey_key(ctx, r, grantee_id) for r in record_ids], PRIVATE)
         require_registered_caller(ctx, who)
         categories = shape.items("categories", slug, 50)
         purposes = sorted(shape.items("purposes", enum(PURPOSES), len(PURPOSES), min_items=1))
         at = now(ctx)
         valid_from = timestamp(shape.doc["valid_from"], "grant.valid_from") if "valid_from" in shape.doc else at
         valid_until = shape.string("valid_until", timestamp)
-        wrapped = shape.object("wrapped_keys")
         if not record_ids and not categories:
             raise invalid("grant must name record_ids or categories (or both)")
         if valid_until <= max(valid_from, at):
@@ -113,7 +106,7 @@ class ConsentMixin:
             raise invalid("consent can be granted to clinicians, researchers or organizations, not to another patient")
 
         in_scope = self._records_in_scope(ctx, who, record_ids, categories)
-        keys = check_wrapped_keys(wrapped, {r["id"] for r in in_scope}, "grant")
+        keys = wrapped_keys(ctx, {r["id"] for r in in_scope}, "grant")
         grant_id = "g-" + ctx.stub.tx_id[:32]
         grant = {
             "id": grant_id,
@@ -129,12 +122,12 @@ class ConsentMixin:
             "created_at": at,
             "keyed_records": sorted(keys),
         }
-        current = ctx.stub.get_states([wkey_key(ctx, r["id"], grantee_id) for r in in_scope])
+        current = ctx.stub.get_states([wkey_key(ctx, r["id"], grantee_id) for r in in_scope], PRIVATE)
         for record, raw in zip(in_scope, current, strict=True):
             entry = load(raw) if raw else new_entry(record, grantee_id, keys[record["id"]])
             entry["jwe"] = keys[record["id"]]
             entry["grants"][grant_id] = grant_terms(grant)
-            put_json(ctx, entry, WKEY, record["id"], grantee_id)
+            put_entry(ctx, entry, new=raw is None)
         put_json(ctx, grant, GRANT, grant_id)
         ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT, who.member_id, grant_id), b"\x00")
         ctx.stub.put_state(key(ctx, GRANT_BY_GRANTEE, grantee_id, grant_id), b"\x00")
@@ -184,16 +177,16 @@ class ConsentMixin:
         if grant["status"] != "active":
             raise precondition(f"grant {grant_id} was already revoked on {grant['revoked_at']}")
         grantee = grant["grantee"]
-        entries = ctx.stub.get_states([wkey_key(ctx, r, grantee) for r in grant["keyed_records"]])
+        entries = ctx.stub.get_states([wkey_key(ctx, r, grantee) for r in grant["keyed_records"]], PRIVATE)
         for record_id, raw in zip(grant["keyed_records"], entries, strict=True):
             if raw is None:  # erased since
                 continue
             entry = load(raw)
             entry["grants"].pop(grant_id, None)
             if entry["grants"] or entry["roles"]:
-                put_json(ctx, entry, WKEY, record_id, grantee)
+                put_entry(ctx, entry)
             else:
-                ctx.stub.del_state(wkey_key(ctx, record_id, grantee))
+                purge_entry(ctx, record_id, grantee)
         for category in grant["categories"]:  # new records of the category no longer get keyed for it
             ctx.stub.del_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, grant["patient_id"], category, grant_id))
         grant.update(status="revoked", revoked_at=now(ctx))
@@ -221,12 +214,9 @@ class ConsentMixin:
     def list_grants_by_grantee(self, ctx: Context, grantee_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         who = caller(ctx)
         grantee_id = recipient_id(grantee_id, "grantee_id")
-        own = grantee_id in (who.member_id, who.org_member)
-        if grantee_id == who.member_id:
-            member = get_member(ctx, grantee_id)
-            own = member is not None and is_self(who, member)
+        own = grantee_id == who.member_id or (grantee_id == who.org_member and who.is_staff)
         if not own and not who.is_authority_auditor:
-            raise denied("only the grantee (or its organization's members) and auditors may list its grants")
+            raise denied("only the grantee (or its organization's staff) and auditors may list its grants")
         return self._grant_page(ctx, GRANT_BY_GRANTEE, grantee_id, page_size, bookmark)
 
     @staticmethod

@@ -1,15 +1,28 @@
-"""Members: people and organizations with their public encryption keys (JWK)."""
+"""Members: people and organizations with their public encryption keys (JWK).
+
+A member is registered under its ledger id (`<member_id>@<MSP>`, see _caller), so only an identity of
+the organization that owns an id can register it. A member's key changes only through that member's
+own identity or, when a person has lost their key, through their organization's admin; every change is
+an event, and the member entry says who made the last change.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...runtime import CONFLICT, ChaincodeError, Context, transaction
-from ._common import (
+from ._caller import (
     ORG_MEMBER_PREFIX,
     ROLES,
     Caller,
     caller,
+    member_id,
+    member_org,
+    msp_id,
+    recipient_id,
+    require_role,
+)
+from ._common import (
     denied,
     enum,
     event,
@@ -17,15 +30,13 @@ from ._common import (
     invalid,
     json_object,
     key,
+    key_history,
     load,
-    member_id,
     not_found,
-    now,
     page_args,
     put_json,
-    recipient_id,
-    require_role,
 )
+from ._time import now
 
 MEMBER = "member"
 MEMBER_BY_ORG = "member-org"
@@ -64,13 +75,13 @@ def require_member(ctx: Context, mid: str, what: str = "member") -> dict[str, An
 
 
 def is_self(who: Caller, member: dict[str, Any]) -> bool:
-    """The caller is this member: same member id and same organization (ids alone can be forged by another CA)."""
+    """The caller is this member (the ledger id names the organization, so the id alone decides)."""
     return bool(member["id"] == who.member_id and member["org"] == who.msp_id)
 
 
 def require_registered_caller(ctx: Context, who: Caller) -> dict[str, Any]:
     found = get_member(ctx, who.member_id)
-    if found is None or found["org"] != who.msp_id:
+    if found is None:
         raise denied(f"{who.member_id} has not registered an encryption key yet: call RegisterMember first")
     return found
 
@@ -82,23 +93,36 @@ class MembersMixin:
         who = caller(ctx)
         require_role(who, "patient", "clinician", "researcher", "auditor")
         jwk = public_jwk(public_key)
-        existing = get_member(ctx, who.member_id)
-        if existing is not None:
-            if existing["org"] != who.msp_id:
-                raise ChaincodeError(CONFLICT, f"member id {who.member_id} belongs to another organization")
+        if get_member(ctx, who.member_id) is not None:
             raise ChaincodeError(
                 CONFLICT, f"{who.member_id} is already registered; use UpdateMemberKey to change the key"
             )
-        return self._store_member(ctx, who.member_id, who.msp_id, who.role, jwk, "MemberRegistered")
+        return self._store_member(ctx, who.member_id, who.msp_id, who.role, jwk, who, "MemberRegistered")
 
     @transaction("UpdateMemberKey")
     def update_member_key(self, ctx: Context, public_key: str) -> dict[str, Any]:
-        """Replace the caller's encryption key (records already wrapped for the old key keep working)."""
+        """Replace the caller's own encryption key. Records wrapped for the old key need the old key (or a
+        re-wrap by the patient or custodian) until their next version."""
         who = caller(ctx)
         existing = get_member(ctx, who.member_id)
-        if existing is None or existing["org"] != who.msp_id:
+        if existing is None:
             raise not_found(f"{who.member_id} is not registered: call RegisterMember first")
-        return self._store_member(ctx, who.member_id, who.msp_id, who.role, public_jwk(public_key), "MemberKeyUpdated")
+        return self._store_member(
+            ctx, who.member_id, who.msp_id, existing["role"], public_jwk(public_key), who, "MemberKeyUpdated"
+        )
+
+    @transaction("ResetMemberKey")
+    def reset_member_key(self, ctx: Context, mid: str, public_key: str) -> dict[str, Any]:
+        """An organization's admin replaces the key of one of its own members (a person who lost theirs)."""
+        who = caller(ctx)
+        require_role(who, "admin")
+        target = member_id(mid, "member_id")
+        if member_org(target) != who.msp_id:
+            raise denied(f"only an admin of {member_org(target)} may reset the key of {target}")
+        existing = require_member(ctx, target)
+        return self._store_member(
+            ctx, target, who.msp_id, existing["role"], public_jwk(public_key), who, "MemberKeyReset"
+        )
 
     @transaction("RegisterOrganizationKey")
     def register_organization_key(self, ctx: Context, public_key: str) -> dict[str, Any]:
@@ -107,29 +131,62 @@ class MembersMixin:
         require_role(who, "admin")
         jwk = public_jwk(public_key)
         org_id = ORG_MEMBER_PREFIX + who.msp_id
-        return self._store_member(ctx, org_id, who.msp_id, "organization", jwk, "OrganizationKeyRegistered")
+        return self._store_member(ctx, org_id, who.msp_id, "organization", jwk, who, "OrganizationKeyRegistered")
 
     def _store_member(
-        self, ctx: Context, mid: str, org: str, role: str, jwk: dict[str, Any], event_name: str
+        self, ctx: Context, mid: str, org: str, role: str, jwk: dict[str, Any], by: Caller, event_name: str
     ) -> dict[str, Any]:
-        member = {"id": mid, "org": org, "role": role, "public_key": jwk, "updated_at": now(ctx)}
+        member = {
+            "id": mid,
+            "org": org,
+            "role": role,
+            "public_key": jwk,
+            "updated_at": now(ctx),
+            "updated_by": by.member_id,
+        }
         put_json(ctx, member, MEMBER, mid)
         ctx.stub.put_state(ctx.stub.create_composite_key(MEMBER_BY_ORG, [org, role, mid]), b"\x00")
-        event(ctx, event_name, {"member_id": mid, "org": org, "role": role})
+        event(ctx, event_name, {"member_id": mid, "org": org, "role": role, "by": by.member_id})
         return member
+
+    @transaction("WhoAmI", read_only=True)
+    def who_am_i(self, ctx: Context) -> dict[str, Any]:
+        """The caller as the ledger sees it: ledger id, organization, role, and whether it is registered."""
+        who = caller(ctx)
+        registered = ORG_MEMBER_PREFIX + who.msp_id if who.role == "admin" else who.member_id
+        return {
+            "member_id": who.member_id,
+            "org": who.msp_id,
+            "role": who.role,
+            "registered": get_member(ctx, registered) is not None,
+        }
 
     @transaction("GetMember", read_only=True)
     def get_member_tx(self, ctx: Context, mid: str) -> dict[str, Any]:
         caller(ctx)
         return require_member(ctx, recipient_id(mid, "member_id"))
 
+    @transaction("GetMemberHistory", read_only=True)
+    def get_member_history(self, ctx: Context, mid: str) -> list[dict[str, Any]]:
+        """Every key a member has had and who set it: the member, its organization's admins and auditors."""
+        who = caller(ctx)
+        target = recipient_id(mid, "member_id")
+        own_org_admin = who.role == "admin" and member_org(target) == who.msp_id
+        if not (target == who.member_id or own_org_admin or who.is_authority_auditor):
+            raise denied("only the member, its organization's admins and auditors may read its key history")
+        return key_history(ctx, MEMBER, target)
+
     @transaction("ListMembers", read_only=True)
     def list_members(self, ctx: Context, org: str, role: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        """Members of an org, optionally of one role (role "" for all), paginated."""
-        caller(ctx)
-        parts = [member_id(org, "org")]
+        """Members of an org, optionally of one role (role "" for all), paginated. Who is a patient of an
+        organization is for that organization's staff and auditors only."""
+        who = caller(ctx)
+        parts = [msp_id(org, "org")]
         if role:
             parts.append(enum((*ROLES, "organization"))(role, "role"))
+        own_staff = who.msp_id == org and who.is_staff
+        if role in ("", "patient") and not (own_staff or who.is_authority_auditor):
+            raise denied(f"only the staff of {org} and auditors may list its patients; list another role")
         size, mark = page_args(page_size, bookmark)
         rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(MEMBER_BY_ORG, parts, size, mark)
         ids = [ctx.stub.split_composite_key(k)[1][2] for k, _ in rows]

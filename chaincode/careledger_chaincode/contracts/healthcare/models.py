@@ -1,5 +1,10 @@
 """The model registry (researchers register, health-authority auditors approve or retire) and
 inference records (allowed only for an approved model on records the caller may use for diagnosis-ai).
+
+An inference record is bound to what it claims: the access transaction that released the record, the
+exact ciphertext version that transaction decided on, the approved model's artifact hash, and digests
+of the input and explanation. Its output is patient data: it travels as transient data and is kept as
+private data (purged when the record is erased); the public entry holds its salted digest.
 """
 
 from __future__ import annotations
@@ -8,11 +13,11 @@ import re
 from typing import Any
 
 from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ._caller import Caller, caller, member_id, require_authority_auditor, require_role
 from ._common import (
     MAX_BATCH,
-    Caller,
+    PRIVATE,
     Shape,
-    caller,
     canonical,
     denied,
     enum,
@@ -22,27 +27,25 @@ from ._common import (
     json_object,
     key,
     load,
-    member_id,
     not_found,
-    now,
-    page,
+    object_id,
     page_args,
     precondition,
     put_json,
-    require_authority_auditor,
-    require_role,
+    put_private,
+    refuse_in_arguments,
     sha256_hex,
     text,
-    timestamp,
+    transient_json,
     tx_id,
 )
-from .access import ACCESS
+from ._time import now, timestamp, within_window
+from .access import ACCESS, salted_sha256
 from .members import get_member, is_self, require_registered_caller
-from .records import GRANT, RECORD, can_view_record, entry_allows, terms_allow, wkey_key
+from .policy import entry_allows, terms_allow
+from .records import GRANT, INFERENCE, RECORD, can_view_record, wkey_key
 
 MODEL = "model"
-# One key per inference, (patient, record, time, tx, n): a patient's and a record's inferences are both prefixes.
-INFERENCE = "inference"
 FORMATS = ("xgboost-json", "xgboost-ubj")
 FEATURE_TYPES = ("float", "int", "bool", "category")
 TASKS = ("classification", "regression")
@@ -95,7 +98,7 @@ def _feature(value: Any, what: str) -> dict[str, Any]:
 
 
 def require_model(ctx: Context, model_id: str, version: str) -> dict[str, Any]:
-    model = get_json(ctx, MODEL, member_id(model_id, "model_id"), _version(version, "version"))
+    model = get_json(ctx, MODEL, object_id(model_id, "model_id"), _version(version, "version"))
     if model is None:
         raise not_found(f"model {model_id} version {version} is not registered")
     return model
@@ -123,7 +126,7 @@ class ModelsMixin:
             ),
             ("subgroup_metrics", "description", "libraries", "trained_at", "task"),
         )
-        model_id = shape.string("model_id", member_id)
+        model_id = shape.string("model_id", object_id)
         version = shape.string("version", _version)
         parameters = shape.object("parameters")
         if len(canonical(parameters)) > 16 * 1024:
@@ -141,7 +144,7 @@ class ModelsMixin:
             "parameters": parameters,
             "metrics": _metrics(shape.object("metrics"), "model.metrics"),
             "subgroup_metrics": {
-                member_id(name, "model.subgroup_metrics key"): _metrics(m, f"model.subgroup_metrics.{name}")
+                object_id(name, "model.subgroup_metrics key"): _metrics(m, f"model.subgroup_metrics.{name}")
                 for name, m in subgroups.items()
             },
             "code_ref": shape.string("code_ref", text(200)),
@@ -200,7 +203,7 @@ class ModelsMixin:
     def list_models(self, ctx: Context, model_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """Every model version, or the versions of one model (model_id "" for all), paginated."""
         caller(ctx)
-        parts = [member_id(model_id, "model_id")] if model_id else []
+        parts = [object_id(model_id, "model_id")] if model_id else []
         size, mark = page_args(page_size, bookmark)
         rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(MODEL, parts, size, mark)
         return {"items": [load(v) for _, v in rows], "bookmark": next_mark}
@@ -208,41 +211,56 @@ class ModelsMixin:
     # -- inference records ------------------------------------------------------------------------------------
     @transaction("RecordInferences")
     def record_inferences(self, ctx: Context, batch_json: str) -> dict[str, Any]:
-        """Record inferences of an approved model on records the caller was allowed for diagnosis-ai."""
+        """Record inferences of an approved model on record versions the caller was allowed for diagnosis-ai.
+
+        Outputs arrive as the transient field 'outputs' ({record_id: output}) with a transient 'salt'."""
         who = caller(ctx)
         require_role(who, "clinician")
         require_registered_caller(ctx, who)
-        shape = Shape(json_object(batch_json, "batch"), "batch", ("model_id", "version", "access_tx_id", "inferences"))
-        model = require_model(ctx, shape.string("model_id", member_id), shape.string("version", _version))
+        doc = json_object(batch_json, "batch")
+        refuse_in_arguments(doc, "outputs")
+        shape = Shape(doc, "batch", ("model_id", "version", "artifact_sha256", "access_tx_id", "inferences"))
+        model = require_model(ctx, shape.string("model_id", object_id), shape.string("version", _version))
         if model["status"] != "approved":
             raise precondition(f"model {model['model_id']} {model['version']} is {model['status']}, not approved")
+        if shape.string("artifact_sha256", sha256_hex) != model["artifact_sha256"]:
+            raise denied("batch.artifact_sha256 is not the approved artifact of this model version: run that artifact")
         access = get_json(ctx, ACCESS, shape.string("access_tx_id", tx_id))
         if access is None:
             raise not_found("no committed access transaction with that id")
-        if access["requester"] != who.member_id or access["requester_org"] != who.msp_id:
+        if access["requester"] != who.member_id:
             raise denied("that access transaction was made by someone else")
         if access["purpose"] != "diagnosis-ai" or access["emergency"]:
             raise denied("inferences need an access decision for the purpose diagnosis-ai (not emergency access)")
+        at, txid = now(ctx), ctx.stub.tx_id
+        if not within_window(access["time"], at):
+            raise denied("that access transaction has ended: request access again, then record the inferences")
         inferences = shape.items("inferences", _inference, MAX_BATCH, min_items=1)
         record_ids = [i["record_id"] for i in inferences]
         if len(set(record_ids)) != len(record_ids):
             raise invalid("batch.inferences names a record twice")
-        not_allowed = [r for r in record_ids if r not in access["allowed"]]
+        decided = {d["record_id"]: d for d in access["decisions"] if d["decision"] == "allowed"}
+        not_allowed = [r for r in record_ids if r not in decided]
         if not_allowed:
             raise denied(f"the access transaction did not allow: {', '.join(not_allowed[:10])}")
-        at, txid = now(ctx), ctx.stub.tx_id
-        if "decisions" not in access:
-            raise precondition("that access transaction predates inference recording by decision: request access again")
-        # The access transaction holds each allowed record's patient and custodian: no record is read again.
-        decided = {d["record_id"]: d for d in access["decisions"]}
-        records = [{"id": r, **decided[r]} for r in record_ids]
+        unbound = [
+            i["record_id"]
+            for i in inferences
+            if i["ciphertext_sha256"] != decided[i["record_id"]].get("ciphertext_sha256")
+        ]
+        if unbound:
+            raise denied(f"not the record version the access decided on: {', '.join(unbound[:10])}")
+        outputs, salt = _outputs(ctx, model, record_ids)
         lapsed = self._lapsed_consents(ctx, who, access.get("consents", {}), record_ids, at)
         if lapsed:
             raise denied(f"consent for diagnosis-ai is no longer active for: {', '.join(lapsed[:10])}")
         stored = []
-        for n, (inference, record) in enumerate(zip(inferences, records, strict=True)):
+        for n, inference in enumerate(inferences):
+            record = decided[inference["record_id"]]
+            output = outputs[inference["record_id"]]
             entry = {
                 **inference,
+                "output_sha256": salted_sha256(salt, canonical(output).decode()),
                 "tx_id": txid,
                 "n": n,
                 "time": at,
@@ -255,8 +273,9 @@ class ModelsMixin:
                 "patient_id": record["patient_id"],
                 "custodian": record["custodian"],
             }
-            seq = f"{n:04d}"
-            put_json(ctx, entry, INFERENCE, record["patient_id"], record["id"], at, txid, seq)
+            parts = (record["patient_id"], inference["record_id"], at, txid, f"{n:04d}")
+            put_json(ctx, entry, INFERENCE, *parts)
+            put_private(ctx, {"output": output, "salt": salt}, INFERENCE, *parts)
             stored.append(entry)
         event(
             ctx,
@@ -289,7 +308,7 @@ class ModelsMixin:
 
         recheck = [r for r in record_ids if not still_current(r)]
         entries = ctx.stub.get_states(
-            [k for r in recheck for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))]
+            [k for r in recheck for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))], PRIVATE
         )
         return [
             r
@@ -300,13 +319,13 @@ class ModelsMixin:
     @transaction("ListInferencesByRecord", read_only=True)
     def list_inferences_by_record(self, ctx: Context, record_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         who = caller(ctx)
-        raw = ctx.stub.get_state(key(ctx, RECORD, member_id(record_id, "record_id")))
+        raw = ctx.stub.get_state(key(ctx, RECORD, object_id(record_id, "record_id")))
         if raw is None:
             raise not_found(f"record {record_id} does not exist")
         record = load(raw)
         if not can_view_record(ctx, who, record):
             raise denied(f"{who.member_id} may not see the inferences on record {record_id}")
-        return page(ctx, INFERENCE, [record["patient_id"], record_id], page_size, bookmark)
+        return _inference_page(ctx, [record["patient_id"], record_id], page_size, bookmark)
 
     @transaction("ListInferencesByPatient", read_only=True)
     def list_inferences_by_patient(
@@ -316,24 +335,70 @@ class ModelsMixin:
         patient = get_member(ctx, member_id(patient_id, "patient_id"))
         if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
             raise denied("only the patient and auditors may list a patient's inferences")
-        return page(ctx, INFERENCE, [patient_id], page_size, bookmark)
+        return _inference_page(ctx, [patient_id], page_size, bookmark)
+
+
+def _inference_page(ctx: Context, parts: list[str], page_size: str, bookmark: str) -> dict[str, Any]:
+    """A page of inference entries with their outputs; the output of an erased record is gone (None)."""
+    size, mark = page_args(page_size, bookmark)
+    rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(INFERENCE, parts, size, mark)
+    outputs = ctx.stub.get_states([k for k, _ in rows], PRIVATE)
+    items = []
+    for (_, value), private in zip(rows, outputs, strict=True):
+        item = load(value)
+        item["output"] = load(private)["output"] if private else None
+        items.append(item)
+    return {"items": items, "bookmark": next_mark}
+
+
+def _digest(value: Any, what: str) -> str:
+    """A SHA-256 of something: a placeholder such as 64 zeros is refused."""
+    digest = sha256_hex(value, what)
+    if len(set(digest)) < 4:
+        raise invalid(f"{what} is not the SHA-256 of anything (a placeholder?): send the real digest")
+    return digest
 
 
 def _inference(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid(f"{what} must be an object")
-    shape = Shape(value, what, ("record_id", "input_sha256", "output", "explanation_sha256"))
-    output = shape.object("output")
-    if len(canonical(output)) > 1024 or not all(
-        isinstance(v, str | int | float) and not isinstance(v, bool) for v in output.values()
-    ):
-        raise invalid(f"{what}.output must be a flat object of numbers and strings, at most 1 KiB")
-    return {
-        "record_id": shape.string("record_id", member_id),
-        "input_sha256": shape.string("input_sha256", sha256_hex),
-        "output": output,
-        "explanation_sha256": shape.string("explanation_sha256", sha256_hex),
+    shape = Shape(value, what, ("record_id", "ciphertext_sha256", "input_sha256", "explanation_sha256"))
+    inference = {
+        "record_id": shape.string("record_id", object_id),
+        "ciphertext_sha256": shape.string("ciphertext_sha256", sha256_hex),
+        "input_sha256": shape.string("input_sha256", _digest),
+        "explanation_sha256": shape.string("explanation_sha256", _digest),
     }
+    if inference["input_sha256"] == inference["explanation_sha256"]:
+        raise invalid(f"{what}: the input and explanation digests are the same: send the digest of each")
+    return inference
+
+
+def _outputs(ctx: Context, model: dict[str, Any], record_ids: list[str]) -> tuple[dict[str, Any], str]:
+    """The transient outputs, one per record, each of the shape the model's task produces, and the salt."""
+    given = transient_json(ctx, "outputs", "the model's output per record")
+    salt = ctx.stub.transient.get("salt", b"").decode("ascii", errors="replace")
+    if not isinstance(given, dict) or sorted(given) != sorted(record_ids):
+        raise invalid("send the transient field 'outputs' as {record_id: output} for exactly the inferences' records")
+    if len(salt) < 32:
+        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
+    for record_id, output in given.items():
+        _check_output(model.get("task", "classification"), output, f"outputs[{record_id}]")
+    return given, salt
+
+
+def _check_output(task: str, output: Any, what: str) -> None:
+    if task == "classification":
+        shape = Shape(output if isinstance(output, dict) else {}, what, ("label", "probability"))
+        shape.string("label", text(40))
+        probability = output["probability"]
+        if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 <= probability <= 1:
+            raise invalid(f"{what}.probability must be a number from 0 to 1")
+    else:
+        shape = Shape(output if isinstance(output, dict) else {}, what, ("prediction",))
+        prediction = output["prediction"]
+        if isinstance(prediction, bool) or not isinstance(prediction, int | float):
+            raise invalid(f"{what}.prediction must be a number")
 
 
 def _model_event(model: dict[str, Any]) -> dict[str, Any]:

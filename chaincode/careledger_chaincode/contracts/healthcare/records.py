@@ -1,9 +1,12 @@
 """Records: metadata of encrypted FHIR resources held off the ledger, and the record key wrapped per recipient.
 
-A wrapped-key entry (kind "wkey", per record and recipient) says why the recipient holds the key:
-    roles  - "patient" and/or "custodian"
-    grants - {grant_id: {purposes, valid_from, valid_until}} for grantees
-so an access decision needs only the record and two entries (the caller's and its org's).
+A key entry (kind "wkey", per record and recipient) is private data: its wrapped key and why the
+recipient holds it (roles "patient"/"custodian"; grants with their terms, see policy). Blocks carry only
+its hash, and erasing the record or ending a grant purges it from every peer. Wrapped keys arrive as
+the transient field `wrapped_keys` ({recipient: JWE}), never as arguments.
+
+A record is registered on the ledger before its ciphertext is uploaded: the custodian's store accepts
+only the ciphertext whose SHA-256 the ledger holds for the record's current version.
 """
 
 from __future__ import annotations
@@ -11,12 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, require_role
 from ._common import (
-    ORG_MEMBER_PREFIX,
+    PRIVATE,
     RESOURCE_TYPES,
-    Caller,
     Shape,
-    caller,
     denied,
     enum,
     event,
@@ -26,40 +28,75 @@ from ._common import (
     jwe,
     key,
     load,
-    member_id,
-    now,
+    object_id,
     page_args,
     precondition,
+    purge_private,
     put_json,
-    require_role,
+    put_private,
+    refuse_in_arguments,
     sha256_hex,
     slug,
     text,
+    transient_json,
 )
-from .members import get_member, is_self, require_member, require_registered_caller
+from ._time import now
+from .members import get_member, require_member, require_registered_caller
+from .policy import Entry, current_entry, may_see_metadata, split_current
 
 RECORD = "record"
 PATIENT_RECORD = "patient-record"
 WKEY = "wkey"
+# Public (record, recipient): who holds a private key entry. Fabric refuses writes in a transaction that ran
+# a range query over private data (its phantoms cannot be validated), so writers find entries through
+# this public index; it names nothing that the grants, which are public, do not name already.
+KEY_HOLDER = "wkey-holder"
 GRANT = "grant"
 GRANT_BY_PATIENT = "grant-p"
 # (patient, category, grant): only category grants can cover a record created later (record_ids
 # grants name records that exist), so creating a record reads these, not every grant of the patient.
 GRANT_BY_PATIENT_CATEGORY = "grant-pc"
+# (patient, record, time, tx, n): public inference entries; the outputs are private under the same keys.
+INFERENCE = "inference"
 MAX_CIPHERTEXT = 100 * 1024 * 1024
 
 
-# -- wrapped-key entries ------------------------------------------------------------------------------------
+# -- key entries (private) ------------------------------------------------------------------------------------
 def wkey_key(ctx: Context, record_id: str, recipient: str) -> str:
     return key(ctx, WKEY, record_id, recipient)
 
 
-def wkey_entries(ctx: Context, record_id: str) -> dict[str, dict[str, Any]]:
+def wkey_entries(ctx: Context, record_id: str) -> dict[str, Entry]:
     """Every recipient's entry for one record."""
-    return {load(v)["recipient"]: load(v) for _, v in ctx.stub.get_state_by_partial_composite_key(WKEY, [record_id])}
+    holders = [
+        ctx.stub.split_composite_key(k)[1][1]
+        for k, _ in ctx.stub.get_state_by_partial_composite_key(KEY_HOLDER, [record_id])
+    ]
+    raw = ctx.stub.get_states([wkey_key(ctx, record_id, h) for h in holders], PRIVATE)
+    return {entry["recipient"]: entry for entry in (load(v) for v in raw if v)}
 
 
-def new_entry(record: dict[str, Any], recipient: str, wrapped: dict[str, Any]) -> dict[str, Any]:
+def caller_entries(ctx: Context, who: Caller, record_ids: list[str]) -> list[tuple[Entry | None, Entry | None]]:
+    """The caller's own and its organization's entry for each record, in one read."""
+    raw = ctx.stub.get_states(
+        [k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))], PRIVATE
+    )
+    entries = [load(e) if e else None for e in raw]
+    return [(entries[2 * n], entries[2 * n + 1]) for n in range(len(record_ids))]
+
+
+def put_entry(ctx: Context, entry: Entry, new: bool = False) -> None:
+    put_private(ctx, entry, WKEY, entry["record_id"], entry["recipient"])
+    if new:
+        ctx.stub.put_state(key(ctx, KEY_HOLDER, entry["record_id"], entry["recipient"]), b"\x00")
+
+
+def purge_entry(ctx: Context, record_id: str, recipient: str) -> None:
+    purge_private(ctx, wkey_key(ctx, record_id, recipient))
+    ctx.stub.del_state(key(ctx, KEY_HOLDER, record_id, recipient))
+
+
+def new_entry(record: dict[str, Any], recipient: str, wrapped: dict[str, Any]) -> Entry:
     return {
         "record_id": record["id"],
         "recipient": recipient,
@@ -71,42 +108,24 @@ def new_entry(record: dict[str, Any], recipient: str, wrapped: dict[str, Any]) -
 
 
 def grant_terms(grant: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "purposes": grant["purposes"],
-        "valid_from": grant["valid_from"],
-        "valid_until": grant["valid_until"],
-    }
+    return {"purposes": grant["purposes"], "valid_from": grant["valid_from"], "valid_until": grant["valid_until"]}
 
 
-def grant_is_current(terms: dict[str, Any], at: str) -> bool:
-    return bool(terms["valid_from"] <= at < terms["valid_until"])
-
-
-def terms_allow(terms: dict[str, Any], purpose: str, at: str) -> bool:
-    """Do a grant's terms (its own, or their copy in a key entry) allow `purpose` at `at`?"""
-    return purpose in terms["purposes"] and grant_is_current(terms, at)
-
-
-def entry_allows(entry: dict[str, Any] | None, purpose: str, at: str) -> str | None:
-    """The grant id that lets this entry's holder use the record for `purpose` at `at`, or None."""
-    if entry is None:
-        return None
-    for grant_id, terms in sorted(entry["grants"].items()):
-        if terms_allow(terms, purpose, at):
-            return str(grant_id)
-    return None
-
-
-def why_not(entries: list[dict[str, Any] | None], purpose: str, at: str) -> str:
-    """Why no consent covers this use, in words for the requester."""
-    terms = [t for e in entries if e for t in e["grants"].values()]
-    if not terms:
-        return "no consent from the patient covers this record"
-    if not any(purpose in t["purposes"] for t in terms):
-        return f"the patient's consent does not cover the purpose {purpose}"
-    if any(at >= t["valid_until"] for t in terms if purpose in t["purposes"]):
-        return "the patient's consent has expired"
-    return "the patient's consent is not valid yet"
+def wrapped_keys(ctx: Context, required: set[str], what: str) -> dict[str, dict[str, Any]]:
+    """The transient `wrapped_keys`, exactly for the entitled recipients: none missing, none extra."""
+    given = transient_json(ctx, "wrapped_keys", "the record key wrapped per recipient") or {}
+    if not isinstance(given, dict):
+        raise invalid("transient field 'wrapped_keys' must be a JSON object {recipient: JWE}")
+    missing = sorted(required - set(given))
+    if missing:
+        raise precondition(
+            f"{what}: wrapped keys are missing for {', '.join(missing)} (each is in scope or entitled; send them "
+            "in the transient field 'wrapped_keys')"
+        )
+    extra = sorted(set(given) - required)
+    if extra:
+        raise invalid(f"{what}: {', '.join(extra)} may not receive the record key (no role or active consent)")
+    return {r: jwe(given[r], f"{what}.wrapped_keys[{r}]") for r in sorted(given)}
 
 
 # -- records ---------------------------------------------------------------------------------------------------
@@ -126,49 +145,21 @@ def require_active(record: dict[str, Any]) -> None:
         raise precondition(f"record {record['id']} was erased on {record['erased_at']}")
 
 
-def covering_grants(ctx: Context, patient_id: str, record: dict[str, Any], at: str) -> list[dict[str, Any]]:
-    """The patient's active, unexpired grants of the new record's category (they must get its key)."""
-    rows = list(
-        ctx.stub.get_state_by_partial_composite_key(GRANT_BY_PATIENT_CATEGORY, [patient_id, record["category"]])
-    )
+def covering_grants(ctx: Context, patient_id: str, category: str, at: str) -> list[dict[str, Any]]:
+    """The patient's active, unexpired grants of a category (a new record of it must be keyed for them)."""
+    rows = list(ctx.stub.get_state_by_partial_composite_key(GRANT_BY_PATIENT_CATEGORY, [patient_id, category]))
     grant_ids = [ctx.stub.split_composite_key(k)[1][2] for k, _ in rows]
     grants = [load(g) for g in ctx.stub.get_states([key(ctx, GRANT, g) for g in grant_ids]) if g]
     return [g for g in grants if g["status"] == "active" and at < g["valid_until"]]
 
 
-def check_wrapped_keys(given: dict[str, Any], required: set[str], what: str) -> dict[str, dict[str, Any]]:
-    """The wrapped keys must be exactly for the entitled recipients: none missing, none extra."""
-    missing = sorted(required - set(given))
-    if missing:
-        raise precondition(f"{what}: wrapped keys are missing for {', '.join(missing)} (each is in scope or entitled)")
-    extra = sorted(set(given) - required)
-    if extra:
-        raise invalid(f"{what}: {', '.join(extra)} may not receive the record key (no role or active consent)")
-    return {r: jwe(given[r], f"{what}.wrapped_keys[{r}]") for r in sorted(given)}
-
-
-def is_custodian_staff(who: Caller, record: dict[str, Any]) -> bool:
-    """A clinician or the admin of the organization holding the record."""
-    return who.msp_id == record["custodian"] and who.role in ("clinician", "admin")
-
-
 def can_view_record(ctx: Context, who: Caller, record: dict[str, Any]) -> bool:
-    if who.is_authority_auditor:
-        return True
-    if who.role == "patient":
-        return who.member_id == record["patient_id"] and _patient_matches(ctx, who, record)
-    if is_custodian_staff(who, record):
-        return True
-    at = now(ctx)
-    entries = ctx.stub.get_states(
-        [wkey_key(ctx, record["id"], who.member_id), wkey_key(ctx, record["id"], who.org_member)]
-    )
-    return any(grant_is_current(t, at) for raw in entries if raw for t in load(raw)["grants"].values())
+    [(own, org)] = caller_entries(ctx, who, [record["id"]])
+    return may_see_metadata(who, record, own, org, now(ctx))
 
 
-def _patient_matches(ctx: Context, who: Caller, record: dict[str, Any]) -> bool:
-    patient = get_member(ctx, record["patient_id"])
-    return patient is not None and is_self(who, patient)
+def is_record_patient(who: Caller, record: dict[str, Any]) -> bool:
+    return who.role == "patient" and record["patient_id"] == who.member_id
 
 
 def _version_fields(shape: Shape) -> dict[str, Any]:
@@ -187,26 +178,17 @@ class RecordsMixin:
         require_role(who, "clinician")
         require_registered_caller(ctx, who)
         doc = json_object(record_json, "record")
+        refuse_in_arguments(doc, "wrapped_keys")
         shape = Shape(
             doc,
             "record",
-            (
-                "record_id",
-                "patient_id",
-                "category",
-                "resource_type",
-                "ciphertext_sha256",
-                "size",
-                "locator",
-                "wrapped_keys",
-            ),
+            ("record_id", "patient_id", "category", "resource_type", "ciphertext_sha256", "size", "locator"),
         )
-        record_id = shape.string("record_id", member_id)
+        record_id = shape.string("record_id", object_id)
         patient_id = shape.string("patient_id", member_id)
         fields = _version_fields(shape)
         category = shape.string("category", slug)
         resource_type = shape.string("resource_type", enum(RESOURCE_TYPES))
-        wrapped = shape.object("wrapped_keys")
         if get_record(ctx, record_id) is not None:
             raise ChaincodeError(CONFLICT, f"record {record_id} already exists: use AddRecordVersion for a new version")
         patient = require_member(ctx, patient_id, "patient")
@@ -219,6 +201,7 @@ class RecordsMixin:
         record = {
             "id": record_id,
             "patient_id": patient_id,
+            "sealed_for": patient_id,  # the patient id the ciphertext and wrapped keys are bound to
             "custodian": who.msp_id,
             "category": category,
             "resource_type": resource_type,
@@ -229,9 +212,8 @@ class RecordsMixin:
             "created_by": who.member_id,
             **fields,
         }
-        grants = covering_grants(ctx, patient_id, record, at)
-        required = {patient_id, custodian_key} | {g["grantee"] for g in grants}
-        keys = check_wrapped_keys(wrapped, required, "record")
+        grants = covering_grants(ctx, patient_id, category, at)
+        keys = wrapped_keys(ctx, {patient_id, custodian_key} | {g["grantee"] for g in grants}, "record")
         entries = {r: new_entry(record, r, keys[r]) for r in keys}
         entries[patient_id]["roles"].append("patient")
         entries[custodian_key]["roles"].append("custodian")
@@ -239,8 +221,8 @@ class RecordsMixin:
             entries[grant["grantee"]]["grants"][grant["id"]] = grant_terms(grant)
             grant["keyed_records"] = sorted({*grant["keyed_records"], record_id})
             put_json(ctx, grant, GRANT, grant["id"])
-        for recipient, entry in entries.items():
-            put_json(ctx, entry, WKEY, record_id, recipient)
+        for entry in entries.values():
+            put_entry(ctx, entry, new=True)
         put_json(ctx, record, RECORD, record_id)
         ctx.stub.put_state(key(ctx, PATIENT_RECORD, patient_id, record_id), b"\x00")
         event(ctx, "RecordCreated", _record_event(record))
@@ -248,25 +230,25 @@ class RecordsMixin:
 
     @transaction("AddRecordVersion")
     def add_record_version(self, ctx: Context, record_id: str, version_json: str) -> dict[str, Any]:
-        """A new version (new ciphertext under a new key) by the custodian's clinician or the patient."""
+        """A new version (new ciphertext under a new key) by the custodian's clinician or the patient, keyed
+        only for those entitled now: recipients whose grants all ended lose their entry."""
         who = caller(ctx)
-        record = require_record(ctx, member_id(record_id, "record_id"))
+        record = require_record(ctx, object_id(record_id, "record_id"))
         require_active(record)
         is_custodian_clinician = who.role == "clinician" and who.msp_id == record["custodian"]
-        if not is_custodian_clinician and not (who.role == "patient" and _patient_matches(ctx, who, record)):
+        if not is_custodian_clinician and not is_record_patient(who, record):
             raise denied("only a clinician of the custodian organization or the patient may add a version")
-        shape = Shape(
-            json_object(version_json, "version"),
-            "version",
-            ("ciphertext_sha256", "size", "locator", "wrapped_keys"),
-        )
-        fields = _version_fields(shape)
-        entries = wkey_entries(ctx, record_id)
-        keys = check_wrapped_keys(shape.object("wrapped_keys"), set(entries), "version")
-        record.update(fields, version=record["version"] + 1, updated_at=now(ctx))
-        for recipient, entry in entries.items():
-            entry.update(jwe=keys[recipient], version=record["version"])
-            put_json(ctx, entry, WKEY, record_id, recipient)
+        doc = json_object(version_json, "version")
+        refuse_in_arguments(doc, "wrapped_keys")
+        fields = _version_fields(Shape(doc, "version", ("ciphertext_sha256", "size", "locator")))
+        at = now(ctx)
+        current, ended = split_current(wkey_entries(ctx, record_id), at)
+        keys = wrapped_keys(ctx, set(current), "version")
+        record.update(fields, version=record["version"] + 1, updated_at=at, sealed_for=record["patient_id"])
+        for recipient, entry in current.items():
+            put_entry(ctx, {**entry, "jwe": keys[recipient], "version": record["version"]})
+        for recipient in ended:
+            purge_entry(ctx, record_id, recipient)
         put_json(ctx, record, RECORD, record_id)
         event(ctx, "RecordVersionAdded", _record_event(record))
         return record
@@ -277,25 +259,27 @@ class RecordsMixin:
         who = caller(ctx)
         require_role(who, "clinician")
         patient = require_member(ctx, member_id(patient_id, "patient_id"), "patient")
-        probe = {"id": "", "category": slug(category, "category")}
-        grantees = {g["grantee"] for g in covering_grants(ctx, patient_id, probe, now(ctx))}
+        grantees = {g["grantee"] for g in covering_grants(ctx, patient_id, slug(category, "category"), now(ctx))}
         ids = sorted({patient["id"], ORG_MEMBER_PREFIX + who.msp_id} | grantees)
         return [_recipient(ctx, i) for i in ids]
 
     @transaction("GetRecipients", read_only=True)
     def get_recipients(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
-        """Who holds the record's key now (for a new version or a key rotation), with public keys."""
+        """Who is entitled to the record's key now (for a new version or a key rotation), with public keys."""
         who = caller(ctx)
-        record = require_record(ctx, member_id(record_id, "record_id"))
-        if not (is_custodian_staff(who, record) or (who.role == "patient" and _patient_matches(ctx, who, record))):
-            raise denied("only the patient and the custodian's staff may list a record's recipients")
-        return [_recipient(ctx, i) for i in sorted(wkey_entries(ctx, record_id))]
+        record = require_record(ctx, object_id(record_id, "record_id"))
+        is_custodian_clinician = who.role == "clinician" and who.msp_id == record["custodian"]
+        if not (is_custodian_clinician or is_record_patient(who, record)):
+            raise denied("only the patient and the custodian's clinicians may list a record's recipients")
+        at = now(ctx)
+        entries = wkey_entries(ctx, record_id)
+        return [_recipient(ctx, r) for r, e in sorted(entries.items()) if current_entry(e, at) is not None]
 
     @transaction("GetRecord", read_only=True)
     def get_record_tx(self, ctx: Context, record_id: str) -> dict[str, Any]:
-        """Metadata only: the patient, the custodian's staff, current grantees and auditors may read it."""
+        """Metadata only: see policy.may_see_metadata for who may read it."""
         who = caller(ctx)
-        record = require_record(ctx, member_id(record_id, "record_id"))
+        record = require_record(ctx, object_id(record_id, "record_id"))
         if not can_view_record(ctx, who, record):
             raise denied(f"{who.member_id} may not see record {record_id}")
         return record
@@ -311,22 +295,29 @@ class RecordsMixin:
         )
         ids = [ctx.stub.split_composite_key(k)[1][1] for k, _ in rows]
         records = [load(r) for r in ctx.stub.get_states([key(ctx, RECORD, i) for i in ids]) if r]
-        visible = [r for r in records if can_view_record(ctx, who, r)]
+        at = now(ctx)
+        pairs = caller_entries(ctx, who, [r["id"] for r in records])
+        visible = [r for r, (own, org) in zip(records, pairs, strict=True) if may_see_metadata(who, r, own, org, at)]
         if records and not visible and who.member_id != patient_id:
             raise denied(f"{who.member_id} may not see the records of {patient_id}")
         return {"items": visible, "bookmark": next_mark}
 
     @transaction("EraseRecord")
     def erase_record(self, ctx: Context, record_id: str) -> dict[str, Any]:
-        """The patient erases a record: every wrapped key is dropped; the ledger keeps that it existed."""
+        """The patient erases a record: every wrapped key and every inference output on it is purged from
+        every peer; the ledger keeps that the record existed and was erased."""
         who = caller(ctx)
         require_role(who, "patient")
-        record = require_record(ctx, member_id(record_id, "record_id"))
-        if not _patient_matches(ctx, who, record):
+        record = require_record(ctx, object_id(record_id, "record_id"))
+        if not is_record_patient(who, record):
             raise denied("only the record's patient may erase it")
         require_active(record)
         for recipient in wkey_entries(ctx, record_id):
-            ctx.stub.del_state(wkey_key(ctx, record_id, recipient))
+            purge_entry(ctx, record_id, recipient)
+        for inference_key, _ in ctx.stub.get_state_by_partial_composite_key(
+            INFERENCE, [record["patient_id"], record_id]
+        ):
+            purge_private(ctx, inference_key)
         at = now(ctx)
         for field in ("ciphertext_sha256", "locator", "size"):
             record.pop(field, None)

@@ -1,0 +1,110 @@
+"""Who is calling, and how members are named on the ledger.
+
+A member's ledger id is `<member_id attribute>@<MSP id>`: the certificate's member_id qualified by the
+organization whose CA issued it. Fabric proves the MSP (the certificate chains to that org's CA), and
+an organization's CA can only issue ids of its own MSP, so no organization can take, or pre-empt,
+another organization's member ids. Organizations themselves are `org:<MSP id>`.
+The caller's org, role and id come from the signing certificate only, never from arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ...runtime import Context
+from ._common import denied, invalid
+
+ROLES = ("patient", "clinician", "researcher", "auditor", "admin")
+ORG_MEMBER_PREFIX = "org:"
+_LOCAL = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_MSP = r"[A-Za-z][A-Za-z0-9-]{0,39}"
+_LOCAL_ID = re.compile(rf"^{_LOCAL}$")
+_MEMBER_ID = re.compile(rf"^{_LOCAL}@{_MSP}$")
+_ORG_ID = re.compile(rf"^{ORG_MEMBER_PREFIX}{_MSP}$")
+_MSP_ID = re.compile(rf"^{_MSP}$")
+
+
+def ledger_member_id(local_id: str, msp_id: str) -> str:
+    """The ledger id of the member `local_id` of `msp_id` (the record stores apply the same rule)."""
+    return f"{local_id}@{msp_id}"
+
+
+def member_org(ledger_id: str) -> str:
+    """The MSP a member id (or an `org:` id) belongs to."""
+    if ledger_id.startswith(ORG_MEMBER_PREFIX):
+        return ledger_id[len(ORG_MEMBER_PREFIX) :]
+    return ledger_id.rpartition("@")[2]
+
+
+def member_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _MEMBER_ID.match(value):
+        raise invalid(
+            f"{what} must be a member id: <id>@<MSP id>, e.g. h1-patient-1@Hospital1MSP (the id in the member's "
+            "certificate, qualified by its organization)"
+        )
+    return value
+
+
+def recipient_id(value: Any, what: str) -> str:
+    """A member id, or `org:<MSP id>` for an organization."""
+    if isinstance(value, str) and _ORG_ID.match(value):
+        return value
+    return member_id(value, what)
+
+
+def msp_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _MSP_ID.match(value):
+        raise invalid(f"{what} must be an MSP id such as Hospital1MSP")
+    return value
+
+
+def authority_msp() -> str:
+    """The MSP whose auditors approve models and read every audit trail.
+
+    Set by the orchestrator from network/consortium.yaml, identically for every org's chaincode server.
+    """
+    return os.environ.get("CARELEDGER_AUTHORITY_MSP", "HealthAuthorityMSP")
+
+
+@dataclass(frozen=True)
+class Caller:
+    msp_id: str
+    role: str
+    member_id: str  # the ledger id, <certificate member_id>@<msp_id>
+
+    @property
+    def org_member(self) -> str:
+        return ORG_MEMBER_PREFIX + self.msp_id
+
+    @property
+    def is_authority_auditor(self) -> bool:
+        return self.role == "auditor" and self.msp_id == authority_msp()
+
+    @property
+    def is_staff(self) -> bool:
+        """Someone who works for an organization (not a patient): sees what is granted to the organization."""
+        return self.role in ("clinician", "researcher", "admin")
+
+
+def caller(ctx: Context) -> Caller:
+    identity = ctx.stub.identity
+    role = identity.attribute("role") or ""
+    local = identity.attribute("member_id") or ""
+    if role not in ROLES:
+        raise denied("the caller's certificate has no CareLedger role attribute; enroll with role and member_id")
+    if not _LOCAL_ID.match(local):
+        raise denied("the caller's certificate has no valid member_id attribute (letters, digits, '.', '_', '-')")
+    return Caller(msp_id=identity.msp_id, role=role, member_id=ledger_member_id(local, identity.msp_id))
+
+
+def require_role(who: Caller, *roles: str) -> None:
+    if who.role not in roles:
+        raise denied(f"role {who.role} may not do this; it needs role {' or '.join(roles)}")
+
+
+def require_authority_auditor(who: Caller) -> None:
+    if not who.is_authority_auditor:
+        raise denied(f"only auditors of {authority_msp()} may do this")
