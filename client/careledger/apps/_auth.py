@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers.response import Response
 
 from ..errors import IdentityError
-from ._common import TooManyAttempts, safe_next
+from ._common import account_key, safe_next
+from ._devices import MAX_AGE
+from ._throttle import TooManyAttempts
 
 bp = Blueprint("auth", __name__)
 
@@ -19,13 +21,18 @@ def login() -> str | Response | tuple[str, int]:
     org = request.form.get("org") or orgs[0]
     user = request.form.get("user", "").strip()
     passphrase = request.form.get("passphrase", "")
-    if org not in orgs or not user or not passphrase:
+    if org not in orgs or not user or not passphrase or len(user) > 256 or len(passphrase) > 1024:
         return render_template("login.html", orgs=orgs, error="Give your user id and passphrase."), 400
     sessions = current_app.extensions["careledger.sessions"]
+    devices = current_app.extensions["careledger.devices"]
+    account = account_key(org, user)
+    device = devices.verify(request.cookies.get(devices.cookie_name(account)), account)
     try:
-        token = sessions.sign_in(org, user, passphrase, request.remote_addr or "?")
+        token = sessions.sign_in(org, user, passphrase, request.remote_addr or "?", device=device)
     except TooManyAttempts as exc:
-        return render_template("login.html", orgs=orgs, error=str(exc)), 429
+        refused = make_response(render_template("login.html", orgs=orgs, error=f"Not tried: {exc}."), 429)
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     except IdentityError as exc:
         return render_template("login.html", orgs=orgs, error=str(exc)), 401
     role = sessions.get(token).role
@@ -35,7 +42,12 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("login.html", orgs=orgs, error=f"This app is for {allowed} accounts."), 403
     session.clear()  # a new session on sign-in: no fixation
     session["sid"] = token
-    return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+    response = redirect(safe_next(request.args.get("next"), url_for("main.home")))
+    # This browser now knows the passphrase of this account: from here on, guessing elsewhere does not
+    # throttle it (only its own failures do). Renewed at each sign-in, same device id.
+    name, value = devices.issue(account, device)
+    response.set_cookie(name, value, max_age=MAX_AGE, secure=True, httponly=True, samesite="Strict")
+    return response
 
 
 @bp.route("/logout", methods=["POST"])

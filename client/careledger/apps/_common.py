@@ -1,9 +1,10 @@
 """What both web apps share: sign-in with an enrolled identity, server-side sessions, CSRF, security
 headers, login rate limiting and error pages that say in words why the ledger refused.
 
-Sign-in opens the user's wallet key with the passphrase (the wallet key is PKCS#8-encrypted, so no
+Sign-in opens the user's wallet key with the passphrase (the wallet key is sealed under it, so no
 password is stored anywhere); the opened identity stays in this process's memory under a random
-session id, and the cookie carries only that id (Secure, HttpOnly, SameSite=Strict).
+session id, and the cookie carries only that id (Secure, HttpOnly, SameSite=Strict). Because sessions
+live in one process's memory, each app runs as one process (`serve.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -20,14 +22,18 @@ from typing import Any, TypeVar
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers.response import Response
 
-from ..errors import CareLedgerError, EndorseError, IdentityError, NotFoundError
+from ..errors import EndorseError, IdentityError, NotFoundError
 from ..gateway import chaincode_error_code
 from ..services import Session
 from ..store import StoreError
+from ._devices import KnownDevices, secret_for
+from ._throttle import Throttle
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_SECONDS = 30 * 60
-MAX_FAILURES, FAILURE_WINDOW = 5, 300.0
+# Opening a wallet key runs scrypt (32 MiB each): at most this many at once, so a burst of sign-ins on
+# the app's threads cannot take gigabytes.
+KEY_OPENINGS = 4
 
 REFUSAL_WORDS = {
     "NOT_AUTHORIZED": "The ledger refused: you are not allowed to do this.",
@@ -47,43 +53,50 @@ class _Signed:
 
 @dataclass
 class SessionStore:
-    """Signed-in users' opened identities, in memory, expiring after inactivity."""
+    """Signed-in users' opened identities, in memory, expiring after inactivity; sign-ins go through the
+    throttle (`_throttle.py`). `clock` is injectable for tests."""
 
     open_session: Callable[[str, str, bytes], Session]
+    clock: Callable[[], float] = time.monotonic
+    throttle: Throttle = field(default_factory=Throttle)
     _items: dict[str, _Signed] = field(default_factory=dict)
-    _failures: dict[str, list[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _openings: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(KEY_OPENINGS))
 
-    def sign_in(self, org: str, user: str, passphrase: str, remote: str) -> str:
-        key = f"{remote}|{org}|{user}"
-        now = time.monotonic()
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < FAILURE_WINDOW]
-            self._failures[key] = recent
-            if len(recent) >= MAX_FAILURES:
-                raise TooManyAttempts(f"too many failed sign-ins; wait {int(FAILURE_WINDOW / 60)} minutes")
+    def sign_in(self, org: str, user: str, passphrase: str, remote: str, device: str | None = None) -> str:
+        """A session token, or TooManyAttempts (not tried) / IdentityError (tried, failed). `device` is the id
+        from this account's verified known-device cookie, if the browser sent one."""
+        ticket = self.throttle.begin(account_key(org, user), remote, device)  # charged as a failure until it succeeds
         try:
-            opened = self.open_session(org, user, passphrase.encode())
+            with self._openings:
+                opened = self.open_session(org, user, passphrase.encode())
             role = opened.wallet.metadata(user).get("role", "")
         except (IdentityError, OSError, KeyError):
-            with self._lock:
-                self._failures.setdefault(key, []).append(now)
             raise IdentityError("unknown user or wrong passphrase") from None
+        ticket.succeeded()
         token = secrets.token_urlsafe(32)
         with self._lock:
-            self._failures.pop(key, None)
-            self._items[token] = _Signed(opened, role, now + SESSION_SECONDS)
+            expired = self._sweep()
+            self._items[token] = _Signed(opened, role, self.clock() + SESSION_SECONDS)
+        for item in expired:
+            item.session.close()
         return token
+
+    def _sweep(self) -> list[_Signed]:
+        """Drop expired sessions (callers hold the lock; they close what this returns, outside it)."""
+        now = self.clock()
+        expired = [token for token, item in self._items.items() if item.expires < now]
+        return [self._items.pop(token) for token in expired]
 
     def get(self, token: str | None) -> _Signed | None:
         if not token:
             return None
         with self._lock:
             item = self._items.get(token)
-            if item is None or item.expires < time.monotonic():
+            if item is None or item.expires < self.clock():
                 self._items.pop(token, None)
                 return None
-            item.expires = time.monotonic() + SESSION_SECONDS
+            item.expires = self.clock() + SESSION_SECONDS
             return item
 
     def sign_out(self, token: str | None) -> None:
@@ -93,8 +106,9 @@ class SessionStore:
             item.session.close()
 
 
-class TooManyAttempts(CareLedgerError):
-    pass
+def account_key(org: str, user: str) -> str:
+    """The account a sign-in is for, as the throttle and the known-device cookies name it."""
+    return f"{org}\x00{user}"
 
 
 def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | None) -> Flask:
@@ -114,6 +128,7 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
     )
     if test_config:
         app.config.update(test_config)
+    app.extensions["careledger.devices"] = KnownDevices(secret_for(app.config), name)
 
     @app.before_request
     def protect() -> None:
@@ -185,7 +200,20 @@ def login_required(fn: F) -> F:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site relative paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """Where to go after sign-in: `target` if it is a path on this site (and an optional query), else
+    `default`. Never an open redirect.
+
+    Browsers drop tabs and newlines anywhere in a URL and controls and spaces at its ends, and read `\\`
+    as `/`: `/%09/evil.example` (a tab) arrives as `//evil.example`, another site; `///evil.example` too.
+    So only printable ASCII without backslashes or `#` passes, and the path must start with `/` and hold
+    no `//` (so no scheme and no host either). `target` was decoded once already (it came from the query
+    string); it is checked decoded once more too, for whatever decodes it again on the way."""
+    if not target or len(target) > 2048:
+        return default
+    for candidate in (target, urllib.parse.unquote(target)):
+        if not all("!" <= ch <= "~" for ch in candidate) or "\\" in candidate or "#" in candidate:
+            return default
+        path = candidate.split("?", 1)[0]  # not urlsplit's path: it reads `///host` as host '' and path `/host`
+        if not path.startswith("/") or "//" in path or urllib.parse.urlsplit(candidate).netloc:
+            return default
+    return target
