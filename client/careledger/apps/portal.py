@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from ..errors import GatewayError
 from ..services import Session
 from . import _auth
 from ._common import SessionStore, base_app, current_session, login_required
+from ._live import LiveLog
 
 bp = Blueprint("main", __name__)
+logger = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 PURPOSES = ("treatment", "diagnosis-ai", "research")
 
@@ -107,29 +110,16 @@ def log_stream() -> Response:
     seconds = float(current_app.config.get("STREAM_SECONDS", 300))
 
     def events() -> Iterator[str]:
+        live = LiveLog(patient_id)
         yield ": connected\n\n"
         try:
             for _block, _tx, name, payload in network.chaincode_events(chaincode, timeout=seconds):
-                doc = json.loads(payload)
-                if name == "AccessRequested":
-                    for d in doc["decisions"]:
-                        if d["patient_id"] == patient_id:
-                            row = {
-                                **{k: doc[k] for k in ("time", "requester", "requester_org", "purpose", "emergency")},
-                                **d,
-                            }
-                            yield f"event: access\ndata: {json.dumps(row)}\n\n"
-                elif name == "InferencesRecorded":
-                    for r in doc["records"]:
-                        if r["patient_id"] == patient_id:
-                            row = {
-                                "model": f"{doc['model_id']}@{doc['version']}",
-                                "record_id": r["record_id"],
-                                "requester": doc["requester"],
-                            }
-                            yield f"event: inference\ndata: {json.dumps(row)}\n\n"
+                yield from live.lines(name, payload)  # never raises: a bad event is skipped and counted
         except GatewayError:
             yield "event: error\ndata: {}\n\n"
+        finally:
+            if live.skipped:
+                logger.info("live log: skipped %d unknown or malformed chaincode events", live.skipped)
 
     return Response(events(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
 

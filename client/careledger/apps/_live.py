@@ -1,0 +1,103 @@
+"""The portal's live access log: which chaincode events become server-sent events for one patient.
+
+Every event of the chaincode reaches every open live log, including events this page has no use for
+(the diagnostics contract's, whose payloads are not JSON) and, in principle, damaged ones. One bad event
+must never end the stream for everyone watching, so `LiveLog.lines` never raises: an event that is not
+one of the healthcare contract's names, not a JSON object, too large, or missing what the page shows is
+skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# The healthcare contract's event names (chaincode/careledger_chaincode/contracts/healthcare).
+KNOWN_EVENTS = frozenset(
+    {
+        "MemberRegistered",
+        "MemberKeyUpdated",
+        "MemberKeyReset",
+        "RecordCreated",
+        "RecordVersionAdded",
+        "RecordErased",
+        "ConsentGranted",
+        "ConsentRevoked",
+        "AccessRequested",
+        "ModelRegistered",
+        "ModelApproved",
+        "ModelRetired",
+        "InferencesRecorded",
+    }
+)
+# An access request carries up to 500 decisions of ~300 bytes; beyond this an event is not ours to parse.
+MAX_EVENT_BYTES = 1 << 20
+_ACCESS_FIELDS = ("time", "requester", "requester_org", "purpose")
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Malformed
+    return value
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _Malformed
+    return value
+
+
+@dataclass
+class LiveLog:
+    """One patient's view of the event stream; `skipped` counts events dropped as unknown or malformed."""
+
+    patient_id: str
+    skipped: int = 0
+
+    def lines(self, name: Any, payload: Any) -> list[str]:
+        """The SSE messages (`event: ...\\ndata: ...\\n\\n`) that one chaincode event yields for this patient."""
+        try:
+            return self._lines(name, payload)
+        except (_Malformed, ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError):
+            self.skipped += 1
+            return []
+
+    def _lines(self, name: Any, payload: Any) -> list[str]:
+        if name not in KNOWN_EVENTS:  # also any name that is not a string
+            raise _Malformed
+        if name not in ("AccessRequested", "InferencesRecorded"):
+            return []  # a healthcare event this page does not show: not parsed at all
+        if not isinstance(payload, bytes | str) or len(payload) > MAX_EVENT_BYTES:
+            raise _Malformed
+        doc = json.loads(payload)
+        if not isinstance(doc, dict):
+            raise _Malformed
+        rows = self._access(doc) if name == "AccessRequested" else self._inferences(doc)
+        return [f"event: {kind}\ndata: {json.dumps(row)}\n\n" for kind, row in rows]
+
+    def _access(self, doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        summary: dict[str, Any] = {k: _text(doc.get(k)) for k in _ACCESS_FIELDS}
+        if not isinstance(doc.get("emergency"), bool):
+            raise _Malformed
+        summary["emergency"] = doc["emergency"]
+        rows = []
+        for decision in _items(doc.get("decisions")):
+            if decision.get("patient_id") == self.patient_id:
+                _text(decision.get("record_id"))
+                _text(decision.get("decision"))
+                rows.append(("access", {**summary, **decision}))
+        return rows
+
+    def _inferences(self, doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        model = f"{_text(doc.get('model_id'))}@{_text(doc.get('version'))}"
+        requester = _text(doc.get("requester"))
+        return [
+            ("inference", {"model": model, "record_id": _text(r.get("record_id")), "requester": requester})
+            for r in _items(doc.get("records"))
+            if r.get("patient_id") == self.patient_id
+        ]

@@ -1,0 +1,154 @@
+"""The portal's live log survives any chaincode event: hostile payloads are skipped and counted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from careledger.apps._live import MAX_EVENT_BYTES, LiveLog
+
+from tests.unit.test_apps_signin import PASSPHRASE, Accounts, FakeBrowser, FakeSession, portal
+
+ME = "h1-patient-1"
+
+
+def access(patient: str = ME, **changes: Any) -> bytes:
+    doc: dict[str, Any] = {
+        "tx_id": "tx1",
+        "time": "2026-01-01T00:00:00Z",
+        "requester": "h2-clinician-1",
+        "requester_org": "Hospital2MSP",
+        "purpose": "treatment",
+        "emergency": False,
+        "decisions": [
+            {
+                "record_id": "r1",
+                "patient_id": patient,
+                "custodian": "Hospital1MSP",
+                "decision": "allowed",
+                "reason": "",
+            },
+            {"record_id": "r2", "patient_id": "someone-else", "custodian": "x", "decision": "denied", "reason": "no"},
+        ],
+    }
+    doc.update(changes)
+    return json.dumps(doc).encode()
+
+
+def inference(**changes: Any) -> bytes:
+    doc: dict[str, Any] = {
+        "tx_id": "tx2",
+        "model_id": "risk",
+        "version": "1.0.0",
+        "requester": "h1-researcher-1",
+        "records": [{"record_id": "r1", "patient_id": ME}, {"record_id": "r9", "patient_id": "other"}],
+    }
+    doc.update(changes)
+    return json.dumps(doc).encode()
+
+
+HOSTILE: list[tuple[Any, Any]] = [
+    ("diag.Put", b"some-key"),  # the diagnostics contract: a raw key, not JSON
+    ("diag:Put", b"\x00\xff"),
+    ("AccessRequested", b"\xff\xfe\x00not utf-8"),
+    ("AccessRequested", b"not json at all"),
+    ("AccessRequested", b"[1, 2, 3]"),
+    ("AccessRequested", b'"a string"'),
+    ("AccessRequested", b"null"),
+    ("AccessRequested", b"{}"),
+    ("AccessRequested", b""),
+    ("AccessRequested", None),
+    ("AccessRequested", 42),
+    ("AccessRequested", access(decisions="not a list")),
+    ("AccessRequested", access(decisions=[1, 2])),
+    ("AccessRequested", access(decisions=[{"patient_id": ME}])),  # a decision without record or outcome
+    ("AccessRequested", access(time=None)),
+    ("AccessRequested", access(emergency="yes")),
+    ("AccessRequested", b"[" * 100_000 + b"]" * 100_000),  # nesting deep enough to exhaust the recursion limit
+    ("AccessRequested", b'{"a": "' + b"x" * MAX_EVENT_BYTES + b'"}'),  # too large to parse
+    ("AccessRequested", b'{"emergency": 1e999999}'),
+    ("InferencesRecorded", inference(records={"record_id": "r1"})),
+    ("InferencesRecorded", inference(model_id=["x"])),
+    ("InferencesRecorded", inference(records=[{"patient_id": ME, "record_id": None}])),
+    ("NoSuchEvent", access()),
+    (None, access()),
+    (b"AccessRequested", access()),
+    (["AccessRequested"], access()),
+]
+
+
+@pytest.mark.parametrize(("name", "payload"), HOSTILE)
+def test_hostile_events_are_skipped_and_counted(name: Any, payload: Any) -> None:
+    live = LiveLog(ME)
+    assert live.lines(name, payload) == []
+    assert live.skipped == 1
+
+
+def test_access_and_inference_events_for_this_patient_only() -> None:
+    live = LiveLog(ME)
+    (line,) = live.lines("AccessRequested", access())
+    kind, data = line.removesuffix("\n\n").split("\n")
+    assert kind == "event: access"
+    row = json.loads(data.removeprefix("data: "))
+    assert row["record_id"] == "r1"
+    assert row["requester"] == "h2-clinician-1"
+    assert row["emergency"] is False
+    assert row["decision"] == "allowed"
+    (line,) = live.lines("InferencesRecorded", inference())
+    assert line.startswith("event: inference\ndata: ")
+    assert json.loads(line.split("data: ")[1]) == {
+        "model": "risk@1.0.0",
+        "record_id": "r1",
+        "requester": "h1-researcher-1",
+    }
+    assert live.lines("AccessRequested", access(patient="someone-else")) == []
+    assert live.lines("ConsentGranted", b"not even parsed") == []  # known but not shown: not counted as bad
+    assert live.skipped == 0
+
+
+def test_the_stream_goes_on_after_bad_events(tmp_path: Path) -> None:
+    """Through the portal's real /log/stream view: bad events in between, every good one still arrives."""
+    events = [(n, f"tx{n}", name, payload) for n, (name, payload) in enumerate(HOSTILE)]
+    events.insert(3, (100, "txa", "AccessRequested", access()))
+    events.append((200, "txb", "InferencesRecorded", inference()))
+
+    class Network:
+        name = "careledger"
+
+        def chaincode_events(self, chaincode: str, timeout: float) -> Iterator[tuple[int, str, str, bytes]]:
+            yield from events
+
+    class StreamingSession(FakeSession):
+        gateway = type("G", (), {"network": staticmethod(lambda _name: Network())})()
+        contract = type("C", (), {"network": Network(), "chaincode": "careledger"})()
+
+    accounts = Accounts()
+
+    def open_streaming(org: str, user: str, passphrase: bytes) -> Any:
+        assert passphrase == PASSPHRASE.encode()
+        return StreamingSession(user, "patient")
+
+    accounts.open = open_streaming  # type: ignore[method-assign]
+    app, _ = portal(tmp_path, accounts=accounts)
+    browser = FakeBrowser(app)
+    assert browser.login(ME, PASSPHRASE).status_code == 302
+    body = browser.get("/log/stream").get_data(as_text=True)
+    assert body.startswith(": connected\n\n")
+    assert body.count("event: access\n") == 1
+    assert body.count("event: inference\n") == 1
+    assert "event: error" not in body
+
+
+def test_known_events_cover_every_event_the_healthcare_contract_emits() -> None:
+    import re
+
+    from careledger.apps._live import KNOWN_EVENTS
+
+    sources = Path(__file__).parents[2] / "chaincode" / "careledger_chaincode" / "contracts" / "healthcare"
+    text = "\n".join(p.read_text() for p in sources.glob("*.py"))
+    emitted = set(re.findall(r'event\(\s*ctx,\s*"(\w+)"', text)) | set(re.findall(r'"(Member[A-Z]\w+)"\)', text))
+    assert {"AccessRequested", "InferencesRecorded", "MemberRegistered"} <= emitted
+    assert emitted <= KNOWN_EVENTS
