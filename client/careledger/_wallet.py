@@ -14,31 +14,15 @@ kill mid-write leaves the old entry or the new one, never a mix (at worst an unu
 Writers of one entry take turns (an flock on `.<label>.lock`), so a write never starts from a version
 another process is replacing.
 
-Keys at rest. Without a passphrase a key is plain PKCS#8 PEM, which the Fabric tools read (nodes' and
-admins' keys). With one it is sealed: scrypt (RFC 7914) derives a 256-bit key from the passphrase and a
-random salt, and AES-256-GCM encrypts the key's PKCS#8 DER. The file is PEM-armoured JSON:
-
-    -----BEGIN CARELEDGER ENCRYPTED PRIVATE KEY-----
-    base64 of {"v": 1, "purpose": "signing" | "encryption", "label": "<wallet label>",
-               "kdf": {"name": "scrypt", "n": 32768, "r": 8, "p": 1, "salt": "<base64, 16 bytes>"},
-               "cipher": {"name": "AES-256-GCM", "nonce": "<base64, 12 bytes>"},
-               "ciphertext": "<base64: DER, then the 16-byte tag>"}
-    -----END CARELEDGER ENCRYPTED PRIVATE KEY-----
-
-The associated data is `careledger-sealed-key/1` and the canonical JSON (sorted keys, no spaces) of
-every field but the ciphertext: a changed parameter, purpose or label fails like a wrong passphrase, and
-a key copied into another entry or slot does not open there.
-
-Older wallets hold PKCS#8 encrypted by `BestAvailableEncryption` (PBKDF2-SHA256, 2,048 iterations:
-about 1 ms per guess here). They still open, and each such key is re-sealed the first time it is opened
-with the right passphrase: the signing key by `get`, the encryption key by `open_encryption_key`;
-`set_passphrase` seals both.
+Keys at rest: plain PKCS#8 PEM without a passphrase (the Fabric tools read those: nodes' and admins'
+keys), sealed with scrypt + AES-256-GCM with one (`_sealed_keys.py` documents the format). Keys of
+older wallets, PKCS#8 encrypted with PBKDF2, still open, and each is re-sealed the first time it is
+opened with the right passphrase: the signing key by `get`, the encryption key by
+`open_encryption_key`; `set_passphrase` seals both.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import fcntl
 import json
@@ -46,18 +30,22 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ._files import fsync_path, write_atomic
+from ._sealed_keys import (
+    ENCRYPTION,
+    SCRYPT,
+    SIGNING,
+    ScryptParams,
+    is_encrypted,
+    open_private_key,
+    plain_pem,
+    seal_private_key,
+)
 from ._signing import SigningIdentity, private_key_pem
 from .errors import IdentityError
 
@@ -68,120 +56,6 @@ NODE_OU_CONFIG = """NodeOUs:
   AdminOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: admin}}
   OrdererOUIdentifier: {{Certificate: cacerts/{ca}, OrganizationalUnitIdentifier: orderer}}
 """
-
-
-@dataclass(frozen=True)
-class ScryptParams:
-    """scrypt's cost: memory is 128 * r * n bytes, time grows with n * r * p."""
-
-    n: int = 2**15
-    r: int = 8
-    p: int = 1
-
-
-# n=2**15, r=8, p=1 (32 MiB) derives in 90-130 ms on this project's machines (2-core AMD EPYC, cryptography
-# 50 / OpenSSL 3; 2**16 took 195-330 ms). A sign-in opens two keys, so about a quarter of a second, and
-# each offline guess costs the same 32 MiB and ~0.1 s, against ~1 ms for the old PBKDF2 format.
-SCRYPT = ScryptParams()
-# What a sealed file may ask for when it is opened: bounded, so a damaged or hostile file cannot make us
-# allocate gigabytes or spin for minutes. Every write uses the wallet's own parameters.
-_MAX_N, _MAX_R, _MAX_P, _MAX_MEMORY = 2**20, 32, 16, 1 << 30
-_BEGIN = b"-----BEGIN CARELEDGER ENCRYPTED PRIVATE KEY-----"
-_END = b"-----END CARELEDGER ENCRYPTED PRIVATE KEY-----"
-_LEGACY_BEGIN = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
-_AAD_PREFIX = b"careledger-sealed-key/1\n"
-_SIGNING, _ENCRYPTION = "signing", "encryption"
-_FIELDS, _KDF_FIELDS = {"v", "purpose", "label", "kdf", "cipher", "ciphertext"}, {"name", "n", "r", "p", "salt"}
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _aad(header: dict[str, Any]) -> bytes:
-    return _AAD_PREFIX + json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _derive(passphrase: bytes, salt: bytes, params: ScryptParams) -> bytes:
-    return Scrypt(salt=salt, length=32, n=params.n, r=params.r, p=params.p).derive(passphrase)
-
-
-def seal_private_key(
-    key: PrivateKeyTypes, passphrase: bytes, purpose: str, label: str, params: ScryptParams = SCRYPT
-) -> bytes:
-    """The sealed-key file (module docstring) of `key` under `passphrase`."""
-    if not passphrase:
-        raise IdentityError("a sealed key needs a passphrase")
-    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-    kdf = {"name": "scrypt", "n": params.n, "r": params.r, "p": params.p, "salt": _b64(salt)}
-    header = {
-        "v": 1,
-        "purpose": purpose,
-        "label": label,
-        "kdf": kdf,
-        "cipher": {"name": "AES-256-GCM", "nonce": _b64(nonce)},
-    }
-    ciphertext = AESGCM(_derive(passphrase, salt, params)).encrypt(nonce, der, _aad(header))
-    body = json.dumps({**header, "ciphertext": _b64(ciphertext)}, sort_keys=True, separators=(",", ":")).encode()
-    return _BEGIN + b"\n" + base64.encodebytes(body) + _END + b"\n"
-
-
-def _parse_sealed(data: bytes) -> tuple[dict[str, Any], ScryptParams, bytes, bytes, bytes]:
-    """(header, scrypt parameters, salt, nonce, ciphertext); ValueError/KeyError/TypeError when malformed."""
-    text = data.strip()
-    if not (text.startswith(_BEGIN) and text.endswith(_END)):
-        raise ValueError("no sealed-key armour")
-    doc = json.loads(base64.b64decode(b"".join(text[len(_BEGIN) : -len(_END)].split()), validate=True))
-    if not isinstance(doc, dict) or set(doc) != _FIELDS or doc["v"] != 1:
-        raise ValueError("not a version-1 sealed key")
-    kdf, cipher = doc["kdf"], doc["cipher"]
-    if set(kdf) != _KDF_FIELDS or kdf["name"] != "scrypt" or cipher.get("name") != "AES-256-GCM":
-        raise ValueError("unknown key derivation or cipher")
-    n, r, p = kdf["n"], kdf["r"], kdf["p"]
-    if not all(type(v) is int for v in (n, r, p)) or n < 2 or n & (n - 1):
-        raise ValueError("scrypt parameters must be integers, n a power of two")
-    if n > _MAX_N or not 1 <= r <= _MAX_R or not 1 <= p <= _MAX_P or 128 * r * n > _MAX_MEMORY:
-        raise ValueError("scrypt parameters out of bounds")
-    salt, nonce = base64.b64decode(kdf["salt"], validate=True), base64.b64decode(cipher["nonce"], validate=True)
-    ciphertext = base64.b64decode(doc["ciphertext"], validate=True)
-    if len(salt) < 16 or len(nonce) != 12 or len(ciphertext) < 17:
-        raise ValueError("salt, nonce or ciphertext of the wrong size")
-    header = {k: v for k, v in doc.items() if k != "ciphertext"}
-    return header, ScryptParams(n, r, p), salt, nonce, ciphertext
-
-
-def sealed_params(data: bytes) -> ScryptParams | None:
-    """The scrypt parameters a sealed key was written with; None for any other format."""
-    try:
-        return _parse_sealed(data)[1]
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-        return None
-
-
-def open_private_key(data: bytes, passphrase: bytes | None, purpose: str, label: str) -> tuple[PrivateKeyTypes, bool]:
-    """(the key, whether it is in the old PBKDF2 format) from any of the three formats. Every failure is an
-    IdentityError; a wrong passphrase and a tampered file cannot be told apart (GCM only says 'not authentic')."""
-    what = "private key" if purpose == _SIGNING else f"{purpose} key"
-    if data.lstrip().startswith(_BEGIN):
-        if not passphrase:
-            raise IdentityError(f"the {what} of {label!r} is encrypted: give its passphrase")
-        try:
-            header, params, salt, nonce, ciphertext = _parse_sealed(data)
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-            raise IdentityError(f"the {what} of {label!r} is damaged (not a sealed key this version reads)") from None
-        if header["purpose"] != purpose or header["label"] != label:
-            raise IdentityError(f"the {what} file of {label!r} was sealed for another entry or use: refused")
-        try:
-            der = AESGCM(_derive(passphrase, salt, params)).decrypt(nonce, ciphertext, _aad(header))
-        except InvalidTag:
-            raise IdentityError(f"cannot open the {what} of {label!r}: wrong passphrase?") from None
-        return serialization.load_der_private_key(der, password=None), False
-    try:
-        key = serialization.load_pem_private_key(data, password=passphrase or None)
-    except (ValueError, TypeError) as exc:
-        raise IdentityError(f"cannot open the {what} of {label!r}: wrong passphrase?") from exc
-    return key, bool(passphrase) and _LEGACY_BEGIN in data
 
 
 def write_msp(
@@ -307,7 +181,7 @@ class Wallet:
     ) -> Path:
         self.path(label)
         if passphrase:
-            key_pem = self._seal(identity.private_key, passphrase, _SIGNING, label)
+            key_pem = self._seal(identity.private_key, passphrase, SIGNING, label)
         else:
             key_pem = private_key_pem(identity.private_key)
         meta = {**(extra or {}), "encrypted": "yes" if passphrase else "no"}
@@ -335,10 +209,10 @@ class Wallet:
         new_encryption_pem: bytes | None = None
         if stored is not None:
             encryption_key, _ = open_private_key(
-                stored, old if meta.get("encrypted") == "yes" else None, _ENCRYPTION, label
+                stored, old if meta.get("encrypted") == "yes" else None, ENCRYPTION, label
             )
-            new_encryption_pem = self._seal(encryption_key, new, _ENCRYPTION, label)
-        key_pem = self._seal(identity.private_key, new, _SIGNING, label)
+            new_encryption_pem = self._seal(encryption_key, new, ENCRYPTION, label)
+        key_pem = self._seal(identity.private_key, new, SIGNING, label)
 
         def reencrypt(directory: Path) -> None:  # both keys switch together, or neither does
             if new_encryption_pem is not None:
@@ -355,14 +229,24 @@ class Wallet:
         self._commit(label, reencrypt)
 
     def put_encryption_key(self, label: str, pem: bytes, passphrase: bytes | None = None) -> None:
-        """Store the member's encryption private key. With `passphrase` the key (PKCS#8 PEM, plain or encrypted
-        under that passphrase) is sealed; without, `pem` is stored as given (plain for wallets without a
-        passphrase; a caller's own PKCS#8 encryption is re-sealed the next time it is opened)."""
+        """Store the member's encryption private key (PKCS#8 PEM, plain or encrypted under `passphrase`). In a
+        passphrase-protected entry, given the passphrase, it is sealed; in an entry without one it is kept
+        plain. Without `passphrase`, `pem` is stored as given (a caller's own PKCS#8 encryption is re-sealed
+        the next time the key is opened)."""
         if passphrase:
-            encrypted = _LEGACY_BEGIN in pem or pem.lstrip().startswith(_BEGIN)
-            key, _ = open_private_key(pem, passphrase if encrypted else None, _ENCRYPTION, label)
-            pem = self._seal(key, passphrase, _ENCRYPTION, label)
+            key, _ = open_private_key(pem, passphrase if is_encrypted(pem) else None, ENCRYPTION, label)
+            if self._entry_encrypted(label) is False:
+                pem = plain_pem(key)
+            else:
+                pem = self._seal(key, passphrase, ENCRYPTION, label)
         self._commit(label, lambda d: write_atomic(d / _ENCRYPTION_KEY, pem, mode=0o600))
+
+    def _entry_encrypted(self, label: str) -> bool | None:
+        """Whether the entry is passphrase-protected (identity.json), or None before it exists."""
+        try:
+            return self.metadata(label).get("encrypted") == "yes"
+        except IdentityError:
+            return None
 
     def get_encryption_key_pem(self, label: str) -> bytes | None:
         """The encryption key file as stored (plain PKCS#8, old encrypted PKCS#8, or sealed); callers that
@@ -377,12 +261,12 @@ class Wallet:
         stored = self.get_encryption_key_pem(label)
         if stored is None:
             return None
-        key, legacy = open_private_key(stored, passphrase, _ENCRYPTION, label)
+        if not is_encrypted(stored) and not self._entry_encrypted(label):
+            passphrase = None  # a plain key of an entry without a passphrase (a plain key elsewhere is refused)
+        key, legacy = open_private_key(stored, passphrase, ENCRYPTION, label)
         if legacy and passphrase:
-            self._upgrade(label, _ENCRYPTION_KEY, stored, key, passphrase, _ENCRYPTION)
-        return key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+            self._upgrade(label, _ENCRYPTION_KEY, stored, key, passphrase, ENCRYPTION)
+        return plain_pem(key)
 
     def get(self, label: str, passphrase: bytes | None = None) -> SigningIdentity:
         self._recover(label)
@@ -398,11 +282,11 @@ class Wallet:
         encrypted = meta.get("encrypted") == "yes"
         if encrypted and not passphrase:
             raise IdentityError(f"identity {label!r} is encrypted: give its passphrase")
-        key, legacy = open_private_key(key_pem, passphrase if encrypted else None, _SIGNING, label)
+        key, legacy = open_private_key(key_pem, passphrase if encrypted else None, SIGNING, label)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise IdentityError(f"the private key of {label!r} is not an EC key (Fabric identities use P-256)")
         if legacy and passphrase:
-            self._upgrade(label, _SIGNING_KEY, key_pem, key, passphrase, _SIGNING)
+            self._upgrade(label, _SIGNING_KEY, key_pem, key, passphrase, SIGNING)
         return SigningIdentity(msp_id=meta["msp_id"], certificate_pem=cert, private_key=key)
 
     def _upgrade(

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from careledger import IdentityError, SigningIdentity, Wallet
+from careledger._sealed_keys import SCRYPT, ScryptParams, sealed_params
 from careledger._signing import new_private_key
-from careledger._wallet import SCRYPT, ScryptParams, sealed_params, write_msp
+from careledger._wallet import write_msp
 from cryptography.hazmat.primitives import serialization
 
 from tests.unit.test_identity import _self_signed
@@ -217,3 +218,18 @@ def test_a_sealed_key_copied_into_another_entry_does_not_open(tmp_path: Path) ->
     (wallet.path("heidi") / SIGNING_KEY).write_bytes(_read(wallet, "grace", SIGNING_KEY))
     with pytest.raises(IdentityError, match="another entry"):
         wallet.get("heidi", b"same passphrase")
+
+
+def test_the_entry_decides_whether_the_encryption_key_is_sealed(tmp_path: Path) -> None:
+    wallet = Wallet(tmp_path, kdf=CHEAP)
+    wallet.put("ivan", _identity(), b"ca")  # no passphrase: a CLI user may still have one in the environment
+    key = new_private_key()
+    wallet.put_encryption_key("ivan", _pkcs8(key), passphrase=b"from the environment")
+    assert _read(wallet, "ivan", ENCRYPTION_KEY).startswith(b"-----BEGIN PRIVATE KEY-----")
+    opened = wallet.open_encryption_key("ivan", b"from the environment")  # ignored, as `get` ignores it
+    assert _same(serialization.load_pem_private_key(opened or b"", None), key)
+
+    wallet.put("judy", _identity(), b"ca", passphrase=b"secret")
+    wallet.put_encryption_key("judy", _pkcs8(new_private_key()))  # a plain key in a protected entry
+    with pytest.raises(IdentityError):
+        wallet.open_encryption_key("judy", b"secret")
