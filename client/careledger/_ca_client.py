@@ -152,6 +152,15 @@ class CAClient:
         result = self._request("POST", "/api/v1/register", body, registrar=registrar)
         return str(result["secret"])
 
+    def add_affiliation(self, registrar: SigningIdentity, name: str) -> None:
+        """Create an affiliation (an organizational unit in the certificates of identities registered
+        with it); one that exists already is left as it is."""
+        try:
+            self._request("POST", "/api/v1/affiliations", {"name": name, "caname": self.ca_name}, registrar=registrar)
+        except CAError as exc:
+            if "already exists" not in str(exc):
+                raise
+
     def revoke(self, registrar: SigningIdentity, enrollment_id: str, reason: str = "unspecified") -> bytes:
         """Revoke every certificate of an identity; returns the CA's new CRL (PEM), listing all it revoked.
 

@@ -32,6 +32,16 @@ from .consortium import CA, Consortium, Org
 from .paths import Fabric
 
 TLS_HOSTS = ("127.0.0.1", "localhost")
+# Identities whose certificates carry this organizational unit may read raw blocks (block_access.py):
+# auditors, and each organization's event reader, the service identity its apps stream events with.
+BLOCK_READER_AFFILIATION = "blockreader"
+EVENT_READER = "event-reader"
+
+
+def affiliation_for(role: str) -> str:
+    return BLOCK_READER_AFFILIATION if role in ("auditor", "service") else ""
+
+
 BOOTSTRAP_ID = "caadmin"
 
 
@@ -214,7 +224,9 @@ class _Registrar:
         self.secrets_file = secrets_file
         self.secrets: dict[str, str] = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
 
-    def secret(self, enrollment_id: str, id_type: str, attributes: tuple[Attribute, ...] = ()) -> str:
+    def secret(
+        self, enrollment_id: str, id_type: str, attributes: tuple[Attribute, ...] = (), affiliation: str = ""
+    ) -> str:
         if enrollment_id not in self.secrets:
             self.secrets[enrollment_id] = secrets.token_urlsafe(18)
             write_atomic(self.secrets_file, json.dumps(self.secrets, sort_keys=True).encode(), mode=0o600)
@@ -225,6 +237,7 @@ class _Registrar:
                     secret=self.secrets[enrollment_id],
                     id_type=id_type,
                     attributes=attributes,
+                    affiliation=affiliation,
                 )
             except CAError as exc:
                 if "already registered" not in str(exc):
@@ -244,6 +257,7 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
     )
     ca_pem = paths.ca_cert.read_bytes()
     write_msp(paths.msp, org.msp_id, b"", None, ca_pem, tls_ca_pem=ca_pem)
+    client.add_affiliation(registrar.registrar, BLOCK_READER_AFFILIATION)
 
     def enroll_node(name: str, node_type: str) -> None:
         node_dir = paths.node(name)
@@ -292,11 +306,13 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
         admin = client.enroll(org.admin, secret)
         admin_dir = store.put(org.admin, _identity(org.msp_id, admin), ca_pem, extra={"role": "admin"})
         _write_tls(admin_dir / "tls", client.enroll(org.admin, secret, hosts=TLS_HOSTS, profile="tls"), "client")
-    for user in org.users:
-        if user.id in store.labels():
+    people = [(u.id, u.role) for u in org.users] + ([] if is_orderer_org else [(EVENT_READER, "service")])
+    for user_id, role in people:
+        if user_id in store.labels():
             continue
-        secret = registrar.secret(user.id, "client", (Attribute("role", user.role), Attribute("member_id", user.id)))
-        store.put(user.id, _identity(org.msp_id, client.enroll(user.id, secret)), ca_pem, extra={"role": user.role})
+        attributes = (Attribute("role", role), Attribute("member_id", user_id))
+        secret = registrar.secret(user_id, "client", attributes, affiliation_for(role))
+        store.put(user_id, _identity(org.msp_id, client.enroll(user_id, secret)), ca_pem, extra={"role": role})
 
 
 def enroll_all(consortium: Consortium, state: Path) -> None:
@@ -316,7 +332,8 @@ def enroll_user(state: Path, org: Org, user_id: str, role: str, passphrase: byte
     paths = org_paths(state, org)
     client = ca_client(org.ca, paths)
     admin = store.get(org.admin)
-    secret = client.register(admin, user_id, attributes=(Attribute("role", role), Attribute("member_id", user_id)))
+    attributes = (Attribute("role", role), Attribute("member_id", user_id))
+    secret = client.register(admin, user_id, attributes=attributes, affiliation=affiliation_for(role))
     enrollment = client.enroll(user_id, secret)
     identity = _identity(org.msp_id, enrollment)
     store.put(user_id, identity, enrollment.ca_chain_pem, passphrase=passphrase, extra={"role": role})

@@ -267,6 +267,28 @@ class FabricCLI:
             *self._orderer_args(orderer),
         )
 
+    def compute_update(self, original: bytes, updated: bytes, work: Path) -> bytes:
+        """The ConfigUpdate that turns one channel configuration (common.Config) into another."""
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "original.pb").write_bytes(original)
+        (work / "updated.pb").write_bytes(updated)
+        run(
+            "compute the config update",
+            [
+                self.fabric.bin("configtxlator"),
+                "compute_update",
+                "--channel_id",
+                self.c.channel,
+                "--original",
+                str(work / "original.pb"),
+                "--updated",
+                str(work / "updated.pb"),
+                "--output",
+                str(work / "update.pb"),
+            ],
+        )
+        return (work / "update.pb").read_bytes()
+
     def channel_height(self, org: Org, peer: Peer) -> int:
         out = self.peer(f"channel info of {peer.name}", org, peer, "channel", "getinfo", "-c", self.c.channel)
         return int(json.loads(out[out.index("{") :])["height"])

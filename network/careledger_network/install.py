@@ -43,7 +43,11 @@ from .release_archives import InstallRefused, SourceUnavailable
 RELEASES_URL = "https://github.com/hyperledger"  # FABRIC_RELEASES_URL points elsewhere (a mirror, a test server)
 SHARED_DIST_DIR = REPO_ROOT.parent / "shared" / "fabric-dist"
 GO_MODULES = {
-    "github.com/hyperledger/fabric": (FABRIC_COMMIT, ("peer", "orderer", "configtxgen", "osnadmin"), "common"),
+    "github.com/hyperledger/fabric": (
+        FABRIC_COMMIT,
+        ("peer", "orderer", "configtxgen", "configtxlator", "osnadmin"),
+        "common",
+    ),
     "github.com/hyperledger/fabric-ca": (f"v{FABRIC_CA_VERSION}", ("fabric-ca-server", "fabric-ca-client"), "lib"),
 }
 VERSION_LINE = re.compile(r"^\s*Version:\s*v?(\S+)\s*$", re.MULTILINE)

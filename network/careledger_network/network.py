@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from careledger._files import write_atomic
 from careledger.errors import CAError
 
-from . import crypto, generate, revocation
+from . import block_access, config_update, crypto, generate, revocation
 from .consortium import Consortium, Orderer, Org
 from .fabric_cli import CommandError, FabricCLI
 from .health import HealthTimeout, probe, wait_healthy, wait_raft_leader
@@ -307,6 +307,8 @@ class Network:
         self._step(f"channel {self.c.channel} joined by every orderer and peer")
         self._wait_raft_leader()
         self._step("Raft leader elected")
+        self.restrict_block_access()
+        self._step("raw blocks readable only by peers, admins, auditors and event readers (channel ACLs)")
         self._deploy_chaincode(1, started)
         for org in self.c.orgs:
             generate.write_connection_profile(self.c, self.state, org)
@@ -492,18 +494,42 @@ class Network:
         before, config = fetch()
         envelope = work / f"{org.key}-revocation.pb"
         write_atomic(envelope, revocation.msp_revocation_update(config, self.c.channel, org.msp_id, crl))
+        return self._apply_config_update(org, envelope, before, deadline)
+
+    def restrict_block_access(self, timeout: float = 60.0) -> int:
+        """Put the BlockReaders policy and the ACLs that use it on the channel (block_access.py), signed by
+        every application organization's admin and the orderer organization's; a no-op once there."""
+        org = self.c.orgs[0]
+        deadline = time.monotonic() + timeout
+        before, config = self.channel_config(org, timeout)
+        if block_access.is_restricted(config):
+            return before
+        apps = [
+            block_access.Organization(o.msp_id, crypto.org_paths(self.state, o).ca_cert.read_bytes())
+            for o in self.c.orgs
+        ]
+        updated = block_access.restrict(config, apps, self.c.orderer_org.msp_id)
+        work = self.state / "configtx" / "updates"
+        update = self.cli.compute_update(config.SerializeToString(), updated.SerializeToString(), work / "block-access")
+        signers = [crypto.wallet(self.state, o).get(o.admin) for o in (*self.c.orgs[1:], self.c.orderer_org)]
+        envelope = work / "block-access.pb"
+        write_atomic(envelope, config_update.signed_update_envelope(update, self.c.channel, signers))
+        return self._apply_config_update(org, envelope, before, deadline)
+
+    def _apply_config_update(self, org: Org, envelope: Path, before: int, deadline: float) -> int:
+        """Send a config update as the org's admin; return its block's number once every peer committed it."""
         self._on_any_orderer(lambda o: self.cli.channel_update(org, envelope, o), deadline)
         number = before
         while number == before:
             if time.monotonic() > deadline:
-                raise NetworkError(f"the revocation config update was sent but not ordered within {timeout:.0f} s")
+                raise NetworkError("the config update was sent but not ordered in time")
             time.sleep(0.2)
-            number, _ = fetch()
+            number, _ = self.channel_config(org, max(1.0, deadline - time.monotonic()))
         for peer_org in self.c.orgs:
             for peer in peer_org.peers:
                 while self.cli.channel_height(peer_org, peer) <= number:
                     if time.monotonic() > deadline:
-                        raise NetworkError(f"{peer.name} has not committed config block {number} in {timeout:.0f} s")
+                        raise NetworkError(f"{peer.name} has not committed config block {number} in time")
                     time.sleep(0.2)
         return number
 
@@ -556,6 +582,7 @@ class Network:
             raise NetworkError("the network is not running: `make network-up` first")
         committed = self.cli.committed(self.c.orgs[0])
         sequence = int(committed["sequence"]) + 1 if committed else 1
+        self.restrict_block_access()  # channels created before the block-reading ACLs get them now
         self._run_steps(lambda started: self._deploy_chaincode(sequence, started))
         self._wait_ready()
         return sequence

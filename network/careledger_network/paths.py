@@ -13,12 +13,21 @@ from pathlib import Path
 FABRIC_VERSION = "3.1.5"
 FABRIC_COMMIT = "86c1172bec37e6590c6b1ae6f847833df48d65fc"  # the v3.1.5 tag
 FABRIC_CA_VERSION = "1.5.21"
-FABRIC_BINARIES = ("peer", "orderer", "configtxgen", "osnadmin", "fabric-ca-server", "fabric-ca-client")
+FABRIC_BINARIES = (
+    "peer",
+    "orderer",
+    "configtxgen",
+    "configtxlator",
+    "osnadmin",
+    "fabric-ca-server",
+    "fabric-ca-client",
+)
 # What the installer asks of each binary that can say its version (osnadmin cannot), and what it must answer.
 FABRIC_VERSION_CHECKS = {
     "peer": (("version",), FABRIC_VERSION),
     "orderer": (("version",), FABRIC_VERSION),
     "configtxgen": (("-version",), FABRIC_VERSION),
+    "configtxlator": (("version",), FABRIC_VERSION),
     "fabric-ca-server": (("version",), FABRIC_CA_VERSION),
     "fabric-ca-client": (("version",), FABRIC_CA_VERSION),
 }

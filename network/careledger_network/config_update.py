@@ -1,0 +1,35 @@
+"""Signed channel configuration updates: a CONFIG_UPDATE envelope with the signatures its policies need.
+
+An update that changes several organizations' shared settings needs the signatures of a majority of
+the application organizations' admins (and, for channel-level policies, the orderer organization's
+admin). The signatures travel inside the update envelope; the admin who finally sends it through
+`peer channel update` adds its own.
+"""
+
+from __future__ import annotations
+
+import os
+
+from careledger._signing import SigningIdentity
+from fabric_protos.common import common_pb2, configtx_pb2
+from fabric_protos.msp import identities_pb2
+
+
+def _signature(update: bytes, signer: SigningIdentity) -> configtx_pb2.ConfigSignature:
+    creator = identities_pb2.SerializedIdentity(mspid=signer.msp_id, id_bytes=signer.certificate_pem)
+    header = common_pb2.SignatureHeader(creator=creator.SerializeToString(), nonce=os.urandom(24)).SerializeToString()
+    return configtx_pb2.ConfigSignature(signature_header=header, signature=signer.sign(header + update))
+
+
+def signed_update_envelope(update: bytes, channel: str, signers: list[SigningIdentity]) -> bytes:
+    """An unsigned Envelope around a ConfigUpdate (bytes, as configtxlator computes it) signed by `signers`."""
+    update_envelope = configtx_pb2.ConfigUpdateEnvelope(
+        config_update=update, signatures=[_signature(update, s) for s in signers]
+    )
+    channel_header = common_pb2.ChannelHeader(type=common_pb2.HeaderType.CONFIG_UPDATE, channel_id=channel)
+    payload = common_pb2.Payload(
+        header=common_pb2.Header(channel_header=channel_header.SerializeToString()),
+        data=update_envelope.SerializeToString(),
+    )
+    envelope: bytes = common_pb2.Envelope(payload=payload.SerializeToString()).SerializeToString()
+    return envelope
