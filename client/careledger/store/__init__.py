@@ -1,8 +1,9 @@
 """Encrypted record stores: content-addressed blobs, served per custodian over HTTPS with signed requests."""
 
-from ._auth import AuthError, Requester, sign_request, verify_request
+from ._auth import AuthError, Requester, ledger_member_id, sign_request, verify_request
 from ._blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore, S3BlobStore
 from ._client import StoreClient, StoreError
+from ._nonces import NonceCache
 
 __all__ = [
     "AuthError",
@@ -10,10 +11,12 @@ __all__ = [
     "BlobNotFound",
     "BlobStore",
     "FileBlobStore",
+    "NonceCache",
     "Requester",
     "S3BlobStore",
     "StoreClient",
     "StoreError",
+    "ledger_member_id",
     "sign_request",
     "verify_request",
 ]

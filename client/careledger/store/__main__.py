@@ -1,4 +1,4 @@
-"""python -m careledger.store: run one hospital's record store.
+"""python -m careledger.store: run one hospital's record store (gunicorn, TLS; see _serve.py).
 
 --org-msp MSP        the custodian organization this store serves
 --profile FILE       connection profile of that org; --identity LABEL: its wallet identity for ledger queries
@@ -6,22 +6,38 @@
 --s3-endpoint URL    the S3 endpoint (MinIO, Ceph, ...); AWS when omitted
 --listen HOST:PORT   --tls-cert FILE  --tls-key FILE
 --trust MSP=CA.pem   (repeat) the CA certificate of every consortium organization
+--crl MSP=CRL.pem    (repeat) where each organization's CA CRL is kept; re-read every 30 s, a missing
+                     file means nothing revoked yet
+--threads N          requests served at once (32); --max-connections N: open connections at most (256)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from cryptography import x509
 
 from ..gateway import connect
 from ._blobs import FileBlobStore, S3BlobStore
-from ._server import StoreConfig, make_server
+from ._crl import CrlFiles
+from ._serve import ServeOptions, StoreServer, WSGIApp
+from ._server import StoreApp, StoreConfig
+
+log = logging.getLogger("careledger.store")
+
+
+def _pairs(parser: argparse.ArgumentParser, option: str, entries: list[str]) -> list[tuple[str, Path]]:
+    pairs = []
+    for entry in entries:
+        msp, _, path = entry.partition("=")
+        if not msp or not path:
+            parser.error(f"{option} {entry!r}: expected MSP=path")
+        pairs.append((msp, Path(path)))
+    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,49 +51,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-cert", type=Path, required=True)
     parser.add_argument("--tls-key", type=Path, required=True)
     parser.add_argument("--trust", action="append", default=[], help="MSP=path/to/ca.pem")
+    parser.add_argument("--crl", action="append", default=[], help="MSP=path/to/crl.pem")
     parser.add_argument("--channel", default="careledger")
     parser.add_argument("--chaincode", default="careledger")
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--max-connections", type=int, default=256)
     args = parser.parse_args(argv)
+    if not 1 <= args.threads < args.max_connections:
+        parser.error("--threads must be at least 1 and below --max-connections (kept-alive connections need room)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     trusted: dict[str, list[x509.Certificate]] = {}
-    for entry in args.trust:
-        msp, _, path = entry.partition("=")
-        if not path:
-            parser.error(f"--trust {entry!r}: expected MSP=path/to/ca.pem")
-        trusted.setdefault(msp, []).extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
-    gateway = connect(args.profile, args.identity)
-    contract = gateway.network(args.channel).contract(args.chaincode)
-    blobs: FileBlobStore | S3BlobStore
-    if args.data.startswith("s3://"):
-        bucket, _, prefix = args.data[len("s3://") :].partition("/")
-        blobs = S3BlobStore(bucket, prefix, endpoint_url=args.s3_endpoint)
-    else:
-        blobs = FileBlobStore(Path(args.data))
-    swept = blobs.sweep_incomplete()
-    config = StoreConfig(
-        org_msp=args.org_msp,
-        blobs=blobs,
-        trusted_cas=trusted,
-        evaluate=lambda fn, fn_args: contract.evaluate_transaction(fn, *fn_args),
-    )
-    host, _, port = args.listen.rpartition(":")
-    server = make_server(config, host, int(port), args.tls_cert, args.tls_key)
-    logging.getLogger("careledger.store").info(
-        "record store of %s on https://%s (removed %d incomplete uploads)", args.org_msp, args.listen, swept
-    )
+    for msp, path in _pairs(parser, "--trust", args.trust):
+        trusted.setdefault(msp, []).extend(x509.load_pem_x509_certificates(path.read_bytes()))
+    crl_files = dict(_pairs(parser, "--crl", args.crl))
+    if unknown := sorted(set(crl_files) - set(trusted)):
+        parser.error(f"--crl for {', '.join(unknown)}: give its CA with --trust too")
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    def build() -> tuple[WSGIApp, Callable[[], None]]:
+        # In the worker process, after gunicorn forked it: the gRPC channel and the S3 client are its own.
+        gateway = connect(args.profile, args.identity)
+        contract = gateway.network(args.channel).contract(args.chaincode)
+        blobs: FileBlobStore | S3BlobStore
+        if args.data.startswith("s3://"):
+            bucket, _, prefix = args.data[len("s3://") :].partition("/")
+            blobs = S3BlobStore(bucket, prefix, endpoint_url=args.s3_endpoint)
+        else:
+            blobs = FileBlobStore(Path(args.data))
+        swept = blobs.sweep_incomplete()
+        config = StoreConfig(
+            org_msp=args.org_msp,
+            blobs=blobs,
+            trusted_cas=trusted,
+            evaluate=lambda fn, fn_args: contract.evaluate_transaction(fn, *fn_args),
+            revoked=CrlFiles(crl_files, trusted),
+        )
+        log.info("record store of %s on https://%s (removed %d incomplete uploads)", args.org_msp, args.listen, swept)
+        return StoreApp(config), gateway.close
 
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        gateway.close()
+    options = ServeOptions(
+        listen=args.listen,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        threads=args.threads,
+        max_connections=args.max_connections,
+        name=f"careledger-store-{args.org_msp}",
+    )
+    StoreServer(build, options).run()  # returns by SystemExit once SIGTERM has stopped it
     return 0
 
 

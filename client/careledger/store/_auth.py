@@ -1,8 +1,16 @@
 """Signed HTTP requests: the requester proves who it is with its Fabric identity (certificate + key).
 
-The signature covers method, path with query, a timestamp and the body's SHA-256; the server checks
-the signature, the timestamp window, that the certificate was issued by the CA of the claimed MSP,
-and reads the CareLedger attributes (role, member_id) from it.
+The signature covers the method, the path with its query, a timestamp, a random nonce and the body's
+SHA-256, which travels in its own header (X-CareLedger-Body-SHA256). So the server authenticates a
+request from its headers alone, before it reads a byte of the body, and then checks the body against
+the signed hash while it streams in.
+
+The server accepts a request when
+- the signature matches, by the key of the certificate sent along;
+- its timestamp is within MAX_SKEW_SECONDS (120 s; it was 300 s) of the server's clock;
+- its nonce was not seen in that window: a captured request cannot be sent again (replay);
+- the certificate was issued by the CA of the MSP it claims, is valid now and is not on that CA's CRL;
+- the certificate carries the CareLedger attributes (role, member_id) as the chaincode requires them.
 """
 
 from __future__ import annotations
@@ -11,7 +19,10 @@ import base64
 import datetime
 import hashlib
 import json
+import re
+import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -21,27 +32,51 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .._signing import SigningIdentity
 from ..errors import CareLedgerError
+from ._crl import RevokedSerials, no_revocations
+from ._nonces import NonceCache
 
-MAX_SKEW_SECONDS = 300
+MAX_SKEW_SECONDS = 120
 _ATTRS_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")  # Fabric CA attributes extension
 H_MSP, H_CERT, H_TIME, H_SIG = "X-CareLedger-MSP", "X-CareLedger-Cert", "X-CareLedger-Time", "X-CareLedger-Signature"
+H_NONCE, H_BODY = "X-CareLedger-Nonce", "X-CareLedger-Body-SHA256"
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# The chaincode's rules for the certificate attributes (contracts/healthcare/_caller.py): a certificate the
+# ledger would refuse is refused here too.
+_LOCAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ROLES = ("patient", "clinician", "researcher", "auditor", "admin")
 
 
 class AuthError(CareLedgerError):
     """The request's signature or identity is not acceptable; the message says why."""
 
 
-def _canonical(method: str, path: str, timestamp: str, body: bytes | bytearray) -> bytes:
-    return f"{method.upper()}\n{path}\n{timestamp}\n{hashlib.sha256(body).hexdigest()}".encode()
+def ledger_member_id(member_id: str, msp_id: str) -> str:
+    """The id the ledger knows a member by: the certificate's member_id qualified by the MSP whose CA issued
+    it. This mirrors the chaincode's rule (`ledger_member_id` in contracts/healthcare/_caller.py); the two
+    must change together, or the store would compare ids the ledger never issues."""
+    return f"{member_id}@{msp_id}"
+
+
+def body_digest(body: bytes | bytearray) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _canonical(method: str, path: str, timestamp: str, nonce: str, body_sha256: str) -> bytes:
+    return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{body_sha256}".encode()
 
 
 def sign_request(identity: SigningIdentity, method: str, path: str, body: bytes | bytearray = b"") -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    signature = identity.sign(_canonical(method, path, timestamp, body))
+    """The headers that authenticate one request (sign each request afresh: the nonce is single-use)."""
+    timestamp, nonce, digest = str(int(time.time())), secrets.token_urlsafe(24), body_digest(body)
+    signature = identity.sign(_canonical(method, path, timestamp, nonce, digest))
     return {
         H_MSP: identity.msp_id,
         H_CERT: base64.b64encode(identity.certificate_pem).decode(),
         H_TIME: timestamp,
+        H_NONCE: nonce,
+        H_BODY: digest,
         H_SIG: base64.b64encode(signature).decode(),
     }
 
@@ -49,9 +84,14 @@ def sign_request(identity: SigningIdentity, method: str, path: str, body: bytes 
 @dataclass(frozen=True)
 class Requester:
     msp_id: str
-    member_id: str
+    member_id: str  # the certificate's member_id attribute, unqualified
     role: str
     certificate: x509.Certificate
+    body_sha256: str = ""  # the body's SHA-256 as signed: the body must match it
+
+    @property
+    def ledger_id(self) -> str:
+        return ledger_member_id(self.member_id, self.msp_id)
 
 
 def _attributes(cert: x509.Certificate) -> dict[str, str]:
@@ -60,63 +100,97 @@ def _attributes(cert: x509.Certificate) -> dict[str, str]:
     except x509.ExtensionNotFound:
         return {}
     raw = ext.value if isinstance(ext, x509.UnrecognizedExtension) else b"{}"
-    attrs = json.loads(raw).get("attrs", {})
-    return {str(k): str(v) for k, v in attrs.items()}
+    try:
+        attrs = json.loads(raw).get("attrs", {})
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in attrs.items()} if isinstance(attrs, dict) else {}
 
 
 def verify_request(
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     method: str,
     path: str,
-    body: bytes,
     trusted_cas: dict[str, list[x509.Certificate]],
+    *,
+    nonces: NonceCache,
+    revoked: RevokedSerials = no_revocations,
     now: float | None = None,
 ) -> Requester:
-    """Check a signed request; return who sent it. `trusted_cas` maps MSP id to its CA certificates."""
+    """Check a signed request from its headers; return who sent it and the body hash it signed.
+
+    `trusted_cas` maps MSP id to its CA certificates, `revoked` MSP id to the serials its CA revoked.
+    The nonce is remembered only once everything else checked out, so unauthenticated requests cannot
+    fill the replay cache. Raises AuthError, or NonceCacheFull when too many requests are live."""
+    lower = {k.lower(): v for k, v in headers.items()}
     try:
-        msp_id, cert_b64, timestamp, sig_b64 = (headers[h] for h in (H_MSP, H_CERT, H_TIME, H_SIG))
+        msp_id, cert_b64, timestamp, nonce, digest, sig_b64 = (
+            lower[h.lower()] for h in (H_MSP, H_CERT, H_TIME, H_NONCE, H_BODY, H_SIG)
+        )
     except KeyError as missing:
-        raise AuthError(f"unsigned request: header {missing.args[0]} is missing") from None
+        name = next(h for h in (H_MSP, H_CERT, H_TIME, H_NONCE, H_BODY, H_SIG) if h.lower() == missing.args[0])
+        raise AuthError(f"unsigned request: header {name} is missing") from None
+    if not _TIMESTAMP.match(timestamp):
+        raise AuthError("the request time is not a number of seconds")
+    if not _NONCE.match(nonce):
+        raise AuthError("the nonce must be 16 to 64 characters of base64url")
+    if not _SHA256.match(digest):
+        raise AuthError(f"{H_BODY} must be the body's SHA-256 in lower-case hex")
     now = time.time() if now is None else now
-    try:
-        skew = abs(now - int(timestamp))
-    except ValueError:
-        raise AuthError("the request time is not a number of seconds") from None
+    skew = abs(now - int(timestamp))
     if skew > MAX_SKEW_SECONDS:
         raise AuthError(f"the request is {int(skew)} s away from the server's clock (at most {MAX_SKEW_SECONDS} s)")
     try:
-        cert = x509.load_pem_x509_certificate(base64.b64decode(cert_b64))
-        signature = base64.b64decode(sig_b64)
+        cert = x509.load_pem_x509_certificate(base64.b64decode(cert_b64, validate=True))
+        signature = base64.b64decode(sig_b64, validate=True)
     except ValueError:
         raise AuthError("the certificate or signature header is not valid base64 PEM/DER") from None
     public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise AuthError("only EC identities are accepted")
     try:
-        public_key.verify(signature, _canonical(method, path, timestamp, body), ec.ECDSA(hashes.SHA256()))
+        public_key.verify(signature, _canonical(method, path, timestamp, nonce, digest), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise AuthError("the request signature does not match the request") from None
-    _check_issuer(cert, msp_id, trusted_cas)
+    _check_certificate(cert, msp_id, trusted_cas, revoked)
     attrs = _attributes(cert)
-    if not attrs.get("member_id") or not attrs.get("role"):
-        raise AuthError("the certificate carries no CareLedger role and member_id")
-    return Requester(msp_id=msp_id, member_id=attrs["member_id"], role=attrs["role"], certificate=cert)
+    role, member_id = attrs.get("role", ""), attrs.get("member_id", "")
+    if role not in ROLES or not _LOCAL_ID.match(member_id):
+        raise AuthError("the certificate carries no valid CareLedger role and member_id")
+    # A replay is the same signed request again: its nonce is in the cache until its timestamp expires.
+    if not nonces.add(nonce, int(timestamp) + MAX_SKEW_SECONDS, now):
+        raise AuthError("replayed request: this nonce was used already (sign every request afresh)")
+    return Requester(msp_id=msp_id, member_id=member_id, role=role, certificate=cert, body_sha256=digest)
 
 
-def _check_issuer(cert: x509.Certificate, msp_id: str, trusted_cas: dict[str, list[x509.Certificate]]) -> None:
+def _check_certificate(
+    cert: x509.Certificate, msp_id: str, trusted_cas: dict[str, list[x509.Certificate]], revoked: RevokedSerials
+) -> None:
+    """The certificate chains to a CA of the MSP it claims (so the member_id it carries is that org's to
+    give), is within its validity period, and that CA has not revoked it."""
     cas = trusted_cas.get(msp_id)
     if not cas:
         raise AuthError(f"{msp_id} is not an organization of this consortium")
     now = datetime.datetime.now(datetime.UTC)
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         raise AuthError("the certificate is expired or not yet valid")
-    for ca in cas:
-        ca_key = ca.public_key()
-        if cert.issuer != ca.subject or not isinstance(ca_key, ec.EllipticCurvePublicKey):
-            continue
-        try:
-            ca_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))  # type: ignore[arg-type]
-        except InvalidSignature:
-            continue
-        return
-    raise AuthError(f"the certificate was not issued by the CA of {msp_id}")
+    if not any(_issued_by(cert, ca, now) for ca in cas):
+        raise AuthError(f"the certificate was not issued by the CA of {msp_id}")
+    if cert.serial_number in revoked(msp_id):
+        raise AuthError("certificate revoked")
+
+
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate, now: datetime.datetime) -> bool:
+    ca_key = ca.public_key()
+    if cert.issuer != ca.subject or not isinstance(ca_key, ec.EllipticCurvePublicKey):
+        return False
+    if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
+        return False
+    hash_algorithm = cert.signature_hash_algorithm
+    if not isinstance(hash_algorithm, hashes.HashAlgorithm):
+        return False
+    try:
+        ca_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
+    except InvalidSignature:
+        return False
+    return True

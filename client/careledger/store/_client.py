@@ -62,8 +62,12 @@ class StoreClient:
         headers = sign_request(self.identity, method, path, body)
         headers["Content-Length"] = str(len(body))
         conn = self._connection()
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError) as send_error:
+            resp = _early_answer(conn, body, send_error)
+        else:
+            resp = conn.getresponse()
         data = resp.read()
         if resp.will_close:
             self._drop_connection()
@@ -129,3 +133,17 @@ class StoreClient:
 
     def delete(self, address: str, record_id: str) -> bool:
         return bool(json.loads(self._call("DELETE", f"/blobs/{address}?record_id={quote(record_id)}"))["deleted"])
+
+
+def _early_answer(
+    conn: http.client.HTTPSConnection, body: bytes | bytearray, send_error: OSError
+) -> http.client.HTTPResponse:
+    """The store answers a refused upload before it takes the body, and then stops reading: the rest of the
+    body cannot be sent, but the answer is there to be read. Without one, the send error stands (and a
+    kept-alive connection the store had closed is retried by the caller)."""
+    if body:
+        try:
+            return conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            pass
+    raise send_error

@@ -1,7 +1,9 @@
-"""A hospital's record store over HTTPS.
+"""A hospital's record store, as a WSGI application (served by gunicorn, see _serve.py).
 
     GET    /healthz
-    PUT    /blobs/<sha256>?record_id=R     store a ciphertext (the custodian's clinicians; the record's patient)
+    PUT    /blobs/<sha256>?record_id=R     store the current ciphertext of record R, once R (or its new
+                                           version) is on the ledger naming that SHA-256: the custodian's
+                                           clinicians and the record's patient
     GET    /blobs/<sha256>?record_id=R&access_tx=T
                                            release it to the signer of the request iff the committed
                                            transaction T granted the signer record R (asked of the ledger)
@@ -10,41 +12,52 @@
                                            [{record_id, address, size, granted, reason}], then the blobs
     DELETE /blobs/<sha256>?record_id=R     after erasure on the ledger: destroy the ciphertext
 
-Every request but /healthz is signed with the requester's Fabric identity (see _auth.py). Refusals are
-JSON {"error": code, "message": text} with 400/401/403/404. Logs carry no blob content.
+Every request but /healthz is signed with the requester's Fabric identity (see _auth.py) and is
+authenticated from its headers before any of its body is read: an unauthenticated upload is refused
+without taking its bytes. PUT and POST must declare their Content-Length (else 411), at most MAX_BLOB
+(else 413); the body is then read, as far as that length, and checked against the signed SHA-256.
+Refusals are JSON {"error": code, "message": text}; each is logged with who, what and why, never content.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import ssl
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from cryptography import x509
 
 from ..errors import GatewayError
 from ._auth import AuthError, Requester, verify_request
 from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
+from ._crl import RevokedSerials, no_revocations
+from ._guard import CURRENT, GUARD
+from ._nonces import NonceCache, NonceCacheFull
 
 log = logging.getLogger("careledger.store")
 MAX_BLOB = 100 * 1024 * 1024
-HANDSHAKE_TIMEOUT = 10.0  # seconds a new connection has to complete TLS
-# A client presents an access transaction as soon as its own peer committed it; this org's peer may be
-# a block behind for a moment. The store asks again for up to this long before calling it unknown.
+MAX_FETCH_BODY = 1024 * 1024  # a batch names at most 500 records: far below this
+# A client presents an access transaction (or uploads a record it just registered) as soon as its own
+# peer committed it; this org's peer may be a block behind for a moment. The store asks again for up to
+# this long before calling it unknown.
 COMMIT_LAG_WAIT = 3.0
 NOT_YET_COMMITTED = "no committed access transaction with this id"  # the chaincode's reason
-IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may wait for its next request
+# What a request may take on its worker thread (the slow-client guard, _guard.py): its ledger questions,
+# and its body or answer moving at no less than MIN_TRANSFER_RATE after a grace for the first bytes.
+PROCESSING_SECONDS = 30.0
+TRANSFER_GRACE = 10.0
+MIN_TRANSFER_RATE = 256 * 1024  # bytes per second
+_READ_CHUNK = 1024 * 1024
+_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
+_REASONS |= {404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict"}
+_REASONS |= {411: "Length Required", 413: "Content Too Large", 503: "Service Unavailable"}
 
-# The ledger questions the store asks, with its own (custodian admin) identity.
-LedgerQuery = Callable[..., dict[str, Any]]
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 @dataclass
@@ -53,6 +66,7 @@ class StoreConfig:
     blobs: BlobStore
     trusted_cas: dict[str, list[x509.Certificate]]
     evaluate: Callable[[str, list[str]], bytes]  # evaluate a healthcare-contract function on the ledger
+    revoked: RevokedSerials = no_revocations  # the serials each MSP's CA revoked (its CRL, kept current)
 
 
 class Refusal(Exception):
@@ -61,97 +75,131 @@ class Refusal(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "careledger-store"
-    protocol_version = "HTTP/1.1"  # keep-alive: a client may reuse its TLS connection
-    config: StoreConfig  # set on the subclass by make_server
+@dataclass
+class _Request:
+    method: str
+    target: str  # path and query exactly as sent: what the client signed
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    content_length: int | None
+    stream: Any  # wsgi.input
+    body_pending: bool  # bytes of a body may be left unread on the connection
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+    @classmethod
+    def of(cls, environ: dict[str, Any]) -> _Request:
+        # RAW_URI (gunicorn) is the request target as sent; PATH_INFO is already percent-decoded.
+        target = environ.get("RAW_URI") or quote(environ.get("PATH_INFO", "")) + (
+            "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""
+        )
+        parts = urlsplit(target)
+        headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+        declared = environ.get("CONTENT_LENGTH") or ""
+        length = int(declared) if declared.isdigit() else None
+        return cls(
+            method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
+            target=target,
+            path=parts.path,
+            query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+            headers=headers,
+            content_length=length,
+            stream=environ.get("wsgi.input"),
+            body_pending=bool(length) or "transfer-encoding" in headers,
+        )
 
-    # -- plumbing ------------------------------------------------------------------------------------------
-    def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        if self.close_connection:  # tell a keep-alive client not to send another request on this connection
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
 
-    def _json(self, status: int, doc: dict[str, Any]) -> None:
-        self._reply(status, json.dumps(doc, sort_keys=True).encode())
+class StoreApp:
+    """The WSGI application. One instance per worker process: its nonce cache is what detects replays."""
 
-    def _dispatch(self, method: str) -> None:
-        self._who = "an unauthenticated caller"
+    def __init__(self, config: StoreConfig, nonces: NonceCache | None = None) -> None:
+        self.config = config
+        self.nonces = NonceCache() if nonces is None else nonces
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        req = _Request.of(environ)
+        who = "an unauthenticated caller"
+        GUARD.allow(PROCESSING_SECONDS)
         try:
-            parts = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            if method == "GET" and parts.path == "/healthz":
-                self._json(200, {"status": "OK"})
-                return
-            if method == "POST" and parts.path == "/blobs:fetch":
-                body = self._body()
-                self._fetch(query.get("access_tx", ""), body, self._authenticate(method, body))
-                return
-            if not parts.path.startswith("/blobs/"):
-                raise Refusal(404, "NOT_FOUND", "no such endpoint; use /blobs/<sha256>")
-            address = check_address(parts.path[len("/blobs/") :])
-            body = self._body()
-            requester = self._authenticate(method, body)
-            record_id = query.get("record_id", "")
-            if not record_id:
-                raise Refusal(400, "INVALID_ARGUMENT", "give the record_id the blob belongs to")
-            getattr(self, f"_{method.lower()}")(address, record_id, query, body, requester)
+            if req.path == "/healthz" and req.method == "GET":
+                return _respond(start_response, 200, _json({"status": "OK"}))
+            address = self._route(req)
+            requester = self._authenticate(req)
+            who = f"{requester.member_id} of {requester.msp_id}"
+            if address is None:
+                status, parts, content_type = self._fetch(req, requester)
+            else:
+                status, parts, content_type = getattr(self, f"_{req.method.lower()}")(req, address, requester)
+            return _respond(start_response, status, parts, content_type)
         except Refusal as exc:
             # The audit line of a refusal: who, what, why (ids and codes only, never content).
-            log.warning(
-                "refused %s %s for %s: %d %s: %s",
-                method,
-                self.path.split("?")[0],
-                self._who,
-                exc.status,
-                exc.code,
-                exc.message,
-            )
-            self.close_connection = True  # an unread body must not be taken for the next request
-            self._json(exc.status, {"error": exc.code, "message": exc.message})
-        except BlobNotFound as exc:
-            self._json(404, {"error": "NOT_FOUND", "message": str(exc)})
-        except BlobError as exc:
-            self._json(400, {"error": "INVALID_ARGUMENT", "message": str(exc)})
-        except GatewayError as exc:
-            log.warning("ledger query failed: %s", type(exc).__name__)
-            self._json(503, {"error": "LEDGER_UNAVAILABLE", "message": "the ledger could not be asked; retry"})
+            log.warning("refused %s %s for %s: %d %s: %s", req.method, req.path, who, exc.status, exc.code, exc.message)
+            if req.body_pending:  # an unread body must not be taken for the next request: close after this
+                CURRENT.close_after_response()
+            return _respond(start_response, exc.status, _json({"error": exc.code, "message": exc.message}))
 
-    def _authenticate(self, method: str, body: bytes) -> Requester:
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def _route(self, req: _Request) -> str | None:
+        """The blob address the request is about; None for the batch fetch. Refuses unknown endpoints."""
+        if req.path == "/blobs:fetch":
+            if req.method != "POST":
+                raise Refusal(405, "METHOD_NOT_ALLOWED", "use POST /blobs:fetch")
+            return None
+        if not req.path.startswith("/blobs/"):
+            raise Refusal(404, "NOT_FOUND", "no such endpoint; use /blobs/<sha256>")
+        if req.method not in ("GET", "PUT", "DELETE"):
+            raise Refusal(405, "METHOD_NOT_ALLOWED", "blobs are stored (PUT), read (GET) and destroyed (DELETE)")
         try:
-            requester = verify_request(dict(self.headers.items()), method, self.path, body, self.config.trusted_cas)
+            return check_address(req.path[len("/blobs/") :])
+        except BlobError as exc:
+            raise Refusal(400, "INVALID_ARGUMENT", str(exc)) from None
+
+    def _authenticate(self, req: _Request) -> Requester:
+        try:
+            return verify_request(
+                req.headers,
+                req.method,
+                req.target,
+                self.config.trusted_cas,
+                nonces=self.nonces,
+                revoked=self.config.revoked,
+            )
         except AuthError as exc:
             raise Refusal(401, "NOT_AUTHENTICATED", str(exc)) from None
-        self._who = f"{requester.member_id} of {requester.msp_id}"
-        return requester
+        except NonceCacheFull as exc:
+            raise Refusal(503, "UNAVAILABLE", str(exc)) from None
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BLOB:
-            raise Refusal(400, "INVALID_ARGUMENT", f"blobs are at most {MAX_BLOB} bytes")
-        return self.rfile.read(length) if length else b""
+    def _check_length(self, req: _Request, limit: int) -> int:
+        if req.content_length is None:
+            raise Refusal(411, "LENGTH_REQUIRED", "send the body with a Content-Length (no chunked uploads)")
+        if req.content_length > limit:
+            raise Refusal(413, "TOO_LARGE", f"the body may be at most {limit} bytes")
+        return req.content_length
 
-    def do_POST(self) -> None:
-        self._dispatch("POST")
+    def _read_body(self, req: _Request, who: Requester) -> bytes:
+        """The body, as far as its Content-Length (checked before), hashed as it arrives; refused unless it
+        is whole and its SHA-256 is the one the requester signed."""
+        length = req.content_length or 0
+        GUARD.allow(TRANSFER_GRACE + length / MIN_TRANSFER_RATE)
+        digest, body = hashlib.sha256(), bytearray()
+        try:
+            while len(body) < length:
+                chunk = req.stream.read(min(_READ_CHUNK, length - len(body)))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                body += chunk
+        except OSError:
+            pass  # the client went away, or the guard cut it off: the body is short
+        GUARD.allow(PROCESSING_SECONDS)
+        if len(body) < length:
+            if GUARD.expired():
+                raise Refusal(408, "TIMEOUT", "the body did not arrive in time")
+            raise Refusal(400, "INVALID_ARGUMENT", "the body ended before its Content-Length")
+        req.body_pending = False
+        if digest.hexdigest() != who.body_sha256:
+            raise Refusal(401, "NOT_AUTHENTICATED", "the body does not match the SHA-256 the request signed")
+        return bytes(body)
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    # -- ledger questions ---------------------------------------------------------------------------------------
     def _ledger(self, function: str, *args: str) -> Any:
         try:
             return json.loads(self.config.evaluate(function, list(args)))
@@ -159,43 +207,78 @@ class _Handler(BaseHTTPRequestHandler):
             code = getattr(exc, "chaincode_code", "")
             if code == "NOT_FOUND":
                 raise Refusal(404, "NOT_FOUND", f"the ledger has no record {args[0]}") from None
-            raise
+            if code == "NOT_AUTHORIZED":
+                raise Refusal(403, "NOT_AUTHORIZED", f"record {args[0]} is not kept by this store") from None
+            if code == "INVALID_ARGUMENT":
+                raise Refusal(400, "INVALID_ARGUMENT", f"the ledger refused the arguments of {function}") from None
+            log.warning("ledger query %s failed: %s", function, type(exc).__name__)
+            raise Refusal(503, "LEDGER_UNAVAILABLE", "the ledger could not be asked; retry") from None
+
+    def _record(self, record_id: str) -> dict[str, Any]:
+        """The record as the ledger has it now, waiting a moment for one just registered (see COMMIT_LAG_WAIT)."""
+
+        def ask() -> dict[str, Any]:
+            try:
+                return {"record": self._ledger("GetRecord", record_id)}
+            except Refusal as exc:
+                if exc.status != 404:
+                    raise
+                return {"record": None}
+
+        record: dict[str, Any] | None = ask_until_committed(ask, lambda a: a["record"] is None)["record"]
+        if record is None:
+            raise Refusal(404, "NOT_FOUND", f"the ledger has no record {record_id}")
+        return record
 
     # -- operations -----------------------------------------------------------------------------------------------
-    def _put(self, address: str, record_id: str, query: dict[str, str], body: bytes, who: Requester) -> None:
-        if who.msp_id == self.config.org_msp and who.role == "clinician":
-            pass
-        elif who.role == "patient":
-            record = self._ledger("GetRecord", record_id)
-            if record["patient_id"] != who.member_id or record["custodian"] != self.config.org_msp:
-                raise Refusal(403, "NOT_AUTHORIZED", "patients may store new versions only of their own records here")
-        else:
+    def _put(self, req: _Request, address: str, who: Requester) -> tuple[int, list[bytes], str]:
+        length = self._check_length(req, MAX_BLOB)
+        record_id = _record_id(req)
+        if who.body_sha256 != address:
+            raise Refusal(400, "INVALID_ARGUMENT", "the signed body SHA-256 is not the address it was sent to")
+        # Everything is decided from the ledger before a byte of the body is read.
+        record = self._record(record_id)
+        if record.get("custodian") != self.config.org_msp:
+            raise Refusal(403, "NOT_AUTHORIZED", f"record {record_id} is not kept by this store")
+        clinician = who.msp_id == self.config.org_msp and who.role == "clinician"
+        patient = who.role == "patient" and record.get("patient_id") == who.ledger_id
+        if not (clinician or patient):
             raise Refusal(
-                403, "NOT_AUTHORIZED", f"only clinicians of {self.config.org_msp} (or the record's patient) store blobs"
+                403, "NOT_AUTHORIZED", f"only clinicians of {self.config.org_msp} and the record's patient store it"
             )
-        stored = self.config.blobs.put(body)
-        if stored != address:
-            self.config.blobs.delete(stored)
-            raise Refusal(400, "INVALID_ARGUMENT", "the body's SHA-256 is not the address it was sent to")
-        self._json(201, {"address": address, "size": len(body)})
+        if record.get("status") == "erased":
+            raise Refusal(409, "FAILED_PRECONDITION", f"record {record_id} was erased")
+        if record.get("ciphertext_sha256") != address:
+            raise Refusal(403, "NOT_AUTHORIZED", "that blob is not the record's current ciphertext on the ledger")
+        body = self._read_body(req, who)
+        try:
+            stored = self.config.blobs.put(body)
+        except BlobError as exc:
+            raise Refusal(400, "INVALID_ARGUMENT", str(exc)) from None
+        return 201, _json({"address": stored, "size": length}), "application/json"
 
-    def _get(self, address: str, record_id: str, query: dict[str, str], body: bytes, who: Requester) -> None:
-        access_tx = query.get("access_tx", "")
-        if not access_tx:
-            raise Refusal(400, "INVALID_ARGUMENT", "give access_tx: the id of your committed RequestAccess transaction")
+    def _get(self, req: _Request, address: str, who: Requester) -> tuple[int, list[bytes], str]:
+        record_id, access_tx = _record_id(req), _access_tx(req)
         verdict = ask_until_committed(
-            lambda: self._ledger("VerifyAccess", access_tx, who.member_id, record_id),
+            lambda: self._ledger("VerifyAccess", access_tx, who.ledger_id, record_id),
             lambda v: v.get("reason") == NOT_YET_COMMITTED,
         )
         if not verdict.get("granted"):
             raise Refusal(403, "NOT_AUTHORIZED", f"the ledger does not show this access: {verdict.get('reason')}")
         if verdict.get("ciphertext_sha256") != address:
             raise Refusal(403, "NOT_AUTHORIZED", "that blob is not the current ciphertext of the record")
-        self._reply(200, self.config.blobs.get(address), "application/octet-stream")
+        try:
+            blob = self.config.blobs.get(address)
+        except BlobNotFound as exc:
+            raise Refusal(404, "NOT_FOUND", str(exc)) from None
+        except BlobError as exc:
+            raise Refusal(400, "INVALID_ARGUMENT", str(exc)) from None
+        return 200, [blob], "application/octet-stream"
 
-    def _fetch(self, access_tx: str, body: bytes, who: Requester) -> None:
-        if not access_tx:
-            raise Refusal(400, "INVALID_ARGUMENT", "give access_tx: the id of your committed RequestAccess transaction")
+    def _fetch(self, req: _Request, who: Requester) -> tuple[int, list[bytes], str]:
+        access_tx = _access_tx(req)
+        self._check_length(req, MAX_FETCH_BODY)
+        body = self._read_body(req, who)
         try:
             wanted = json.loads(body)["records"]
             # null: "the record's current ciphertext", which the ledger names (the client checks the hash).
@@ -207,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not 1 <= len(addresses) <= 500:
             raise Refusal(400, "INVALID_ARGUMENT", "fetch 1 to 500 records at a time")
         verdicts = ask_until_committed(
-            lambda: self._ledger("VerifyAccessBatch", access_tx, who.member_id, json.dumps(sorted(addresses))),
+            lambda: self._ledger("VerifyAccessBatch", access_tx, who.ledger_id, json.dumps(sorted(addresses))),
             lambda v: any(x.get("reason") == NOT_YET_COMMITTED for x in v["verdicts"].values()),
         )["verdicts"]
         index, blobs = [], []
@@ -226,27 +309,57 @@ class _Handler(BaseHTTPRequestHandler):
             if granted:
                 try:
                     blob = self.config.blobs.get(address)
-                except BlobNotFound:
+                except BlobError:  # BlobNotFound, or corrupt at rest: never released
                     granted, reason = False, "this store holds no such ciphertext"
             index.append(
                 {"record_id": record_id, "address": address, "granted": granted, "reason": reason, "size": len(blob)}
             )
             blobs.append(blob)
         header = json.dumps(index, sort_keys=True).encode()
-        self._reply(200, len(header).to_bytes(4, "big") + header + b"".join(blobs), "application/octet-stream")
+        return 200, [len(header).to_bytes(4, "big"), header, *blobs], "application/octet-stream"
 
-    def _delete(self, address: str, record_id: str, query: dict[str, str], body: bytes, who: Requester) -> None:
+    def _delete(self, req: _Request, address: str, who: Requester) -> tuple[int, list[bytes], str]:
+        record_id = _record_id(req)
         record = self._ledger("GetRecord", record_id)
-        is_patient = who.role == "patient" and record["patient_id"] == who.member_id
+        is_patient = who.role == "patient" and record.get("patient_id") == who.ledger_id
         is_staff = who.msp_id == self.config.org_msp and who.role in ("clinician", "admin")
         if not (is_patient or is_staff):
             raise Refusal(403, "NOT_AUTHORIZED", "only the patient or the custodian's staff may destroy a ciphertext")
-        if record["status"] != "erased":
+        if record.get("status") != "erased":
             raise Refusal(409, "FAILED_PRECONDITION", "erase the record on the ledger first (EraseRecord)")
         history = self._ledger("GetRecordHistory", record_id)
         if not any((h.get("value") or {}).get("ciphertext_sha256") == address for h in history):
             raise Refusal(403, "NOT_AUTHORIZED", "that blob never belonged to this record")
-        self._json(200, {"deleted": self.config.blobs.delete(address)})
+        return 200, _json({"deleted": self.config.blobs.delete(address)}), "application/json"
+
+
+def _record_id(req: _Request) -> str:
+    record_id = req.query.get("record_id", "")
+    if not record_id:
+        raise Refusal(400, "INVALID_ARGUMENT", "give the record_id the blob belongs to")
+    return record_id
+
+
+def _access_tx(req: _Request) -> str:
+    access_tx = req.query.get("access_tx", "")
+    if not access_tx:
+        raise Refusal(400, "INVALID_ARGUMENT", "give access_tx: the id of your committed RequestAccess transaction")
+    return access_tx
+
+
+def _json(doc: dict[str, Any]) -> list[bytes]:
+    return [json.dumps(doc, sort_keys=True).encode()]
+
+
+def _respond(
+    start_response: StartResponse, status: int, parts: list[bytes], content_type: str = "application/json"
+) -> list[bytes]:
+    size = sum(len(p) for p in parts)
+    # The answer must be taken at the minimum rate too: a client that stops reading is cut off.
+    GUARD.allow(TRANSFER_GRACE + size / MIN_TRANSFER_RATE)
+    headers = [("Content-Type", content_type), ("Content-Length", str(size)), ("Cache-Control", "no-store")]
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+    return parts
 
 
 def ask_until_committed(
@@ -255,8 +368,8 @@ def ask_until_committed(
     wait: float = COMMIT_LAG_WAIT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """The ledger's answer, asked again with backoff while it says the access transaction is not committed
-    (on this org's peer, yet), for at most `wait` seconds; then the last answer, whatever it says."""
+    """The ledger's answer, asked again with backoff while it says the transaction is not committed (on
+    this org's peer, yet), for at most `wait` seconds; then the last answer, whatever it says."""
     answer, pause, waited = ask(), 0.02, 0.0
     while not_yet(answer) and waited < wait:
         sleep(pause)
@@ -264,40 +377,3 @@ def ask_until_committed(
         pause = min(pause * 2, 0.5)
         answer = ask()
     return answer
-
-
-class _TLSServer(ThreadingHTTPServer):
-    """Accepts plain TCP and runs each TLS handshake on the connection's own thread: a handshake in the
-    accept loop would make every new client wait for the ones before it (and a stalled client, for ever)."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext) -> None:
-        super().__init__(address, handler)
-        self.tls = tls
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(HANDSHAKE_TIMEOUT)
-        try:
-            secure = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:  # plaintext probes, scanners, clients that hang up
-            log.info("TLS handshake with %s failed: %s", client_address[0], type(exc).__name__)
-            return
-        try:
-            super().finish_request(secure, client_address)
-        finally:
-            secure.close()
-
-
-def make_server(config: StoreConfig, host: str, port: int, tls_cert: Path, tls_key: Path) -> ThreadingHTTPServer:
-    handler = type("StoreHandler", (_Handler,), {"config": config, "timeout": IDLE_TIMEOUT})
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(tls_cert), str(tls_key))
-    return _TLSServer((host, port), handler, context)
-
-
-def serve_forever(server: ThreadingHTTPServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name="store-http", daemon=True)
-    thread.start()
-    return thread
