@@ -202,6 +202,12 @@ class Network:
                 f"--channel={self.c.channel}",
                 f"--chaincode={self.c.chaincode_name}",
                 *trust,
+                # Each org's CA CRL, where the Fabric MSP layout keeps it (msp/crls/): the store re-reads it
+                # every 30 s and takes a file that does not exist yet for "nothing revoked".
+                *(
+                    f"--crl={o.msp_id}={crypto.org_paths(self.state, o).msp / 'crls' / 'crl.pem'}"
+                    for o in (self.c.orderer_org, *self.c.orgs)
+                ),
             ],
             env={**_base_env(), "PYTHONUNBUFFERED": "1"},
             ports=[org.store_port],
