@@ -122,8 +122,14 @@ def test_the_stream_goes_on_after_bad_events(tmp_path: Path) -> None:
             yield from events
 
     class StreamingSession(FakeSession):
-        gateway = type("G", (), {"network": staticmethod(lambda _name: Network())})()
+        profile_path = tmp_path / "hospital1.json"
         contract = type("C", (), {"network": Network(), "chaincode": "careledger"})()
+
+    class Readers:  # the org's event reader, not the patient, reads the events
+        def network(self, profile: Path, channel: str) -> Network:
+            assert profile == tmp_path / "hospital1.json"
+            assert channel == "careledger"
+            return Network()
 
     accounts = Accounts()
 
@@ -133,6 +139,7 @@ def test_the_stream_goes_on_after_bad_events(tmp_path: Path) -> None:
 
     accounts.open = open_streaming  # type: ignore[method-assign]
     app, _ = portal(tmp_path, accounts=accounts)
+    app.extensions["careledger.event_readers"] = Readers()
     browser = FakeBrowser(app)
     assert browser.login(ME, PASSPHRASE).status_code == 302
     body = browser.get("/log/stream").get_data(as_text=True)
@@ -152,3 +159,16 @@ def test_known_events_cover_every_event_the_healthcare_contract_emits() -> None:
     emitted = set(re.findall(r'event\(\s*ctx,\s*"(\w+)"', text)) | set(re.findall(r'"(Member[A-Z]\w+)"\)', text))
     assert {"AccessRequested", "InferencesRecorded", "MemberRegistered"} <= emitted
     assert emitted <= KNOWN_EVENTS
+
+
+def test_without_an_event_reader_the_stream_says_error(tmp_path: Path) -> None:
+    class NoReader(FakeSession):
+        profile_path = tmp_path / "hospital1.json"
+        contract = type("C", (), {"network": type("N", (), {"name": "careledger"})(), "chaincode": "careledger"})()
+
+    accounts = Accounts()
+    accounts.open = lambda org, user, passphrase: NoReader(user, "patient")  # type: ignore[method-assign]
+    app, _ = portal(tmp_path, accounts=accounts)  # the real EventReaders: no profile, no wallet there
+    browser = FakeBrowser(app)
+    assert browser.login(ME, PASSPHRASE).status_code == 302
+    assert browser.get("/log/stream").get_data(as_text=True) == ": connected\n\nevent: error\ndata: {}\n\n"

@@ -5,13 +5,21 @@ Every event of the chaincode reaches every open live log, including events this 
 must never end the stream for everyone watching, so `LiveLog.lines` never raises: an event that is not
 one of the healthcare contract's names, not a JSON object, too large, or missing what the page shows is
 skipped and counted.
+
+Patients may not read chaincode events themselves (the channel lets only peers, admins, auditors and
+each organization's event reader do so: they carry whole blocks' worth of other people's activity). The
+portal streams them as the patient's organization's event reader and passes on only that patient's.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from ..gateway import Gateway, Network, connect
 
 # The healthcare contract's event names (chaincode/careledger_chaincode/contracts/healthcare).
 KNOWN_EVENTS = frozenset(
@@ -31,6 +39,8 @@ KNOWN_EVENTS = frozenset(
         "InferencesRecorded",
     }
 )
+# Each organization's service identity for chaincode events, in its wallet (careledger_network.crypto).
+EVENT_READER = "event-reader"
 # An access request carries up to 500 decisions of ~300 bytes; beyond this an event is not ours to parse.
 MAX_EVENT_BYTES = 1 << 20
 _ACCESS_FIELDS = ("time", "requester", "requester_org", "purpose")
@@ -101,3 +111,20 @@ class LiveLog:
             for r in _items(doc.get("records"))
             if r.get("patient_id") == self.patient_id
         ]
+
+
+@dataclass
+class EventReaders:
+    """One gateway per organization, connected as its event reader, shared by every open live log of that
+    organization's patients (a gRPC channel carries many streams)."""
+
+    label: str = EVENT_READER
+    _gateways: dict[Path, Gateway] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def network(self, profile: Path, channel: str) -> Network:
+        with self._lock:
+            gateway = self._gateways.get(profile)
+            if gateway is None:
+                gateway = self._gateways[profile] = connect(profile, self.label)
+        return gateway.network(channel)

@@ -19,11 +19,11 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from .. import fhir
-from ..errors import GatewayError
+from ..errors import GatewayError, IdentityError
 from ..services import Session
 from . import _auth
 from ._common import SessionStore, base_app, current_session, login_required
-from ._live import LiveLog
+from ._live import EventReaders, LiveLog
 
 bp = Blueprint("main", __name__)
 logger = logging.getLogger(__name__)
@@ -105,17 +105,18 @@ def log_stream() -> Response:
     """Server-sent events: this patient's access decisions and inferences as they are committed."""
     me = current_session()
     patient_id = me.member_id()
-    network = me.gateway.network(me.contract.network.name)
-    chaincode = me.contract.chaincode
+    readers: EventReaders = current_app.extensions["careledger.event_readers"]
+    profile, channel, chaincode = me.profile_path, me.contract.network.name, me.contract.chaincode
     seconds = float(current_app.config.get("STREAM_SECONDS", 300))
 
     def events() -> Iterator[str]:
         live = LiveLog(patient_id)
         yield ": connected\n\n"
         try:
+            network = readers.network(profile, channel)  # as the org's event reader (see _live.py)
             for _block, _tx, name, payload in network.chaincode_events(chaincode, timeout=seconds):
                 yield from live.lines(name, payload)  # never raises: a bad event is skipped and counted
-        except GatewayError:
+        except (GatewayError, IdentityError, OSError):  # no reader, no peer: say so, do not crash
             yield "event: error\ndata: {}\n\n"
         finally:
             if live.skipped:
@@ -168,6 +169,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Any:
         return Session.open(profiles[org], user, passphrase, require_passphrase=True)
 
     app.extensions["careledger.sessions"] = SessionStore(open_session)
+    app.extensions["careledger.event_readers"] = EventReaders(app.config.get("EVENT_READER", "event-reader"))
     app.register_blueprint(_auth.bp)
     app.register_blueprint(bp)
     return app
