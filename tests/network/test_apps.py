@@ -53,6 +53,7 @@ def test_wrong_passphrase_then_rate_limit(portal_app: Any, web_users: WebUsers) 
         assert browser.login(web_users.other_patient, "wrong").status_code == 401
     response = browser.login(web_users.other_patient)  # even the right passphrase: too many failures
     assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
     assert "too many failed sign-ins" in response.get_data(as_text=True)
 
 
@@ -78,6 +79,11 @@ def test_sign_in_renews_the_session_and_refuses_open_redirects(portal_app: Any, 
     assert response.headers["Location"] == "/"
     after = browser.client.get_cookie("portal-session", domain="localhost").value
     assert after != before  # no session fixation
+    again = Browser(portal_app).post(
+        "/login?next=/%09/evil.example",  # browsers drop the tab: //evil.example
+        {"org": "hospital1", "user": web_users.patient, "passphrase": "correct horse battery staple"},
+    )
+    assert again.headers["Location"] == "/"
 
 
 def test_grant_open_revoke_refuse(portal_app: Any, hospital_app: Any, web_users: WebUsers) -> None:
