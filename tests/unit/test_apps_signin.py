@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from careledger.apps import create_portal_app
 from careledger.apps._common import SessionStore, account_key
 from careledger.apps._throttle import ACCOUNT, Throttle
@@ -214,3 +215,19 @@ def test_expired_sessions_are_closed_and_forgotten(tmp_path: Path) -> None:
     assert accounts.opened[0].closed
     assert len(store._items) == 1
     assert store.get(first) is None
+
+
+def test_a_server_failure_during_sign_in_is_not_a_failed_guess(tmp_path: Path) -> None:
+    clock = Clock()
+    accounts = Accounts()
+    store = SessionStore(accounts.open, clock=clock, throttle=Throttle(clock=clock))
+
+    def down(org: str, user: str, passphrase: bytes) -> Any:
+        raise RuntimeError("peer unavailable")
+
+    store.open_session = down
+    for _ in range(3 * ACCOUNT.free):
+        with pytest.raises(RuntimeError):
+            store.sign_in("hospital1", "h1-patient-1", PASSPHRASE, HOME)
+    store.open_session = accounts.open
+    assert store.get(store.sign_in("hospital1", "h1-patient-1", PASSPHRASE, HOME)) is not None

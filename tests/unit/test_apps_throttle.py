@@ -175,3 +175,11 @@ def test_the_device_secret_is_kept_in_a_private_file(tmp_path: object) -> None:
     path.write_bytes(b"short")
     with pytest.raises(ValueError, match="no usable"):
         load_secret(path)
+
+
+def test_an_attempt_the_server_could_not_decide_is_not_charged() -> None:
+    throttle = Throttle(clock=Clock())
+    for _ in range(3 * ACCOUNT.free):  # e.g. the peer was down: the passphrase was never checked
+        throttle.begin(ACCOUNT_KEY, "198.51.100.7").cancel()
+    assert throttle.entries() == 0
+    assert _try(throttle, "198.51.100.7") == 0

@@ -70,8 +70,15 @@ class SessionStore:
         try:
             with self._openings:
                 opened = self.open_session(org, user, passphrase.encode())
+        except (IdentityError, OSError, KeyError):  # one answer for unknown users and wrong passphrases
+            raise IdentityError("unknown user or wrong passphrase") from None
+        except BaseException:
+            ticket.cancel()  # the ledger or the host failed, not the guess: no lock-out for an outage
+            raise
+        try:
             role = opened.wallet.metadata(user).get("role", "")
         except (IdentityError, OSError, KeyError):
+            opened.close()
             raise IdentityError("unknown user or wrong passphrase") from None
         ticket.succeeded()
         token = secrets.token_urlsafe(32)

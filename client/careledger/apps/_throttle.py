@@ -140,6 +140,12 @@ class Ticket:
                 # A success ends the account's (or device's) run of failures; the address's other failures stand.
                 table.forgive(key, reset=table is not self.throttle.addresses)
 
+    def cancel(self) -> None:
+        """The attempt could not be decided (the server failed, not the passphrase): as if never made."""
+        with self.throttle.lock:
+            for table, key in self.charges:
+                table.forgive(key, reset=False)
+
 
 class Throttle:
     def __init__(
