@@ -60,7 +60,7 @@ ADDRESS = Limit(free=10, base=10.0, cap=3600.0, per_day=30, forget=3600.0)
 DEVICE = Limit(free=5, base=10.0, cap=900.0, per_day=20, forget=3600.0)
 
 
-@dataclass
+@dataclass(slots=True)  # one per account, address or device that failed: keep it small
 class _Count:
     streak: int = 0  # failures in a row (reset by a success or `forget` seconds without a failure)
     last: float = -math.inf  # when the latest failure was charged
