@@ -26,7 +26,7 @@ from .fabric_cli import CommandError, FabricCLI
 from .health import HealthTimeout, probe, wait_healthy, wait_raft_leader
 from .paths import REPO_ROOT, Fabric, locate_fabric
 from .processes import ProcessError, ProcessTable, TrackedProcess, port_holder
-from .readiness import wait_ready
+from .readiness import migrate_state, wait_ready
 
 _INHERITED_PREFIXES = (
     "CORE_",
@@ -320,6 +320,7 @@ class Network:
             generate.write_connection_profile(self.c, self.state, org)
         self._save_meta(initialized=True)
         self._wait_ready()
+        self._migrate_state()
         self._launch(self._store_specs(), started)
         self._step(f"{len(self._store_specs())} record stores serving (HTTPS, signed requests)")
 
@@ -374,6 +375,10 @@ class Network:
         org = self.c.orgs[0]
         endorsers = wait_ready(self.c, self.state, org)
         self._step(f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed")
+
+    def _migrate_state(self) -> None:
+        moved, calls = migrate_state(self.c, self.state, self.c.orgs[0])
+        self._step(f"ledger state in the current layout ({moved} keys moved in {calls} transactions)")
 
     def is_running(self) -> bool:
         table = self.table.load()
@@ -591,6 +596,7 @@ class Network:
         self.restrict_block_access()  # channels created before the block-reading ACLs get them now
         self._run_steps(lambda started: self._deploy_chaincode(sequence, started))
         self._wait_ready()
+        self._migrate_state()
         return sequence
 
     def status(self) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ peers before it can satisfy the endorsement policy. So readiness is tested, not 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -41,3 +42,17 @@ def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 9
                     raise
             time.sleep(0.2)
     raise TimeoutError(f"the network did not become ready within {timeout:.0f} s; last error: {last}")
+
+
+def migrate_state(consortium: Consortium, state: Path, org: Org, batch: int = 200) -> tuple[int, int]:
+    """Run the chaincode's Migrate as `org`'s admin until the ledger is in the current layout.
+
+    Returns (keys moved, transactions). A ledger already in the current layout takes one call."""
+    moved = calls = 0
+    with connect(state / "profiles" / f"{org.key}.json", org.admin) as gateway:
+        contract = gateway.network(consortium.channel).contract(consortium.chaincode_name)
+        while True:
+            result = json.loads(contract.submit_transaction("Migrate", str(batch)))
+            moved, calls = moved + int(result["moved"]), calls + 1
+            if result["done"]:
+                return moved, calls

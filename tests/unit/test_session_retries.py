@@ -28,7 +28,7 @@ class FlakyContract:
         self.failures = failures
         self.calls = 0
 
-    def submit_transaction(self, function: str, *args: str) -> bytes:
+    def submit_transaction(self, function: str, *args: str, transient: dict[str, bytes] | None = None) -> bytes:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)

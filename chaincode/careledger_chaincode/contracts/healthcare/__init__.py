@@ -5,11 +5,12 @@ from ._common import PRIVATE as PRIVATE_COLLECTION
 from .access import AccessMixin
 from .consent import ConsentMixin
 from .members import MembersMixin
+from .migration import MigrationMixin
 from .models import ModelsMixin
 from .records import RecordsMixin
 
 
-class HealthcareContract(MembersMixin, RecordsMixin, ConsentMixin, AccessMixin, ModelsMixin, Contract):
+class HealthcareContract(MembersMixin, RecordsMixin, ConsentMixin, AccessMixin, ModelsMixin, MigrationMixin, Contract):
     name = "careledger"
 
 

@@ -1,0 +1,239 @@
+"""Migrating a ledger written by the previous layout (before organization-qualified ids and private data).
+
+What changes, kind by kind:
+- member ids become `<id>@<MSP>` everywhere they are a key part or a value (members, records, grants,
+  access transactions, audit events, the registry, inferences); a public alias (old id -> new id) is
+  kept so that later kinds, and people holding old ids, can be resolved;
+- key entries ("wkey") move from public state into the private collection, with a public holder index;
+- inference outputs move into the private collection (the public entry keeps everything else);
+- records remember, in `sealed_for`, the patient id their ciphertexts and wrapped keys are bound to
+  (the old id), so clients still open them; a new version binds to the new id.
+Values already on old blocks and in public key history stay there: Fabric cannot purge public state.
+The channel ACLs keep raw blocks from patients, clinicians and researchers.
+
+`Migrate` is called by an organization's admin, again and again until it answers done (`make
+chaincode-upgrade` does it); each call moves at most `limit` keys of the current kind, so no
+transaction grows with the ledger. It is deterministic, resumable and idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ...runtime import Context, transaction
+from ._caller import ORG_MEMBER_PREFIX, caller, require_role
+from ._common import PRIVATE, canonical, get_json, invalid, key, load, put_json
+from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER
+from .members import MEMBER, MEMBER_BY_ORG
+from .models import MODEL
+from .records import (
+    GRANT,
+    GRANT_BY_PATIENT,
+    GRANT_BY_PATIENT_CATEGORY,
+    INFERENCE,
+    KEY_HOLDER,
+    PATIENT_RECORD,
+    RECORD,
+    WKEY,
+)
+
+LAYOUT = "layout"  # ("layout",) -> {"version": 2, "kind": <index>, "after": <last key seen>}
+ALIAS = "member-alias"  # (old id) -> new id
+CURRENT_VERSION = 2
+GRANT_BY_GRANTEE = "grant-g"
+MAX_LIMIT = 500
+# In the order they are moved: members first, so every later kind can resolve the aliases.
+KINDS = (
+    MEMBER,
+    MEMBER_BY_ORG,
+    RECORD,
+    PATIENT_RECORD,
+    WKEY,
+    GRANT,
+    GRANT_BY_PATIENT,
+    GRANT_BY_GRANTEE,
+    GRANT_BY_PATIENT_CATEGORY,
+    ACCESS,
+    AUDIT_BY_PATIENT,
+    AUDIT_BY_REQUESTER,
+    MODEL,
+    INFERENCE,
+)
+_QUALIFIED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}@[A-Za-z][A-Za-z0-9-]{0,39}$")
+
+
+class _Ids:
+    """Old member id -> new one, from the aliases written when the members moved."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.known: dict[str, str] = {}
+
+    def prefetch(self, ids: list[str]) -> None:
+        wanted = sorted({i for i in ids if i and i not in self.known and not i.startswith(ORG_MEMBER_PREFIX)})
+        for old, raw in zip(wanted, self.ctx.stub.get_states([key(self.ctx, ALIAS, i) for i in wanted]), strict=True):
+            self.known[old] = raw.decode() if raw else old
+
+    def __call__(self, old: str) -> str:
+        if not old or old.startswith(ORG_MEMBER_PREFIX):
+            return old
+        if old not in self.known:
+            self.prefetch([old])
+        return self.known[old]
+
+
+def _replace(doc: dict[str, Any], ids: _Ids, *fields: str) -> None:
+    for name in fields:
+        if isinstance(doc.get(name), str):
+            doc[name] = ids(doc[name])
+
+
+def _member(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    old = parts[0]
+    if _QUALIFIED.match(old) or old.startswith(ORG_MEMBER_PREFIX):
+        return
+    new = f"{old}@{value['org']}"
+    ctx.stub.put_state(key(ctx, ALIAS, old), new.encode())
+    ids.known[old] = new
+    ctx.stub.del_state(key(ctx, MEMBER, old))
+    put_json(ctx, {**value, "id": new}, MEMBER, new)
+
+
+def _record(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    if "sealed_for" in value:
+        return
+    updated = {**value, "sealed_for": value["patient_id"]}  # the id its ciphertexts were bound to
+    _replace(updated, ids, "patient_id", "created_by")
+    put_json(ctx, updated, RECORD, *parts)
+
+
+def _wkey(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    record_id, recipient = parts[0], ids(parts[1])
+    entry = {**value, "recipient": recipient}
+    ctx.stub.del_state(key(ctx, WKEY, *parts))
+    ctx.stub.put_state(key(ctx, WKEY, record_id, recipient), canonical(entry), PRIVATE)
+    ctx.stub.put_state(key(ctx, KEY_HOLDER, record_id, recipient), b"\x00")
+
+
+def _grant(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    updated = dict(value)
+    _replace(updated, ids, "patient_id", "grantee")
+    if updated != value:
+        put_json(ctx, updated, GRANT, *parts)
+
+
+def _access(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    ids.prefetch([value.get("requester", ""), *(d.get("patient_id", "") for d in value.get("decisions", []))])
+    updated = {**value, "decisions": [dict(d) for d in value.get("decisions", [])]}
+    _replace(updated, ids, "requester")
+    for decision in updated["decisions"]:
+        _replace(decision, ids, "patient_id")
+    if updated != value:
+        put_json(ctx, updated, ACCESS, *parts)
+
+
+def _model(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    updated = dict(value)
+    _replace(updated, ids, "registered_by", "approved_by", "retired_by")
+    if updated != value:
+        put_json(ctx, updated, MODEL, *parts)
+
+
+def _rekeyed(kind: str, value_fields: tuple[str, ...] = (), private_output: bool = False) -> Callable[..., None]:
+    """A kind whose first key part is a member id (and whose value may name members too)."""
+
+    def move(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> None:
+        new_parts = [ids(parts[0]), *parts[1:]]
+        doc = dict(value) if isinstance(value, dict) else None
+        if doc is not None:
+            _replace(doc, ids, *value_fields)
+        output = doc.pop("output", None) if doc is not None and private_output else None
+        if new_parts == parts and doc == value:
+            return
+        ctx.stub.del_state(key(ctx, kind, *parts))
+        raw = canonical(doc) if doc is not None else canonical(value) if not isinstance(value, bytes) else value
+        ctx.stub.put_state(key(ctx, kind, *new_parts), raw)
+        if private_output and output is not None:
+            ctx.stub.put_state(key(ctx, kind, *new_parts), canonical({"output": output, "salt": ""}), PRIVATE)
+
+    return move
+
+
+def _index(kind: str, position: int) -> Callable[..., None]:
+    """An index key (value b"\\x00") with a member id at `position`."""
+
+    def move(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> None:
+        new_parts = list(parts)
+        new_parts[position] = ids(parts[position])
+        if new_parts != parts:
+            ctx.stub.del_state(key(ctx, kind, *parts))
+            ctx.stub.put_state(key(ctx, kind, *new_parts), b"\x00")
+
+    return move
+
+
+_MOVES: dict[str, Callable[..., None]] = {
+    MEMBER: _member,
+    MEMBER_BY_ORG: _index(MEMBER_BY_ORG, 2),
+    RECORD: _record,
+    PATIENT_RECORD: _index(PATIENT_RECORD, 0),
+    WKEY: _wkey,
+    GRANT: _grant,
+    GRANT_BY_PATIENT: _index(GRANT_BY_PATIENT, 0),
+    GRANT_BY_GRANTEE: _index(GRANT_BY_GRANTEE, 0),
+    GRANT_BY_PATIENT_CATEGORY: _index(GRANT_BY_PATIENT_CATEGORY, 0),
+    ACCESS: _access,
+    AUDIT_BY_PATIENT: _rekeyed(AUDIT_BY_PATIENT, ("requester", "patient_id")),
+    AUDIT_BY_REQUESTER: _rekeyed(AUDIT_BY_REQUESTER),
+    MODEL: _model,
+    INFERENCE: _rekeyed(INFERENCE, ("requester", "patient_id"), private_output=True),
+}
+_JSON_KINDS = {MEMBER, RECORD, WKEY, GRANT, ACCESS, AUDIT_BY_PATIENT, MODEL, INFERENCE}
+
+
+class MigrationMixin:
+    @transaction("Migrate")
+    def migrate(self, ctx: Context, limit: str) -> dict[str, Any]:
+        """Move up to `limit` keys of the old layout to the new one; answers done when nothing is left."""
+        require_role(caller(ctx), "admin")
+        try:
+            budget = int(limit)
+        except ValueError:
+            raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}") from None
+        if not 1 <= budget <= MAX_LIMIT:
+            raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
+        progress = get_json(ctx, LAYOUT) or {"version": 1, "kind": 0, "after": ""}
+        if progress["version"] >= CURRENT_VERSION:
+            return {"done": True, "version": progress["version"], "moved": 0}
+        ids, moved = _Ids(ctx), 0
+        kind_index, after = progress["kind"], progress["after"]
+        while kind_index < len(KINDS) and moved < budget:
+            kind = KINDS[kind_index]
+            scan = ctx.stub.get_state_by_partial_composite_key(kind, [], start_key=after)
+            finished = True
+            try:
+                for composite, raw in scan:
+                    if composite == after:
+                        continue
+                    if moved >= budget:
+                        finished = False
+                        break
+                    parts = ctx.stub.split_composite_key(composite)[1]
+                    value = load(raw) if kind in _JSON_KINDS else raw
+                    _MOVES[kind](ctx, parts, value, ids)
+                    after, moved = composite, moved + 1
+            finally:
+                scan.close()
+            if finished:
+                kind_index, after = kind_index + 1, ""
+        done = kind_index >= len(KINDS)
+        state = {"version": CURRENT_VERSION if done else 1, "kind": kind_index, "after": after}
+        put_json(ctx, state, LAYOUT)
+        return {
+            "done": done,
+            "version": state["version"],
+            "moved": moved,
+            "kind": KINDS[min(kind_index, len(KINDS) - 1)],
+        }
