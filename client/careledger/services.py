@@ -167,12 +167,12 @@ class Session:
 
     # -- identity ----------------------------------------------------------------------------------------------
     def _load_encryption_key(self, label: str) -> ECKey:
-        pem = self.wallet.get_encryption_key_pem(label)
+        pem = self.wallet.open_encryption_key(label, self.passphrase if label == self.user else None)
         if pem is None:
             raise IdentityError(
                 f"{label} has no encryption key in {self.wallet.root}: run `careledger member register`"
             )
-        return crypto.load_private_key(pem, self.passphrase if label == self.user else None)
+        return crypto.load_private_key(pem)
 
     def encryption_key(self) -> ECKey:
         """This member's private encryption key, read from the wallet (and decrypted) once per session."""
@@ -185,12 +185,12 @@ class Session:
 
         An org admin registers the organization's key. Registering again with the same key is a no-op.
         """
-        pem = self.wallet.get_encryption_key_pem(self.user)
+        pem = self.wallet.open_encryption_key(self.user, self.passphrase)
         if pem is None:
             key = crypto.new_encryption_key()
-            self.wallet.put_encryption_key(self.user, crypto.private_key_pem(key, self.passphrase))
+            self.wallet.put_encryption_key(self.user, crypto.private_key_pem(key), passphrase=self.passphrase)
         else:
-            key = crypto.load_private_key(pem, self.passphrase)
+            key = crypto.load_private_key(pem)
         self._encryption_key = key
         jwk = crypto.public_jwk(key)
         if self.wallet.metadata(self.user).get("role") == "admin":

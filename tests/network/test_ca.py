@@ -34,7 +34,9 @@ def test_admin_onboards_a_patient_who_reaches_the_ledger(network: Network, ca: C
     wallet.put(new_id, identity, enrollment.ca_chain_pem, passphrase=b"s3cret", extra={"role": "patient"})
     try:
         with connect(network.state / "profiles" / "hospital1.json", new_id, passphrase=b"s3cret") as gw:
-            who = json.loads(gw.network(network.c.channel).contract(network.c.chaincode_name).evaluate_transaction("WhoAmI"))
+            who = json.loads(
+                gw.network(network.c.channel).contract(network.c.chaincode_name).evaluate_transaction("WhoAmI")
+            )
         assert who["member_id"] == f"{new_id}@Hospital1MSP"
 
         renewed = ca.reenroll(identity)

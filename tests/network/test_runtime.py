@@ -128,7 +128,9 @@ def test_8_key_level_endorsement_is_enforced(diag: Contract) -> None:
 def test_9_certificate_attributes_are_parsed(network: Network) -> None:
     """2.5.4's contract API never parsed certificate attributes (get_attribute was always None)."""
     with connect(network.state / "profiles" / "hospital1.json", "h1-researcher-1") as gw:
-        who = json.loads(gw.network(network.c.channel).contract(network.c.chaincode_name).evaluate_transaction("WhoAmI"))
+        who = json.loads(
+            gw.network(network.c.channel).contract(network.c.chaincode_name).evaluate_transaction("WhoAmI")
+        )
     assert who["role"] == "researcher"
     assert who["member_id"] == "h1-researcher-1@Hospital1MSP"
     assert who["org"] == "Hospital1MSP"

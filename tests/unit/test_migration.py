@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from .chaincode_helpers import H1, H2, HA, JWK, SALT, World, digest, jwe
 
 PREVIOUS = "cd15c1d"  # the last commit of main with the previous state layout
@@ -74,7 +75,8 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, dict[str,
         people["dr_h1"].ok(
             "CreateRecord",
             {
-                "record_id": rid, "patient_id": "h1-patient-1", "category": "laboratory", "resource_type": "Observation",
+                "record_id": rid, "patient_id": "h1-patient-1", "category": "laboratory",
+                "resource_type": "Observation",
                 "ciphertext_sha256": digest(rid), "size": 10, "locator": f"sha256/{digest(rid)}",
                 "wrapped_keys": {"h1-patient-1": jwe("patient"), "org:Hospital1MSP": jwe("custodian")},
             },
