@@ -174,7 +174,7 @@ def test_create_record_by_form_and_refusals(hospital_app: Any, web_users: WebUse
     assert bad.status_code == 400
     unknown = clinician.post("/records/new", {"patient_id": "nobody-here", "category": "laboratory", "value": "1"})
     assert unknown.status_code == 404
-    assert "nobody-here is not registered" in unknown.get_data(as_text=True)
+    assert "nobody-here@Hospital1MSP is not registered" in unknown.get_data(as_text=True)
 
 
 def test_export_and_erasure(portal_app: Any, web_users: WebUsers, network: Any) -> None:

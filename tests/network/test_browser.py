@@ -122,7 +122,7 @@ def test_grant_open_run_live_log_revoke_refuse(
         # 1. The patient grants the clinician treatment and diagnosis-ai access to the record.
         sign_in(patient, "portal", web_users.patient)
         patient.goto(f"{sites['portal']}/grants")
-        patient.select_option("select[name=grantee]", web_users.clinician)
+        patient.select_option("select[name=grantee]", f"{web_users.clinician}@Hospital1MSP")  # ledger ids
         patient.check(f"input[name=record][value='{model_record}']")
         patient.check("input[name=purpose][value=treatment]")
         patient.check("input[name=purpose][value=diagnosis-ai]")

@@ -39,7 +39,9 @@ def home() -> str:
 @bp.route("/patients/<patient_id>")
 @login_required
 def patient(patient_id: str) -> str:
-    records = current_session().all_pages("ListPatientRecords", patient_id)
+    me = current_session()
+    patient_id = me.qualify(patient_id)  # a bare id names a patient of this hospital
+    records = me.all_pages("ListPatientRecords", patient_id)
     return render_template("hospital_patient.html", patient_id=patient_id, records=records)
 
 

@@ -47,10 +47,9 @@ def grants() -> str:
     records = me.all_pages("ListPatientRecords", me.member_id())
     categories = sorted({r["category"] for r in records if r["status"] == "active"})
     grantees = []
-    for org in current_app.config["GRANTEE_ORGS"]:
-        grantees += [
-            m for m in me.all_pages("ListMembers", org, "") if m["role"] in ("clinician", "researcher", "organization")
-        ]
+    for org in current_app.config["GRANTEE_ORGS"]:  # who is a patient where is not for patients to list
+        for role in ("clinician", "researcher", "organization"):
+            grantees += me.all_pages("ListMembers", org, role)
     return render_template(
         "portal_grants.html", grants=mine, records=records, categories=categories, grantees=grantees, error=None
     )
