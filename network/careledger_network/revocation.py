@@ -13,6 +13,8 @@ from cryptography import x509
 from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.msp import msp_config_pb2
 
+from .config_update import signed_update_envelope
+
 __all__ = ["RevocationError", "config_from_block", "msp_revocation_update", "org_msp", "revoked_serials"]
 
 _MSP_VALUE = "MSP"
@@ -102,11 +104,4 @@ def msp_revocation_update(config: configtx_pb2.Config, channel: str, msp_id: str
         return channel_group
 
     update = configtx_pb2.ConfigUpdate(channel_id=channel, read_set=path(None), write_set=path(current.version + 1))
-    update_envelope = configtx_pb2.ConfigUpdateEnvelope(config_update=update.SerializeToString())
-    channel_header = common_pb2.ChannelHeader(type=common_pb2.HeaderType.CONFIG_UPDATE, channel_id=channel)
-    payload = common_pb2.Payload(
-        header=common_pb2.Header(channel_header=channel_header.SerializeToString()),
-        data=update_envelope.SerializeToString(),
-    )
-    envelope: bytes = common_pb2.Envelope(payload=payload.SerializeToString()).SerializeToString()
-    return envelope
+    return signed_update_envelope(update.SerializeToString(), channel, [])  # the org admin signs it on sending
