@@ -21,6 +21,7 @@ Refusals are JSON {"error": code, "message": text}; each is logged with who, wha
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -267,6 +268,9 @@ class StoreApp:
             raise Refusal(403, "NOT_AUTHORIZED", f"the ledger does not show this access: {verdict.get('reason')}")
         if verdict.get("ciphertext_sha256") != address:
             raise Refusal(403, "NOT_AUTHORIZED", "that blob is not the current ciphertext of the record")
+        closed = closed_by_own_clock(verdict)
+        if closed:
+            raise Refusal(403, "NOT_AUTHORIZED", closed)
         try:
             blob = self.config.blobs.get(address)
         except BlobNotFound as exc:
@@ -298,9 +302,12 @@ class StoreApp:
             verdict = verdicts[record_id]
             address = asked or verdict.get("ciphertext_sha256") or ""
             current = verdict.get("ciphertext_sha256") == address
-            granted = bool(verdict.get("granted")) and current
+            closed = closed_by_own_clock(verdict) if verdict.get("granted") else None
+            granted = bool(verdict.get("granted")) and current and not closed
             if granted:
                 reason = "granted"
+            elif closed:
+                reason = closed
             elif verdict.get("granted"):
                 reason = "that blob is not the current ciphertext of the record"
             else:
@@ -360,6 +367,25 @@ def _respond(
     headers = [("Content-Type", content_type), ("Content-Length", str(size)), ("Cache-Control", "no-store")]
     start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
     return parts
+
+
+def closed_by_own_clock(verdict: dict[str, Any], now: datetime.datetime | None = None) -> str | None:
+    """Why a granted verdict no longer releases anything by this store's own clock, or None.
+
+    The ledger decided at the time in the store's own proposal, which an endorser lets differ from its clock
+    by up to 30 s; the access window and the consent's end are checked once more here, as the blob leaves."""
+    moment = now or datetime.datetime.now(datetime.UTC)
+    for field, why in (("open_until", "the access window has ended"), ("consent_valid_until", "the consent has ended")):
+        value = verdict.get(field)
+        if not value:
+            continue
+        try:
+            end = datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
+        except ValueError:
+            return f"the ledger's {field} is not a time: refusing"
+        if moment >= end:
+            return f"{why} ({value}, by this store's clock): request access again"
+    return None
 
 
 def ask_until_committed(
