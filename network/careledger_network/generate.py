@@ -255,8 +255,10 @@ def write_collections_config(c: Consortium, state: Path) -> Path:
         {
             "name": PRIVATE_COLLECTION,
             "policy": f"OR({members})",
-            "requiredPeerCount": 0,  # the endorsing peers keep it; others pull it when they commit
-            "maxPeerCount": len(c.orgs) - 1,
+            # The endorsing peers keep it; the others pull it when they commit. Pushing it at endorsement cost
+            # more (grant at 64 in flight: 53.3 tx/s pushing to 2 peers, 61.1 to 1, 73.7 to none).
+            "requiredPeerCount": 0,
+            "maxPeerCount": 0,
             "blockToLive": 0,
             "memberOnlyRead": True,
             "memberOnlyWrite": True,
