@@ -376,8 +376,8 @@ class Network:
         endorsers = wait_ready(self.c, self.state, org)
         self._step(f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed")
 
-    def _migrate_state(self) -> None:
-        moved, calls = migrate_state(self.c, self.state, self.c.orgs[0])
+    def _migrate_state(self, rescan: bool = False) -> None:
+        moved, calls = migrate_state(self.c, self.state, self.c.orgs[0], rescan=rescan)
         self._step(f"ledger state in the current layout ({moved} keys moved in {calls} transactions)")
 
     def is_running(self) -> bool:
@@ -589,7 +589,9 @@ class Network:
             shutil.rmtree(self.state)
         self.echo(f"stopped {len(stopped)} processes and removed {self.state}")
 
-    def upgrade_chaincode(self) -> int:
+    def upgrade_chaincode(self, rescan: bool = False) -> int:
+        """Deploy the next sequence and migrate the state (`rescan`: look at every key again, not only
+        where an earlier migration stopped)."""
         self._t0 = time.monotonic()
         if not self.is_running():
             raise NetworkError("the network is not running: `make network-up` first")
@@ -598,7 +600,7 @@ class Network:
         self.restrict_block_access()  # channels created before the block-reading ACLs get them now
         self._run_steps(lambda started: self._deploy_chaincode(sequence, started))
         self._wait_ready()
-        self._migrate_state()
+        self._migrate_state(rescan)
         return sequence
 
     def status(self) -> list[dict[str, Any]]:

@@ -44,7 +44,9 @@ def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 9
     raise TimeoutError(f"the network did not become ready within {timeout:.0f} s; last error: {last}")
 
 
-def migrate_state(consortium: Consortium, state: Path, org: Org, batch: int = 200) -> tuple[int, int]:
+def migrate_state(
+    consortium: Consortium, state: Path, org: Org, batch: int = 200, rescan: bool = False
+) -> tuple[int, int]:
     """Run the chaincode's Migrate as `org`'s admin until the ledger is in the current layout.
 
     Returns (keys moved, transactions). A ledger already in the current layout takes one call."""
@@ -52,7 +54,8 @@ def migrate_state(consortium: Consortium, state: Path, org: Org, batch: int = 20
     with connect(state / "profiles" / f"{org.key}.json", org.admin) as gateway:
         contract = gateway.network(consortium.channel).contract(consortium.chaincode_name)
         while True:
-            result = json.loads(contract.submit_transaction("Migrate", str(batch)))
+            result = json.loads(contract.submit_transaction("Migrate", str(batch), "yes" if rescan else ""))
+            rescan = False
             moved, calls = moved + int(result["moved"]), calls + 1
             if result["done"]:
                 return moved, calls

@@ -112,7 +112,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, dict[str,
     rounds = 0
     while True:
         rounds += 1
-        result = w.h1_admin.ok("Migrate", "7")  # small steps: the resume path is exercised
+        result = w.h1_admin.ok("Migrate", "7", "")  # small steps: the resume path is exercised
         if result["done"]:
             break
         assert rounds < 500
@@ -187,16 +187,30 @@ def test_every_flow_works_after_the_upgrade(migrated: tuple[World, dict[str, Any
 def test_migrate_is_idempotent_and_for_admins(migrated: tuple[World, dict[str, Any]]) -> None:
     w, _ = migrated
     before = dict(w.ledger.state)
-    assert w.h2_admin.ok("Migrate", "100") == {"done": True, "version": 2, "moved": 0}
+    assert w.h2_admin.ok("Migrate", "100", "") == {"done": True, "version": 2, "moved": 0}
     assert {k: v for k, v in w.ledger.state.items() if "layout" not in k} == {
         k: v for k, v in before.items() if "layout" not in k
     }
-    w.alice.refused("NOT_AUTHORIZED", "Migrate", "100")
-    w.h1_admin.refused("INVALID_ARGUMENT", "Migrate", "0")
+    w.alice.refused("NOT_AUTHORIZED", "Migrate", "100", "")
+    w.h1_admin.refused("INVALID_ARGUMENT", "Migrate", "0", "")
 
 
 def test_a_new_ledger_migrates_in_one_call() -> None:
     w = World()
     w.create()
-    assert w.h1_admin.ok("Migrate", "500")["done"] is True
+    assert w.h1_admin.ok("Migrate", "500", "")["done"] is True
     assert w.alice.ok("GetRecord", "rec-1")["patient_id"] == w.alice.id
+
+
+def test_a_rescan_finds_keys_an_old_server_wrote_after_the_migration(
+    migrated: tuple[World, dict[str, Any]],
+) -> None:
+    w, _ = migrated
+    # An organization's old chaincode server wrote a bare-id member after the ledger was migrated.
+    w.ledger.state["\x00member\x00h1-late-1\x00"] = json.dumps(
+        {"id": "h1-late-1", "org": H1, "role": "patient", "public_key": json.loads(JWK), "updated_at": ""}
+    ).encode()
+    assert w.h1_admin.ok("Migrate", "500", "")["moved"] == 0  # done stays done...
+    assert w.h1_admin.ok("Migrate", "500", "yes")["done"] is True  # ...until asked to look again
+    assert "\x00member\x00h1-late-1@Hospital1MSP\x00" in w.ledger.state
+    w.h1_admin.refused("INVALID_ARGUMENT", "Migrate", "500", "maybe")

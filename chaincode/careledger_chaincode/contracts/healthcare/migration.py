@@ -195,9 +195,14 @@ _JSON_KINDS = {MEMBER, RECORD, WKEY, GRANT, ACCESS, AUDIT_BY_PATIENT, MODEL, INF
 
 class MigrationMixin:
     @transaction("Migrate")
-    def migrate(self, ctx: Context, limit: str) -> dict[str, Any]:
-        """Move up to `limit` keys of the old layout to the new one; answers done when nothing is left."""
+    def migrate(self, ctx: Context, limit: str, rescan: str) -> dict[str, Any]:
+        """Move up to `limit` keys of the old layout to the new one; answers done when nothing is left.
+
+        `rescan` "yes" starts over on a ledger already migrated (keys written since by an old chaincode
+        server, e.g. one an organization had not yet replaced); "" goes on where the last call stopped."""
         require_role(caller(ctx), "admin")
+        if rescan not in ("", "yes"):
+            raise invalid('rescan must be "yes" or ""')
         try:
             budget = int(limit)
         except ValueError:
@@ -205,6 +210,8 @@ class MigrationMixin:
         if not 1 <= budget <= MAX_LIMIT:
             raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
         progress = get_json(ctx, LAYOUT) or {"version": 1, "kind": 0, "after": ""}
+        if rescan and progress["version"] >= CURRENT_VERSION:
+            progress = {"version": 1, "kind": 0, "after": ""}
         if progress["version"] >= CURRENT_VERSION:
             return {"done": True, "version": progress["version"], "moved": 0}
         ids, moved = _Ids(ctx), 0
