@@ -178,7 +178,7 @@ class ConsentMixin:
             raise precondition(f"grant {grant_id} was already revoked on {grant['revoked_at']}")
         grantee = grant["grantee"]
         entries = ctx.stub.get_states([wkey_key(ctx, r, grantee) for r in grant["keyed_records"]], PRIVATE)
-        for record_id, raw in zip(grant["keyed_records"], entries, strict=True):
+        for raw in entries:
             if raw is None:  # erased since
                 continue
             entry = load(raw)
@@ -186,7 +186,7 @@ class ConsentMixin:
             if entry["grants"] or entry["roles"]:
                 put_entry(ctx, entry)
             else:
-                purge_entry(ctx, record_id, grantee)
+                purge_entry(ctx, entry)
         for category in grant["categories"]:  # new records of the category no longer get keyed for it
             ctx.stub.del_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, grant["patient_id"], category, grant_id))
         grant.update(status="revoked", revoked_at=now(ctx))

@@ -114,7 +114,8 @@ def _wkey(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> N
     entry = {**value, "recipient": recipient}
     ctx.stub.del_state(key(ctx, WKEY, *parts))
     ctx.stub.put_state(key(ctx, WKEY, record_id, recipient), canonical(entry), PRIVATE)
-    ctx.stub.put_state(key(ctx, KEY_HOLDER, record_id, recipient), b"\x00")
+    if not entry["roles"]:  # entries of the patient and the custodian are found from the record
+        ctx.stub.put_state(key(ctx, KEY_HOLDER, record_id, recipient), b"\x00")
 
 
 def _grant(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:

@@ -47,9 +47,10 @@ from .policy import Entry, current_entry, may_see_metadata, split_current
 RECORD = "record"
 PATIENT_RECORD = "patient-record"
 WKEY = "wkey"
-# Public (record, recipient): who holds a private key entry. Fabric refuses writes in a transaction that ran
-# a range query over private data (its phantoms cannot be validated), so writers find entries through
-# this public index; it names nothing that the grants, which are public, do not name already.
+# Public (record, grantee): who holds a private key entry by a grant. Fabric refuses writes in a transaction
+# that ran a range query over private data (its phantoms cannot be validated), so writers find entries
+# through this public index; it names nothing that the grants, which are public, do not name already.
+# The patient's and the custodian's entries are found from the record itself (every record has both).
 KEY_HOLDER = "wkey-holder"
 GRANT = "grant"
 GRANT_BY_PATIENT = "grant-p"
@@ -66,13 +67,16 @@ def wkey_key(ctx: Context, record_id: str, recipient: str) -> str:
     return key(ctx, WKEY, record_id, recipient)
 
 
-def wkey_entries(ctx: Context, record_id: str) -> dict[str, Entry]:
+def role_holders(record: dict[str, Any]) -> tuple[str, str]:
+    """The recipients every record has: its patient and its custodian organization."""
+    return record["patient_id"], ORG_MEMBER_PREFIX + record["custodian"]
+
+
+def wkey_entries(ctx: Context, record: dict[str, Any]) -> dict[str, Entry]:
     """Every recipient's entry for one record."""
-    holders = [
-        ctx.stub.split_composite_key(k)[1][1]
-        for k, _ in ctx.stub.get_state_by_partial_composite_key(KEY_HOLDER, [record_id])
-    ]
-    raw = ctx.stub.get_states([wkey_key(ctx, record_id, h) for h in holders], PRIVATE)
+    rows = ctx.stub.get_state_by_partial_composite_key(KEY_HOLDER, [record["id"]])
+    holders = dict.fromkeys([*role_holders(record), *(ctx.stub.split_composite_key(k)[1][1] for k, _ in rows)])
+    raw = ctx.stub.get_states([wkey_key(ctx, record["id"], h) for h in holders], PRIVATE)
     return {entry["recipient"]: entry for entry in (load(v) for v in raw if v)}
 
 
@@ -86,14 +90,16 @@ def caller_entries(ctx: Context, who: Caller, record_ids: list[str]) -> list[tup
 
 
 def put_entry(ctx: Context, entry: Entry, new: bool = False) -> None:
+    """Write a key entry; a new one held by a grant (not a role) is also indexed (KEY_HOLDER)."""
     put_private(ctx, entry, WKEY, entry["record_id"], entry["recipient"])
-    if new:
+    if new and not entry["roles"]:
         ctx.stub.put_state(key(ctx, KEY_HOLDER, entry["record_id"], entry["recipient"]), b"\x00")
 
 
-def purge_entry(ctx: Context, record_id: str, recipient: str) -> None:
-    purge_private(ctx, wkey_key(ctx, record_id, recipient))
-    ctx.stub.del_state(key(ctx, KEY_HOLDER, record_id, recipient))
+def purge_entry(ctx: Context, entry: Entry) -> None:
+    purge_private(ctx, wkey_key(ctx, entry["record_id"], entry["recipient"]))
+    if not entry["roles"]:
+        ctx.stub.del_state(key(ctx, KEY_HOLDER, entry["record_id"], entry["recipient"]))
 
 
 def new_entry(record: dict[str, Any], recipient: str, wrapped: dict[str, Any]) -> Entry:
@@ -242,13 +248,14 @@ class RecordsMixin:
         refuse_in_arguments(doc, "wrapped_keys")
         fields = _version_fields(Shape(doc, "version", ("ciphertext_sha256", "size", "locator")))
         at = now(ctx)
-        current, ended = split_current(wkey_entries(ctx, record_id), at)
+        entries = wkey_entries(ctx, record)
+        current, ended = split_current(entries, at)
         keys = wrapped_keys(ctx, set(current), "version")
         record.update(fields, version=record["version"] + 1, updated_at=at, sealed_for=record["patient_id"])
         for recipient, entry in current.items():
             put_entry(ctx, {**entry, "jwe": keys[recipient], "version": record["version"]})
         for recipient in ended:
-            purge_entry(ctx, record_id, recipient)
+            purge_entry(ctx, entries[recipient])
         put_json(ctx, record, RECORD, record_id)
         event(ctx, "RecordVersionAdded", _record_event(record))
         return record
@@ -272,7 +279,7 @@ class RecordsMixin:
         if not (is_custodian_clinician or is_record_patient(who, record)):
             raise denied("only the patient and the custodian's clinicians may list a record's recipients")
         at = now(ctx)
-        entries = wkey_entries(ctx, record_id)
+        entries = wkey_entries(ctx, record)
         return [_recipient(ctx, r) for r, e in sorted(entries.items()) if current_entry(e, at) is not None]
 
     @transaction("GetRecord", read_only=True)
@@ -312,8 +319,8 @@ class RecordsMixin:
         if not is_record_patient(who, record):
             raise denied("only the record's patient may erase it")
         require_active(record)
-        for recipient in wkey_entries(ctx, record_id):
-            purge_entry(ctx, record_id, recipient)
+        for entry in wkey_entries(ctx, record).values():
+            purge_entry(ctx, entry)
         for inference_key, _ in ctx.stub.get_state_by_partial_composite_key(
             INFERENCE, [record["patient_id"], record_id]
         ):
