@@ -20,6 +20,17 @@ def _role(name: str) -> str:
     return "other"
 
 
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from /proc (stat field 4 is the parent)."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = stat_fields(int(entry.name))
+            if fields:
+                tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0  # utime + stime
@@ -40,12 +51,16 @@ class NetworkCPU:
         self._roles: dict[int, str] = {}
 
     def _snapshot(self) -> dict[int, float]:
+        # A process's children count as its role: a supervised chaincode server's worker, a gunicorn
+        # master's worker (record stores and web apps).
+        children = _children()
         pids: dict[int, str] = {}
         for name, proc in ProcessTable(self.state).load().items():
-            pids[proc.pid] = _role(name)
-            child = self.state / "run" / f"{name}.child"  # a supervised chaincode server's worker
-            if child.exists():
-                pids[int(child.read_text())] = _role(name)
+            family = [proc.pid]
+            while family:
+                pid = family.pop()
+                pids[pid] = _role(name)
+                family.extend(children.get(pid, ()))
         self._roles.update(pids)
         return {pid: _cpu_seconds(pid) for pid in pids}
 
