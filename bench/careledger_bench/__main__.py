@@ -1,4 +1,4 @@
-"""python -m careledger_bench [WORKLOAD[:CONCURRENCY[:OPERATIONS]] ...] [--json FILE]
+"""careledger-bench (or python -m careledger_bench) [WORKLOAD[:CONCURRENCY[:OPERATIONS]] ...] [--json FILE]
 
 Runs workloads against the running local network and prints one row each. Example:
     python -m careledger_bench request-access-1:64:1000 request-access-100:8:60 grant:32:400
@@ -64,5 +64,10 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The `careledger-bench` command."""
     sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    entry()

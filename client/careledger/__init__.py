@@ -1,13 +1,14 @@
 """careledger: the Python client of the CareLedger consortium.
 
-Public surface: the Fabric Gateway client (`careledger.gateway`), identities (`CAClient`, `Wallet`,
-`SigningIdentity`) and the exception tree (`careledger.errors`). Importing careledger configures
-no logging.
+Public surface: the Fabric Gateway client (`careledger.gateway`), identities and their keys
+(`CAClient`, `Wallet`, `SigningIdentity`, the key helpers, `write_msp`), crash-safe file writes
+(`write_atomic`) and the exception tree (`careledger.errors`). Importing careledger configures no logging.
 """
 
 from ._ca_client import Attribute, CAClient, Enrollment
-from ._signing import SigningIdentity
-from ._wallet import Wallet
+from ._files import write_atomic
+from ._signing import SigningIdentity, load_private_key, new_private_key, private_key_pem
+from ._wallet import Wallet, write_msp
 from .errors import (
     CAError,
     CareLedgerError,
@@ -37,4 +38,9 @@ __all__ = [
     "SigningIdentity",
     "SubmitError",
     "Wallet",
+    "load_private_key",
+    "new_private_key",
+    "private_key_pem",
+    "write_atomic",
+    "write_msp",
 ]

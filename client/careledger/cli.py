@@ -119,10 +119,8 @@ def main(
     if profile is None:
         if org:
             profile = state / "profiles" / f"{org.lower()}.json"
-        else:  # commands that act as a user need --org; the portal serves every hospital
-            profile = next(iter(sorted((state / "profiles").glob("*.json"))), state / "profiles" / "none.json")
-            if ctx.invoked_subcommand not in ("portal", "hospital", "bench"):
-                raise click.UsageError("give --org (e.g. hospital1) or --profile")
+        else:
+            raise click.UsageError("give --org (e.g. hospital1) or --profile")
     if not profile.exists():
         _fail(f"no connection profile at {profile}: is the network up (`make network-up`)?", EXIT_UNAVAILABLE)
     ctx.obj = Context(profile, user, as_json, org_key_from)
@@ -559,7 +557,7 @@ def wallet() -> None:
 def wallet_set_passphrase(c: Context) -> None:
     """Encrypt your keys under a passphrase (asked twice; CARELEDGER_PASSPHRASE gives the current one)."""
     from ._wallet import Wallet
-    from .gateway._connection import load_profile
+    from .gateway import load_profile
 
     if not c.user:
         _fail("give --user", EXIT_BAD_INPUT)
@@ -574,99 +572,6 @@ def wallet_set_passphrase(c: Context) -> None:
         )
 
     _run(act)
-
-
-def _serve(app: Any, host: str, port: int, cert: Path, key: Path) -> None:
-    """gunicorn over TLS in this process (apps/serve.py says how and why); SIGTERM stops it cleanly."""
-    from .apps.serve import serve
-
-    click.echo(f"serving on https://{host}:{port}/")
-    try:
-        serve(app, host, port, cert, key)
-    except FileNotFoundError as exc:
-        _fail(str(exc), EXIT_BAD_INPUT)
-
-
-@main.group()
-def hospital() -> None:
-    """The hospital app."""
-
-
-@hospital.command("serve")
-@click.option("--org", "serve_org", help="the hospital (as `careledger --org` does)")
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", type=int, help="default: the org's app port from the consortium")
-@click.option("--models", "model_dir", type=click.Path(path_type=Path), default=Path("models/artifacts"))
-@click.pass_obj
-def hospital_serve(c: Context, serve_org: str | None, host: str, port: int | None, model_dir: Path) -> None:
-    """Serve the hospital app of --org over HTTPS."""
-    from .apps import create_hospital_app
-
-    if serve_org:
-        c.profile = c.profile.parent / f"{serve_org.lower()}.json"
-        if not c.profile.exists():
-            _fail(f"no connection profile for {serve_org} in {c.profile.parent}", EXIT_BAD_INPUT)
-    org = c.profile.stem
-    state = c.profile.parent.parent
-    meta_profile = json.loads(c.profile.read_text())
-    meta = meta_profile["x-careledger"]
-    if not meta.get("app_port"):
-        _fail(f"{org} runs no hospital app (no record store in the consortium definition)", EXIT_BAD_INPUT)
-    tls = state / "crypto" / org / "app"
-    app = create_hospital_app(
-        {
-            "PROFILE": str(c.profile),
-            "ORG_KEY_FROM": meta["org_admin"],
-            "MODEL_DIR": str(model_dir),
-            "DEVICE_SECRET_FILE": str(tls / "hospital-device-secret"),  # known devices outlive restarts
-        }
-    )
-    _serve(app, host, port or int(meta["app_port"]), tls / "server.crt", tls / "server.key")
-
-
-@main.group()
-def portal() -> None:
-    """The patient consent portal."""
-
-
-@portal.command("serve")
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", type=int, help="default: the portal port from the consortium")
-@click.pass_obj
-def portal_serve(c: Context, host: str, port: int | None) -> None:
-    """Serve the consent portal for the patients of every hospital, over HTTPS."""
-    from .apps import create_portal_app
-
-    state = c.profile.parent.parent
-    meta = json.loads(c.profile.read_text())["x-careledger"]
-    profiles = {p.stem: str(p) for p in sorted((state / "profiles").glob("*.json")) if p.stem in meta["hospitals"]}
-    tls = state / "crypto" / meta["portal_org"] / "app"
-    app = create_portal_app(
-        {
-            "PROFILES": profiles,
-            "GRANTEE_ORGS": meta["grantee_msps"],
-            "DEVICE_SECRET_FILE": str(tls / "portal-device-secret"),  # known devices outlive restarts
-        }
-    )
-    _serve(app, host, port or int(meta["portal_port"]), tls / "server.crt", tls / "server.key")
-
-
-@main.command("bench")
-@click.argument("workloads", nargs=-1, required=True)
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="also write the rows as JSON to OUT")
-def bench(workloads: tuple[str, ...], out: Path | None) -> None:
-    """Run single benchmark workloads against the local network, one table row each.
-
-    WORKLOADS are WORKLOAD[:CONCURRENCY[:OPERATIONS]], e.g. `careledger bench grant:64:600
-    request-access-100:16:80`. Workloads: trivial-write, trivial-read, node-trivial-write,
-    node-trivial-read, write-4-keys, write-16-keys, grant, request-access-1, request-access-100,
-    access-check. `make bench` runs the whole suite.
-    """
-    try:
-        from careledger_bench.__main__ import main as bench_main
-    except ImportError:
-        _fail("the benchmarks (careledger_bench) are not installed: run `make setup` in the repo", EXIT_UNAVAILABLE)
-    sys.exit(bench_main([*workloads, *(["--json", str(out)] if out else [])]))
 
 
 if __name__ == "__main__":

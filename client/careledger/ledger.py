@@ -20,8 +20,7 @@ from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import events_pb2_grpc, transaction_pb2
 
 from .errors import GatewayError
-from .gateway import Gateway
-from .gateway._proposal import new_transaction_id
+from .gateway import Gateway, new_transaction_id
 
 
 def _der_length(n: int) -> bytes:

@@ -25,8 +25,7 @@ from joserfc.jwk import ECKey
 from . import crypto, fhir
 from ._wallet import Wallet
 from .errors import CareLedgerError, CommitError, EndorseError, IdentityError, NotFoundError
-from .gateway import Contract, Gateway, connect
-from .gateway._connection import load_profile
+from .gateway import Contract, Gateway, connect, load_profile
 from .store import StoreClient, StoreError
 
 RETRYABLE_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")

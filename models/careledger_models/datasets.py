@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,3 +184,17 @@ def from_observation(resource: dict[str, Any]) -> dict[str, Any]:
             if coding.get("system") == FEATURE_SYSTEM:
                 found[coding.get("code")] = component.get("valueQuantity", {}).get("value")
     return found
+
+
+def check_features(schema: list[dict[str, Any]], features: dict[str, Any]) -> list[str]:
+    """Problems of one record against a feature schema (empty when it can be scored). Nothing is imputed."""
+    problems = []
+    for spec in schema:
+        name, value = spec["name"], features.get(spec["name"])
+        if value is None:
+            problems.append(f"{name}: missing")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            problems.append(f"{name}: {value!r} is not a number")
+        elif not spec.get("min", -math.inf) <= value <= spec.get("max", math.inf):
+            problems.append(f"{name}: {value} is outside {spec.get('min')}..{spec.get('max')}")
+    return problems

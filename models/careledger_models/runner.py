@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ import xgboost as xgb
 from careledger.errors import CareLedgerError, EndorseError
 from careledger.services import OpenedRecord, Refused, Session
 
-from .datasets import canonical_row, from_observation
+from .datasets import canonical_row, check_features, from_observation
 from .train import TrainedModel, next_version
 
 
@@ -42,20 +41,6 @@ def register(session: Session, trained: TrainedModel) -> dict[str, Any]:
     if already:
         return dict(session.evaluate("GetModel", trained.model_id, version))
     return dict(session.submit("RegisterModel", card))
-
-
-def check_features(schema: list[dict[str, Any]], features: dict[str, Any]) -> list[str]:
-    """Problems of one record against a feature schema (empty when it can be scored). Nothing is imputed."""
-    problems = []
-    for spec in schema:
-        name, value = spec["name"], features.get(spec["name"])
-        if value is None:
-            problems.append(f"{name}: missing")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            problems.append(f"{name}: {value!r} is not a number")
-        elif not spec.get("min", -math.inf) <= value <= spec.get("max", math.inf):
-            problems.append(f"{name}: {value} is outside {spec.get('min')}..{spec.get('max')}")
-    return problems
 
 
 def _digest(value: Any) -> str:

@@ -180,8 +180,7 @@ def train_on_cohort(
     "target"}, the frame's rows in the order of "records"."""
     from careledger.services import OpenedRecord
 
-    from .datasets import from_observation, outcome_of
-    from .runner import check_features
+    from .datasets import check_features, from_observation, outcome_of
 
     grants = session.grants_to_me()
     wanted = {r for g in grants if g["status"] == "active" and "research" in g["purposes"] for r in g["keyed_records"]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from careledger._signing import SigningIdentity
+from careledger import SigningIdentity
 from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.msp import identities_pb2
 

@@ -18,10 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from careledger._ca_client import Attribute, CAClient, Enrollment
-from careledger._files import write_atomic
-from careledger._signing import SigningIdentity, load_private_key, new_private_key, private_key_pem
-from careledger._wallet import Wallet, write_msp
+from careledger import (
+    Attribute,
+    CAClient,
+    Enrollment,
+    SigningIdentity,
+    Wallet,
+    load_private_key,
+    new_private_key,
+    private_key_pem,
+    write_atomic,
+    write_msp,
+)
 from careledger.errors import CAError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization

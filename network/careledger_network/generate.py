@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from careledger._files import write_atomic
+from careledger import write_atomic
 from careledger_chaincode.contracts.healthcare import PRIVATE_COLLECTION
 
 from .consortium import Consortium, Orderer, Org, Peer

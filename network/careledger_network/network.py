@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from careledger._files import write_atomic
+from careledger import write_atomic
 from careledger.errors import CAError
 
 from . import block_access, config_update, crypto, generate, revocation
@@ -552,12 +552,12 @@ class Network:
             if not org.app_port:
                 continue
             models = ["--models", str(REPO_ROOT / "models" / "artifacts")]
-            kind = ["hospital", "serve", *models] if org.store_port else ["portal", "serve"]
+            kind = ["hospital", "--org", org.key, *models] if org.store_port else ["portal"]
             name = f"app-{org.key}" if org.store_port else "portal"
             specs.append(
                 ProcessSpec(
                     name=name,
-                    command=[sys.executable, "-m", "careledger.cli", "--org", org.key, *kind],
+                    command=[sys.executable, "-m", "careledger_apps", *kind],
                     env={**_base_env(), "CARELEDGER_STATE": str(self.state), "PYTHONUNBUFFERED": "1"},
                     ports=[org.app_port],
                     health_url=f"https://{self.c.host}:{org.app_port}/login",

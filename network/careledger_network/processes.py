@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from careledger._files import write_atomic
+from careledger import write_atomic
 
 
 class ProcessError(RuntimeError):

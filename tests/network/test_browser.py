@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from careledger.apps import create_hospital_app, create_portal_app
 from careledger.services import Session
+from careledger_apps import create_hospital_app, create_portal_app
 from careledger_network.network import Network
 from careledger_network.paths import REPO_ROOT
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,15 +157,23 @@ def test_audit_export_then_check_against_the_ledger(network: Network, tmp_path: 
     assert json.loads(out)["not_on_ledger"] == ["0" * 64]
 
 
+def _bench(network: Network, *args: str) -> tuple[int, str]:
+    """careledger-bench (its own command: the client does not import the benchmarks) on the test network."""
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("careledger-bench")), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CARELEDGER_STATE": str(network.state)},
+        check=False,
+    )
+    return completed.returncode, completed.stdout + completed.stderr
+
+
 def test_bench_runs_single_workloads_and_writes_rows(network: Network, tmp_path: Path) -> None:
     rows_file = tmp_path / "rows.json"
-    result = CliRunner().invoke(
-        main,
-        ["bench", "trivial-write:2:6", "access-check:2:6", "--out", str(rows_file)],
-        env={"CARELEDGER_STATE": str(network.state)},
-    )
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0].split()[:2] == ["workload", "conc"]
+    code, output = _bench(network, "trivial-write:2:6", "access-check:2:6", "--json", str(rows_file))
+    assert code == 0, output
+    assert output.splitlines()[0].split()[:2] == ["workload", "conc"]
     rows = json.loads(rows_file.read_text())
     assert [(r["workload"], r["operations"], r["errors"]) for r in rows] == [
         ("trivial write, Python client", 6, 0),
@@ -176,7 +187,7 @@ def test_bench_runs_single_workloads_and_writes_rows(network: Network, tmp_path:
     [("nope:1:1", "unknown workload 'nope'"), ("grant:x", "positive integers"), ("grant:0:5", "positive integers")],
 )
 def test_bench_refuses_a_bad_workload_spec_before_running_anything(network: Network, spec: str, message: str) -> None:
-    result = CliRunner().invoke(main, ["bench", spec], env={"CARELEDGER_STATE": str(network.state)})
-    assert result.exit_code == 2
-    assert message in result.output
-    assert not result.output.startswith("workload")  # no table was started
+    code, output = _bench(network, spec)
+    assert code == 2
+    assert message in output
+    assert not output.startswith("workload")  # no table was started

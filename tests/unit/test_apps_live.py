@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from careledger.apps._live import MAX_EVENT_BYTES, LiveLog
+from careledger_apps._live import MAX_EVENT_BYTES, LiveLog
 
 from tests.unit.test_apps_signin import PASSPHRASE, Accounts, FakeBrowser, FakeSession, portal
 
@@ -152,7 +152,7 @@ def test_the_stream_goes_on_after_bad_events(tmp_path: Path) -> None:
 def test_known_events_cover_every_event_the_healthcare_contract_emits() -> None:
     import re
 
-    from careledger.apps._live import KNOWN_EVENTS
+    from careledger_apps._live import KNOWN_EVENTS
 
     sources = Path(__file__).parents[2] / "chaincode" / "careledger_chaincode" / "contracts" / "healthcare"
     text = "\n".join(p.read_text() for p in sources.glob("*.py"))

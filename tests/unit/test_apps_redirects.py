@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from careledger.apps._common import safe_next
+from careledger_apps._common import safe_next
 
 from tests.unit.test_apps_signin import PASSPHRASE, FakeBrowser, portal
 

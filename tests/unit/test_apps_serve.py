@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from careledger.apps.serve import GRACEFUL_SECONDS, options
+from careledger_apps.serve import GRACEFUL_SECONDS, options
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -58,8 +58,8 @@ SERVER = """
     import sys, time
     from pathlib import Path
     from flask import Response
-    from careledger.apps import create_portal_app
-    from careledger.apps.serve import AppServer, options
+    from careledger_apps import create_portal_app
+    from careledger_apps.serve import AppServer, options
     directory, port = Path(sys.argv[1]), int(sys.argv[2])
     app = create_portal_app({"PROFILES": {"hospital1": str(directory / "h1.json")}, "GRANTEE_ORGS": []})
 

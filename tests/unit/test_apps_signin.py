@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from careledger.apps import create_portal_app
-from careledger.apps._common import SessionStore, account_key
-from careledger.apps._throttle import ACCOUNT, Throttle
 from careledger.errors import IdentityError
+from careledger_apps import create_portal_app
+from careledger_apps._common import SessionStore, account_key
+from careledger_apps._throttle import ACCOUNT, Throttle
 
 PASSPHRASE = "correct horse battery staple"
 ATTACKERS = [f"203.0.113.{n}" for n in range(1, 31)]  # documentation addresses: labels only, nothing is sent

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from careledger.apps._devices import MAX_AGE, KnownDevices, load_secret
-from careledger.apps._throttle import ACCOUNT, ADDRESS, DAY, DEVICE, Throttle, TooManyAttempts, address_key, in_words
+from careledger_apps._devices import MAX_AGE, KnownDevices, load_secret
+from careledger_apps._throttle import ACCOUNT, ADDRESS, DAY, DEVICE, Throttle, TooManyAttempts, address_key, in_words
 
 ACCOUNT_KEY = "hospital1\x00h1-patient-1"
 

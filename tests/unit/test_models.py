@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 from careledger import fhir
-from careledger_models.datasets import breast_cancer, diabetes, fingerprint, from_observation, to_observation
-from careledger_models.runner import check_features
+from careledger_models.datasets import (
+    breast_cancer,
+    check_features,
+    diabetes,
+    fingerprint,
+    from_observation,
+    to_observation,
+)
 from careledger_models.train import next_version, train
 
 

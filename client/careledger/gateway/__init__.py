@@ -14,7 +14,8 @@ from ._client import (
     Transport,
     chaincode_error_code,
 )
-from ._connection import connect, grpc_channel
+from ._connection import connect, grpc_channel, load_profile
+from ._proposal import new_transaction_id
 
 __all__ = [
     "Commit",
@@ -31,4 +32,6 @@ __all__ = [
     "chaincode_error_code",
     "connect",
     "grpc_channel",
+    "load_profile",
+    "new_transaction_id",
 ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from careledger.errors import IdentityError
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers.response import Response
 
-from ..errors import IdentityError
 from ._common import account_key, safe_next
 from ._devices import MAX_AGE
 from ._throttle import TooManyAttempts

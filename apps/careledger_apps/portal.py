@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from careledger import fhir
+from careledger.errors import GatewayError, IdentityError
+from careledger.services import Session
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from .. import fhir
-from ..errors import GatewayError, IdentityError
-from ..services import Session
 from . import _auth
 from ._common import SessionStore, base_app, current_session, login_required
 from ._live import EventReaders, LiveLog

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..gateway import Gateway, Network, connect
+from careledger.gateway import Gateway, Network, connect
 
 # The healthcare contract's event names (chaincode/careledger_chaincode/contracts/healthcare).
 KNOWN_EVENTS = frozenset(

@@ -19,13 +19,13 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
+from careledger.errors import EndorseError, IdentityError, NotFoundError
+from careledger.gateway import chaincode_error_code
+from careledger.services import Session
+from careledger.store import StoreError
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers.response import Response
 
-from ..errors import EndorseError, IdentityError, NotFoundError
-from ..gateway import chaincode_error_code
-from ..services import Session
-from ..store import StoreError
 from ._devices import KnownDevices, secret_for
 from ._throttle import Throttle
 
@@ -120,7 +120,7 @@ def account_key(org: str, user: str) -> str:
 
 def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | None) -> Flask:
     app = Flask(
-        f"careledger.apps.{name}",
+        f"careledger_apps.{name}",
         template_folder=str(template_folder),
         static_folder=str(template_folder.parent / "static"),
     )

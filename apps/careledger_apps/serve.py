@@ -1,4 +1,4 @@
-"""Serving the web apps: gunicorn over TLS, started from the `careledger ... serve` commands.
+"""Serving the web apps: gunicorn over TLS, started by `careledger-apps hospital|portal`.
 
 gunicorn runs in the command's own process (its arbiter is the process `careledger-network apps` tracks
 and stops with SIGTERM), so the apps start, stop and are health-checked (`GET /login` over HTTPS) like

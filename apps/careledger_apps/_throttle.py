@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import CareLedgerError
+from careledger.errors import CareLedgerError
 
 DAY = 24 * 3600.0
 

@@ -12,11 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from careledger.fhir import FHIRError
+from careledger.services import OpenedRecord, Session
+from careledger_models.runner import ModelRunner
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
-from ..fhir import FHIRError
-from ..services import OpenedRecord, Session
 from . import _auth
 from ._common import SessionStore, base_app, current_session, login_required
 
@@ -114,8 +115,6 @@ def models() -> str:
 @bp.route("/models/run", methods=["POST"])
 @login_required
 def run_model() -> str | tuple[str, int]:
-    from careledger_models.runner import ModelRunner
-
     model_id, version = request.form.get("model_id", ""), request.form.get("version", "")
     record_ids = [r.strip() for r in request.form.get("record_ids", "").split() if r.strip()]
     artifact = _find_artifact(current_session().evaluate("GetModel", model_id, version)["artifact_sha256"])

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .._files import write_atomic
+from careledger import write_atomic
 
 MAX_AGE = 180 * 24 * 3600
 
