@@ -15,6 +15,7 @@ from typing import Any
 from careledger.fhir import FHIRError
 from careledger.services import OpenedRecord, Session
 from careledger_models.runner import ModelRunner
+from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, valid_justification
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
@@ -50,7 +51,7 @@ def patient(patient_id: str) -> str:
 @login_required
 def open_record(record_id: str) -> str | tuple[str, int]:
     purpose = request.form.get("purpose", "treatment")
-    if purpose not in ("treatment", "diagnosis-ai", "research"):
+    if purpose not in PURPOSES:
         return render_template("error.html", title="Bad request", reason="unknown purpose"), 400
     result = current_session().open_records([record_id], purpose)[0]
     if not isinstance(result, OpenedRecord):
@@ -62,12 +63,12 @@ def open_record(record_id: str) -> str | tuple[str, int]:
 @login_required
 def emergency() -> str | tuple[str, int]:
     if request.method == "GET":
-        return render_template("hospital_emergency.html", error=None)
+        return render_template("hospital_emergency.html", error=None, min_letters=MIN_JUSTIFICATION_LETTERS)
     record_id = request.form.get("record_id", "").strip()
     justification = request.form.get("justification", "").strip()
-    if not record_id or len(justification) < 20:
-        error = "Give the record and a justification of at least 20 characters."
-        return render_template("hospital_emergency.html", error=error), 400
+    if not record_id or not valid_justification(justification):
+        error = f"Give the record and a justification of at least {MIN_JUSTIFICATION_LETTERS} letters."
+        return render_template("hospital_emergency.html", error=error, min_letters=MIN_JUSTIFICATION_LETTERS), 400
     result = current_session().open_records([record_id], emergency_justification=justification)[0]
     if not isinstance(result, OpenedRecord):
         return render_template("error.html", title="Emergency access gave no content", reason=result.reason), 403

@@ -18,6 +18,7 @@ from typing import Any
 from careledger import fhir
 from careledger.errors import GatewayError, IdentityError
 from careledger.services import Session
+from careledger_protocol import PURPOSES
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
@@ -28,7 +29,6 @@ from ._live import EventReaders, LiveLog
 bp = Blueprint("main", __name__)
 logger = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
-PURPOSES = ("treatment", "diagnosis-ai", "research")
 
 
 @bp.route("/")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from careledger_protocol import PURPOSES
 
 from . import crypto, fhir
 from .errors import (
@@ -203,7 +204,7 @@ def record_list(c: Context, patient: str | None) -> None:
 
 @record.command("open")
 @click.argument("record_ids", nargs=-1, required=True)
-@click.option("--purpose", type=click.Choice(["treatment", "diagnosis-ai", "research"]), default="treatment")
+@click.option("--purpose", type=click.Choice(PURPOSES), default="treatment")
 @click.option("--emergency", "justification", help="break-glass access with this written justification")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="write each record to OUT/<id>.json")
 @pass_ctx
@@ -294,9 +295,7 @@ def consent() -> None:
 )
 @click.option("--record", "records", multiple=True)
 @click.option("--category", "categories", multiple=True)
-@click.option(
-    "--purpose", "purposes", multiple=True, required=True, type=click.Choice(["treatment", "diagnosis-ai", "research"])
-)
+@click.option("--purpose", "purposes", multiple=True, required=True, type=click.Choice(PURPOSES))
 @click.option("--until", required=True, help="ISO 8601 time with zone, e.g. 2027-06-30T00:00:00Z")
 @pass_ctx
 def consent_grant(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import careledger_protocol as protocol
 from joserfc.jwk import ECKey
 
 from . import crypto, fhir
@@ -160,9 +161,7 @@ class Session:
     def qualify(self, member: str) -> str:
         """A member's ledger id. A bare id (no '@') names a member of this session's own organization;
         `org:<MSP>` ids and qualified ids are returned as they are."""
-        if member.startswith("org:") or "@" in member:
-            return member
-        return f"{member}@{self.gateway.msp_id}"
+        return protocol.qualify(member, self.gateway.msp_id)
 
     # -- identity ----------------------------------------------------------------------------------------------
     def _load_encryption_key(self, label: str) -> ECKey:
@@ -227,7 +226,7 @@ class Session:
 
     def _unwrap(self, entry: dict[str, Any], ref: crypto.RecordRef) -> bytes:
         recipient = entry["recipient"]
-        if recipient.startswith("org:"):
+        if recipient.startswith(protocol.ORG_MEMBER_PREFIX):
             if self.org_key is None:
                 raise IdentityError(
                     f"the key of {ref.record_id} is wrapped for {recipient}: open it from a hospital system"

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 from careledger import write_atomic
-from careledger_chaincode.contracts.healthcare import PRIVATE_COLLECTION
+from careledger_protocol import PRIVATE_COLLECTION
 
 from .consortium import Consortium, Orderer, Org, Peer
 from .crypto import org_paths, wallet

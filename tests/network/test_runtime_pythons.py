@@ -55,7 +55,10 @@ def test_chaincode_server_runs_on_newer_pythons(network: Network, version: str) 
     org = network.c.org("hospital2")
     spec = next(s for s in network._chaincode_specs() if s.name == f"cc-{org.key}")
     network.table.stop(spec.name)
-    env = {**spec.env, "PYTHONPATH": str(REPO_ROOT / "chaincode")}
+    env = {
+        **spec.env,
+        "PYTHONPATH": f"{REPO_ROOT / 'chaincode'}:{REPO_ROOT / 'protocol'}",
+    }  # the chaincode and its protocol
     name = f"cc-{org.key}-py{version}"
     log = network.state / "logs" / f"{name}.log"
     offset = log.stat().st_size if log.exists() else 0  # the log is appended to: read only this run's part

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from careledger._signing import SigningIdentity
-from careledger.store import AuthError, NonceCache, Requester, ledger_member_id, sign_request, verify_request
+from careledger.store import AuthError, NonceCache, Requester, sign_request, verify_request
 from careledger.store._auth import H_BODY, H_NONCE, H_TIME, MAX_SKEW_SECONDS
 from careledger.store._crl import CrlFiles, RevokedSerials, no_revocations
 from careledger.store._nonces import NonceCacheFull
+from careledger_protocol import ledger_member_id
 from cryptography import x509
 
 from .test_store_support import CA

@@ -3,7 +3,7 @@
 Written instead of wrapping fabric-chaincode-python 2.5.4 (see chaincode/README.md for why).
 """
 
-from ._contract import (
+from careledger_protocol import (
     CONFLICT,
     FAILED_PRECONDITION,
     INTERNAL,
@@ -11,6 +11,9 @@ from ._contract import (
     NOT_AUTHORIZED,
     NOT_FOUND,
     UNKNOWN_FUNCTION,
+)
+
+from ._contract import (
     ChaincodeError,
     Context,
     Contract,

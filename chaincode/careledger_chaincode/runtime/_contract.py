@@ -15,20 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from careledger_protocol import (
+    INTERNAL,
+    INVALID_ARGUMENT,
+    UNKNOWN_FUNCTION,
+)
+
 from ._stub import ChaincodeStub, OutOfRange, PeerError
 
 log = logging.getLogger("careledger.chaincode")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Stable error codes, shared with the client.
-INVALID_ARGUMENT = "INVALID_ARGUMENT"
-NOT_AUTHORIZED = "NOT_AUTHORIZED"
-NOT_FOUND = "NOT_FOUND"
-CONFLICT = "CONFLICT"
-FAILED_PRECONDITION = "FAILED_PRECONDITION"
-UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
-INTERNAL = "INTERNAL"
+# The stable refusal codes are the protocol's (careledger_protocol.codes), shared with the client.
 
 
 class ChaincodeError(Exception):

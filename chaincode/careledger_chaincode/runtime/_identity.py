@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
+from careledger_protocol import certificate_attributes
 from cryptography import x509
 from fabric_protos.msp import identities_pb2
-
-# Fabric CA puts the attributes it was asked to include into this extension, as JSON {"attrs": {...}}.
-FABRIC_CA_ATTRS_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")
 
 
 @dataclass(frozen=True)
@@ -57,18 +54,4 @@ class ClientIdentity:
 @lru_cache(maxsize=4096)
 def _certificate_attributes(certificate_pem: bytes) -> dict[str, str]:
     """Parsed once per certificate: the same few clients call again and again (callers get a copy)."""
-    return _attributes(x509.load_pem_x509_certificate(certificate_pem))
-
-
-def _attributes(cert: x509.Certificate) -> dict[str, str]:
-    try:
-        ext = cert.extensions.get_extension_for_oid(FABRIC_CA_ATTRS_OID)
-    except x509.ExtensionNotFound:
-        return {}
-    raw = ext.value
-    data = raw.value if isinstance(raw, x509.UnrecognizedExtension) else b""
-    try:
-        attrs = json.loads(data).get("attrs", {})
-    except (ValueError, AttributeError):
-        return {}
-    return {str(k): str(v) for k, v in attrs.items()} if isinstance(attrs, dict) else {}
+    return certificate_attributes(x509.load_pem_x509_certificate(certificate_pem))

@@ -1,6 +1,6 @@
 """Encrypted record stores: content-addressed blobs, served per custodian over HTTPS with signed requests."""
 
-from ._auth import AuthError, Requester, ledger_member_id, sign_request, verify_request
+from ._auth import AuthError, Requester, sign_request, verify_request
 from ._blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore, S3BlobStore
 from ._client import StoreClient, StoreError
 from ._nonces import NonceCache
@@ -16,7 +16,6 @@ __all__ = [
     "S3BlobStore",
     "StoreClient",
     "StoreError",
-    "ledger_member_id",
     "sign_request",
     "verify_request",
 ]

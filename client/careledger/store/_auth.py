@@ -18,13 +18,13 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import json
 import re
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from careledger_protocol import LOCAL_ID, ROLES, certificate_attributes, ledger_member_id
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -36,27 +36,15 @@ from ._crl import RevokedSerials, no_revocations
 from ._nonces import NonceCache
 
 MAX_SKEW_SECONDS = 120
-_ATTRS_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")  # Fabric CA attributes extension
 H_MSP, H_CERT, H_TIME, H_SIG = "X-CareLedger-MSP", "X-CareLedger-Cert", "X-CareLedger-Time", "X-CareLedger-Signature"
 H_NONCE, H_BODY = "X-CareLedger-Nonce", "X-CareLedger-Body-SHA256"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# The chaincode's rules for the certificate attributes (contracts/healthcare/_caller.py): a certificate the
-# ledger would refuse is refused here too.
-_LOCAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-ROLES = ("patient", "clinician", "researcher", "auditor", "admin")
 
 
 class AuthError(CareLedgerError):
     """The request's signature or identity is not acceptable; the message says why."""
-
-
-def ledger_member_id(member_id: str, msp_id: str) -> str:
-    """The id the ledger knows a member by: the certificate's member_id qualified by the MSP whose CA issued
-    it. This mirrors the chaincode's rule (`ledger_member_id` in contracts/healthcare/_caller.py); the two
-    must change together, or the store would compare ids the ledger never issues."""
-    return f"{member_id}@{msp_id}"
 
 
 def body_digest(body: bytes | bytearray) -> str:
@@ -92,19 +80,6 @@ class Requester:
     @property
     def ledger_id(self) -> str:
         return ledger_member_id(self.member_id, self.msp_id)
-
-
-def _attributes(cert: x509.Certificate) -> dict[str, str]:
-    try:
-        ext = cert.extensions.get_extension_for_oid(_ATTRS_OID).value
-    except x509.ExtensionNotFound:
-        return {}
-    raw = ext.value if isinstance(ext, x509.UnrecognizedExtension) else b"{}"
-    try:
-        attrs = json.loads(raw).get("attrs", {})
-    except (ValueError, AttributeError):
-        return {}
-    return {str(k): str(v) for k, v in attrs.items()} if isinstance(attrs, dict) else {}
 
 
 def verify_request(
@@ -153,9 +128,10 @@ def verify_request(
     except InvalidSignature:
         raise AuthError("the request signature does not match the request") from None
     _check_certificate(cert, msp_id, trusted_cas, revoked)
-    attrs = _attributes(cert)
+    attrs = certificate_attributes(cert)
     role, member_id = attrs.get("role", ""), attrs.get("member_id", "")
-    if role not in ROLES or not _LOCAL_ID.match(member_id):
+    # The protocol's rules: a certificate the ledger would refuse is refused here too.
+    if role not in ROLES or not LOCAL_ID.match(member_id):
         raise AuthError("the certificate carries no valid CareLedger role and member_id")
     # A replay is the same signed request again: its nonce is in the cache until its timestamp expires.
     if not nonces.add(nonce, int(timestamp) + MAX_SKEW_SECONDS, now):

@@ -1,7 +1,6 @@
 """The CareLedger healthcare contract: members, records, consent, audited access, models, inferences."""
 
 from ...runtime import Contract
-from ._common import PRIVATE as PRIVATE_COLLECTION
 from .access import AccessMixin
 from .consent import ConsentMixin
 from .members import MembersMixin
@@ -14,4 +13,4 @@ class HealthcareContract(MembersMixin, RecordsMixin, ConsentMixin, AccessMixin, 
     name = "careledger"
 
 
-__all__ = ["PRIVATE_COLLECTION", "HealthcareContract"]
+__all__ = ["HealthcareContract"]

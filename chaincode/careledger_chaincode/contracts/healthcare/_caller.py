@@ -10,37 +10,28 @@ The caller's org, role and id come from the signing certificate only, never from
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from careledger_protocol import (
+    LOCAL_ID,
+    MEMBER_ID,
+    MSP_ID,
+    ORG_ID,
+    ORG_MEMBER_PREFIX,
+    ROLES,
+    ledger_member_id,
+    member_org,
+)
 
 from ...runtime import Context
 from ._common import denied, invalid
 
-ROLES = ("patient", "clinician", "researcher", "auditor", "admin")
-ORG_MEMBER_PREFIX = "org:"
-_LOCAL = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-_MSP = r"[A-Za-z][A-Za-z0-9-]{0,39}"
-_LOCAL_ID = re.compile(rf"^{_LOCAL}$")
-_MEMBER_ID = re.compile(rf"^{_LOCAL}@{_MSP}$")
-_ORG_ID = re.compile(rf"^{ORG_MEMBER_PREFIX}{_MSP}$")
-_MSP_ID = re.compile(rf"^{_MSP}$")
-
-
-def ledger_member_id(local_id: str, msp_id: str) -> str:
-    """The ledger id of the member `local_id` of `msp_id` (the record stores apply the same rule)."""
-    return f"{local_id}@{msp_id}"
-
-
-def member_org(ledger_id: str) -> str:
-    """The MSP a member id (or an `org:` id) belongs to."""
-    if ledger_id.startswith(ORG_MEMBER_PREFIX):
-        return ledger_id[len(ORG_MEMBER_PREFIX) :]
-    return ledger_id.rpartition("@")[2]
+__all__ = ["ORG_MEMBER_PREFIX", "ROLES", "member_org"]  # the protocol's, for the contract's modules
 
 
 def member_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _MEMBER_ID.match(value):
+    if not isinstance(value, str) or not MEMBER_ID.match(value):
         raise invalid(
             f"{what} must be a member id: <id>@<MSP id>, e.g. h1-patient-1@Hospital1MSP (the id in the member's "
             "certificate, qualified by its organization)"
@@ -50,13 +41,13 @@ def member_id(value: Any, what: str) -> str:
 
 def recipient_id(value: Any, what: str) -> str:
     """A member id, or `org:<MSP id>` for an organization."""
-    if isinstance(value, str) and _ORG_ID.match(value):
+    if isinstance(value, str) and ORG_ID.match(value):
         return value
     return member_id(value, what)
 
 
 def msp_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _MSP_ID.match(value):
+    if not isinstance(value, str) or not MSP_ID.match(value):
         raise invalid(f"{what} must be an MSP id such as Hospital1MSP")
     return value
 
@@ -95,7 +86,7 @@ def caller(ctx: Context) -> Caller:
     local = identity.attribute("member_id") or ""
     if role not in ROLES:
         raise denied("the caller's certificate has no CareLedger role attribute; enroll with role and member_id")
-    if not _LOCAL_ID.match(local):
+    if not LOCAL_ID.match(local):
         raise denied("the caller's certificate has no valid member_id attribute (letters, digits, '.', '_', '-')")
     return Caller(msp_id=identity.msp_id, role=role, member_id=ledger_member_id(local, identity.msp_id))
 

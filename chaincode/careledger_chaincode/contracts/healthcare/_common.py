@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from careledger_protocol import PRIVATE_COLLECTION, PURPOSES, RESOURCE_TYPES
+
 from ...runtime import (
     FAILED_PRECONDITION,
     INVALID_ARGUMENT,
@@ -22,26 +24,17 @@ from ...runtime import (
     Context,
 )
 
-# -- vocabularies -------------------------------------------------------------------------------------------
-PURPOSES = ("treatment", "diagnosis-ai", "research")
-RESOURCE_TYPES = (
-    "Observation",
-    "DiagnosticReport",
-    "Condition",
-    "Procedure",
-    "MedicationStatement",
-    "ImagingStudy",
-    "DocumentReference",
-    "Bundle",
-)
+__all__ = ["PURPOSES", "RESOURCE_TYPES"]  # names of the protocol the contract's modules take from here
+
+# -- vocabularies (the protocol's, re-exported for the contract's modules) -----------------------------------
 MAX_BATCH = 500
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
 
-# The private data collection every application organization's peers hold (network/consortium.yaml
-# generates its definition). One collection for all, not one per pair of organizations: a decision is
-# endorsed by a majority of organizations, and each endorser must read the same private entries.
-PRIVATE = "careledger-private"
+# The private data collection every application organization's peers hold (the network generates its
+# definition). One collection for all, not one per pair of organizations: a decision is endorsed by a
+# majority of organizations, and each endorser must read the same private entries.
+PRIVATE = PRIVATE_COLLECTION
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{0,39}$")

@@ -18,9 +18,10 @@ transaction grows with the ledger. It is deterministic, resumable and idempotent
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
+
+from careledger_protocol import is_member_id
 
 from ...runtime import Context, transaction
 from ._caller import ORG_MEMBER_PREFIX, caller, require_role
@@ -61,7 +62,6 @@ KINDS = (
     MODEL,
     INFERENCE,
 )
-_QUALIFIED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}@[A-Za-z][A-Za-z0-9-]{0,39}$")
 
 
 class _Ids:
@@ -92,7 +92,7 @@ def _replace(doc: dict[str, Any], ids: _Ids, *fields: str) -> None:
 
 def _member(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
     old = parts[0]
-    if _QUALIFIED.match(old) or old.startswith(ORG_MEMBER_PREFIX):
+    if is_member_id(old) or old.startswith(ORG_MEMBER_PREFIX):
         return
     new = f"{old}@{value['org']}"
     ctx.stub.put_state(key(ctx, ALIAS, old), new.encode())

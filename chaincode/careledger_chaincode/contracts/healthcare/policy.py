@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from careledger_protocol import PURPOSE_ROLES, valid_justification
+
 from ._caller import Caller
 from ._time import window_end, within_window
 
@@ -22,8 +24,7 @@ Entry = dict[str, Any]
 Record = dict[str, Any]
 Access = dict[str, Any]
 
-PURPOSE_ROLES = {"treatment": ("clinician",), "diagnosis-ai": ("clinician",), "research": ("researcher",)}
-MIN_JUSTIFICATION_LETTERS = 20
+__all__ = ["valid_justification"]  # the protocol's rule, for the access contract
 
 
 # -- consent terms ---------------------------------------------------------------------------------------
@@ -87,11 +88,6 @@ class Decision:
     reason: str
     key_entry: Entry | None = None  # the entry whose wrapped key the requester will be given
     grant_id: str | None = None  # the consent that allowed it, if one did
-
-
-def valid_justification(text: str) -> bool:
-    """A break-glass justification says something: at least MIN_JUSTIFICATION_LETTERS letters."""
-    return sum(c.isalpha() for c in text) >= MIN_JUSTIFICATION_LETTERS
 
 
 def decide(
