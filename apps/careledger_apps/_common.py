@@ -19,8 +19,17 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from careledger.errors import EndorseError, IdentityError, NotFoundError
-from careledger.gateway import chaincode_error_code
+from careledger.errors import (
+    ChaincodeRefusal,
+    Conflict,
+    EndorseError,
+    FailedPrecondition,
+    IdentityError,
+    InvalidArgument,
+    NotAuthorized,
+    NotFound,
+    NotFoundError,
+)
 from careledger.services import Session
 from careledger.store import StoreError
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
@@ -35,12 +44,13 @@ SESSION_SECONDS = 30 * 60
 # the app's threads cannot take gigabytes.
 KEY_OPENINGS = 4
 
-REFUSAL_WORDS = {
-    "NOT_AUTHORIZED": "The ledger refused: you are not allowed to do this.",
-    "NOT_FOUND": "The ledger has no such item.",
-    "INVALID_ARGUMENT": "The ledger refused the request as malformed.",
-    "CONFLICT": "That already exists on the ledger.",
-    "FAILED_PRECONDITION": "The ledger refused: something must happen first.",
+# What each kind of refusal is called on the error page, and its HTTP status.
+REFUSAL_PAGES: dict[type[ChaincodeRefusal], tuple[str, int]] = {
+    NotAuthorized: ("The ledger refused: you are not allowed to do this.", 403),
+    NotFound: ("The ledger has no such item.", 404),
+    InvalidArgument: ("The ledger refused the request as malformed.", 400),
+    Conflict: ("That already exists on the ledger.", 409),
+    FailedPrecondition: ("The ledger refused: something must happen first.", 409),
 }
 
 
@@ -164,13 +174,17 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
     def inject() -> dict[str, Any]:
         return {"csrf_token": session.get("csrf", ""), "user": g.get("user")}
 
+    @app.errorhandler(ChaincodeRefusal)
+    def ledger_refusal(exc: ChaincodeRefusal) -> tuple[str, int]:
+        title, status = next(
+            (page for kind, page in REFUSAL_PAGES.items() if isinstance(exc, kind)), ("The request failed", 400)
+        )
+        return render_template("error.html", title=title, reason=exc.reason), status
+
     @app.errorhandler(EndorseError)
-    def ledger_refusal(exc: EndorseError) -> tuple[str, int]:
-        code = getattr(exc, "chaincode_code", "") or chaincode_error_code(str(exc))
-        detail = next((d.message for d in exc.details), str(exc)).split(": ", 1)[-1] if exc.details else str(exc)
-        reason = detail.split(f"{code}: ", 1)[-1] if code else "The network could not process the request; retry."
-        status = {"NOT_AUTHORIZED": 403, "NOT_FOUND": 404}.get(code, 400 if code else 503)
-        return render_template("error.html", title=REFUSAL_WORDS.get(code, "The request failed"), reason=reason), status
+    def network_failure(exc: EndorseError) -> tuple[str, int]:
+        reason = "The network could not process the request; retry."
+        return render_template("error.html", title="The request failed", reason=reason), 503
 
     @app.errorhandler(NotFoundError)
     def not_found(exc: NotFoundError) -> tuple[str, int]:

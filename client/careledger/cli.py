@@ -22,12 +22,16 @@ from careledger_protocol import PURPOSES
 from . import crypto, fhir
 from .errors import (
     CareLedgerError,
+    ChaincodeRefusal,
     CommitError,
     EndorseError,
     GatewayError,
     IdentityError,
+    InvalidArgument,
+    NotFound,
     NotFoundError,
     SubmitError,
+    UnknownFunction,
 )
 from .services import OpenedRecord, Session
 from .store import StoreError
@@ -65,15 +69,13 @@ def _run(action: Callable[[], None]) -> None:
     """Map every failure to a clear message and a meaningful exit code."""
     try:
         action()
+    except NotFound as exc:
+        _fail(f"{exc.code}: {exc.reason}", EXIT_NOT_FOUND)
+    except (InvalidArgument, UnknownFunction) as exc:
+        _fail(f"{exc.code}: {exc.reason}", EXIT_BAD_INPUT)
+    except ChaincodeRefusal as exc:
+        _fail(f"{exc.code}: {exc.reason}", EXIT_REFUSED)
     except EndorseError as exc:
-        code = getattr(exc, "chaincode_code", "")
-        detail = next((d.message for d in exc.details), str(exc)).split(", ", 1)[-1]
-        if code == "NOT_FOUND":
-            _fail(detail, EXIT_NOT_FOUND)
-        if code in ("INVALID_ARGUMENT", "UNKNOWN_FUNCTION"):
-            _fail(detail, EXIT_BAD_INPUT)
-        if code:
-            _fail(detail, EXIT_REFUSED)
         _fail(f"the network could not endorse the request: {exc}", EXIT_UNAVAILABLE)
     except (SubmitError, CommitError) as exc:
         _fail(f"{exc} (transaction {exc.transaction_id}); it is safe to retry", EXIT_UNAVAILABLE)

@@ -6,16 +6,31 @@ CareLedgerError
 ├── CAError                  a Fabric CA refused or could not be reached
 └── GatewayError             anything that went wrong talking to a Fabric Gateway
     ├── EndorseError         the proposal was not endorsed (carries the peers' messages)
+    │   └── ChaincodeRefusal the chaincode refused it: `code` and `reason`, one subclass per code
+    │       ├── InvalidArgument, NotAuthorized, Conflict, FailedPrecondition, UnknownFunction
+    │       ├── NotFound     (also a NotFoundError)
+    │       └── ChaincodeFailed   the chaincode failed (INTERNAL): a bug, not a refusal
     ├── SubmitError          the orderer did not accept the endorsed transaction
     ├── CommitStatusError    the commit status could not be obtained
     └── CommitError          the transaction was committed invalid (carries the validation code)
 
-Every GatewayError carries the transaction id it concerns.
+Every GatewayError carries the transaction id it concerns. A chaincode's refusal is recognised once, at
+the gateway boundary (the gateway client's error mapping), and caught by type everywhere else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from careledger_protocol import (
+    CONFLICT,
+    FAILED_PRECONDITION,
+    INTERNAL,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    UNKNOWN_FUNCTION,
+)
 
 
 class CareLedgerError(Exception):
@@ -67,6 +82,65 @@ class GatewayError(CareLedgerError):
 
 class EndorseError(GatewayError):
     pass
+
+
+class ChaincodeRefusal(EndorseError):
+    """The chaincode refused the proposal; `reason` says why in words, for people."""
+
+    code = ""
+
+    def __init__(
+        self,
+        message: str,
+        transaction_id: str = "",
+        grpc_status: str = "",
+        details: tuple[PeerMessage, ...] = (),
+        reason: str = "",
+    ) -> None:
+        super().__init__(message, transaction_id, grpc_status, details)
+        self.reason = reason
+
+
+class InvalidArgument(ChaincodeRefusal):
+    code = INVALID_ARGUMENT
+
+
+class NotAuthorized(ChaincodeRefusal):
+    code = NOT_AUTHORIZED
+
+
+class NotFound(ChaincodeRefusal, NotFoundError):
+    code = NOT_FOUND
+
+
+class Conflict(ChaincodeRefusal):
+    code = CONFLICT
+
+
+class FailedPrecondition(ChaincodeRefusal):
+    code = FAILED_PRECONDITION
+
+
+class UnknownFunction(ChaincodeRefusal):
+    code = UNKNOWN_FUNCTION
+
+
+class ChaincodeFailed(ChaincodeRefusal):
+    code = INTERNAL
+
+
+REFUSALS: dict[str, type[ChaincodeRefusal]] = {
+    kind.code: kind
+    for kind in (
+        InvalidArgument,
+        NotAuthorized,
+        NotFound,
+        Conflict,
+        FailedPrecondition,
+        UnknownFunction,
+        ChaincodeFailed,
+    )
+}
 
 
 class SubmitError(GatewayError):

@@ -25,7 +25,7 @@ from joserfc.jwk import ECKey
 
 from . import crypto, fhir
 from ._wallet import Wallet
-from .errors import CareLedgerError, CommitError, EndorseError, IdentityError, NotFoundError
+from .errors import CareLedgerError, CommitError, Conflict, EndorseError, IdentityError, NotFound, NotFoundError
 from .gateway import Contract, Gateway, connect, load_profile
 from .store import StoreClient, StoreError
 
@@ -198,9 +198,8 @@ class Session:
             return dict(self.submit("RegisterOrganizationKey", json.dumps(jwk)))
         try:
             return dict(self.submit("RegisterMember", json.dumps(jwk)))
-        except EndorseError as exc:
-            if getattr(exc, "chaincode_code", "") != "CONFLICT":
-                raise
+        except Conflict:
+            pass  # registered already: keep the key on the ledger if it is ours
         member = self.evaluate("GetMember", self.member_id())
         if _same_key(member["public_key"], jwk):
             return dict(member)
@@ -209,10 +208,8 @@ class Session:
     def _org_key_registered(self) -> bool:
         try:
             self.evaluate("GetMember", f"org:{self.gateway.msp_id}")
-        except EndorseError as exc:
-            if getattr(exc, "chaincode_code", "") == "NOT_FOUND":
-                return False
-            raise
+        except NotFound:
+            return False
         return True
 
     def member_id(self) -> str:

@@ -15,6 +15,7 @@ from .codes import (
     NOT_AUTHORIZED,
     NOT_FOUND,
     REFUSAL_CODES,
+    UNKNOWN_ACCESS,
     UNKNOWN_FUNCTION,
 )
 from .ids import (
@@ -60,6 +61,7 @@ __all__ = [
     "REFUSAL_CODES",
     "RESOURCE_TYPES",
     "ROLES",
+    "UNKNOWN_ACCESS",
     "UNKNOWN_FUNCTION",
     "certificate_attributes",
     "is_member_id",

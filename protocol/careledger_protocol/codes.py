@@ -9,4 +9,7 @@ CONFLICT = "CONFLICT"
 FAILED_PRECONDITION = "FAILED_PRECONDITION"
 UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
 INTERNAL = "INTERNAL"
+# A VerifyAccess verdict on an access transaction the peer asked has not committed (yet): a store asks
+# again for a moment, since the client's own peer may be a block ahead of the store's.
+UNKNOWN_ACCESS = "UNKNOWN_ACCESS"
 REFUSAL_CODES = (INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, CONFLICT, FAILED_PRECONDITION, UNKNOWN_FUNCTION, INTERNAL)

@@ -490,7 +490,7 @@ def test_authorization(
     )
     with pytest.raises(EndorseError) as info:
         step()
-    assert info.value.chaincode_code == "NOT_AUTHORIZED", str(info.value)  # type: ignore[attr-defined]
+    assert info.value.code == "NOT_AUTHORIZED", str(info.value)
 
 
 @pytest.mark.parametrize(

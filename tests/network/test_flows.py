@@ -179,10 +179,10 @@ def test_create_record_refuses_invalid_fhir(people: dict[str, Session]) -> None:
 def test_ledger_refusals_surface_with_their_code(people: dict[str, Session]) -> None:
     with pytest.raises(EndorseError) as info:
         people["other-patient"].revoke("g-" + "0" * 32)
-    assert info.value.chaincode_code == "NOT_FOUND"  # type: ignore[attr-defined]
+    assert info.value.code == "NOT_FOUND"
     with pytest.raises(EndorseError) as not_patient:
         people["dr-h1"].submit("GrantConsent", json.dumps({"grantee": "h2-clinician-1@Hospital2MSP"}))
-    assert not_patient.value.chaincode_code == "NOT_AUTHORIZED"  # type: ignore[attr-defined]
+    assert not_patient.value.code == "NOT_AUTHORIZED"
 
 
 def test_store_connection_is_kept_alive_and_survives_a_store_restart(

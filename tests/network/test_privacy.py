@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 from careledger import crypto as ccrypto
-from careledger.errors import EndorseError, GatewayError
+from careledger.errors import ChaincodeRefusal, EndorseError, GatewayError
 from careledger.gateway import _proposal as proposal_module
 from careledger.ledger import BlockReader
 from careledger.services import OpenedRecord, Refused, Session
@@ -69,7 +69,7 @@ def people(network: Network) -> Iterator[People]:
 
 
 def _refusal(exc: EndorseError) -> str:
-    return str(getattr(exc, "chaincode_code", ""))
+    return exc.code if isinstance(exc, ChaincodeRefusal) else ""
 
 
 # -- 1. bookmark injection -------------------------------------------------------------------------------------

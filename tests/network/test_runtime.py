@@ -50,7 +50,7 @@ def test_2_an_exception_is_answered_not_left_to_the_peer_timeout(diag: Contract)
     # The answer is ours (status 500 with the exception type), not the peer's execute timeout.
     assert "chaincode response 500, INTERNAL: diag:Fail failed (RuntimeError)" in str(info.value)
     assert "timeout" not in str(info.value).lower()
-    assert info.value.chaincode_code == "INTERNAL"  # type: ignore[attr-defined]
+    assert info.value.code == "INTERNAL"
 
 
 def test_3_events_reach_the_committed_block(diag: Contract, gateway: Gateway, network: Network) -> None:
@@ -84,7 +84,7 @@ def test_5_peer_error_replies_are_errors_not_values(diag: Contract) -> None:
     with pytest.raises(EndorseError) as info:
         diag.evaluate_transaction("PrivateGet", "no-such-collection", "k")
     assert "collection careledger/careledger/no-such-collection could not be found" in str(info.value)
-    assert info.value.chaincode_code == "INTERNAL"  # type: ignore[attr-defined]
+    assert info.value.code == "INTERNAL"
 
 
 def test_7_no_values_in_chaincode_logs(diag: Contract, network: Network) -> None:

@@ -9,7 +9,8 @@ import grpc
 import pytest
 from careledger import CommitError, EndorseError, SigningIdentity, SubmitError
 from careledger._signing import new_private_key
-from careledger.gateway import Gateway, chaincode_error_code
+from careledger.errors import ChaincodeFailed, Conflict, NotAuthorized, NotFound, NotFoundError
+from careledger.gateway import Gateway
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fabric_protos.common import common_pb2
@@ -147,14 +148,14 @@ def test_endorse_error_carries_tx_id_peer_messages_and_chaincode_code(
     )
     contract = Gateway(identity, transport).network("ch1").contract("cc")
     proposal = contract.new_proposal("Grant", ["x"])
-    with pytest.raises(EndorseError) as info:
+    with pytest.raises(NotAuthorized) as info:  # an EndorseError of the refusal's own type
         proposal.endorse()
     err = info.value
+    assert isinstance(err, EndorseError)
     assert err.transaction_id == proposal.transaction_id
     assert err.grpc_status == "ABORTED"
     assert err.details[0].msp_id == "Org1MSP"
-    assert err.chaincode_code == "NOT_AUTHORIZED"  # type: ignore[attr-defined]
-    assert "only the patient may grant" in str(err)
+    assert (err.code, err.reason) == ("NOT_AUTHORIZED", "only the patient may grant")
 
 
 def test_submit_error_is_its_own_type(identity: SigningIdentity, transport: FakeTransport) -> None:
@@ -196,12 +197,25 @@ def test_unsigned_step_without_signer_says_what_to_do(identity: SigningIdentity,
 
 
 @pytest.mark.parametrize(
-    ("message", "code"),
+    ("message", "kind", "reason"),
     [
-        ("chaincode response 400, NOT_FOUND: no record", "NOT_FOUND"),
-        ("INVALID_ARGUMENT: bad id", "INVALID_ARGUMENT"),
-        ("plain failure", ""),
+        ("chaincode response 400, NOT_FOUND: no record", NotFound, "no record"),
+        ("chaincode response 400, CONFLICT: exists: use AddRecordVersion", Conflict, "exists: use AddRecordVersion"),
+        (
+            "chaincode response 500, INTERNAL: diag:Fail failed (RuntimeError)",
+            ChaincodeFailed,
+            "diag:Fail failed (RuntimeError)",
+        ),
+        ("INVALID_ARGUMENT: bad id", EndorseError, ""),  # not the chaincode's answer: not taken for one
+        ("plain failure", EndorseError, ""),
     ],
 )
-def test_chaincode_error_code(message: str, code: str) -> None:
-    assert chaincode_error_code(message) == code
+def test_a_refusal_is_recognised_once_into_its_type(
+    identity: SigningIdentity, transport: FakeTransport, message: str, kind: type[EndorseError], reason: str
+) -> None:
+    transport.endorse_error = FakeRpcError(grpc.StatusCode.ABORTED, "failed", [("p:1", "Org1MSP", message)])
+    with pytest.raises(EndorseError) as info:
+        Gateway(identity, transport).network("ch1").contract("cc").new_proposal("F").endorse()
+    assert type(info.value) is kind
+    assert getattr(info.value, "reason", "") == reason
+    assert isinstance(info.value, NotFoundError) == (kind is NotFound)

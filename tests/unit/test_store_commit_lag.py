@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from careledger.store._server import NOT_YET_COMMITTED, ask_until_committed
+from careledger.store._server import ask_until_committed
+from careledger_protocol import UNKNOWN_ACCESS
 
-PENDING = {"granted": False, "reason": NOT_YET_COMMITTED}
+PENDING = {"granted": False, "code": UNKNOWN_ACCESS, "reason": "no committed access transaction with this id"}
 GRANTED = {"granted": True, "reason": "granted"}
 OTHER = {"granted": False, "reason": "that transaction was made by another requester"}
 
@@ -20,7 +21,7 @@ def _run(answers: list[dict[str, Any]], wait: float = 3.0) -> tuple[dict[str, An
         asked += 1
         return answers[min(asked, len(answers)) - 1]
 
-    answer = ask_until_committed(ask, lambda a: a["reason"] == NOT_YET_COMMITTED, wait, slept.append)
+    answer = ask_until_committed(ask, lambda a: a.get("code") == UNKNOWN_ACCESS, wait, slept.append)
     return answer, asked, sum(slept)
 
 

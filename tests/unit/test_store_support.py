@@ -202,12 +202,10 @@ def fake_evaluate(ledger_file: Path) -> Any:
     """The store's ledger questions answered from a JSON file the test writes:
     {"records": {id: record, ...}, "visible_after": {id: epoch seconds}, "verdicts": {tx: {ledger_id: {id: verdict}}}}.
     Every question is appended to <ledger_file>.calls, so a test can see what the store asked."""
-    from careledger.errors import GatewayError
+    from careledger.errors import REFUSALS, GatewayError
 
     def refuse(code: str, text: str) -> GatewayError:
-        error = GatewayError(f"evaluate failed: {code}: {text}")
-        error.chaincode_code = code  # type: ignore[attr-defined]
-        return error
+        return REFUSALS[code](f"evaluate failed: {code}: {text}", reason=text)
 
     def evaluate(function: str, args: list[str]) -> bytes:
         ledger = json.loads(ledger_file.read_text())

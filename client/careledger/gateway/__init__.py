@@ -12,7 +12,6 @@ from ._client import (
     Status,
     Transaction,
     Transport,
-    chaincode_error_code,
 )
 from ._connection import connect, grpc_channel, load_profile
 from ._proposal import new_transaction_id
@@ -29,7 +28,6 @@ __all__ = [
     "Status",
     "Transaction",
     "Transport",
-    "chaincode_error_code",
     "connect",
     "grpc_channel",
     "load_profile",

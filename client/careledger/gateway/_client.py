@@ -31,6 +31,7 @@ from google.rpc import status_pb2
 from .._files import write_atomic
 from .._signing import SigningIdentity
 from ..errors import (
+    REFUSALS,
     CommitError,
     CommitStatusError,
     EndorseError,
@@ -41,7 +42,8 @@ from ..errors import (
 from ._proposal import build_proposal, serialized_identity
 
 Signer = Callable[[bytes], bytes]  # message bytes -> DER signature
-_CHAINCODE_CODE = re.compile(r"\b([A-Z][A-Z_]{3,}): ")
+# How a peer reports a chaincode's answer: "chaincode response <status>, <CODE>: <reason>".
+_CHAINCODE_ANSWER = re.compile(r"chaincode response \d{3}, ([A-Z][A-Z_]{3,}): (.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,13 @@ class Transport(Protocol):
     def ChaincodeEvents(self, request: Any, timeout: float | None = None) -> Any: ...
 
 
-def chaincode_error_code(message: str) -> str:
-    """The chaincode's stable error code (e.g. NOT_AUTHORIZED) in a peer message, or ''."""
-    match = _CHAINCODE_CODE.search(message)
-    return match.group(1) if match else ""
+def _chaincode_answer(details: tuple[PeerMessage, ...], text: str) -> tuple[str, str] | None:
+    """(code, reason) of the chaincode's refusal in what the peers said, or None."""
+    for message in (*(d.message for d in details), text):
+        match = _CHAINCODE_ANSWER.search(message)
+        if match:
+            return match.group(1), match.group(2).strip()
+    return None
 
 
 def _details(exc: grpc.RpcError) -> tuple[PeerMessage, ...]:
@@ -88,11 +93,11 @@ def _wrap(kind: type[GatewayError], what: str, tx_id: str, exc: grpc.RpcError) -
     code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
     text = exc.details() if hasattr(exc, "details") else str(exc)
     details = _details(exc)
-    error = kind(f"{what} failed for transaction {tx_id}: {code}: {text}", tx_id, code, details)
-    error.chaincode_code = next(  # type: ignore[attr-defined]
-        (c for c in (chaincode_error_code(d.message) for d in details) if c), chaincode_error_code(text or "")
-    )
-    return error
+    message = f"{what} failed for transaction {tx_id}: {code}: {text}"
+    answer = _chaincode_answer(details, text or "") if kind is EndorseError else None
+    if answer is not None and answer[0] in REFUSALS:  # the one place a refusal's code is read
+        return REFUSALS[answer[0]](message, tx_id, code, details, answer[1])
+    return kind(message, tx_id, code, details)
 
 
 class Gateway:

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from careledger_protocol import UNKNOWN_ACCESS
 from cryptography import x509
 
-from ..errors import GatewayError
+from ..errors import GatewayError, InvalidArgument, NotAuthorized, NotFound
 from ._auth import AuthError, Requester, verify_request
 from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
 from ._crl import RevokedSerials, no_revocations
@@ -47,7 +48,6 @@ MAX_FETCH_BODY = 1024 * 1024  # a batch names at most 500 records: far below thi
 # peer committed it; this org's peer may be a block behind for a moment. The store asks again for up to
 # this long before calling it unknown.
 COMMIT_LAG_WAIT = 3.0
-NOT_YET_COMMITTED = "no committed access transaction with this id"  # the chaincode's reason
 # What a request may take on its worker thread (the slow-client guard, _guard.py): its ledger questions,
 # and its body or answer moving at no less than MIN_TRANSFER_RATE after a grace for the first bytes.
 PROCESSING_SECONDS = 30.0
@@ -204,14 +204,13 @@ class StoreApp:
     def _ledger(self, function: str, *args: str) -> Any:
         try:
             return json.loads(self.config.evaluate(function, list(args)))
+        except NotFound:
+            raise Refusal(404, "NOT_FOUND", f"the ledger has no record {args[0]}") from None
+        except NotAuthorized:
+            raise Refusal(403, "NOT_AUTHORIZED", f"record {args[0]} is not kept by this store") from None
+        except InvalidArgument:
+            raise Refusal(400, "INVALID_ARGUMENT", f"the ledger refused the arguments of {function}") from None
         except GatewayError as exc:
-            code = getattr(exc, "chaincode_code", "")
-            if code == "NOT_FOUND":
-                raise Refusal(404, "NOT_FOUND", f"the ledger has no record {args[0]}") from None
-            if code == "NOT_AUTHORIZED":
-                raise Refusal(403, "NOT_AUTHORIZED", f"record {args[0]} is not kept by this store") from None
-            if code == "INVALID_ARGUMENT":
-                raise Refusal(400, "INVALID_ARGUMENT", f"the ledger refused the arguments of {function}") from None
             log.warning("ledger query %s failed: %s", function, type(exc).__name__)
             raise Refusal(503, "LEDGER_UNAVAILABLE", "the ledger could not be asked; retry") from None
 
@@ -262,7 +261,7 @@ class StoreApp:
         record_id, access_tx = _record_id(req), _access_tx(req)
         verdict = ask_until_committed(
             lambda: self._ledger("VerifyAccess", access_tx, who.ledger_id, record_id),
-            lambda v: v.get("reason") == NOT_YET_COMMITTED,
+            lambda v: v.get("code") == UNKNOWN_ACCESS,
         )
         if not verdict.get("granted"):
             raise Refusal(403, "NOT_AUTHORIZED", f"the ledger does not show this access: {verdict.get('reason')}")
@@ -295,7 +294,7 @@ class StoreApp:
             raise Refusal(400, "INVALID_ARGUMENT", "fetch 1 to 500 records at a time")
         verdicts = ask_until_committed(
             lambda: self._ledger("VerifyAccessBatch", access_tx, who.ledger_id, json.dumps(sorted(addresses))),
-            lambda v: any(x.get("reason") == NOT_YET_COMMITTED for x in v["verdicts"].values()),
+            lambda v: any(x.get("code") == UNKNOWN_ACCESS for x in v["verdicts"].values()),
         )["verdicts"]
         index, blobs = [], []
         for record_id, asked in sorted(addresses.items()):

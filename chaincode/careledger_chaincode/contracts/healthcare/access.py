@@ -16,6 +16,8 @@ import hashlib
 import json
 from typing import Any
 
+from careledger_protocol import UNKNOWN_ACCESS
+
 from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
 from ._caller import Caller, caller, member_id, require_role
 from ._common import (
@@ -285,7 +287,7 @@ class AccessMixin:
     ) -> dict[str, Any]:
         """May the custodian's store release this record's current ciphertext to the requester now?"""
         if access is None:
-            return {"granted": False, "reason": "no committed access transaction with this id"}
+            return {"granted": False, "code": UNKNOWN_ACCESS, "reason": "no committed access transaction with this id"}
         if access["requester"] != requester_id:
             return {"granted": False, "reason": "that transaction was made by another requester"}
         decided = next((d for d in access["decisions"] if d["record_id"] == record["id"]), None)
