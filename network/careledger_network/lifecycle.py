@@ -1,0 +1,110 @@
+"""The chaincode's lifecycle on the channel: packages installed on every peer, a server per organization,
+the definition approved by each organization and committed, readiness, and the state migrated to the
+current layout. Also bringing back a peer whose ledger was lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import generate, specs
+from .consortium import Consortium, Org
+from .errors import NetworkError
+from .fabric_cli import FabricCLI
+from .launcher import Launcher
+from .readiness import migrate_state, wait_ready
+
+Meta = Callable[[], dict[str, Any]]
+SaveMeta = Callable[..., None]
+
+
+class ChaincodeLifecycle:
+    def __init__(
+        self,
+        consortium: Consortium,
+        state: Path,
+        cli: Callable[[], FabricCLI],
+        launcher: Launcher,
+        meta: Meta,
+        save_meta: SaveMeta,
+    ) -> None:
+        self.c, self.state = consortium, state
+        self._cli, self.launcher, self.meta, self.save_meta = cli, launcher, meta, save_meta
+
+    def deployed(self) -> dict[str, Any]:
+        return dict(self.meta().get("chaincode", {}))
+
+    def next_sequence(self) -> int:
+        committed = self._cli().committed(self.c.orgs[0])
+        return int(committed["sequence"]) + 1 if committed else 1
+
+    def deploy(self, sequence: int, started: list[str]) -> None:
+        cli, step = self._cli(), self.launcher.step
+        version = f"{sequence}.0"
+        package_ids: dict[str, str] = {}
+
+        def per_org(org: Org) -> None:
+            package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)
+            for p in org.peers:
+                cli.install(org, p, package, package_id)
+            package_ids[org.key] = package_id
+
+        with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
+            for job in [pool.submit(per_org, org) for org in self.c.orgs]:
+                job.result()
+        step(f"chaincode packages installed on {len(self.c.peers)} peers")
+        servers = [specs.chaincode_spec(self.c, self.state, org, package_ids[org.key]) for org in self.c.orgs]
+        for spec in servers:  # an upgrade replaces the servers of the previous package ids
+            self.launcher.table.stop(spec.name)
+        self.launcher.launch(servers, started)
+        self.save_meta(chaincode={"sequence": sequence, "version": version, "package_ids": package_ids})
+        generate.write_collections_config(self.c, self.state)
+        step(f"{len(servers)} chaincode servers listening (mutual TLS)")
+        with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
+            for job in [pool.submit(cli.approve, org, package_ids[org.key], sequence, version) for org in self.c.orgs]:
+                job.result()
+        step(f"definition approved by {len(self.c.orgs)} orgs")
+        cli.commit(sequence, version)
+        step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
+
+    def wait_ready(self) -> None:
+        org = self.c.orgs[0]
+        endorsers = wait_ready(self.c, self.state, org)
+        self.launcher.step(
+            f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed"
+        )
+
+    def migrate(self, rescan: bool = False) -> None:
+        moved, calls = migrate_state(self.c, self.state, self.c.orgs[0], rescan=rescan)
+        self.launcher.step(f"ledger state in the current layout ({moved} keys moved in {calls} transactions)")
+
+    def rejoin_peers(self) -> None:
+        """A peer whose ledger was lost starts with no channel: join it again (it then pulls every block
+        from the orderers) and make sure it has the current chaincode package."""
+        cli = self._cli()
+        package_ids: dict[str, str] = self.deployed().get("package_ids", {})
+        sequence = int(self.deployed().get("sequence", 1))
+
+        def rejoin(org: Org, peer: Any) -> str | None:
+            if self.c.channel in cli.peer_channels(org, peer):
+                return None
+            cli.peer_join(org, peer)
+            package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)
+            if package_id != package_ids.get(org.key):
+                raise NetworkError(
+                    f"{peer.name} rejoined {self.c.channel} but the chaincode package it should run "
+                    f"({package_ids.get(org.key)}) is not the one this checkout builds ({package_id}): "
+                    "run `make chaincode-upgrade`"
+                )
+            cli.install(org, peer, package, package_id)
+            return str(peer.name)
+
+        with ThreadPoolExecutor(max_workers=len(self.c.peers)) as pool:
+            jobs = [pool.submit(rejoin, org, p) for org in self.c.orgs for p in org.peers]
+            rejoined = [name for job in jobs if (name := job.result())]
+        if rejoined:
+            self.launcher.step(
+                f"{', '.join(rejoined)} had no ledger: rejoined {self.c.channel}, catching up from the orderers"
+            )

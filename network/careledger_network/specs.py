@@ -1,0 +1,176 @@
+"""The network's processes, as specifications: what each runs, with which environment, on which ports, and
+where its health shows. Nothing here starts anything (see processes.py and network.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import crypto, generate
+from .consortium import Consortium, Org
+from .paths import REPO_ROOT, Fabric
+
+# Fabric variables a user may have set would override our configs: the processes never inherit them.
+_INHERITED_PREFIXES = (
+    "CORE_",
+    "ORDERER_",
+    "FABRIC_CA_",
+    "FABRIC_CFG_PATH",
+    "FABRIC_LOGGING_SPEC",
+    "CHAINCODE_",
+)
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    ports: list[int]
+    health_url: str
+    ca_file: Path | None
+
+
+def base_env() -> dict[str, str]:
+    """Our environment minus Fabric variables a user may have set, which would override our configs."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+
+
+def ca_spec(state: Path, fabric: Fabric, org: Org) -> ProcessSpec:
+    paths = crypto.org_paths(state, org)
+    command, env = crypto.ca_command(fabric, org.ca, paths)
+    return ProcessSpec(
+        name=f"ca-{org.key}",
+        command=command,
+        env={**base_env(), **env},
+        ports=[org.ca.port, org.ca.operations_port],
+        health_url=f"https://{org.ca.host}:{org.ca.operations_port}/healthz",
+        ca_file=paths.ca_cert,
+    )
+
+
+def node_specs(c: Consortium, state: Path, fabric: Fabric) -> list[ProcessSpec]:
+    log_spec = c.tuning.get("log_spec", "info")
+    specs = []
+    oo = c.orderer_org
+    for o in c.orderers:
+        specs.append(
+            ProcessSpec(
+                name=o.name,
+                command=[fabric.bin("orderer")],
+                env={
+                    **base_env(),
+                    "FABRIC_CFG_PATH": str(generate.node_config_dir(state, o.name)),
+                    "FABRIC_LOGGING_SPEC": log_spec,
+                },
+                ports=[o.port, o.admin_port, o.operations_port],
+                health_url=f"https://{o.host}:{o.operations_port}/healthz",
+                ca_file=crypto.org_paths(state, oo).ca_cert,
+            )
+        )
+    for org in c.orgs:
+        for p in org.peers:
+            specs.append(
+                ProcessSpec(
+                    name=p.name,
+                    command=[fabric.bin("peer"), "node", "start"],
+                    env={
+                        **base_env(),
+                        "FABRIC_CFG_PATH": str(generate.node_config_dir(state, p.name)),
+                        "FABRIC_LOGGING_SPEC": log_spec,
+                    },
+                    ports=[p.port, p.chaincode_port, p.operations_port],
+                    health_url=f"https://{p.host}:{p.operations_port}/healthz",
+                    ca_file=crypto.org_paths(state, org).ca_cert,
+                )
+            )
+    return specs
+
+
+def chaincode_spec(c: Consortium, state: Path, org: Org, package_id: str) -> ProcessSpec:
+    cc = crypto.org_paths(state, org).chaincode
+    name = f"cc-{org.key}"
+    pid_file = state / "run" / f"{name}.child"
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    return ProcessSpec(
+        name=name,
+        command=[
+            sys.executable,
+            "-m",
+            "careledger_network.supervise",
+            str(pid_file),
+            "--",
+            sys.executable,
+            "-m",
+            c.chaincode_server_module,
+        ],
+        env={
+            **base_env(),
+            "CHAINCODE_ID": package_id,
+            "CHAINCODE_SERVER_ADDRESS": f"{c.host}:{org.chaincode_port}",
+            "CHAINCODE_TLS_CERT": str(cc / "server.crt"),
+            "CHAINCODE_TLS_KEY": str(cc / "server.key"),
+            "CHAINCODE_TLS_CLIENT_CA": str(cc / "ca.crt"),
+            "PYTHONUNBUFFERED": "1",
+            "CARELEDGER_AUTHORITY_MSP": c.authority_msp,
+        },
+        ports=[org.chaincode_port],
+        health_url="",
+        ca_file=None,
+    )
+
+
+def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
+    paths = crypto.org_paths(state, org)
+    trust = [f"--trust={o.msp_id}={crypto.org_paths(state, o).ca_cert}" for o in (c.orderer_org, *c.orgs)]
+    return ProcessSpec(
+        name=f"store-{org.key}",
+        command=[
+            sys.executable,
+            "-m",
+            "careledger.store",
+            f"--org-msp={org.msp_id}",
+            f"--profile={state / 'profiles' / f'{org.key}.json'}",
+            f"--identity={org.admin}",
+            f"--data={state / 'stores' / org.key}",
+            f"--listen={c.host}:{org.store_port}",
+            f"--tls-cert={paths.store / 'server.crt'}",
+            f"--tls-key={paths.store / 'server.key'}",
+            f"--channel={c.channel}",
+            f"--chaincode={c.chaincode_name}",
+            *trust,
+            # Each org's CA CRL, where the Fabric MSP layout keeps it (msp/crls/): the store re-reads it
+            # every 30 s and takes a file that does not exist yet for "nothing revoked".
+            *(
+                f"--crl={o.msp_id}={crypto.org_paths(state, o).msp / 'crls' / 'crl.pem'}"
+                for o in (c.orderer_org, *c.orgs)
+            ),
+        ],
+        env={**base_env(), "PYTHONUNBUFFERED": "1"},
+        ports=[org.store_port],
+        health_url=f"https://{c.host}:{org.store_port}/healthz",
+        ca_file=paths.ca_cert,
+    )
+
+
+def app_specs(c: Consortium, state: Path) -> list[ProcessSpec]:
+    specs = []
+    for org in c.orgs:
+        if not org.app_port:
+            continue
+        models = ["--models", str(REPO_ROOT / "models" / "artifacts")]
+        kind = ["hospital", "--org", org.key, *models] if org.store_port else ["portal"]
+        name = f"app-{org.key}" if org.store_port else "portal"
+        specs.append(
+            ProcessSpec(
+                name=name,
+                command=[sys.executable, "-m", "careledger_apps", *kind],
+                env={**base_env(), "CARELEDGER_STATE": str(state), "PYTHONUNBUFFERED": "1"},
+                ports=[org.app_port],
+                health_url=f"https://{c.host}:{org.app_port}/login",
+                ca_file=crypto.org_paths(state, org).ca_cert,
+            )
+        )
+    return specs
