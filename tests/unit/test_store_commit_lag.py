@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from careledger.store._server import ask_until_committed
+from careledger.store._verdicts import ask_until_committed
 from careledger_protocol import UNKNOWN_ACCESS
 
 PENDING = {"granted": False, "code": UNKNOWN_ACCESS, "reason": "no committed access transaction with this id"}

@@ -21,11 +21,9 @@ Refusals are JSON {"error": code, "message": text}; each is logged with who, wha
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +38,7 @@ from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
 from ._crl import RevokedSerials, no_revocations
 from ._guard import CURRENT, GUARD
 from ._nonces import NonceCache, NonceCacheFull
+from ._verdicts import ask_until_committed, closed_by_own_clock
 
 log = logging.getLogger("careledger.store")
 MAX_BLOB = 100 * 1024 * 1024
@@ -215,7 +214,7 @@ class StoreApp:
             raise Refusal(503, "LEDGER_UNAVAILABLE", "the ledger could not be asked; retry") from None
 
     def _record(self, record_id: str) -> dict[str, Any]:
-        """The record as the ledger has it now, waiting a moment for one just registered (see COMMIT_LAG_WAIT)."""
+        """The record as the ledger has it now, waiting a moment for one just registered (COMMIT_LAG_WAIT)."""
 
         def ask() -> dict[str, Any]:
             try:
@@ -366,39 +365,3 @@ def _respond(
     headers = [("Content-Type", content_type), ("Content-Length", str(size)), ("Cache-Control", "no-store")]
     start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
     return parts
-
-
-def closed_by_own_clock(verdict: dict[str, Any], now: datetime.datetime | None = None) -> str | None:
-    """Why a granted verdict no longer releases anything by this store's own clock, or None.
-
-    The ledger decided at the time in the store's own proposal, which an endorser lets differ from its clock
-    by up to 30 s; the access window and the consent's end are checked once more here, as the blob leaves."""
-    moment = now or datetime.datetime.now(datetime.UTC)
-    for field, why in (("open_until", "the access window has ended"), ("consent_valid_until", "the consent has ended")):
-        value = verdict.get(field)
-        if not value:
-            continue
-        try:
-            end = datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
-        except ValueError:
-            return f"the ledger's {field} is not a time: refusing"
-        if moment >= end:
-            return f"{why} ({value}, by this store's clock): request access again"
-    return None
-
-
-def ask_until_committed(
-    ask: Callable[[], dict[str, Any]],
-    not_yet: Callable[[dict[str, Any]], bool],
-    wait: float = COMMIT_LAG_WAIT,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """The ledger's answer, asked again with backoff while it says the transaction is not committed (on
-    this org's peer, yet), for at most `wait` seconds; then the last answer, whatever it says."""
-    answer, pause, waited = ask(), 0.02, 0.0
-    while not_yet(answer) and waited < wait:
-        sleep(pause)
-        waited += pause
-        pause = min(pause * 2, 0.5)
-        answer = ask()
-    return answer

@@ -2,14 +2,26 @@
 
 from ...runtime import Contract
 from .access import AccessMixin
+from .audit import AuditMixin
 from .consent import ConsentMixin
+from .inferences import InferencesMixin
 from .members import MembersMixin
 from .migration import MigrationMixin
 from .models import ModelsMixin
 from .records import RecordsMixin
 
 
-class HealthcareContract(MembersMixin, RecordsMixin, ConsentMixin, AccessMixin, ModelsMixin, MigrationMixin, Contract):
+class HealthcareContract(
+    MembersMixin,
+    RecordsMixin,
+    ConsentMixin,
+    AccessMixin,
+    AuditMixin,
+    ModelsMixin,
+    InferencesMixin,
+    MigrationMixin,
+    Contract,
+):
     name = "careledger"
 
 

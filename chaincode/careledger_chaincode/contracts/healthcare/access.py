@@ -32,19 +32,16 @@ from ._common import (
     invalid,
     json_object,
     key,
-    key_history,
     load,
     not_found,
     object_id,
-    page,
-    page_args,
     put_json,
     put_private,
     refuse_in_arguments,
     tx_id,
 )
 from ._time import now, window_end
-from .members import get_member, is_self, member_key, require_registered_caller
+from .members import member_key, require_registered_caller
 from .policy import (
     consent_still_allows,
     decide,
@@ -53,7 +50,7 @@ from .policy import (
     release_refusal,
     valid_justification,
 )
-from .records import GRANT, RECORD, caller_entries, can_view_record, require_record
+from .records import GRANT, RECORD, caller_entries, require_record
 
 ACCESS = "access"
 # Named apart from the 3-keys-per-decision layout of earlier versions ("audit", "audit-p", "audit-r"), whose
@@ -97,47 +94,6 @@ def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dic
     event_ = {k: access[k] for k in _EVENT_FIELDS}
     event_.update((k, access[k]) for k in _JUSTIFICATION_FIELDS if k in access)
     return {**event_, "n": n, **decision}
-
-
-def _resume_at(bookmark: str, prefix: str) -> tuple[str, int]:
-    """(index key to start at, events of that transaction already returned) from a bookmark we issued."""
-    try:
-        start, skip = json.loads(bookmark)
-    except (ValueError, TypeError):
-        start, skip = None, None
-    if not (isinstance(start, str) and start.startswith(prefix) and isinstance(skip, int) and 0 <= skip < MAX_BATCH):
-        raise ChaincodeError(INVALID_ARGUMENT, "bookmark is not from this view: pass back the previous page's bookmark")
-    return start, skip
-
-
-def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size: str, bookmark: str) -> dict[str, Any]:
-    """A page of audit events from a per-transaction index whose values are decision counts.
-
-    Only the transactions that the page shows are read; the bookmark names the index key to resume at
-    and how many of its events were already shown (a page can end inside a 500-record transaction)."""
-    size, mark = page_args(page_size, bookmark)
-    prefix = key(ctx, index, *parts)
-    start, skip = _resume_at(mark, prefix) if mark else (prefix, 0)
-    wanted, seen, rows, resume = skip + size, 0, [], ""
-    scan = ctx.stub.get_state_by_partial_composite_key(index, parts, start_key=start)
-    try:
-        for index_key, count in scan:
-            if seen >= wanted:
-                resume = index_key
-                break
-            rows.append((index_key, int(count)))
-            seen += int(count)
-    finally:
-        scan.close()
-    txids = [ctx.stub.split_composite_key(k)[1][-1] for k, _ in rows]
-    accesses = [load(raw) for raw in ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if raw]
-    events = [audit_event(a, n, d) for a in accesses for n, d in enumerate(a["decisions"])]
-    if seen > wanted:  # the page ends inside the last transaction
-        last_key, last_count = rows[-1]
-        next_mark = json.dumps([last_key, last_count - (seen - wanted)])
-    else:
-        next_mark = json.dumps([resume, 0]) if resume else ""
-    return {"items": events[skip:wanted], "bookmark": next_mark}
 
 
 class AccessMixin:
@@ -372,50 +328,3 @@ class AccessMixin:
         if stored is None:
             raise not_found("the justification of this access is not held on this peer")
         return {"access_tx_id": access["tx_id"], "justification": stored["text"], "salt": stored["salt"]}
-
-    # -- audit views ----------------------------------------------------------------------------------------------
-    @transaction("ListAccessByPatient", read_only=True)
-    def list_access_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        """The patient and auditors see every event; a custodian's staff see the events on its records."""
-        who = caller(ctx)
-        patient = get_member(ctx, member_id(patient_id, "patient_id"))
-        if patient is None:
-            raise not_found(f"patient {patient_id} is not registered")
-        if who.is_authority_auditor or is_self(who, patient):
-            return self._patient_page(ctx, patient_id, page_size, bookmark)
-        if who.role in ("clinician", "admin", "auditor"):
-            result = self._patient_page(ctx, patient_id, page_size, bookmark)
-            result["items"] = [e for e in result["items"] if e["custodian"] == who.msp_id]
-            return result
-        raise denied("only the patient, the custodian's staff and auditors may read a patient's access log")
-
-    @transaction("ListAccessByRequester", read_only=True)
-    def list_access_by_requester(
-        self, ctx: Context, requester_id: str, page_size: str, bookmark: str
-    ) -> dict[str, Any]:
-        who = caller(ctx)
-        requester = get_member(ctx, member_id(requester_id, "requester_id"))
-        own = requester is not None and is_self(who, requester)
-        org_admin = requester is not None and who.role == "admin" and requester["org"] == who.msp_id
-        if not (own or org_admin or who.is_authority_auditor):
-            raise denied("only the requester, its organization's admin and auditors may read its access log")
-        return _events_by_transaction(ctx, AUDIT_BY_REQUESTER, [requester_id], page_size, bookmark)
-
-    @transaction("ListAllAccess", read_only=True)
-    def list_all_access(self, ctx: Context, page_size: str, bookmark: str) -> dict[str, Any]:
-        who = caller(ctx)
-        if not who.is_authority_auditor:
-            raise denied("only auditors of the health authority may read the whole access log")
-        return _events_by_transaction(ctx, AUDIT_BY_TIME, [], page_size, bookmark)
-
-    @staticmethod
-    def _patient_page(ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        return page(ctx, AUDIT_BY_PATIENT, [patient_id], page_size, bookmark)
-
-    @transaction("GetRecordHistory", read_only=True)
-    def get_record_history(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
-        who = caller(ctx)
-        record = require_record(ctx, object_id(record_id, "record_id"))
-        if not can_view_record(ctx, who, record):
-            raise denied(f"{who.member_id} may not see the history of record {record_id}")
-        return key_history(ctx, RECORD, record_id)

@@ -1,0 +1,107 @@
+"""The audit views: a patient's, a requester's and the whole access log, and a record's history.
+
+Access decisions are stored by the access contract (access.py): one key per decision under the patient,
+and one per access transaction (holding its decision count) under the requester and under the time, so
+the requester's and the whole log page by event without reading whole transactions they skip.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
+from ._caller import caller, member_id
+from ._common import MAX_BATCH, denied, key, key_history, load, not_found, object_id, page, page_args
+from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER, AUDIT_BY_TIME, audit_event
+from .members import get_member, is_self
+from .records import RECORD, can_view_record, require_record
+
+
+def _resume_at(bookmark: str, prefix: str) -> tuple[str, int]:
+    """(index key to start at, events of that transaction already returned) from a bookmark we issued."""
+    try:
+        start, skip = json.loads(bookmark)
+    except (ValueError, TypeError):
+        start, skip = None, None
+    if not (isinstance(start, str) and start.startswith(prefix) and isinstance(skip, int) and 0 <= skip < MAX_BATCH):
+        raise ChaincodeError(INVALID_ARGUMENT, "bookmark is not from this view: pass back the previous page's bookmark")
+    return start, skip
+
+
+def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size: str, bookmark: str) -> dict[str, Any]:
+    """A page of audit events from a per-transaction index whose values are decision counts.
+
+    Only the transactions that the page shows are read; the bookmark names the index key to resume at
+    and how many of its events were already shown (a page can end inside a 500-record transaction)."""
+    size, mark = page_args(page_size, bookmark)
+    prefix = key(ctx, index, *parts)
+    start, skip = _resume_at(mark, prefix) if mark else (prefix, 0)
+    wanted, seen, rows, resume = skip + size, 0, [], ""
+    scan = ctx.stub.get_state_by_partial_composite_key(index, parts, start_key=start)
+    try:
+        for index_key, count in scan:
+            if seen >= wanted:
+                resume = index_key
+                break
+            rows.append((index_key, int(count)))
+            seen += int(count)
+    finally:
+        scan.close()
+    txids = [ctx.stub.split_composite_key(k)[1][-1] for k, _ in rows]
+    accesses = [load(raw) for raw in ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if raw]
+    events = [audit_event(a, n, d) for a in accesses for n, d in enumerate(a["decisions"])]
+    if seen > wanted:  # the page ends inside the last transaction
+        last_key, last_count = rows[-1]
+        next_mark = json.dumps([last_key, last_count - (seen - wanted)])
+    else:
+        next_mark = json.dumps([resume, 0]) if resume else ""
+    return {"items": events[skip:wanted], "bookmark": next_mark}
+
+
+class AuditMixin:
+    @transaction("ListAccessByPatient", read_only=True)
+    def list_access_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        """The patient and auditors see every event; a custodian's staff see the events on its records."""
+        who = caller(ctx)
+        patient = get_member(ctx, member_id(patient_id, "patient_id"))
+        if patient is None:
+            raise not_found(f"patient {patient_id} is not registered")
+        if who.is_authority_auditor or is_self(who, patient):
+            return self._patient_page(ctx, patient_id, page_size, bookmark)
+        if who.role in ("clinician", "admin", "auditor"):
+            result = self._patient_page(ctx, patient_id, page_size, bookmark)
+            result["items"] = [e for e in result["items"] if e["custodian"] == who.msp_id]
+            return result
+        raise denied("only the patient, the custodian's staff and auditors may read a patient's access log")
+
+    @transaction("ListAccessByRequester", read_only=True)
+    def list_access_by_requester(
+        self, ctx: Context, requester_id: str, page_size: str, bookmark: str
+    ) -> dict[str, Any]:
+        who = caller(ctx)
+        requester = get_member(ctx, member_id(requester_id, "requester_id"))
+        own = requester is not None and is_self(who, requester)
+        org_admin = requester is not None and who.role == "admin" and requester["org"] == who.msp_id
+        if not (own or org_admin or who.is_authority_auditor):
+            raise denied("only the requester, its organization's admin and auditors may read its access log")
+        return _events_by_transaction(ctx, AUDIT_BY_REQUESTER, [requester_id], page_size, bookmark)
+
+    @transaction("ListAllAccess", read_only=True)
+    def list_all_access(self, ctx: Context, page_size: str, bookmark: str) -> dict[str, Any]:
+        who = caller(ctx)
+        if not who.is_authority_auditor:
+            raise denied("only auditors of the health authority may read the whole access log")
+        return _events_by_transaction(ctx, AUDIT_BY_TIME, [], page_size, bookmark)
+
+    @staticmethod
+    def _patient_page(ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        return page(ctx, AUDIT_BY_PATIENT, [patient_id], page_size, bookmark)
+
+    @transaction("GetRecordHistory", read_only=True)
+    def get_record_history(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
+        who = caller(ctx)
+        record = require_record(ctx, object_id(record_id, "record_id"))
+        if not can_view_record(ctx, who, record):
+            raise denied(f"{who.member_id} may not see the history of record {record_id}")
+        return key_history(ctx, RECORD, record_id)
