@@ -1,20 +1,9 @@
 """A Fabric Gateway client (Fabric 2.4+ / 3.x) on grpcio and the official protos."""
 
-from ._client import (
-    Commit,
-    Contract,
-    Deadlines,
-    FileCheckpoint,
-    Gateway,
-    Network,
-    Proposal,
-    Signer,
-    Status,
-    Transaction,
-    Transport,
-)
+from ._client import Contract, Deadlines, FileCheckpoint, Gateway, Network, Signer, Transport
 from ._connection import connect, grpc_channel, load_profile
 from ._proposal import new_transaction_id
+from ._transaction import Commit, Proposal, Status, Transaction
 
 __all__ = [
     "Commit",

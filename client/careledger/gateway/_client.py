@@ -11,39 +11,24 @@ no signer, use the `.bytes`/`.digest` of a step, sign elsewhere, and call `with_
 
 from __future__ import annotations
 
-import builtins
-import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
-from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.msp import identities_pb2
 from fabric_protos.orderer import ab_pb2
-from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
-from google.rpc import status_pb2
 
 from .._files import write_atomic
 from .._signing import SigningIdentity
-from ..errors import (
-    REFUSALS,
-    CommitError,
-    CommitStatusError,
-    EndorseError,
-    GatewayError,
-    PeerMessage,
-    SubmitError,
-)
+from ..errors import GatewayError
+from ._errors_map import wrap_rpc_error
 from ._proposal import build_proposal, serialized_identity
+from ._transaction import Proposal
 
 Signer = Callable[[bytes], bytes]  # message bytes -> DER signature
-# How a peer reports a chaincode's answer: "chaincode response <status>, <CODE>: <reason>".
-_CHAINCODE_ANSWER = re.compile(r"chaincode response \d{3}, ([A-Z][A-Z_]{3,}): (.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -64,40 +49,6 @@ class Transport(Protocol):
     def Submit(self, request: Any, timeout: float | None = None) -> Any: ...
     def CommitStatus(self, request: Any, timeout: float | None = None) -> Any: ...
     def ChaincodeEvents(self, request: Any, timeout: float | None = None) -> Any: ...
-
-
-def _chaincode_answer(details: tuple[PeerMessage, ...], text: str) -> tuple[str, str] | None:
-    """(code, reason) of the chaincode's refusal in what the peers said, or None."""
-    for message in (*(d.message for d in details), text):
-        match = _CHAINCODE_ANSWER.search(message)
-        if match:
-            return match.group(1), match.group(2).strip()
-    return None
-
-
-def _details(exc: grpc.RpcError) -> tuple[PeerMessage, ...]:
-    found: list[PeerMessage] = []
-    for key, value in getattr(exc, "trailing_metadata", lambda: ())() or ():
-        if key != "grpc-status-details-bin":
-            continue
-        status = status_pb2.Status()
-        status.ParseFromString(value)
-        for any_detail in status.details:
-            detail = gateway_pb2.ErrorDetail()
-            if any_detail.Unpack(detail):
-                found.append(PeerMessage(detail.address, detail.msp_id, detail.message))
-    return tuple(found)
-
-
-def _wrap(kind: type[GatewayError], what: str, tx_id: str, exc: grpc.RpcError) -> GatewayError:
-    code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
-    text = exc.details() if hasattr(exc, "details") else str(exc)
-    details = _details(exc)
-    message = f"{what} failed for transaction {tx_id}: {code}: {text}"
-    answer = _chaincode_answer(details, text or "") if kind is EndorseError else None
-    if answer is not None and answer[0] in REFUSALS:  # the one place a refusal's code is read
-        return REFUSALS[answer[0]](message, tx_id, code, details, answer[1])
-    return kind(message, tx_id, code, details)
 
 
 class Gateway:
@@ -231,7 +182,7 @@ class Network:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return
-            raise _wrap(GatewayError, "chaincode events", "", exc) from exc
+            raise wrap_rpc_error(GatewayError, "chaincode events", "", exc) from exc
 
 
 @dataclass
@@ -277,181 +228,3 @@ class Contract:
         ).endorse()
         transaction.submit().raise_for_status()
         return transaction.result
-
-
-@dataclass
-class Proposal:
-    network: Network
-    transaction_id: str
-    bytes: builtins.bytes
-    endorsing_organizations: list[str]
-    signature: builtins.bytes = b""
-
-    @property
-    def digest(self) -> builtins.bytes:
-        return hashlib.sha256(self.bytes).digest()
-
-    def with_signature(self, signature: builtins.bytes) -> Proposal:
-        self.signature = signature
-        return self
-
-    def _signed(self) -> proposal_pb2.SignedProposal:
-        if not self.signature:
-            self.signature = self.network.gateway.sign(self.bytes)
-        return proposal_pb2.SignedProposal(proposal_bytes=self.bytes, signature=self.signature)
-
-    def evaluate(self, timeout: float | None = None) -> builtins.bytes:
-        gateway = self.network.gateway
-        request = gateway_pb2.EvaluateRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self.network.name,
-            proposed_transaction=self._signed(),
-            target_organizations=self.endorsing_organizations,
-        )
-        try:
-            response = gateway.transport.Evaluate(request, timeout=timeout or gateway.deadlines.evaluate)
-        except grpc.RpcError as exc:
-            raise _wrap(EndorseError, "evaluate", self.transaction_id, exc) from exc
-        return builtins.bytes(response.result.payload)
-
-    def endorse(self, timeout: float | None = None) -> Transaction:
-        gateway = self.network.gateway
-        request = gateway_pb2.EndorseRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self.network.name,
-            proposed_transaction=self._signed(),
-            endorsing_organizations=self.endorsing_organizations,
-        )
-        try:
-            response = gateway.transport.Endorse(request, timeout=timeout or gateway.deadlines.endorse)
-        except grpc.RpcError as exc:
-            raise _wrap(EndorseError, "endorse", self.transaction_id, exc) from exc
-        return Transaction(self.network, self.transaction_id, response.prepared_transaction)
-
-
-@dataclass
-class Transaction:
-    network: Network
-    transaction_id: str
-    envelope: common_pb2.Envelope
-    _result: builtins.bytes | None = field(default=None, repr=False)
-
-    @property
-    def bytes(self) -> builtins.bytes:
-        return builtins.bytes(self.envelope.payload)
-
-    @property
-    def digest(self) -> builtins.bytes:
-        return hashlib.sha256(self.bytes).digest()
-
-    @property
-    def result(self) -> builtins.bytes:
-        """The chaincode's return value, as endorsed."""
-        if self._result is None:
-            payload = common_pb2.Payload()
-            payload.ParseFromString(self.envelope.payload)
-            tx = transaction_pb2.Transaction()
-            tx.ParseFromString(payload.data)
-            action_payload = transaction_pb2.ChaincodeActionPayload()
-            action_payload.ParseFromString(tx.actions[0].payload)
-            prp = proposal_response_pb2.ProposalResponsePayload()
-            prp.ParseFromString(action_payload.action.proposal_response_payload)
-            action = proposal_pb2.ChaincodeAction()
-            action.ParseFromString(prp.extension)
-            self._result = builtins.bytes(action.response.payload)
-        return self._result
-
-    @property
-    def endorser_msp_ids(self) -> list[str]:
-        """The MSP ids of the peers that endorsed this transaction, in order."""
-        payload = common_pb2.Payload()
-        payload.ParseFromString(self.envelope.payload)
-        tx = transaction_pb2.Transaction()
-        tx.ParseFromString(payload.data)
-        action_payload = transaction_pb2.ChaincodeActionPayload()
-        action_payload.ParseFromString(tx.actions[0].payload)
-        ids = []
-        for endorsement in action_payload.action.endorsements:
-            endorser = identities_pb2.SerializedIdentity()
-            endorser.ParseFromString(endorsement.endorser)
-            ids.append(endorser.mspid)
-        return ids
-
-    def with_signature(self, signature: builtins.bytes) -> Transaction:
-        self.envelope.signature = signature
-        return self
-
-    def submit(self, timeout: float | None = None) -> Commit:
-        gateway = self.network.gateway
-        if not self.envelope.signature:
-            self.envelope.signature = gateway.sign(self.envelope.payload)
-        request = gateway_pb2.SubmitRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self.network.name,
-            prepared_transaction=self.envelope,
-        )
-        try:
-            gateway.transport.Submit(request, timeout=timeout or gateway.deadlines.submit)
-        except grpc.RpcError as exc:
-            raise _wrap(SubmitError, "submit", self.transaction_id, exc) from exc
-        return Commit(self.network, self.transaction_id)
-
-
-@dataclass(frozen=True)
-class Status:
-    transaction_id: str
-    code: str  # a TxValidationCode name: VALID, MVCC_READ_CONFLICT, ENDORSEMENT_POLICY_FAILURE, ...
-    block_number: int
-
-    @property
-    def successful(self) -> bool:
-        return self.code == "VALID"
-
-
-@dataclass
-class Commit:
-    network: Network
-    transaction_id: str
-    signature: builtins.bytes = b""
-    _status: Status | None = field(default=None, repr=False)
-
-    @property
-    def bytes(self) -> builtins.bytes:
-        gateway = self.network.gateway
-        return builtins.bytes(
-            gateway_pb2.CommitStatusRequest(
-                transaction_id=self.transaction_id, channel_id=self.network.name, identity=gateway.creator
-            ).SerializeToString()
-        )
-
-    def with_signature(self, signature: builtins.bytes) -> Commit:
-        self.signature = signature
-        return self
-
-    def status(self, timeout: float | None = None) -> Status:
-        if self._status is not None:
-            return self._status
-        gateway = self.network.gateway
-        raw = self.bytes
-        signed = gateway_pb2.SignedCommitStatusRequest(request=raw, signature=self.signature or gateway.sign(raw))
-        try:
-            response = gateway.transport.CommitStatus(signed, timeout=timeout or gateway.deadlines.commit_status)
-        except grpc.RpcError as exc:
-            raise _wrap(CommitStatusError, "commit status", self.transaction_id, exc) from exc
-        self._status = Status(
-            self.transaction_id,
-            transaction_pb2.TxValidationCode.Name(response.result),
-            int(response.block_number),
-        )
-        return self._status
-
-    def raise_for_status(self, timeout: float | None = None) -> Status:
-        status = self.status(timeout)
-        if not status.successful:
-            raise CommitError(
-                f"transaction {self.transaction_id} was committed invalid: {status.code} (block {status.block_number})",
-                self.transaction_id,
-                status.code,
-                status.block_number,
-            )
-        return status
