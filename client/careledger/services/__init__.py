@@ -1,0 +1,22 @@
+"""What each role does, as one session object: used by the CLI, the apps and the tests.
+
+    with Session.open(profile, "h1-clinician-1") as s:
+        record = s.create_record("h1-patient-1", observation, category="laboratory")
+        opened = s.open_records([record["id"]], purpose="treatment")
+
+Writes are retried on MVCC read conflicts (another transaction changed what this one read); every other
+ledger refusal is raised as its ChaincodeRefusal type. No clinical content is ever logged.
+"""
+
+from __future__ import annotations
+
+from ._consent import ConsentFlows
+from ._core import OpenedRecord, Refused, SealedRecord, SessionCore, endorsers_disagreed
+from ._records import RecordFlows
+
+
+class Session(RecordFlows, ConsentFlows):
+    """A member's session: the core (connection, identity, stores) and every flow."""
+
+
+__all__ = ["OpenedRecord", "Refused", "SealedRecord", "Session", "SessionCore", "endorsers_disagreed"]

@@ -1,0 +1,260 @@
+"""A session's core: the connection and ledger calls (writes retried on MVCC read conflicts and on
+endorsers a block apart), the member's identity and keys, and the record stores it talks to.
+
+The flows (records and access, consent) build on it in their own modules; `Session` is all of them."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import careledger_protocol as protocol
+from joserfc.jwk import ECKey
+
+from .. import crypto
+from .._wallet import Wallet
+from ..errors import CareLedgerError, CommitError, Conflict, EndorseError, IdentityError, NotFound
+from ..gateway import Contract, Gateway, connect, load_profile
+from ..store import StoreClient
+
+RETRYABLE_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+# The gateway's detail when two endorsers simulated on different ledger states: one peer had not yet
+# committed the block the client's previous transaction went into. It passes in a moment.
+_ENDORSEMENT_MISMATCH = "ProposalResponsePayloads do not match"
+
+
+def endorsers_disagreed(exc: EndorseError) -> bool:
+    """Did the endorsement fail only because the endorsing peers were at different block heights?"""
+    return any(_ENDORSEMENT_MISMATCH in d.message for d in exc.details)
+
+
+def _same_key(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("kty", "crv", "x", "y"))
+
+
+@dataclass
+class OpenedRecord:
+    record_id: str
+    patient_id: str
+    version: int
+    resource: dict[str, Any]
+    access_tx_id: str
+
+
+@dataclass
+class SealedRecord:
+    """A record's ciphertext, checked against the ledger's hash, and its wrapped key: not yet decrypted."""
+
+    record_id: str
+    patient_id: str
+    version: int
+    key_entry: dict[str, Any] = field(repr=False)
+    blob: bytes = field(repr=False)
+    access_tx_id: str = ""
+
+
+@dataclass
+class Refused:
+    record_id: str
+    reason: str
+
+
+@dataclass
+class SessionCore:
+    profile_path: Path
+    user: str
+    gateway: Gateway
+    contract: Contract
+    profile: dict[str, Any]
+    wallet: Wallet
+    passphrase: bytes | None = None
+    org_key: ECKey | None = None  # the organization's private key, held by hospital systems (apps, stores)
+    max_retries: int = 4
+    _stores: dict[str, StoreClient] = field(default_factory=dict)
+    _member_id: str = ""
+    _fetch_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _encryption_key: ECKey | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(
+        cls,
+        profile_path: Path,
+        user: str,
+        passphrase: bytes | None = None,
+        org_key_from: str | None = None,
+        require_passphrase: bool = False,
+    ) -> Self:
+        """Connect as `user`. `require_passphrase` refuses identities whose keys are not passphrase-protected
+        (the web apps sign people in with their passphrase)."""
+        profile = load_profile(profile_path)
+        meta = profile.get("x-careledger", {})
+        if require_passphrase:
+            wallet_meta = Wallet(Path(meta.get("wallet", profile_path.parent))).metadata(user)
+            if wallet_meta.get("encrypted") != "yes":
+                raise IdentityError(f"{user} has no passphrase yet: set one with `careledger wallet set-passphrase`")
+        gateway = connect(profile_path, user, passphrase=passphrase)
+        contract = gateway.network(meta.get("channel", "careledger")).contract(meta.get("chaincode", "careledger"))
+        wallet = Wallet(Path(meta.get("wallet", profile_path.parent)))
+        session = cls(profile_path, user, gateway, contract, profile, wallet, passphrase)
+        if org_key_from:
+            session.org_key = session._load_encryption_key(org_key_from)
+        return session
+
+    @property
+    def _fetchers(self) -> ThreadPoolExecutor:
+        """Threads that fetch ciphertexts while the keys are asked for; long-lived, so each keeps its
+        store connections open across calls."""
+        if self._fetch_pool is None:
+            self._fetch_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="careledger-fetch")
+        return self._fetch_pool
+
+    def close(self) -> None:
+        if self._fetch_pool is not None:
+            self._fetch_pool.shutdown(wait=True)
+        for store in self._stores.values():
+            store.close()
+        self.gateway.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ledger calls ----------------------------------------------------------------------------------------
+    def submit(self, function: str, *args: Any, transient: dict[str, Any] | None = None) -> Any:
+        """Submit and wait for the commit. `transient` values (JSON-encoded unless bytes or str) reach the
+        chaincode but never the block: wrapped keys, free text and model outputs travel that way."""
+        encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
+        private = _encode_transient(transient)
+        for attempt in range(self.max_retries + 1):
+            try:
+                raw = self.contract.submit_transaction(function, *encoded, transient=private)
+                return json.loads(raw) if raw else None
+            except CommitError as exc:
+                if exc.validation_code not in RETRYABLE_CODES or attempt == self.max_retries:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+            except EndorseError as exc:
+                if not endorsers_disagreed(exc) or attempt == self.max_retries:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def evaluate(self, function: str, *args: Any) -> Any:
+        encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
+        raw = self.contract.evaluate_transaction(function, *encoded)
+        return json.loads(raw) if raw else None
+
+    def request_access(self, record_ids: list[str], purpose: str) -> dict[str, Any]:
+        return dict(self.submit("RequestAccess", {"record_ids": record_ids, "purpose": purpose}))
+
+    def qualify(self, member: str) -> str:
+        """A member's ledger id. A bare id (no '@') names a member of this session's own organization;
+        `org:<MSP>` ids and qualified ids are returned as they are."""
+        return protocol.qualify(member, self.gateway.msp_id)
+
+    # -- identity ----------------------------------------------------------------------------------------------
+    def _load_encryption_key(self, label: str) -> ECKey:
+        pem = self.wallet.open_encryption_key(label, self.passphrase if label == self.user else None)
+        if pem is None:
+            raise IdentityError(
+                f"{label} has no encryption key in {self.wallet.root}: run `careledger member register`"
+            )
+        return crypto.load_private_key(pem)
+
+    def encryption_key(self) -> ECKey:
+        """This member's private encryption key, read from the wallet (and decrypted) once per session."""
+        if self._encryption_key is None:
+            self._encryption_key = self._load_encryption_key(self.user)
+        return self._encryption_key
+
+    def register(self) -> dict[str, Any]:
+        """Make this member's encryption key (kept in the wallet) and register its public part on the ledger.
+
+        An org admin registers the organization's key. Registering again with the same key is a no-op.
+        """
+        pem = self.wallet.open_encryption_key(self.user, self.passphrase)
+        if pem is None:
+            key = crypto.new_encryption_key()
+            self.wallet.put_encryption_key(self.user, crypto.private_key_pem(key), passphrase=self.passphrase)
+        else:
+            key = crypto.load_private_key(pem)
+        self._encryption_key = key
+        jwk = crypto.public_jwk(key)
+        if self.wallet.metadata(self.user).get("role") == "admin":
+            member = self.evaluate("GetMember", f"org:{self.gateway.msp_id}") if self._org_key_registered() else None
+            if member and _same_key(member["public_key"], jwk):
+                return dict(member)
+            return dict(self.submit("RegisterOrganizationKey", json.dumps(jwk)))
+        try:
+            return dict(self.submit("RegisterMember", json.dumps(jwk)))
+        except Conflict:
+            pass  # registered already: keep the key on the ledger if it is ours
+        member = self.evaluate("GetMember", self.member_id())
+        if _same_key(member["public_key"], jwk):
+            return dict(member)
+        return dict(self.submit("UpdateMemberKey", json.dumps(jwk)))  # the ledger had another key: ours wins
+
+    def _org_key_registered(self) -> bool:
+        try:
+            self.evaluate("GetMember", f"org:{self.gateway.msp_id}")
+        except NotFound:
+            return False
+        return True
+
+    def member_id(self) -> str:
+        """This user's ledger id, `<certificate member_id>@<MSP>` (asked of the chaincode once, then kept)."""
+        if not self._member_id:
+            self._member_id = str(self.evaluate_who()["member_id"])
+        return self._member_id
+
+    def evaluate_who(self) -> dict[str, Any]:
+        return dict(self.evaluate("WhoAmI"))
+
+    def _unwrap(self, entry: dict[str, Any], ref: crypto.RecordRef) -> bytes:
+        recipient = entry["recipient"]
+        if recipient.startswith(protocol.ORG_MEMBER_PREFIX):
+            if self.org_key is None:
+                raise IdentityError(
+                    f"the key of {ref.record_id} is wrapped for {recipient}: open it from a hospital system"
+                )
+            return crypto.unwrap_key(entry["wrapped_key"], ref, self.org_key)
+        return crypto.unwrap_key(entry["wrapped_key"], ref, self.encryption_key())
+
+    def all_pages(self, function: str, *args: str, page_size: int = 100) -> list[dict[str, Any]]:
+        items, bookmark = [], ""
+        while True:
+            page = self.evaluate(function, *args, str(page_size), bookmark)
+            items.extend(page["items"])
+            bookmark = page["bookmark"]
+            if not bookmark or not page["items"]:
+                return items
+
+    # -- stores ------------------------------------------------------------------------------------------------
+    def store(self, custodian_msp: str) -> StoreClient:
+        if custodian_msp not in self._stores:
+            stores = self.profile.get("x-careledger", {}).get("stores", {})
+            if custodian_msp not in stores:
+                raise CareLedgerError(f"{custodian_msp} runs no record store known to {self.profile_path}")
+            entry = stores[custodian_msp]
+            identity = self.wallet.get(self.user, self.passphrase)
+            self._stores[custodian_msp] = StoreClient(entry["url"], entry["tlsCACerts"]["pem"].encode(), identity)
+        return self._stores[custodian_msp]
+
+
+def _encode_transient(values: dict[str, Any] | None) -> dict[str, bytes] | None:
+    if not values:
+        return None
+    return {
+        name: v
+        if isinstance(v, bytes)
+        else v.encode()
+        if isinstance(v, str)
+        else json.dumps(v, sort_keys=True).encode()
+        for name, v in values.items()
+    }
