@@ -29,7 +29,7 @@ def decrypted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(record.record_id)
         return original(blob, key, record)
 
-    monkeypatch.setattr("careledger.services.crypto.open_blob", counting_open)
+    monkeypatch.setattr("careledger.crypto.open_blob", counting_open)
     return seen
 
 
