@@ -1,0 +1,16 @@
+"""`careledger`: every CareLedger flow from a shell.
+
+Who you are: --org and --user (a wallet identity of the local network), or --profile FILE.
+Output is human-readable, or JSON with --json. Exit codes:
+    0 done   1 refused by the ledger or a store   2 bad input   3 not found   4 network unavailable
+    5 integrity failure (tampered or mismatched data)
+"""
+
+from __future__ import annotations
+
+# Each module registers its commands on `main` when imported.
+from . import _audit, _consent, _members, _models, _records, _wallet
+from ._base import main
+
+__all__ = ["main"]
+del _audit, _consent, _members, _models, _records, _wallet

@@ -1,0 +1,130 @@
+"""`careledger`: the command group, who you are (Context), and how failures become exit codes.
+
+The commands live in their own modules (members, records, consent, audit, models, wallet).
+
+Who you are: --org and --user (a wallet identity of the local network), or --profile FILE.
+Output is human-readable, or JSON with --json. Exit codes:
+    0 done   1 refused by the ledger or a store   2 bad input   3 not found   4 network unavailable
+    5 integrity failure (tampered or mismatched data)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .. import crypto, fhir
+from ..errors import (
+    CareLedgerError,
+    ChaincodeRefusal,
+    CommitError,
+    EndorseError,
+    GatewayError,
+    IdentityError,
+    InvalidArgument,
+    NotFound,
+    NotFoundError,
+    SubmitError,
+    UnknownFunction,
+)
+from ..services import Session
+from ..store import StoreError
+
+EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_INTEGRITY = 1, 2, 3, 4, 5
+
+
+class Context:
+    def __init__(self, profile: Path, user: str, as_json: bool, org_key_from: str | None) -> None:
+        self.profile, self.user, self.as_json, self.org_key_from = profile, user, as_json, org_key_from
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        if not self.user:
+            raise click.UsageError("give --user (a wallet identity, e.g. h1-clinician-1)")
+        passphrase = os.environ.get("CARELEDGER_PASSPHRASE")
+        with Session.open(
+            self.profile, self.user, passphrase.encode() if passphrase else None, org_key_from=self.org_key_from
+        ) as session:
+            yield session
+
+    def emit(self, value: Any, human: Callable[[Any], str] | None = None) -> None:
+        if self.as_json or human is None:
+            click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+        else:
+            click.echo(human(value))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _run(action: Callable[[], None]) -> None:
+    """Map every failure to a clear message and a meaningful exit code."""
+    try:
+        action()
+    except NotFound as exc:
+        _fail(f"{exc.code}: {exc.reason}", EXIT_NOT_FOUND)
+    except (InvalidArgument, UnknownFunction) as exc:
+        _fail(f"{exc.code}: {exc.reason}", EXIT_BAD_INPUT)
+    except ChaincodeRefusal as exc:
+        _fail(f"{exc.code}: {exc.reason}", EXIT_REFUSED)
+    except EndorseError as exc:
+        _fail(f"the network could not endorse the request: {exc}", EXIT_UNAVAILABLE)
+    except (SubmitError, CommitError) as exc:
+        _fail(f"{exc} (transaction {exc.transaction_id}); it is safe to retry", EXIT_UNAVAILABLE)
+    except GatewayError as exc:
+        _fail(f"{exc}", EXIT_UNAVAILABLE)
+    except crypto.IntegrityError as exc:
+        _fail(str(exc), EXIT_INTEGRITY)
+    except StoreError as exc:
+        _fail(str(exc), EXIT_NOT_FOUND if exc.status == 404 else EXIT_UNAVAILABLE if exc.status == 0 else EXIT_REFUSED)
+    except NotFoundError as exc:
+        _fail(str(exc), EXIT_NOT_FOUND)
+    except (fhir.FHIRError, IdentityError, ValueError) as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except CareLedgerError as exc:
+        _fail(str(exc), EXIT_REFUSED)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _grant_row(g: dict[str, Any]) -> str:
+    purposes = ",".join(g["purposes"])
+    return f"{g['id']}  -> {g['grantee']:<20} {purposes:<24} {g['status']:<8} until {g['valid_until']}"
+
+
+def _event_row(e: dict[str, Any]) -> str:
+    flag = " EMERGENCY" if e["emergency"] else ""
+    who = f"{e['requester']:<18} {e['purpose']:<12} {e['record_id']:<40}"
+    return f"{e['time']}  {who} {e['decision']}{flag}  ({e['reason']})"
+
+
+@click.group()
+@click.option("--org", envvar="CARELEDGER_ORG", help="organization of the local network (hospital1, ...)")
+@click.option("--user", envvar="CARELEDGER_USER", default="", help="wallet identity, e.g. h1-clinician-1")
+@click.option("--profile", type=click.Path(path_type=Path), envvar="CARELEDGER_PROFILE", help="connection profile")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--org-key-from", help="wallet identity holding the organization key (hospital systems only)")
+@click.pass_context
+def main(
+    ctx: click.Context, org: str | None, user: str, profile: Path | None, as_json: bool, org_key_from: str | None
+) -> None:
+    """CareLedger: patient-controlled health records on the consortium ledger."""
+    state = Path(os.environ.get("CARELEDGER_STATE", "network/state"))
+    if profile is None:
+        if org:
+            profile = state / "profiles" / f"{org.lower()}.json"
+        else:
+            raise click.UsageError("give --org (e.g. hospital1) or --profile")
+    if not profile.exists():
+        _fail(f"no connection profile at {profile}: is the network up (`make network-up`)?", EXIT_UNAVAILABLE)
+    ctx.obj = Context(profile, user, as_json, org_key_from)

@@ -1,0 +1,94 @@
+"""`careledger` Consent: grant, revoke, list."""
+
+from __future__ import annotations
+
+import click
+from careledger_protocol import PURPOSES
+
+from ._base import (
+    EXIT_BAD_INPUT,
+    Context,
+    _fail,
+    _grant_row,
+    _run,
+    main,
+    pass_ctx,
+)
+
+
+# -- consent ------------------------------------------------------------------------------------------------------
+@main.group()
+def consent() -> None:
+    """Grant and revoke access to your records."""
+
+
+@consent.command("grant")
+@click.option(
+    "--to",
+    "grantee",
+    required=True,
+    help="member id (<id>@<MSP id>; a bare id is a member of your own organization), or org:<MSP id>",
+)
+@click.option("--record", "records", multiple=True)
+@click.option("--category", "categories", multiple=True)
+@click.option("--purpose", "purposes", multiple=True, required=True, type=click.Choice(PURPOSES))
+@click.option("--until", required=True, help="ISO 8601 time with zone, e.g. 2027-06-30T00:00:00Z")
+@pass_ctx
+def consent_grant(
+    c: Context,
+    grantee: str,
+    records: tuple[str, ...],
+    categories: tuple[str, ...],
+    purposes: tuple[str, ...],
+    until: str,
+) -> None:
+    if not records and not categories:
+        _fail("give at least one --record or --category", EXIT_BAD_INPUT)
+
+    def act() -> None:
+        with c.session() as s:
+            grant = s.grant(grantee, list(purposes), until, list(records) or None, list(categories) or None)
+            c.emit(
+                grant,
+                lambda g: (
+                    f"granted {g['id']} to {g['grantee']} for {', '.join(g['purposes'])} until {g['valid_until']}"
+                ),
+            )
+
+    _run(act)
+
+
+@consent.command("revoke")
+@click.argument("grant_id")
+@click.option("--rotate", is_flag=True, help="also re-encrypt the records the grant covered under new keys")
+@pass_ctx
+def consent_revoke(c: Context, grant_id: str, rotate: bool) -> None:
+    def act() -> None:
+        with c.session() as s:
+            grant = s.revoke(grant_id)
+            rotated = [s.rotate_record(r)["version"] for r in grant["keyed_records"]] if rotate else []
+            c.emit(
+                {**grant, "rotated": len(rotated)},
+                lambda g: f"revoked {g['id']}" + (f"; {g['rotated']} records re-keyed" if rotate else ""),
+            )
+
+    _run(act)
+
+
+@consent.command("list")
+@click.option("--grantee", help="list grants to this grantee instead of your own")
+@pass_ctx
+def consent_list(c: Context, grantee: str | None) -> None:
+    def act() -> None:
+        with c.session() as s:
+            items = (
+                s.all_pages("ListGrantsByGrantee", s.qualify(grantee))
+                if grantee
+                else s.all_pages("ListGrantsByPatient", s.member_id())
+            )
+            c.emit(
+                items,
+                lambda gs: "\n".join(map(_grant_row, gs)) or "no grants",
+            )
+
+    _run(act)

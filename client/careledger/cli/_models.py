@@ -1,0 +1,79 @@
+"""`careledger` Models: list, register, approve, retire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._base import (
+    Context,
+    _run,
+    main,
+    pass_ctx,
+)
+
+
+# -- models -------------------------------------------------------------------------------------------------------
+@main.group()
+def model() -> None:
+    """The model registry."""
+
+
+@model.command("list")
+@click.option("--model-id", default="")
+@pass_ctx
+def model_list(c: Context, model_id: str) -> None:
+    def act() -> None:
+        with c.session() as s:
+            items = s.all_pages("ListModels", model_id)
+            c.emit(
+                items,
+                lambda ms: (
+                    "\n".join(
+                        f"{m['model_id']}@{m['version']}  {m['status']:<10} auc={m['metrics'].get('auc', '-')}"
+                        for m in ms
+                    )
+                    or "no models"
+                ),
+            )
+
+    _run(act)
+
+
+@model.command("register")
+@click.option("--card", type=click.File("r"), required=True, help="model card JSON (as models/ writes it)")
+@pass_ctx
+def model_register(c: Context, card: Any) -> None:
+    def act() -> None:
+        with c.session() as s:
+            c.emit(s.submit("RegisterModel", card.read()), lambda m: f"registered {m['model_id']}@{m['version']}")
+
+    _run(act)
+
+
+@model.command("approve")
+@click.argument("model_id")
+@click.argument("version")
+@pass_ctx
+def model_approve(c: Context, model_id: str, version: str) -> None:
+    def act() -> None:
+        with c.session() as s:
+            c.emit(s.submit("ApproveModel", model_id, version), lambda m: f"approved {m['model_id']}@{m['version']}")
+
+    _run(act)
+
+
+@model.command("retire")
+@click.argument("model_id")
+@click.argument("version")
+@click.option("--reason", required=True)
+@pass_ctx
+def model_retire(c: Context, model_id: str, version: str, reason: str) -> None:
+    def act() -> None:
+        with c.session() as s:
+            c.emit(
+                s.submit("RetireModel", model_id, version, reason), lambda m: f"retired {m['model_id']}@{m['version']}"
+            )
+
+    _run(act)

@@ -1,0 +1,144 @@
+"""`careledger` Records: create, list, open, rotate, erase."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from careledger_protocol import PURPOSES
+
+from ..services import OpenedRecord
+from ._base import (
+    EXIT_REFUSED,
+    Context,
+    _run,
+    main,
+    pass_ctx,
+)
+
+
+# -- records ------------------------------------------------------------------------------------------------------
+@main.group()
+def record() -> None:
+    """Encrypted records: create, list, open, rotate, erase."""
+
+
+@record.command("create")
+@click.option("--patient", required=True)
+@click.option("--category", required=True, help="e.g. laboratory, imaging, vital-signs")
+@click.option("--file", "path", type=click.File("rb"), required=True, help="FHIR R4 resource as JSON ('-' for stdin)")
+@pass_ctx
+def record_create(c: Context, patient: str, category: str, path: Any) -> None:
+    """Validate, encrypt, store at your hospital, and register a record."""
+
+    def act() -> None:
+        try:
+            resource = json.load(path)
+        except ValueError as exc:
+            raise ValueError(f"{getattr(path, 'name', 'the input')} is not JSON: {exc}") from None
+        with c.session() as s:
+            c.emit(s.create_record(patient, resource, category), lambda r: f"created {r['id']} (v{r['version']})")
+
+    _run(act)
+
+
+@record.command("list")
+@click.option("--patient", help="patient id (default: yourself)")
+@pass_ctx
+def record_list(c: Context, patient: str | None) -> None:
+    def act() -> None:
+        with c.session() as s:
+            items = s.all_pages("ListPatientRecords", s.qualify(patient) if patient else s.member_id())
+            c.emit(
+                items,
+                lambda rs: (
+                    "\n".join(
+                        f"{r['id']}  {r['category']:<14} {r['resource_type']:<18} v{r['version']} {r['status']}"
+                        for r in rs
+                    )
+                    or "no records"
+                ),
+            )
+
+    _run(act)
+
+
+@record.command("open")
+@click.argument("record_ids", nargs=-1, required=True)
+@click.option("--purpose", type=click.Choice(PURPOSES), default="treatment")
+@click.option("--emergency", "justification", help="break-glass access with this written justification")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="write each record to OUT/<id>.json")
+@pass_ctx
+def record_open(
+    c: Context, record_ids: tuple[str, ...], purpose: str, justification: str | None, out: Path | None
+) -> None:
+    """Request access (recorded on the ledger), fetch, verify and decrypt the allowed records."""
+
+    def act() -> None:
+        with c.session() as s:
+            results = []
+            batches = [list(record_ids[i : i + 100]) for i in range(0, len(record_ids), 100)]
+            with click.progressbar(batches, label="opening", file=sys.stderr, show_pos=True) as bar:
+                for batch in bar:
+                    results.extend(s.open_records(batch, purpose, justification))
+            rows = []
+            for r in results:
+                if isinstance(r, OpenedRecord):
+                    if out:
+                        out.mkdir(parents=True, exist_ok=True)
+                        (out / f"{r.record_id}.json").write_text(json.dumps(r.resource, indent=2))
+                    rows.append(
+                        {
+                            "record_id": r.record_id,
+                            "opened": True,
+                            "version": r.version,
+                            "access_tx_id": r.access_tx_id,
+                            **({} if out else {"resource": r.resource}),
+                        }
+                    )
+                else:
+                    rows.append({"record_id": r.record_id, "opened": False, "reason": r.reason})
+            c.emit(
+                rows,
+                lambda rs: "\n".join(
+                    f"{x['record_id']}: "
+                    + (
+                        "opened" + (f" -> {out}" if out else "\n" + json.dumps(x.get("resource"), indent=2))
+                        if x["opened"]
+                        else f"refused: {x['reason']}"
+                    )
+                    for x in rs
+                ),
+            )
+            if not any(x["opened"] for x in rows):
+                sys.exit(EXIT_REFUSED)
+
+    _run(act)
+
+
+@record.command("rotate")
+@click.argument("record_id")
+@pass_ctx
+def record_rotate(c: Context, record_id: str) -> None:
+    """Re-encrypt a record under a new key for its current recipients (e.g. after a revocation)."""
+
+    def act() -> None:
+        with c.session() as s:
+            c.emit(s.rotate_record(record_id), lambda r: f"{r['id']} is now v{r['version']}")
+
+    _run(act)
+
+
+@record.command("erase")
+@click.argument("record_id")
+@click.confirmation_option(prompt="Erasing destroys the record's keys and ciphertext for good. Continue?")
+@pass_ctx
+def record_erase(c: Context, record_id: str) -> None:
+    def act() -> None:
+        with c.session() as s:
+            c.emit(s.erase(record_id), lambda r: f"{r['id']} erased at {r['erased_at']}")
+
+    _run(act)
