@@ -154,7 +154,8 @@ def audit() -> str:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Any:
     """The hospital app of one organization. Config: PROFILE (connection profile), ORG_KEY_FROM (the
-    wallet identity holding the organization key), MODEL_DIR (approved model artifacts)."""
+    wallet identity holding the organization key), MODEL_DIR (approved model artifacts); OPEN_SESSION
+    (org, user, passphrase) -> session replaces the ledger session, for tests without a network."""
     app = base_app("hospital", TEMPLATES, test_config)
     app.config.setdefault("ROLES", ["clinician", "researcher", "admin"])
     profile = Path(app.config["PROFILE"])
@@ -165,7 +166,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Any:
             profile, user, passphrase, org_key_from=app.config.get("ORG_KEY_FROM"), require_passphrase=True
         )
 
-    app.extensions["careledger.sessions"] = SessionStore(open_session)
+    app.extensions["careledger.sessions"] = SessionStore(app.config.get("OPEN_SESSION", open_session))
     app.register_blueprint(_auth.bp)
     app.register_blueprint(bp)
     return app

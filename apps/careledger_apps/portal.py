@@ -158,7 +158,8 @@ def erase(record_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Any:
-    """The consent portal. Config: PROFILES {org: connection profile}, GRANTEE_ORGS (MSP ids listed as grantees)."""
+    """The consent portal. Config: PROFILES {org: connection profile}, GRANTEE_ORGS (MSP ids listed as
+    grantees); OPEN_SESSION (org, user, passphrase) -> session replaces the ledger session, for tests."""
     app = base_app("portal", TEMPLATES, test_config)
     app.config.setdefault("ROLES", ["patient"])
     profiles = {k: Path(v) for k, v in app.config["PROFILES"].items()}
@@ -167,7 +168,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Any:
     def open_session(org: str, user: str, passphrase: bytes) -> Session:
         return Session.open(profiles[org], user, passphrase, require_passphrase=True)
 
-    app.extensions["careledger.sessions"] = SessionStore(open_session)
+    app.extensions["careledger.sessions"] = SessionStore(app.config.get("OPEN_SESSION", open_session))
     app.extensions["careledger.event_readers"] = EventReaders(app.config.get("EVENT_READER", "event-reader"))
     app.register_blueprint(_auth.bp)
     app.register_blueprint(bp)
