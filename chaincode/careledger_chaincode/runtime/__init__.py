@@ -22,8 +22,9 @@ from ._contract import (
     transaction,
 )
 from ._identity import ClientIdentity
+from ._interface import KeyModification, OutOfRange, Stub
 from ._server import ChaincodeServer, TLSFiles
-from ._stub import ChaincodeStub, KeyModification, OutOfRange, PeerError, PeerFeatures
+from ._stub import ChaincodeStub, PeerError, PeerFeatures
 
 __all__ = [
     "CONFLICT",
@@ -45,6 +46,7 @@ __all__ = [
     "PeerError",
     "PeerFeatures",
     "Router",
+    "Stub",
     "TLSFiles",
     "transaction",
 ]

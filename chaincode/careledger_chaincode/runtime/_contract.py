@@ -21,7 +21,9 @@ from careledger_protocol import (
     UNKNOWN_FUNCTION,
 )
 
-from ._stub import ChaincodeStub, OutOfRange, PeerError
+from ._identity import ClientIdentity
+from ._interface import OutOfRange, Stub
+from ._stub import PeerError
 
 log = logging.getLogger("careledger.chaincode")
 
@@ -43,10 +45,10 @@ class ChaincodeError(Exception):
 
 @dataclass
 class Context:
-    stub: ChaincodeStub
+    stub: Stub
 
     @property
-    def identity(self) -> Any:
+    def identity(self) -> ClientIdentity:
         return self.stub.identity
 
 
@@ -105,7 +107,7 @@ class Router:
             for name, (info, _) in sorted(self._table.items())
         }
 
-    def dispatch(self, stub: ChaincodeStub) -> Outcome:
+    def dispatch(self, stub: Stub) -> Outcome:
         name = stub.function
         entry = self._table.get(name)
         if entry is None:
@@ -144,7 +146,7 @@ class Router:
         return Outcome(200, "", _encode(result))
 
 
-def _log_refusal(stub: ChaincodeStub, name: str, code: str, message: str) -> None:
+def _log_refusal(stub: Stub, name: str, code: str, message: str) -> None:
     """The audit line of a refusal: function, transaction, caller's organization, code and reason. Our
     refusal messages name ids and rules, never argument values such as free text or keys."""
     try:

@@ -24,14 +24,22 @@ from fabric_protos.peer import (
 )
 
 from ._identity import ClientIdentity
+from ._interface import (
+    MAX_UNICODE,
+    KeyModification,
+    OutOfRange,
+    create_composite_key,
+    split_composite_key,
+    start_within,
+)
+
+__all__ = ["ChaincodeStub", "KeyModification", "OutOfRange", "PeerError", "PeerFeatures"]
 
 Msg = chaincode_shim_pb2.ChaincodeMessage  # constructor and message-type constants
 Message = Any  # the generated protobuf classes carry no static types
 PeerCall = Callable[[int, bytes], bytes]
 
-_COMPOSITE_NS = "\x00"
-_MIN_UNICODE = "\x00"
-_MAX_UNICODE = "\U0010ffff"
+_MAX_UNICODE = MAX_UNICODE
 # An empty start key would also match composite keys (they begin with \x00); Fabric's shims skip them.
 _EMPTY_KEY_SUBSTITUTE = "\x01"
 VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
@@ -39,11 +47,6 @@ VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
 
 class PeerError(RuntimeError):
     """The peer answered a ledger call with ERROR (the message is the peer's own text)."""
-
-
-class OutOfRange(ValueError):
-    """A start key or bookmark outside the range queried. The peer takes a bookmark as the range's start
-    key as it is, so a bookmark below the prefix would read other owners' keys: it is refused here."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,6 @@ class PeerFeatures:
     max_write_batch: int = 1000
     get_multiple: bool = False
     max_get_multiple: int = 1000
-
-
-@dataclass(frozen=True)
-class KeyModification:
-    tx_id: str
-    value: bytes
-    timestamp: datetime.datetime
-    is_delete: bool
 
 
 class ChaincodeStub:
@@ -193,7 +188,7 @@ class ChaincodeStub:
 
         Close the iterator when stopping early: that frees the peer's iterator at once."""
         prefix = self.create_composite_key(object_type, attributes)
-        start = _start_within(prefix, start_key)
+        start = start_within(prefix, start_key)
         request = chaincode_shim_pb2.GetStateByRange(
             startKey=start, endKey=prefix + _MAX_UNICODE, collection=collection
         )
@@ -206,7 +201,7 @@ class ChaincodeStub:
 
         The bookmark must lie under the prefix (OutOfRange otherwise), whatever bytes a caller passed."""
         start = self.create_composite_key(object_type, attributes)
-        bookmark = _start_within(start, bookmark) if bookmark else ""
+        bookmark = start_within(start, bookmark) if bookmark else ""
         metadata = chaincode_shim_pb2.QueryMetadata(pageSize=page_size, bookmark=bookmark).SerializeToString()
         request = chaincode_shim_pb2.GetStateByRange(startKey=start, endKey=start + _MAX_UNICODE, metadata=metadata)
         response = chaincode_shim_pb2.QueryResponse()
@@ -312,17 +307,8 @@ class ChaincodeStub:
         return response
 
     # -- composite keys --------------------------------------------------------------------------------
-    @staticmethod
-    def create_composite_key(object_type: str, attributes: list[str]) -> str:
-        for part in (object_type, *attributes):
-            if _MIN_UNICODE in part or _MAX_UNICODE in part:
-                raise ValueError("composite key parts must not contain U+0000 or U+10FFFF")
-        return _COMPOSITE_NS + object_type + _MIN_UNICODE + "".join(a + _MIN_UNICODE for a in attributes)
-
-    @staticmethod
-    def split_composite_key(key: str) -> tuple[str, list[str]]:
-        parts = key[1:].split(_MIN_UNICODE)
-        return parts[0], parts[1:-1]
+    create_composite_key = staticmethod(create_composite_key)
+    split_composite_key = staticmethod(split_composite_key)
 
     # -- internals -------------------------------------------------------------------------------------
     def flush_writes(self) -> None:
@@ -357,14 +343,6 @@ class ChaincodeStub:
             kv = kv_query_result_pb2.KV()
             kv.ParseFromString(raw)
             yield kv.key, kv.value
-
-
-def _start_within(prefix: str, start_key: str) -> str:
-    if not start_key:
-        return prefix
-    if not start_key.startswith(prefix):
-        raise OutOfRange("the start key or bookmark does not lie under the queried prefix")
-    return start_key
 
 
 def _check_key(key: str) -> None:

@@ -14,9 +14,12 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fabric_protos.peer import chaincode_event_pb2
+
 from ._contract import Outcome, Router
 from ._identity import ClientIdentity
-from ._stub import _MAX_UNICODE, ChaincodeStub, KeyModification, PeerError, _start_within
+from ._interface import MAX_UNICODE, KeyModification, create_composite_key, split_composite_key, start_within
+from ._stub import PeerError
 
 
 @dataclass
@@ -105,8 +108,11 @@ def _digest(value: bytes) -> bytes:
     return hashlib.sha256(value).digest()
 
 
-class MemoryStub(ChaincodeStub):
-    """A ChaincodeStub whose ledger calls go to a MemoryLedger instead of a peer."""
+class MemoryStub:
+    """The Stub protocol (runtime/_interface.py) over a MemoryLedger instead of a peer."""
+
+    create_composite_key = staticmethod(create_composite_key)
+    split_composite_key = staticmethod(split_composite_key)
 
     def __init__(
         self,
@@ -125,14 +131,43 @@ class MemoryStub(ChaincodeStub):
         self.timestamp = proposal_time
         self.creator = b""
         self._identity = identity
-        self._event = None
-        self._writes = []
+        self._event: chaincode_event_pb2.ChaincodeEvent | None = None
         self.pending: dict[str, bytes | None] = {}
         self.pending_private: dict[tuple[str, str], bytes | None] = {}
         self.ranged_private = False
 
-    def local_time(self) -> datetime.datetime:  # type: ignore[override]
+    @property
+    def function(self) -> str:
+        return self.args[0].decode("utf-8", errors="replace") if self.args else ""
+
+    @property
+    def parameters(self) -> list[bytes]:
+        return self.args[1:]
+
+    @property
+    def identity(self) -> ClientIdentity:
+        return self._identity
+
+    @property
+    def event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
+        return self._event
+
+    def set_event(self, name: str, payload: bytes) -> None:
+        if not name:
+            raise ValueError("event name must not be empty")
+        self._event = chaincode_event_pb2.ChaincodeEvent(event_name=name, payload=payload)
+
+    def local_time(self) -> datetime.datetime:
         return self._ledger.clock + self._ledger.peer_clock_offset
+
+    def get_private_data(self, collection: str, key: str) -> bytes | None:
+        return self.get_state(key, collection)
+
+    def get_state_validation_parameter(self, key: str, collection: str = "") -> bytes | None:
+        return None  # the memory ledger keeps no key-level endorsement
+
+    def set_state_validation_parameter(self, key: str, policy: bytes, collection: str = "") -> None:
+        raise NotImplementedError("MemoryStub does not keep key-level endorsement policies")
 
     def _source(self, collection: str) -> dict[str, bytes]:
         return self._ledger.private.get(collection, {}) if collection else self._ledger.state
@@ -173,19 +208,19 @@ class MemoryStub(ChaincodeStub):
         return sorted((k, v) for k, v in self._source(collection).items() if start <= k < end)
 
     def get_state_by_range(self, start_key: str, end_key: str, collection: str = "") -> Iterator[tuple[str, bytes]]:
-        yield from self._range(start_key or "\x01", end_key or _MAX_UNICODE, collection)
+        yield from self._range(start_key or "\x01", end_key or MAX_UNICODE, collection)
 
     def get_state_by_partial_composite_key(
         self, object_type: str, attributes: list[str], start_key: str = "", collection: str = ""
     ) -> Generator[tuple[str, bytes], None, None]:
         prefix = self.create_composite_key(object_type, attributes)
-        yield from self._range(_start_within(prefix, start_key), prefix + _MAX_UNICODE, collection)
+        yield from self._range(start_within(prefix, start_key), prefix + MAX_UNICODE, collection)
 
     def get_state_by_partial_composite_key_paginated(
         self, object_type: str, attributes: list[str], page_size: int, bookmark: str
     ) -> tuple[list[tuple[str, bytes]], str]:
         start = self.create_composite_key(object_type, attributes)
-        rows = self._range(_start_within(start, bookmark), start + _MAX_UNICODE)
+        rows = self._range(start_within(start, bookmark), start + MAX_UNICODE)
         page = rows[:page_size]
         return page, rows[page_size][0] if len(rows) > page_size else ""
 
