@@ -20,25 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from careledger.gateway import Gateway, Network, connect
+from careledger_protocol import EVENT_NAMES, Event
 
-# The healthcare contract's event names (chaincode/careledger_chaincode/contracts/healthcare).
-KNOWN_EVENTS = frozenset(
-    {
-        "MemberRegistered",
-        "MemberKeyUpdated",
-        "MemberKeyReset",
-        "RecordCreated",
-        "RecordVersionAdded",
-        "RecordErased",
-        "ConsentGranted",
-        "ConsentRevoked",
-        "AccessRequested",
-        "ModelRegistered",
-        "ModelApproved",
-        "ModelRetired",
-        "InferencesRecorded",
-    }
-)
 # Each organization's service identity for chaincode events, in its wallet (careledger_network.crypto).
 EVENT_READER = "event-reader"
 # An access request carries up to 500 decisions of ~300 bytes; beyond this an event is not ours to parse.
@@ -78,16 +61,16 @@ class LiveLog:
             return []
 
     def _lines(self, name: Any, payload: Any) -> list[str]:
-        if name not in KNOWN_EVENTS:  # also any name that is not a string
+        if name not in EVENT_NAMES:  # also any name that is not a string
             raise _Malformed
-        if name not in ("AccessRequested", "InferencesRecorded"):
+        if name not in (Event.ACCESS_REQUESTED, Event.INFERENCES_RECORDED):
             return []  # a healthcare event this page does not show: not parsed at all
         if not isinstance(payload, bytes | str) or len(payload) > MAX_EVENT_BYTES:
             raise _Malformed
         doc = json.loads(payload)
         if not isinstance(doc, dict):
             raise _Malformed
-        rows = self._access(doc) if name == "AccessRequested" else self._inferences(doc)
+        rows = self._access(doc) if name == Event.ACCESS_REQUESTED else self._inferences(doc)
         return [f"event: {kind}\ndata: {json.dumps(row)}\n\n" for kind, row in rows]
 
     def _access(self, doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -14,7 +14,7 @@ from .consortium import Consortium, Org
 from .errors import NetworkError
 from .fabric_cli import FabricCLI
 from .launcher import Launcher
-from .readiness import migrate_state, wait_ready
+from .readiness import migrate_state, record_settings, wait_ready
 
 Meta = Callable[[], dict[str, Any]]
 SaveMeta = Callable[..., None]
@@ -77,6 +77,7 @@ class ChaincodeLifecycle:
         )
 
     def migrate(self, rescan: bool = False) -> None:
+        record_settings(self.c, self.state, self.c.orgs[0])
         moved, calls = migrate_state(self.c, self.state, self.c.orgs[0], rescan=rescan)
         self.launcher.step(f"ledger state in the current layout ({moved} keys moved in {calls} transactions)")
 

@@ -44,6 +44,16 @@ def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 9
     raise TimeoutError(f"the network did not become ready within {timeout:.0f} s; last error: {last}")
 
 
+def record_settings(consortium: Consortium, state: Path, org: Org) -> None:
+    """Put the consortium's settings a chaincode decision needs on the ledger (SetConsortium is a no-op
+    once they are there)."""
+    settings = json.dumps({"authority_msp": consortium.authority_msp})
+    with connect(state / "profiles" / f"{org.key}.json", org.admin) as gateway:
+        gateway.network(consortium.channel).contract(consortium.chaincode_name).submit_transaction(
+            "SetConsortium", settings
+        )
+
+
 def migrate_state(
     consortium: Consortium, state: Path, org: Org, batch: int = 200, rescan: bool = False
 ) -> tuple[int, int]:

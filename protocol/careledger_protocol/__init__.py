@@ -1,9 +1,9 @@
 """CareLedger's protocol: the facts the chaincode, the client, the record stores and the apps share.
 
 Each is defined once, here: the purposes and roles of the consent model, how members are named on the
-ledger, the certificate attributes that carry role and member id, the refusal codes, and the private
-data collection. It depends on nothing of CareLedger's own, so the chaincode may import it and still
-import nothing of the client.
+ledger, the certificate attributes that carry role and member id, the refusal codes, the chaincode's
+event names, and the private data collection. It depends on nothing of CareLedger's own, so the
+chaincode may import it and still import nothing of the client.
 """
 
 from .attributes import FABRIC_CA_ATTRIBUTES_OID, certificate_attributes
@@ -18,6 +18,7 @@ from .codes import (
     UNKNOWN_ACCESS,
     UNKNOWN_FUNCTION,
 )
+from .events import EVENT_NAMES, Event
 from .ids import (
     LOCAL_ID,
     MEMBER_ID,
@@ -42,6 +43,7 @@ from .vocabulary import (
 
 __all__ = [
     "CONFLICT",
+    "EVENT_NAMES",
     "FABRIC_CA_ATTRIBUTES_OID",
     "FAILED_PRECONDITION",
     "INTERNAL",
@@ -63,6 +65,7 @@ __all__ = [
     "ROLES",
     "UNKNOWN_ACCESS",
     "UNKNOWN_FUNCTION",
+    "Event",
     "certificate_attributes",
     "is_member_id",
     "ledger_member_id",

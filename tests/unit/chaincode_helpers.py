@@ -10,6 +10,7 @@ from typing import Any
 from careledger_chaincode.contracts import all_contracts
 from careledger_chaincode.runtime import ClientIdentity, Outcome, Router
 from careledger_chaincode.runtime.testing import MemoryLedger
+from careledger_protocol import EVENT_NAMES
 
 JWK = json.dumps(
     {
@@ -71,8 +72,11 @@ class Actor:
         return self.ledger.invoke(self.identity, function, *encoded, transient=encode_transient(transient))
 
     def ok(self, function: str, *args: Any, transient: dict[str, Any] | None = None) -> Any:
+        events_before = len(self.ledger.events)
         outcome = self.call(function, *args, transient=transient)
         assert outcome.status == 200, f"{function} refused: {outcome.message}"
+        emitted = {e.name for e in self.ledger.events[events_before:]}
+        assert emitted <= EVENT_NAMES, f"{function} emitted an event the protocol does not name: {emitted}"
         return json.loads(outcome.payload) if outcome.payload else None
 
     def refused(self, code: str, function: str, *args: Any, transient: dict[str, Any] | None = None) -> str:
@@ -111,6 +115,7 @@ class World:
             self.h1_auditor,
         ):
             actor.ok("RegisterMember", JWK)
+        self.h1_admin.ok("SetConsortium", {"authority_msp": HA})  # as network-up does
         for admin in (self.h1_admin, self.h2_admin):
             admin.ok("RegisterOrganizationKey", JWK)
 

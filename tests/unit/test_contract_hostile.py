@@ -212,6 +212,7 @@ def test_read_only_functions_are_marked() -> None:
         "GetAccessKeys",
         "GetNewRecordRecipients",
         "GetRecipients",
+        "GetConsortium",
     }
 
 

@@ -109,6 +109,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, dict[str,
     w.ledger.state = dict(old.state)
     w.ledger.history = dict(old.history)
     w.ledger.clock = old.clock
+    w.h1_admin.ok("SetConsortium", {"authority_msp": HA})  # chaincode-upgrade does, before Migrate
     rounds = 0
     while True:
         rounds += 1

@@ -9,6 +9,7 @@ from .members import MembersMixin
 from .migration import MigrationMixin
 from .models import ModelsMixin
 from .records import RecordsMixin
+from .settings import SettingsMixin
 
 
 class HealthcareContract(
@@ -20,6 +21,7 @@ class HealthcareContract(
     ModelsMixin,
     InferencesMixin,
     MigrationMixin,
+    SettingsMixin,
     Contract,
 ):
     name = "careledger"

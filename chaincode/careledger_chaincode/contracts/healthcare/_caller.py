@@ -9,8 +9,7 @@ The caller's org, role and id come from the signing certificate only, never from
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from careledger_protocol import (
@@ -25,7 +24,7 @@ from careledger_protocol import (
 )
 
 from ...runtime import Context
-from ._common import denied, invalid
+from ._common import denied, get_json, invalid, precondition
 
 __all__ = ["ORG_MEMBER_PREFIX", "ROLES", "member_org"]  # the protocol's, for the contract's modules
 
@@ -52,12 +51,19 @@ def msp_id(value: Any, what: str) -> str:
     return value
 
 
-def authority_msp() -> str:
-    """The MSP whose auditors approve models and read every audit trail.
+CONSORTIUM = "consortium"  # ("consortium",) -> the consortium's settings a decision needs (SetConsortium)
 
-    Set by the orchestrator from network/consortium.yaml, identically for every org's chaincode server.
-    """
-    return os.environ.get("CARELEDGER_AUTHORITY_MSP", "HealthAuthorityMSP")
+
+def authority_msp(ctx: Context) -> str:
+    """The MSP whose auditors approve models and read every audit trail, as the ledger records it (an
+    endorser's environment is never consulted in a decision: every endorser reads the same value)."""
+    settings = get_json(ctx, CONSORTIUM)
+    if settings is None:
+        raise precondition(
+            "the consortium's settings are not on the ledger yet: an admin runs SetConsortium "
+            "(make network-up and make chaincode-upgrade do)"
+        )
+    return str(settings["authority_msp"])
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Caller:
     msp_id: str
     role: str
     member_id: str  # the ledger id, <certificate member_id>@<msp_id>
+    ctx: Context = field(compare=False, repr=False)
 
     @property
     def org_member(self) -> str:
@@ -72,7 +79,7 @@ class Caller:
 
     @property
     def is_authority_auditor(self) -> bool:
-        return self.role == "auditor" and self.msp_id == authority_msp()
+        return self.role == "auditor" and self.msp_id == authority_msp(self.ctx)
 
     @property
     def is_staff(self) -> bool:
@@ -88,7 +95,7 @@ def caller(ctx: Context) -> Caller:
         raise denied("the caller's certificate has no CareLedger role attribute; enroll with role and member_id")
     if not LOCAL_ID.match(local):
         raise denied("the caller's certificate has no valid member_id attribute (letters, digits, '.', '_', '-')")
-    return Caller(msp_id=identity.msp_id, role=role, member_id=ledger_member_id(local, identity.msp_id))
+    return Caller(msp_id=identity.msp_id, role=role, member_id=ledger_member_id(local, identity.msp_id), ctx=ctx)
 
 
 def require_role(who: Caller, *roles: str) -> None:
@@ -98,4 +105,4 @@ def require_role(who: Caller, *roles: str) -> None:
 
 def require_authority_auditor(who: Caller) -> None:
     if not who.is_authority_auditor:
-        raise denied(f"only auditors of {authority_msp()} may do this")
+        raise denied(f"only auditors of {authority_msp(who.ctx)} may do this")

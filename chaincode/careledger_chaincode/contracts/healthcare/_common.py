@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from careledger_protocol import PRIVATE_COLLECTION, PURPOSES, RESOURCE_TYPES
+from careledger_protocol import PRIVATE_COLLECTION, PURPOSES, RESOURCE_TYPES, Event
 
 from ...runtime import (
     FAILED_PRECONDITION,
@@ -233,8 +233,8 @@ def refuse_in_arguments(doc: dict[str, Any], *fields: str) -> None:
         )
 
 
-def event(ctx: Context, name: str, payload: dict[str, Any]) -> None:
-    ctx.stub.set_event(name, canonical(payload))
+def event(ctx: Context, name: Event, payload: dict[str, Any]) -> None:
+    ctx.stub.set_event(name.value, canonical(payload))
 
 
 def key_history(ctx: Context, kind: str, *parts: str) -> list[dict[str, Any]]:

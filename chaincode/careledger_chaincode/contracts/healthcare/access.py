@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from careledger_protocol import UNKNOWN_ACCESS
+from careledger_protocol import UNKNOWN_ACCESS, Event
 
 from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
 from ._caller import Caller, caller, member_id, require_role
@@ -186,7 +186,7 @@ class AccessMixin:
         ctx.stub.put_state(key(ctx, AUDIT_BY_REQUESTER, who.member_id, at, txid), count)
         ctx.stub.put_state(key(ctx, AUDIT_BY_TIME, at, txid), count)
         summary = {k: access[k] for k in ("tx_id", "time", "requester", "requester_org", "purpose", "emergency")}
-        event(ctx, "AccessRequested", {**summary, "decisions": logged})
+        event(ctx, Event.ACCESS_REQUESTED, {**summary, "decisions": logged})
         return {
             "tx_id": txid,
             "time": at,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from careledger_protocol import Event
+
 from ...runtime import Context, transaction
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, recipient_id, require_role
 from ._common import (
@@ -133,7 +135,7 @@ class ConsentMixin:
         ctx.stub.put_state(key(ctx, GRANT_BY_GRANTEE, grantee_id, grant_id), b"\x00")
         for category in categories:
             ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, who.member_id, category, grant_id), b"\x00")
-        event(ctx, "ConsentGranted", _grant_event(grant))
+        event(ctx, Event.CONSENT_GRANTED, _grant_event(grant))
         return grant
 
     @staticmethod
@@ -191,7 +193,7 @@ class ConsentMixin:
             ctx.stub.del_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, grant["patient_id"], category, grant_id))
         grant.update(status="revoked", revoked_at=now(ctx))
         put_json(ctx, grant, GRANT, grant_id)
-        event(ctx, "ConsentRevoked", _grant_event(grant))
+        event(ctx, Event.CONSENT_REVOKED, _grant_event(grant))
         return grant
 
     @transaction("GetGrant", read_only=True)

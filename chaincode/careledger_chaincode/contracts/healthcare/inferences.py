@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from careledger_protocol import Event
+
 from ...runtime import Context, transaction
 from ._caller import Caller, caller, member_id, require_role
 from ._common import (
@@ -114,7 +116,7 @@ class InferencesMixin:
             stored.append(entry)
         event(
             ctx,
-            "InferencesRecorded",
+            Event.INFERENCES_RECORDED,
             {
                 "tx_id": txid,
                 "model_id": model["model_id"],

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from careledger_protocol import Event
+
 from ...runtime import CONFLICT, ChaincodeError, Context, transaction
 from ._caller import (
     ORG_MEMBER_PREFIX,
@@ -97,7 +99,7 @@ class MembersMixin:
             raise ChaincodeError(
                 CONFLICT, f"{who.member_id} is already registered; use UpdateMemberKey to change the key"
             )
-        return self._store_member(ctx, who.member_id, who.msp_id, who.role, jwk, who, "MemberRegistered")
+        return self._store_member(ctx, who.member_id, who.msp_id, who.role, jwk, who, Event.MEMBER_REGISTERED)
 
     @transaction("UpdateMemberKey")
     def update_member_key(self, ctx: Context, public_key: str) -> dict[str, Any]:
@@ -108,7 +110,7 @@ class MembersMixin:
         if existing is None:
             raise not_found(f"{who.member_id} is not registered: call RegisterMember first")
         return self._store_member(
-            ctx, who.member_id, who.msp_id, existing["role"], public_jwk(public_key), who, "MemberKeyUpdated"
+            ctx, who.member_id, who.msp_id, existing["role"], public_jwk(public_key), who, Event.MEMBER_KEY_UPDATED
         )
 
     @transaction("ResetMemberKey")
@@ -121,7 +123,7 @@ class MembersMixin:
             raise denied(f"only an admin of {member_org(target)} may reset the key of {target}")
         existing = require_member(ctx, target)
         return self._store_member(
-            ctx, target, who.msp_id, existing["role"], public_jwk(public_key), who, "MemberKeyReset"
+            ctx, target, who.msp_id, existing["role"], public_jwk(public_key), who, Event.MEMBER_KEY_RESET
         )
 
     @transaction("RegisterOrganizationKey")
@@ -131,10 +133,10 @@ class MembersMixin:
         require_role(who, "admin")
         jwk = public_jwk(public_key)
         org_id = ORG_MEMBER_PREFIX + who.msp_id
-        return self._store_member(ctx, org_id, who.msp_id, "organization", jwk, who, "OrganizationKeyRegistered")
+        return self._store_member(ctx, org_id, who.msp_id, "organization", jwk, who, Event.ORGANIZATION_KEY_REGISTERED)
 
     def _store_member(
-        self, ctx: Context, mid: str, org: str, role: str, jwk: dict[str, Any], by: Caller, event_name: str
+        self, ctx: Context, mid: str, org: str, role: str, jwk: dict[str, Any], by: Caller, event_name: Event
     ) -> dict[str, Any]:
         member = {
             "id": mid,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from careledger_protocol import Event
+
 from ...runtime import CONFLICT, ChaincodeError, Context, transaction
 from ._caller import caller, require_authority_auditor, require_role
 from ._common import (
@@ -149,7 +151,7 @@ class ModelsMixin:
         if get_json(ctx, MODEL, model_id, version) is not None:
             raise ChaincodeError(CONFLICT, f"model {model_id} version {version} exists: register a new version")
         put_json(ctx, model, MODEL, model_id, version)
-        event(ctx, "ModelRegistered", _model_event(model))
+        event(ctx, Event.MODEL_REGISTERED, _model_event(model))
         return model
 
     @transaction("ApproveModel")
@@ -163,7 +165,7 @@ class ModelsMixin:
             )
         model.update(status="approved", approved_by=who.member_id, approved_at=now(ctx))
         put_json(ctx, model, MODEL, model_id, version)
-        event(ctx, "ModelApproved", _model_event(model))
+        event(ctx, Event.MODEL_APPROVED, _model_event(model))
         return model
 
     @transaction("RetireModel")
@@ -180,7 +182,7 @@ class ModelsMixin:
             retired_reason=text(500)(reason, "reason"),
         )
         put_json(ctx, model, MODEL, model_id, version)
-        event(ctx, "ModelRetired", _model_event(model))
+        event(ctx, Event.MODEL_RETIRED, _model_event(model))
         return model
 
     @transaction("GetModel", read_only=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from careledger_protocol import Event
+
 from ...runtime import CONFLICT, ChaincodeError, Context, transaction
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, require_role
 from ._common import (
@@ -231,7 +233,7 @@ class RecordsMixin:
             put_entry(ctx, entry, new=True)
         put_json(ctx, record, RECORD, record_id)
         ctx.stub.put_state(key(ctx, PATIENT_RECORD, patient_id, record_id), b"\x00")
-        event(ctx, "RecordCreated", _record_event(record))
+        event(ctx, Event.RECORD_CREATED, _record_event(record))
         return record
 
     @transaction("AddRecordVersion")
@@ -257,7 +259,7 @@ class RecordsMixin:
         for recipient in ended:
             purge_entry(ctx, entries[recipient])
         put_json(ctx, record, RECORD, record_id)
-        event(ctx, "RecordVersionAdded", _record_event(record))
+        event(ctx, Event.RECORD_VERSION_ADDED, _record_event(record))
         return record
 
     @transaction("GetNewRecordRecipients", read_only=True)
@@ -330,7 +332,7 @@ class RecordsMixin:
             record.pop(field, None)
         record.update(status="erased", erased_at=at, updated_at=at)
         put_json(ctx, record, RECORD, record_id)
-        event(ctx, "RecordErased", _record_event(record))
+        event(ctx, Event.RECORD_ERASED, _record_event(record))
         return record
 
 

@@ -1,0 +1,47 @@
+"""The consortium's settings a chaincode decision needs (which organization's auditors are the health
+authority), kept on the ledger so that every endorser decides from the same value.
+
+An organization's admin writes them once (`make network-up` and `make chaincode-upgrade` do). Each
+endorsing peer's chaincode server checks the proposed value against the configuration its organization
+gave it (CARELEDGER_AUTHORITY_MSP, from network/consortium.yaml) and refuses a different one, so the
+settings need the agreement of the majority the endorsement policy asks for. They cannot change later.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from careledger_protocol import Event
+
+from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ._caller import CONSORTIUM, caller, msp_id, require_role
+from ._common import Shape, event, get_json, json_object, precondition, put_json
+
+
+class SettingsMixin:
+    @transaction("SetConsortium")
+    def set_consortium(self, ctx: Context, settings_json: str) -> dict[str, Any]:
+        who = caller(ctx)
+        require_role(who, "admin")
+        shape = Shape(json_object(settings_json, "settings"), "settings", ("authority_msp",))
+        settings = {"authority_msp": shape.string("authority_msp", msp_id)}
+        configured = os.environ.get("CARELEDGER_AUTHORITY_MSP")
+        if configured and configured != settings["authority_msp"]:
+            raise precondition(
+                f"this endorsing organization's chaincode server is configured with the authority {configured}, "
+                f"not {settings['authority_msp']}: the organizations must agree"
+            )
+        current = get_json(ctx, CONSORTIUM)
+        if current == settings:
+            return current
+        if current is not None:
+            raise ChaincodeError(CONFLICT, f"the consortium's settings are set already: {current}")
+        put_json(ctx, settings, CONSORTIUM)
+        event(ctx, Event.CONSORTIUM_SET, settings)
+        return settings
+
+    @transaction("GetConsortium", read_only=True)
+    def get_consortium(self, ctx: Context) -> dict[str, Any]:
+        caller(ctx)
+        return get_json(ctx, CONSORTIUM) or {}
