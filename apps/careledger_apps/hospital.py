@@ -15,7 +15,7 @@ from typing import Any
 from careledger.fhir import FHIRError
 from careledger.services import OpenedRecord, Session
 from careledger_models.runner import ModelRunner
-from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, valid_justification
+from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, Grant, valid_justification
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
@@ -31,7 +31,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 def home() -> str:
     me = current_session()
     grants = me.grants_to_me()
-    patients: dict[str, list[dict[str, Any]]] = {}
+    patients: dict[str, list[Grant]] = {}
     for grant in grants:
         if grant["status"] == "active":
             patients.setdefault(grant["patient_id"], []).append(grant)
@@ -43,7 +43,7 @@ def home() -> str:
 def patient(patient_id: str) -> str:
     me = current_session()
     patient_id = me.qualify(patient_id)  # a bare id names a patient of this hospital
-    records = me.all_pages("ListPatientRecords", patient_id)
+    records = me.records_of(patient_id)
     return render_template("hospital_patient.html", patient_id=patient_id, records=records)
 
 
@@ -109,7 +109,7 @@ def new_record() -> str | Response | tuple[str, int]:
 @bp.route("/models")
 @login_required
 def models() -> str:
-    approved = [m for m in current_session().all_pages("ListModels", "") if m["status"] == "approved"]
+    approved = [m for m in current_session().models() if m["status"] == "approved"]
     return render_template("hospital_models.html", models=approved)
 
 
@@ -118,7 +118,7 @@ def models() -> str:
 def run_model() -> str | tuple[str, int]:
     model_id, version = request.form.get("model_id", ""), request.form.get("version", "")
     record_ids = [r.strip() for r in request.form.get("record_ids", "").split() if r.strip()]
-    artifact = _find_artifact(current_session().evaluate("GetModel", model_id, version)["artifact_sha256"])
+    artifact = _find_artifact(current_session().model(model_id, version)["artifact_sha256"])
     if artifact is None:
         return render_template(
             "error.html", title="Model artifact not found", reason="This hospital has no copy of that model."
@@ -143,11 +143,9 @@ def audit() -> str:
     me = current_session()
     requesters = [me.member_id()]
     if g.user.role == "admin":
-        members = me.all_pages("ListMembers", me.gateway.msp_id, "clinician") + me.all_pages(
-            "ListMembers", me.gateway.msp_id, "researcher"
-        )
-        requesters = [m["id"] for m in members]
-    events = [e for r in requesters for e in me.all_pages("ListAccessByRequester", r)]
+        staff = me.members_of(me.gateway.msp_id, "clinician") + me.members_of(me.gateway.msp_id, "researcher")
+        requesters = [m["id"] for m in staff]
+    events = [e for r in requesters for e in me.access_by(r)]
     events.sort(key=lambda e: e["time"], reverse=True)
     return render_template("audit.html", events=events[:500])
 

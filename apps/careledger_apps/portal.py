@@ -35,21 +35,20 @@ TEMPLATES = Path(__file__).parent / "templates"
 @login_required
 def home() -> str:
     me = current_session()
-    records = me.all_pages("ListPatientRecords", me.member_id())
-    return render_template("portal_home.html", records=records)
+    return render_template("portal_home.html", records=me.my_records())
 
 
 @bp.route("/grants")
 @login_required
 def grants() -> str:
     me = current_session()
-    mine = me.all_pages("ListGrantsByPatient", me.member_id())
-    records = me.all_pages("ListPatientRecords", me.member_id())
+    mine = me.grants_of()
+    records = me.my_records()
     categories = sorted({r["category"] for r in records if r["status"] == "active"})
     grantees = []
     for org in current_app.config["GRANTEE_ORGS"]:  # who is a patient where is not for patients to list
         for role in ("clinician", "researcher", "organization"):
-            grantees += me.all_pages("ListMembers", org, role)
+            grantees += me.members_of(org, role)
     return render_template(
         "portal_grants.html", grants=mine, records=records, categories=categories, grantees=grantees, error=None
     )
@@ -128,7 +127,7 @@ def log_stream() -> Response:
 @login_required
 def models() -> str:
     me = current_session()
-    return render_template("portal_models.html", inferences=me.all_pages("ListInferencesByPatient", me.member_id()))
+    return render_template("portal_models.html", inferences=me.inferences_of())
 
 
 @bp.route("/export")
@@ -136,9 +135,9 @@ def models() -> str:
 def export() -> Response:
     me = current_session()
     patient_id = me.member_id()
-    entries = [{"resource": fhir.consent(g_)} for g_ in me.all_pages("ListGrantsByPatient", patient_id)]
+    entries = [{"resource": fhir.consent(g_)} for g_ in me.grants_of()]
     entries += [{"resource": fhir.audit_event(e)} for e in me.access_log()]
-    entries += [{"resource": fhir.provenance(i)} for i in me.all_pages("ListInferencesByPatient", patient_id)]
+    entries += [{"resource": fhir.provenance(i)} for i in me.inferences_of()]
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     return Response(
         json.dumps(bundle, indent=2),

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from careledger.json_types import JsonArgument
 from careledger.services import Session
 from careledger_network.consortium import load
 from careledger_network.crypto import enroll_user
@@ -65,7 +66,7 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
         patient_id = p.member_id()
 
         def create(i: int) -> None:
-            doc = {
+            doc: dict[str, JsonArgument] = {
                 "record_id": records[i],
                 "patient_id": patient_id,
                 "category": "growth",
@@ -74,7 +75,7 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
                 "size": 4096,
                 "locator": f"sha256/{_sha(records[i])}",
             }
-            keys = {patient_id: _SIZED_JWE, "org:Hospital1MSP": _SIZED_JWE}
+            keys: dict[str, JsonArgument] = {patient_id: _SIZED_JWE, "org:Hospital1MSP": _SIZED_JWE}
             clinician.submit("CreateRecord", doc, transient={"wrapped_keys": keys})
 
         run("create", create, concurrency=16, operations=len(records))
@@ -83,13 +84,14 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
         before = _disk(ledger)
 
         def grant(i: int) -> None:
-            doc = {
+            doc: dict[str, JsonArgument] = {
                 "grantee": reader.member_id(),
                 "record_ids": [records[i]],
                 "purposes": ["treatment"],
                 "valid_until": "2099-01-01T00:00:00Z",
             }
-            p.submit("GrantConsent", doc, transient={"wrapped_keys": {records[i]: _SIZED_JWE}})
+            wrapped: dict[str, JsonArgument] = {records[i]: _SIZED_JWE}
+            p.submit("GrantConsent", doc, transient={"wrapped_keys": wrapped})
 
         run("grant", grant, concurrency=16, operations=len(records))
         per_grant = (_disk(ledger) - before) / len(records)

@@ -34,7 +34,7 @@ def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, worke
         if entry["status"] == "registered":
             with Session.open(profiles / "healthauthority.json", "ha-auditor-1") as auditor:
                 auditor.register()
-                entry = auditor.submit("ApproveModel", entry["model_id"], entry["version"])
+                entry = auditor.approve_model(entry["model_id"], entry["version"])
         with Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin") as clinician:
             runner = ModelRunner(
                 clinician, trained.artifact, entry["model_id"], entry["version"], batch_size=batch_size

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from careledger.errors import Conflict
 from careledger.gateway import Contract, Gateway, connect
+from careledger.json_types import JsonArgument
 from careledger.ledger import BlockReader
 from careledger.services import Session
 from joserfc.jwk import ECKey
@@ -25,7 +26,7 @@ from .node import run_node
 from .runner import Result, run
 
 # Shaped like ECDH-ES+A256KW JSON serialization of a 32-byte key: ~650 bytes.
-_SIZED_JWE = {
+_SIZED_JWE: dict[str, JsonArgument] = {
     "protected": "eyJlbmMiOiJBMjU2R0NNIn0",
     "recipients": [
         {

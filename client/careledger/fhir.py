@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from careledger_protocol import AuditEvent, Grant, Inference
+
 from .errors import CareLedgerError
 
 CLINICAL_TYPES = ("Observation", "DiagnosticReport", "Condition", "Procedure", "MedicationStatement")
@@ -44,7 +46,7 @@ def canonical_bytes(resource: dict[str, Any]) -> bytes:
     return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def consent(grant: dict[str, Any]) -> dict[str, Any]:
+def consent(grant: Grant) -> dict[str, Any]:
     """A ledger grant as a FHIR Consent."""
     return validate(
         {
@@ -84,7 +86,7 @@ def consent(grant: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def audit_event(event: dict[str, Any]) -> dict[str, Any]:
+def audit_event(event: AuditEvent) -> dict[str, Any]:
     """A ledger access decision as a FHIR AuditEvent (the ledger transaction id is its identifier)."""
     return validate(
         {
@@ -124,7 +126,7 @@ def audit_event(event: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def provenance(inference: dict[str, Any]) -> dict[str, Any]:
+def provenance(inference: Inference) -> dict[str, Any]:
     """A recorded model run as a FHIR Provenance of its output."""
     return validate(
         {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,8 +154,9 @@ class TrailReport:
         return self.head_matches and not (self.chain_breaks or self.missing or self.invalid)
 
 
-def verify_trail(reader: BlockReader, events: list[dict[str, Any]]) -> TrailReport:
-    """Check every event's transaction against the whole chain, and the chain against the peer's head."""
+def verify_trail(reader: BlockReader, tx_ids: Iterable[str]) -> TrailReport:
+    """Check that every transaction of an exported trail (the `tx_id` of its audit events) committed VALID
+    on the whole chain, and the chain against the peer's head."""
     report = TrailReport()
     height, head = reader.height()
     committed: dict[str, str] = {}
@@ -170,11 +171,11 @@ def verify_trail(reader: BlockReader, events: list[dict[str, Any]]) -> TrailRepo
             committed[tx.tx_id] = tx.validation_code
         previous = block
     report.head_matches = previous is not None and previous.header_hash == head
-    for event in events:
+    for tx_id in tx_ids:
         report.events_checked += 1
-        code = committed.get(event["tx_id"])
+        code = committed.get(tx_id)
         if code is None:
-            report.missing.append(event["tx_id"])
+            report.missing.append(tx_id)
         elif code != "VALID":
-            report.invalid.append(event["tx_id"])
+            report.invalid.append(tx_id)
     return report

@@ -57,7 +57,7 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
             _line(f"  trained: {metrics}")
             entry = register(researcher, trained)
             if entry["status"] == "registered":
-                entry = auditor.submit("ApproveModel", entry["model_id"], entry["version"])
+                entry = auditor.approve_model(entry["model_id"], entry["version"])
             _line(
                 f"  registry: {entry['model_id']}@{entry['version']} {entry['status']}, "
                 f"artifact {entry['artifact_sha256'][:16]}…"
@@ -99,7 +99,7 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
                     f"    {event['time']}  {event['requester']} ({event['requester_org']}) "
                     f"{event['purpose']}: {event['decision']}"
                 )
-            inferences = patient.all_pages("ListInferencesByPatient", patient.member_id())
+            inferences = patient.inferences_of()
             for inference in inferences[-2:]:
                 _line(
                     f"    model {inference['model_id']}@{inference['version']} "
@@ -108,8 +108,10 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
         del patient_record
 
         _line("\n== The auditor checks the whole access trail against the blocks ==")
-        trail = auditor.all_pages("ListAllAccess", page_size=1000)
-        report_trail = verify_trail(BlockReader(auditor.gateway, auditor.contract.network.name), trail)
+        trail = auditor.all_access(page_size=1000)
+        report_trail = verify_trail(
+            BlockReader(auditor.gateway, auditor.contract.network.name), [e["tx_id"] for e in trail]
+        )
         _line(
             f"  {report_trail.events_checked} events, {report_trail.blocks_checked} blocks: "
             + ("hash chain intact, every event VALID on the ledger" if report_trail.ok else f"MISMATCH {report_trail}")
@@ -142,7 +144,7 @@ def _web_users(profiles: Path, state: Path, artifacts: Path) -> None:
         with Session.open(profiles / "hospital1.json", user, WEB_PASSPHRASE) as s:
             s.register()
     with Session.open(profiles / "hospital1.json", "h1-web-patient", WEB_PASSPHRASE) as patient:
-        has_records = bool(patient.all_pages("ListPatientRecords", patient.member_id()))
+        has_records = bool(patient.my_records())
     if not has_records:
         dataset = breast_cancer()
         features = dict(zip(dataset.features, dataset.frame.iloc[3].tolist(), strict=True))

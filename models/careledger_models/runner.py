@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +21,9 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from careledger.errors import CareLedgerError, EndorseError
+from careledger.json_types import JsonArgument
 from careledger.services import OpenedRecord, Refused, Session
+from careledger_protocol import Model
 
 from .datasets import canonical_row, check_features, from_observation
 from .train import TrainedModel, next_version
@@ -32,15 +33,14 @@ class ModelRefused(CareLedgerError):
     """The model may not run: not registered, not approved, retired, or its artifact differs."""
 
 
-def register(session: Session, trained: TrainedModel) -> dict[str, Any]:
+def register(session: Session, trained: TrainedModel) -> Model:
     """Register a trained model (as a researcher); the same artifact keeps its version, another gets the next."""
-    existing = session.all_pages("ListModels", trained.model_id)
-    version, already = next_version(existing, trained.card["artifact_sha256"])
+    version, already = next_version(session.models(trained.model_id), trained.card["artifact_sha256"])
     card = {**trained.card, "version": version}
     trained.artifact.with_name("card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     if already:
-        return dict(session.evaluate("GetModel", trained.model_id, version))
-    return dict(session.submit("RegisterModel", card))
+        return session.model(trained.model_id, version)
+    return session.register_model(card)
 
 
 def _digest(value: Any) -> str:
@@ -81,9 +81,9 @@ class ModelRunner:
         self.booster.load_model(bytearray(artifact.read_bytes()))
         self._cpu_turn = threading.Lock()
 
-    def _approved_entry(self, artifact: Path) -> dict[str, Any]:
+    def _approved_entry(self, artifact: Path) -> Model:
         try:
-            entry = dict(self.session.evaluate("GetModel", self.model_id, self.version))
+            entry = self.session.model(self.model_id, self.version)
         except EndorseError as exc:
             raise ModelRefused(f"{self.model_id}@{self.version} is not in the registry: {exc}") from None
         if entry["status"] != "approved":
@@ -164,7 +164,7 @@ class ModelRunner:
                     ciphertext_sha256=ciphertexts[record.record_id],
                 )
             )
-        batch_doc = {
+        batch_doc: dict[str, JsonArgument] = {
             "model_id": self.model_id,
             "version": self.version,
             "artifact_sha256": self.entry["artifact_sha256"],
@@ -180,6 +180,6 @@ class ModelRunner:
             ],
         }
         # Outputs are patient data: transient, kept as private data that erasure purges; salted digests in public.
-        transient = {"outputs": {i.record_id: i.output for i in part.inferences}, "salt": secrets.token_hex(16)}
-        part.inference_tx_ids.append(self.session.submit("RecordInferences", batch_doc, transient=transient)["tx_id"])
+        outputs = {i.record_id: i.output for i in part.inferences}
+        part.inference_tx_ids.append(self.session.record_inferences(batch_doc, outputs)["tx_id"])
         return part

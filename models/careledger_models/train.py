@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from careledger_protocol import Model
 
 from .datasets import Dataset, fingerprint
 
@@ -212,7 +213,7 @@ def train_on_cohort(
     return trained, {"records": used, "skipped": skipped, "frame": frame, "target": target}
 
 
-def next_version(existing: list[dict[str, Any]], artifact_sha: str) -> tuple[str, bool]:
+def next_version(existing: list[Model], artifact_sha: str) -> tuple[str, bool]:
     """(version, already registered): the same artifact keeps its version; another one takes the next."""
     for model in existing:
         if model["artifact_sha256"] == artifact_sha:

@@ -2,8 +2,8 @@
 
 Each is defined once, here: the purposes and roles of the consent model, how members are named on the
 ledger, the certificate attributes that carry role and member id, the refusal codes, the chaincode's
-event names, and the private data collection. It depends on nothing of CareLedger's own, so the
-chaincode may import it and still import nothing of the client.
+event names and the documents it returns, and the private data collection. It depends on nothing of
+CareLedger's own, so the chaincode may import it and still import nothing of the client.
 """
 
 from .attributes import FABRIC_CA_ATTRIBUTES_OID, certificate_attributes
@@ -17,6 +17,26 @@ from .codes import (
     REFUSAL_CODES,
     UNKNOWN_ACCESS,
     UNKNOWN_FUNCTION,
+)
+from .documents import (
+    AccessKey,
+    AccessKeys,
+    AccessResult,
+    AuditEvent,
+    Caller,
+    Decision,
+    Grant,
+    HistoryEntry,
+    Inference,
+    InferencesRecorded,
+    Justification,
+    Member,
+    Model,
+    Page,
+    Recipient,
+    Record,
+    Verdict,
+    Verdicts,
 )
 from .events import EVENT_NAMES, Event
 from .ids import (
@@ -65,7 +85,25 @@ __all__ = [
     "ROLES",
     "UNKNOWN_ACCESS",
     "UNKNOWN_FUNCTION",
+    "AccessKey",
+    "AccessKeys",
+    "AccessResult",
+    "AuditEvent",
+    "Caller",
+    "Decision",
     "Event",
+    "Grant",
+    "HistoryEntry",
+    "Inference",
+    "InferencesRecorded",
+    "Justification",
+    "Member",
+    "Model",
+    "Page",
+    "Recipient",
+    "Record",
+    "Verdict",
+    "Verdicts",
     "certificate_attributes",
     "is_member_id",
     "ledger_member_id",

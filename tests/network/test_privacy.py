@@ -197,7 +197,7 @@ def test_9_an_invented_inference_with_zero_digests_is_refused(people: People) ->
     record = people.dr_h1.create_record(people.alice.member_id(), OBSERVATION, "laboratory")
     people.alice.grant(people.dr_h2.member_id(), ["diagnosis-ai"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
     access = people.dr_h2.request_access([record["id"]], "diagnosis-ai")
-    models = people.dr_h2.all_pages("ListModels", "")
+    models = people.dr_h2.models()
     approved = next((m for m in models if m["status"] == "approved"), None)
     batch = {
         "model_id": approved["model_id"] if approved else "none",

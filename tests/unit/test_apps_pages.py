@@ -36,10 +36,14 @@ class ScriptedSession:
     def member_id(self) -> str:
         return "h1-patient-1@Hospital1MSP"
 
-    def all_pages(self, function: str, *args: str) -> list[dict[str, Any]]:
-        return {"ListPatientRecords": [RECORD], "ListMembers": [CLINICIAN] if args[-1] == "clinician" else []}.get(
-            function, []
-        )
+    def my_records(self) -> list[dict[str, Any]]:
+        return [RECORD]
+
+    def grants_of(self) -> list[dict[str, Any]]:
+        return []
+
+    def members_of(self, org: str, role: str = "") -> list[dict[str, Any]]:
+        return [CLINICIAN] if (org, role) == (H1, "clinician") else []
 
     def grant(self, *args: Any) -> dict[str, Any]:
         if self.refuse:

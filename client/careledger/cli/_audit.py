@@ -36,11 +36,11 @@ def audit_log(c: Context, patient: str | None, requester: str | None, everything
     def act() -> None:
         with c.session() as s:
             if everything:
-                events = s.all_pages("ListAllAccess")
+                events = s.all_access()
             elif requester:
-                events = s.all_pages("ListAccessByRequester", s.qualify(requester))
+                events = s.access_by(requester)
             else:
-                events = s.all_pages("ListAccessByPatient", s.qualify(patient) if patient else s.member_id())
+                events = s.access_log(patient)
             if as_fhir:
                 c.as_json = True
                 c.emit(
@@ -69,7 +69,7 @@ def audit_verify(c: Context, access_tx_id: str, requester: str, record_id: str) 
 
     def act() -> None:
         with c.session() as s:
-            verdict = s.evaluate("VerifyAccess", access_tx_id, s.qualify(requester), record_id)
+            verdict = s.verify_access(access_tx_id, requester, record_id)
             c.emit(verdict, lambda v: ("GRANTED" if v["granted"] else "NOT GRANTED") + f": {v['reason']}")
             if not verdict["granted"]:
                 sys.exit(EXIT_REFUSED)
@@ -88,18 +88,18 @@ def audit_check(c: Context, export: Any) -> None:
 
         doc = json.load(export)
         if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
-            events = [
-                {"tx_id": d["valueString"]}
+            tx_ids = [
+                d["valueString"]
                 for entry in doc.get("entry", [])
                 for d in entry["resource"]["entity"][0].get("detail", [])
                 if d.get("type") == "fabric-transaction"
             ]
         elif isinstance(doc, list):
-            events = [{"tx_id": e["tx_id"]} for e in doc]
+            tx_ids = [e["tx_id"] for e in doc]
         else:
             raise ValueError("the export must be the JSON of `audit log --json` or a FHIR Bundle of AuditEvents")
         with c.session() as s:
-            report = verify_trail(BlockReader(s.gateway, s.contract.network.name), events)
+            report = verify_trail(BlockReader(s.gateway, s.contract.network.name), tx_ids)
         summary = {
             "ok": report.ok,
             "blocks_checked": report.blocks_checked,
@@ -129,7 +129,7 @@ def audit_consents(c: Context, patient: str | None) -> None:
 
     def act() -> None:
         with c.session() as s:
-            grants = s.all_pages("ListGrantsByPatient", patient or s.member_id())
+            grants = s.grants_of(patient)
             c.as_json = True
             c.emit(
                 {

@@ -81,11 +81,7 @@ def consent_revoke(c: Context, grant_id: str, rotate: bool) -> None:
 def consent_list(c: Context, grantee: str | None) -> None:
     def act() -> None:
         with c.session() as s:
-            items = (
-                s.all_pages("ListGrantsByGrantee", s.qualify(grantee))
-                if grantee
-                else s.all_pages("ListGrantsByPatient", s.member_id())
-            )
+            items = s.grants_to(grantee) if grantee else s.grants_of()
             c.emit(
                 items,
                 lambda gs: "\n".join(map(_grant_row, gs)) or "no grants",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import IO, Any
 
 import click
 
@@ -12,6 +13,17 @@ from ._base import (
     main,
     pass_ctx,
 )
+
+
+def _card(file: IO[str]) -> dict[str, Any]:
+    """The model card in `file`: a JSON object, as careledger_models writes it next to the artifact."""
+    try:
+        card = json.load(file)
+    except ValueError as exc:
+        raise ValueError(f"{file.name} is not JSON ({exc}): pass the card.json written with the model") from None
+    if not isinstance(card, dict):
+        raise ValueError(f"{file.name} holds no JSON object: pass the card.json written with the model")
+    return card
 
 
 # -- models -------------------------------------------------------------------------------------------------------
@@ -26,7 +38,7 @@ def model() -> None:
 def model_list(c: Context, model_id: str) -> None:
     def act() -> None:
         with c.session() as s:
-            items = s.all_pages("ListModels", model_id)
+            items = s.models(model_id)
             c.emit(
                 items,
                 lambda ms: (
@@ -47,7 +59,7 @@ def model_list(c: Context, model_id: str) -> None:
 def model_register(c: Context, card: Any) -> None:
     def act() -> None:
         with c.session() as s:
-            c.emit(s.submit("RegisterModel", card.read()), lambda m: f"registered {m['model_id']}@{m['version']}")
+            c.emit(s.register_model(_card(card)), lambda m: f"registered {m['model_id']}@{m['version']}")
 
     _run(act)
 
@@ -59,7 +71,7 @@ def model_register(c: Context, card: Any) -> None:
 def model_approve(c: Context, model_id: str, version: str) -> None:
     def act() -> None:
         with c.session() as s:
-            c.emit(s.submit("ApproveModel", model_id, version), lambda m: f"approved {m['model_id']}@{m['version']}")
+            c.emit(s.approve_model(model_id, version), lambda m: f"approved {m['model_id']}@{m['version']}")
 
     _run(act)
 
@@ -72,8 +84,6 @@ def model_approve(c: Context, model_id: str, version: str) -> None:
 def model_retire(c: Context, model_id: str, version: str, reason: str) -> None:
     def act() -> None:
         with c.session() as s:
-            c.emit(
-                s.submit("RetireModel", model_id, version, reason), lambda m: f"retired {m['model_id']}@{m['version']}"
-            )
+            c.emit(s.retire_model(model_id, version, reason), lambda m: f"retired {m['model_id']}@{m['version']}")
 
     _run(act)

@@ -51,7 +51,7 @@ def record_create(c: Context, patient: str, category: str, path: Any) -> None:
 def record_list(c: Context, patient: str | None) -> None:
     def act() -> None:
         with c.session() as s:
-            items = s.all_pages("ListPatientRecords", s.qualify(patient) if patient else s.member_id())
+            items = s.records_of(patient)
             c.emit(
                 items,
                 lambda rs: (

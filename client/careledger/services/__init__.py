@@ -10,13 +10,28 @@ ledger refusal is raised as its ChaincodeRefusal type. No clinical content is ev
 
 from __future__ import annotations
 
+from ._access import AccessFlows
 from ._consent import ConsentFlows
 from ._core import OpenedRecord, Refused, SealedRecord, SessionCore, endorsers_disagreed
+from ._models import ModelFlows
 from ._records import RecordFlows
 
 
-class Session(RecordFlows, ConsentFlows):
-    """A member's session: the core (connection, identity, stores) and every flow."""
+class Session(ConsentFlows, ModelFlows):
+    """A member's session: the core (connection, identity, members, stores) and every flow: access and
+    audit (AccessFlows), records (RecordFlows), consent (ConsentFlows), models (ModelFlows). Each returns
+    the typed document the ledger answers with (careledger_protocol.documents)."""
 
 
-__all__ = ["OpenedRecord", "Refused", "SealedRecord", "Session", "SessionCore", "endorsers_disagreed"]
+__all__ = [
+    "AccessFlows",
+    "ConsentFlows",
+    "ModelFlows",
+    "OpenedRecord",
+    "RecordFlows",
+    "Refused",
+    "SealedRecord",
+    "Session",
+    "SessionCore",
+    "endorsers_disagreed",
+]

@@ -1,24 +1,36 @@
-"""Consent and transparency: a patient's records, grants (the record keys re-wrapped for the grantee) and
-revocations, the grants naming a member, a patient's access log."""
+"""Consent: grants (the record keys re-wrapped for the grantee) and revocations, a patient's grants and the
+grants naming a member."""
 
 from __future__ import annotations
 
-from typing import Any
+from careledger_protocol import Grant, HistoryEntry, Record
 
 from .. import crypto
 from ..errors import CareLedgerError, NotFoundError
-from ._core import SessionCore
+from ..json_types import JsonArgument
+from ._records import RecordFlows
 
 
-class ConsentFlows(SessionCore):
-    # -- patient -----------------------------------------------------------------------------------------------
-    def my_records(self, page_size: int = 100) -> list[dict[str, Any]]:
-        return self.all_pages("ListPatientRecords", self.member_id(), page_size=page_size)
+class ConsentFlows(RecordFlows):
+    def my_records(self, page_size: int = 100) -> list[Record]:
+        return self.records_of(page_size=page_size)
 
-    def grants_to_me(self) -> list[dict[str, Any]]:
+    def grants_of(self, patient_id: str | None = None) -> list[Grant]:
+        """A patient's grants (this member's own, by default), any status."""
+        patient = self.qualify(patient_id) if patient_id else self.member_id()
+        return self._all_pages("ListGrantsByPatient", patient)
+
+    def grants_to(self, grantee: str) -> list[Grant]:
+        """Grants naming a member (or an organization, `org:<MSP>`) as grantee, any status."""
+        return self._all_pages("ListGrantsByGrantee", self.qualify(grantee))
+
+    def grants_to_me(self) -> list[Grant]:
         """Grants naming this member or its organization as grantee (any status)."""
-        grants = self.all_pages("ListGrantsByGrantee", self.member_id())
-        return grants + self.all_pages("ListGrantsByGrantee", f"org:{self.gateway.msp_id}")
+        return self.grants_to(self.member_id()) + self.grants_to(f"org:{self.gateway.msp_id}")
+
+    def grant_history(self, grant_id: str) -> list[HistoryEntry]:
+        history: list[HistoryEntry] = self._evaluate("GetGrantHistory", grant_id)
+        return history
 
     def grant(
         self,
@@ -27,14 +39,14 @@ class ConsentFlows(SessionCore):
         valid_until: str,
         record_ids: list[str] | None = None,
         categories: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Grant:
         """Grant consent; the record keys in scope are opened with the patient's key and re-wrapped for the grantee."""
         grantee = self.qualify(grantee)
-        grantee_key = self.evaluate("GetMember", grantee)["public_key"]
+        grantee_key = self.member(grantee)["public_key"]
         scope = set(record_ids or [])
         if categories:
             scope |= {r["id"] for r in self.my_records() if r["category"] in categories and r["status"] == "active"}
-        wrapped: dict[str, Any] = {}
+        wrapped: dict[str, JsonArgument] = {}
         if scope:
             access = self.request_access(sorted(scope), "treatment")  # the patient's own records: audited, allowed
             for decision in access["decisions"]:
@@ -42,22 +54,21 @@ class ConsentFlows(SessionCore):
                     raise NotFoundError(f"record {decision['record_id']} does not exist")
                 if decision["decision"] != "allowed":
                     raise CareLedgerError(f"cannot share {decision['record_id']}: {decision['reason']}")
-            keys = self.evaluate("GetAccessKeys", access["tx_id"])["keys"]
+            keys = self.access_keys(access["tx_id"])["keys"]
             for rid in sorted(scope):
                 entry = keys[rid]
                 if not entry["available"]:
-                    raise CareLedgerError(f"cannot share {rid}: {entry['reason']}")
+                    raise CareLedgerError(f"cannot share {rid}: {entry.get('reason', 'no key')}")
                 ref = crypto.RecordRef(rid, entry.get("sealed_for", entry["patient_id"]), entry["version"])
                 wrapped[rid] = crypto.rewrap_key(entry["wrapped_key"], ref, self.encryption_key(), grantee_key, grantee)
-        doc: dict[str, Any] = {"grantee": grantee, "purposes": purposes, "valid_until": valid_until}
+        doc: dict[str, JsonArgument] = {"grantee": grantee, "purposes": list(purposes), "valid_until": valid_until}
         if record_ids:
-            doc["record_ids"] = record_ids
+            doc["record_ids"] = list(record_ids)
         if categories:
-            doc["categories"] = categories
-        return dict(self.submit("GrantConsent", doc, transient={"wrapped_keys": wrapped}))
+            doc["categories"] = list(categories)
+        granted: Grant = self._submit("GrantConsent", doc, transient={"wrapped_keys": wrapped})
+        return granted
 
-    def revoke(self, grant_id: str) -> dict[str, Any]:
-        return dict(self.submit("RevokeConsent", grant_id))
-
-    def access_log(self, patient_id: str | None = None) -> list[dict[str, Any]]:
-        return self.all_pages("ListAccessByPatient", self.qualify(patient_id) if patient_id else self.member_id())
+    def revoke(self, grant_id: str) -> Grant:
+        revoked: Grant = self._submit("RevokeConsent", grant_id)
+        return revoked

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 import careledger_protocol as protocol
+from careledger_protocol import AccessKey, Caller, Member
 from joserfc.jwk import ECKey
 
 from .. import crypto
 from .._wallet import Wallet
 from ..errors import CareLedgerError, CommitError, Conflict, EndorseError, IdentityError, NotFound
 from ..gateway import Contract, Gateway, connect, load_profile
+from ..json_types import Json, JsonArgument, Transient
 from ..store import StoreClient
 
 RETRYABLE_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
@@ -32,7 +35,7 @@ def endorsers_disagreed(exc: EndorseError) -> bool:
     return any(_ENDORSEMENT_MISMATCH in d.message for d in exc.details)
 
 
-def _same_key(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def _same_key(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
     return all(a.get(k) == b.get(k) for k in ("kty", "crv", "x", "y"))
 
 
@@ -52,7 +55,7 @@ class SealedRecord:
     record_id: str
     patient_id: str
     version: int
-    key_entry: dict[str, Any] = field(repr=False)
+    key_entry: AccessKey = field(repr=False)
     blob: bytes = field(repr=False)
     access_tx_id: str = ""
 
@@ -126,9 +129,21 @@ class SessionCore:
         self.close()
 
     # -- ledger calls ----------------------------------------------------------------------------------------
-    def submit(self, function: str, *args: Any, transient: dict[str, Any] | None = None) -> Any:
-        """Submit and wait for the commit. `transient` values (JSON-encoded unless bytes or str) reach the
-        chaincode but never the block: wrapped keys, free text and model outputs travel that way."""
+    # The flows below call these and return the typed document (careledger_protocol.documents) that the
+    # function they call answers with; `submit` and `evaluate` are the raw calls, for tools and tests.
+    def submit(self, function: str, *args: JsonArgument, transient: Transient | None = None) -> Json:
+        """Submit and wait for the commit; the chaincode's answer as JSON. `transient` values (JSON-encoded
+        unless bytes or str) reach the chaincode but never the block: wrapped keys, free text and model
+        outputs travel that way."""
+        answer: Json = self._submit(function, *args, transient=transient)
+        return answer
+
+    def evaluate(self, function: str, *args: JsonArgument) -> Json:
+        """Ask one peer, without a transaction; the chaincode's answer as JSON."""
+        answer: Json = self._evaluate(function, *args)
+        return answer
+
+    def _submit(self, function: str, *args: JsonArgument, transient: Transient | None = None) -> Any:
         encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
         private = _encode_transient(transient)
         for attempt in range(self.max_retries + 1):
@@ -145,13 +160,21 @@ class SessionCore:
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def evaluate(self, function: str, *args: Any) -> Any:
+    def _evaluate(self, function: str, *args: JsonArgument) -> Any:
         encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
         raw = self.contract.evaluate_transaction(function, *encoded)
         return json.loads(raw) if raw else None
 
-    def request_access(self, record_ids: list[str], purpose: str) -> dict[str, Any]:
-        return dict(self.submit("RequestAccess", {"record_ids": record_ids, "purpose": purpose}))
+    def _all_pages(self, function: str, *args: str, page_size: int = 100) -> list[Any]:
+        """Every item of a paginated listing, page after page."""
+        items: list[Any] = []
+        bookmark = ""
+        while True:
+            page = self._evaluate(function, *args, str(page_size), bookmark)
+            items.extend(page["items"])
+            bookmark = page["bookmark"]
+            if not bookmark or not page["items"]:
+                return items
 
     def qualify(self, member: str) -> str:
         """A member's ledger id. A bare id (no '@') names a member of this session's own organization;
@@ -173,7 +196,7 @@ class SessionCore:
             self._encryption_key = self._load_encryption_key(self.user)
         return self._encryption_key
 
-    def register(self) -> dict[str, Any]:
+    def register(self) -> Member:
         """Make this member's encryption key (kept in the wallet) and register its public part on the ledger.
 
         An org admin registers the organization's key. Registering again with the same key is a no-op.
@@ -187,36 +210,50 @@ class SessionCore:
         self._encryption_key = key
         jwk = crypto.public_jwk(key)
         if self.wallet.metadata(self.user).get("role") == "admin":
-            member = self.evaluate("GetMember", f"org:{self.gateway.msp_id}") if self._org_key_registered() else None
-            if member and _same_key(member["public_key"], jwk):
-                return dict(member)
-            return dict(self.submit("RegisterOrganizationKey", json.dumps(jwk)))
+            org_member = self._member_or_none(protocol.ORG_MEMBER_PREFIX + self.gateway.msp_id)
+            if org_member and _same_key(org_member["public_key"], jwk):
+                return org_member
+            registered: Member = self._submit("RegisterOrganizationKey", json.dumps(jwk))
+            return registered
         try:
-            return dict(self.submit("RegisterMember", json.dumps(jwk)))
+            registered = self._submit("RegisterMember", json.dumps(jwk))
+            return registered
         except Conflict:
             pass  # registered already: keep the key on the ledger if it is ours
-        member = self.evaluate("GetMember", self.member_id())
+        member = self.member(self.member_id())
         if _same_key(member["public_key"], jwk):
-            return dict(member)
-        return dict(self.submit("UpdateMemberKey", json.dumps(jwk)))  # the ledger had another key: ours wins
+            return member
+        updated: Member = self._submit("UpdateMemberKey", json.dumps(jwk))  # the ledger had another key: ours wins
+        return updated
 
-    def _org_key_registered(self) -> bool:
+    def _member_or_none(self, member_id: str) -> Member | None:
         try:
-            self.evaluate("GetMember", f"org:{self.gateway.msp_id}")
+            return self.member(member_id)
         except NotFound:
-            return False
-        return True
+            return None
 
     def member_id(self) -> str:
         """This user's ledger id, `<certificate member_id>@<MSP>` (asked of the chaincode once, then kept)."""
         if not self._member_id:
-            self._member_id = str(self.evaluate_who()["member_id"])
+            self._member_id = self.who_am_i()["member_id"]
         return self._member_id
 
-    def evaluate_who(self) -> dict[str, Any]:
-        return dict(self.evaluate("WhoAmI"))
+    def who_am_i(self) -> Caller:
+        """This user as the ledger sees it: id, organization, role, and whether its key is registered."""
+        caller: Caller = self._evaluate("WhoAmI")
+        return caller
 
-    def _unwrap(self, entry: dict[str, Any], ref: crypto.RecordRef) -> bytes:
+    # -- members -----------------------------------------------------------------------------------------------
+    def member(self, member_id: str) -> Member:
+        """A member (a bare id names one of this organization) or an organization (`org:<MSP>`) and its key."""
+        member: Member = self._evaluate("GetMember", self.qualify(member_id))
+        return member
+
+    def members_of(self, org_msp: str, role: str = "") -> list[Member]:
+        """The members of an organization, of one role or all ("")."""
+        return self._all_pages("ListMembers", org_msp, role)
+
+    def _unwrap(self, entry: AccessKey, ref: crypto.RecordRef) -> bytes:
         recipient = entry["recipient"]
         if recipient.startswith(protocol.ORG_MEMBER_PREFIX):
             if self.org_key is None:
@@ -225,15 +262,6 @@ class SessionCore:
                 )
             return crypto.unwrap_key(entry["wrapped_key"], ref, self.org_key)
         return crypto.unwrap_key(entry["wrapped_key"], ref, self.encryption_key())
-
-    def all_pages(self, function: str, *args: str, page_size: int = 100) -> list[dict[str, Any]]:
-        items, bookmark = [], ""
-        while True:
-            page = self.evaluate(function, *args, str(page_size), bookmark)
-            items.extend(page["items"])
-            bookmark = page["bookmark"]
-            if not bookmark or not page["items"]:
-                return items
 
     # -- stores ------------------------------------------------------------------------------------------------
     def store(self, custodian_msp: str) -> StoreClient:
@@ -247,7 +275,7 @@ class SessionCore:
         return self._stores[custodian_msp]
 
 
-def _encode_transient(values: dict[str, Any] | None) -> dict[str, bytes] | None:
+def _encode_transient(values: Transient | None) -> dict[str, bytes] | None:
     if not values:
         return None
     return {

@@ -1,24 +1,47 @@
-"""Records and access: create (ledger first, then the ciphertext to the store), request access, break the
-glass, fetch and check ciphertexts against the ledger, decrypt, rotate a record's key, erase."""
+"""Records: create (ledger first, then the ciphertext to the store), open (access, fetch and check the
+ciphertexts against the ledger, decrypt), rotate a record's key, erase; a record's metadata and history."""
 
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from typing import Any
 
+from careledger_protocol import AccessKey, AccessResult, HistoryEntry, Recipient, Record
+
 from .. import crypto, fhir
 from ..errors import CareLedgerError
+from ..json_types import JsonArgument
 from ..store import StoreError
-from ._core import OpenedRecord, Refused, SealedRecord, SessionCore
+from ._access import AccessFlows
+from ._core import OpenedRecord, Refused, SealedRecord
 
 
-class RecordFlows(SessionCore):
+class RecordFlows(AccessFlows):
+    # -- metadata ----------------------------------------------------------------------------------------------
+    def record(self, record_id: str) -> Record:
+        """A record's metadata (never its content)."""
+        record: Record = self._evaluate("GetRecord", record_id)
+        return record
+
+    def records_of(self, patient_id: str | None = None, page_size: int = 100) -> list[Record]:
+        """A patient's records (this member's own, by default) that this member may see."""
+        patient = self.qualify(patient_id) if patient_id else self.member_id()
+        return self._all_pages("ListPatientRecords", patient, page_size=page_size)
+
+    def record_history(self, record_id: str) -> list[HistoryEntry]:
+        """Every committed value of a record's metadata, newest first."""
+        history: list[HistoryEntry] = self._evaluate("GetRecordHistory", record_id)
+        return history
+
+    def _recipients(self, function: str, *args: str) -> list[Recipient]:
+        recipients: list[Recipient] = self._evaluate(function, *args)
+        return recipients
+
     # -- clinician ---------------------------------------------------------------------------------------------
     def create_record(
         self, patient_id: str, resource: dict[str, Any], category: str, record_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Record:
         """Validate, encrypt, wrap for every entitled recipient, register on the ledger, then store the
         ciphertext at this org's store (which accepts only the ciphertext the ledger names)."""
         clean = fhir.validate(resource)
@@ -27,7 +50,7 @@ class RecordFlows(SessionCore):
         ref = crypto.RecordRef(record_id, patient_id, 1)
         key = crypto.new_record_key()
         blob = crypto.seal(fhir.canonical_bytes(clean), key, ref)
-        recipients = self.evaluate("GetNewRecordRecipients", patient_id, category)
+        recipients = self._recipients("GetNewRecordRecipients", patient_id, category)
         own_msp = self.gateway.msp_id
         address = crypto.content_address(blob)
         doc = {
@@ -40,15 +63,9 @@ class RecordFlows(SessionCore):
             "locator": f"{own_msp}/sha256/{address}",
         }
         wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients}
-        record = dict(self.submit("CreateRecord", doc, transient={"wrapped_keys": wrapped}))
+        record: Record = self._submit("CreateRecord", doc, transient={"wrapped_keys": wrapped})
         self.store(own_msp).put(blob, record_id)
         return record
-
-    def emergency_access(self, record_ids: list[str], justification: str) -> dict[str, Any]:
-        """Break-glass. The justification goes as transient data with a random salt: the ledger keeps it as
-        private data for the patients and auditors, and only its salted digest in public."""
-        transient = {"justification": justification, "salt": secrets.token_hex(16)}
-        return dict(self.submit("EmergencyAccess", {"record_ids": record_ids}, transient=transient))
 
     def open_records(
         self, record_ids: list[str], purpose: str = "treatment", emergency_justification: str | None = None
@@ -62,7 +79,7 @@ class RecordFlows(SessionCore):
             result = self.request_access(record_ids, purpose)
         return [self.decrypt(item) if isinstance(item, SealedRecord) else item for item in self.fetch_allowed(result)]
 
-    def fetch_allowed(self, result: dict[str, Any]) -> list[SealedRecord | Refused]:
+    def fetch_allowed(self, result: AccessResult) -> list[SealedRecord | Refused]:
         """The keys (GetAccessKeys) and checked ciphertexts of the records an access transaction allowed,
         in its order; refusals say why. Nothing is decrypted yet (see decrypt)."""
         txid = result["tx_id"]
@@ -71,13 +88,13 @@ class RecordFlows(SessionCore):
         for decision in allowed:
             if decision.get("key_available", True):  # no key for us (emergency at another org): no fetch
                 by_custodian.setdefault(decision["custodian"], {})[decision["record_id"]] = None
-        keys: dict[str, Any] = {}
+        keys: dict[str, AccessKey] = {}
         blobs: dict[str, bytes | StoreError] = {}
         if allowed:
             # The keys and the ciphertexts are asked for at once; each blob is then checked against the
             # SHA-256 the ledger gives with its key, so the store is trusted for nothing.
             fetches = [self._fetchers.submit(self.store(c).get_many, w, txid) for c, w in by_custodian.items()]
-            keys = self.evaluate("GetAccessKeys", txid)["keys"]
+            keys = self.access_keys(txid)["keys"]
             for fetch in fetches:
                 blobs.update(fetch.result())
         items: list[SealedRecord | Refused] = []
@@ -88,7 +105,7 @@ class RecordFlows(SessionCore):
                 continue
             entry = keys[rid]
             if not entry["available"]:
-                items.append(Refused(rid, entry["reason"]))
+                items.append(Refused(rid, entry.get("reason", "no key")))
                 continue
             blob = blobs.get(rid)
             if not isinstance(blob, bytes):  # allowed by the ledger, refused, missing or not asked at the store
@@ -109,31 +126,31 @@ class RecordFlows(SessionCore):
             sealed.record_id, sealed.patient_id, sealed.version, json.loads(plaintext), sealed.access_tx_id
         )
 
-    def rotate_record(self, record_id: str) -> dict[str, Any]:
+    def rotate_record(self, record_id: str) -> Record:
         """Re-encrypt a record under a new key for its current recipients (after a revocation)."""
         opened = [o for o in self.open_records([record_id], "treatment") if isinstance(o, OpenedRecord)]
         if not opened:
             raise CareLedgerError(f"cannot open {record_id} to rotate its key")
-        record = self.evaluate("GetRecord", record_id)
-        recipients = self.evaluate("GetRecipients", record_id)
+        record = self.record(record_id)
+        recipients = self._recipients("GetRecipients", record_id)
         ref = crypto.RecordRef(record_id, record["patient_id"], record["version"] + 1)
         key = crypto.new_record_key()
         blob = crypto.seal(fhir.canonical_bytes(opened[0].resource), key, ref)
         address = crypto.content_address(blob)
-        version = {
+        version: dict[str, JsonArgument] = {
             "ciphertext_sha256": address,
             "size": len(blob),
             "locator": f"{record['custodian']}/sha256/{address}",
         }
         wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients}
-        added = dict(self.submit("AddRecordVersion", record_id, version, transient={"wrapped_keys": wrapped}))
+        added: Record = self._submit("AddRecordVersion", record_id, version, transient={"wrapped_keys": wrapped})
         self.store(record["custodian"]).put(blob, record_id)
         return added
 
-    def erase(self, record_id: str) -> dict[str, Any]:
+    def erase(self, record_id: str) -> Record:
         """Crypto-shredding: drop every wrapped key on the ledger, then destroy the ciphertexts at the custodian."""
-        history = self.evaluate("GetRecordHistory", record_id)
-        erased = dict(self.submit("EraseRecord", record_id))
+        history = self.record_history(record_id)
+        erased: Record = self._submit("EraseRecord", record_id)
         addresses = {(h.get("value") or {}).get("ciphertext_sha256") for h in history} - {None}
         for address in sorted(a for a in addresses if a):
             self.store(erased["custodian"]).delete(address, record_id)
