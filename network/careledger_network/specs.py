@@ -130,7 +130,7 @@ def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
         command=[
             sys.executable,
             "-m",
-            "careledger.store",
+            "careledger_store",
             f"--org-msp={org.msp_id}",
             f"--profile={state / 'profiles' / f'{org.key}.json'}",
             f"--identity={org.admin}",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from careledger._files import write_atomic
-from careledger.store import BlobError, BlobNotFound, FileBlobStore
+from careledger_store import BlobError, BlobNotFound, FileBlobStore
 
 
 def test_write_replaces_whole_content(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def s3_endpoint():  # type: ignore[no-untyped-def]
 
 
 def test_s3_backend_behaves_like_the_file_store(s3_endpoint: str) -> None:
-    from careledger.store import S3BlobStore
+    from careledger_store import S3BlobStore
 
     store = S3BlobStore("records", "hospital1/", endpoint_url=s3_endpoint)
     address = store.put(b"ciphertext")

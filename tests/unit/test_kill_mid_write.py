@@ -16,7 +16,7 @@ from pathlib import Path
 from careledger import IdentityError, SigningIdentity, Wallet
 from careledger._signing import new_private_key
 from careledger._wallet import ScryptParams
-from careledger.store import FileBlobStore
+from careledger_store import FileBlobStore
 from cryptography.hazmat.primitives import serialization
 
 from tests.unit.test_identity import _self_signed
@@ -92,7 +92,7 @@ def _opens(wallet: Wallet, n: int) -> bool:
 STORE_WRITER = """
     import os, sys
     from pathlib import Path
-    from careledger.store import FileBlobStore
+    from careledger_store import FileBlobStore
     store = FileBlobStore(Path(sys.argv[1]))
     print("ready", flush=True)
     for _ in range(100000):

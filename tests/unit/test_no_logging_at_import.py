@@ -9,7 +9,14 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["careledger", "careledger.gateway", "careledger_chaincode.runtime", "careledger_chaincode.contracts"]
+    "module",
+    [
+        "careledger",
+        "careledger.gateway",
+        "careledger_store",
+        "careledger_chaincode.runtime",
+        "careledger_chaincode.contracts",
+    ],
 )
 def test_import_leaves_logging_alone(module: str) -> None:
     code = f"import logging\nimport {module}\nroot = logging.getLogger()\nprint(root.level, len(root.handlers))\n"

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from careledger._signing import SigningIdentity
-from careledger.store import AuthError, NonceCache, Requester, sign_request, verify_request
-from careledger.store._auth import H_BODY, H_NONCE, H_TIME, MAX_SKEW_SECONDS
-from careledger.store._crl import CrlFiles, RevokedSerials, no_revocations
-from careledger.store._nonces import NonceCacheFull
+from careledger.store import sign_request
 from careledger_protocol import ledger_member_id
+from careledger_protocol.signed_requests import H_BODY, H_NONCE, H_TIME, MAX_SKEW_SECONDS
+from careledger_store import AuthError, NonceCache, Requester, verify_request
+from careledger_store._crl import CrlFiles, RevokedSerials, no_revocations
+from careledger_store._nonces import NonceCacheFull
 from cryptography import x509
 
 from .test_store_support import CA

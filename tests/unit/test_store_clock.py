@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from careledger.store._verdicts import closed_by_own_clock
+from careledger_store._verdicts import closed_by_own_clock
 
 NOW = datetime.datetime(2026, 6, 1, 12, 0, 0, tzinfo=datetime.UTC)
 

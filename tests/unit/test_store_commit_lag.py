@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from careledger.store._verdicts import ask_until_committed
 from careledger_protocol import UNKNOWN_ACCESS
+from careledger_store._verdicts import ask_until_committed
 
 PENDING = {"granted": False, "code": UNKNOWN_ACCESS, "reason": "no committed access transaction with this id"}
 GRANTED = {"granted": True, "reason": "granted"}

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from careledger._signing import SigningIdentity
-from careledger.store import FileBlobStore, StoreClient, StoreError, sign_request
-from careledger.store._server import MAX_BLOB
+from careledger.store import StoreClient, StoreError, sign_request
+from careledger_store import FileBlobStore
+from careledger_store._server import MAX_BLOB
 
 from .test_store_support import CA, StoreProcess
 

@@ -235,10 +235,10 @@ def fake_evaluate(ledger_file: Path) -> Any:
 def serve(config_path: Path) -> None:
     import logging
 
-    from careledger.store._blobs import FileBlobStore
-    from careledger.store._crl import CrlFiles
-    from careledger.store._serve import ServeOptions, StoreServer
-    from careledger.store._server import StoreApp, StoreConfig
+    from careledger_store._blobs import FileBlobStore
+    from careledger_store._crl import CrlFiles
+    from careledger_store._serve import ServeOptions, StoreServer
+    from careledger_store._server import StoreApp, StoreConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = json.loads(config_path.read_text())
@@ -255,7 +255,7 @@ def serve(config_path: Path) -> None:
             evaluate=fake_evaluate(Path(config["ledger"])),
             revoked=CrlFiles(crls, trusted, interval=crl_refresh),
         )
-        return StoreApp(store), lambda: logging.getLogger("careledger.store").info("worker closed its gateway")
+        return StoreApp(store), lambda: logging.getLogger("careledger_store").info("worker closed its gateway")
 
     serve_options = ServeOptions(
         listen=config["listen"], tls_cert=Path(config["tls_cert"]), tls_key=Path(config["tls_key"]), **options

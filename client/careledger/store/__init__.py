@@ -1,21 +1,7 @@
-"""Encrypted record stores: content-addressed blobs, served per custodian over HTTPS with signed requests."""
+"""The client of the hospitals' record stores: ciphertexts by SHA-256, every request signed with the
+caller's identity. The stores themselves are the careledger_store package."""
 
-from ._auth import AuthError, Requester, sign_request, verify_request
-from ._blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore, S3BlobStore
 from ._client import StoreClient, StoreError
-from ._nonces import NonceCache
+from ._signing import sign_request
 
-__all__ = [
-    "AuthError",
-    "BlobError",
-    "BlobNotFound",
-    "BlobStore",
-    "FileBlobStore",
-    "NonceCache",
-    "Requester",
-    "S3BlobStore",
-    "StoreClient",
-    "StoreError",
-    "sign_request",
-    "verify_request",
-]
+__all__ = ["StoreClient", "StoreError", "sign_request"]

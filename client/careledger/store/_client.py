@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from .._signing import SigningIdentity
 from ..errors import CareLedgerError
-from ._auth import sign_request
+from ._signing import sign_request
 
 
 class StoreError(CareLedgerError):

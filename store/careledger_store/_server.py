@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from careledger.errors import GatewayError, InvalidArgument, NotAuthorized, NotFound
 from careledger_protocol import UNKNOWN_ACCESS
 from cryptography import x509
 
-from ..errors import GatewayError, InvalidArgument, NotAuthorized, NotFound
 from ._auth import AuthError, Requester, verify_request
 from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
 from ._crl import RevokedSerials, no_revocations
@@ -40,7 +40,7 @@ from ._guard import CURRENT, GUARD
 from ._nonces import NonceCache, NonceCacheFull
 from ._verdicts import ask_until_committed, closed_by_own_clock
 
-log = logging.getLogger("careledger.store")
+log = logging.getLogger("careledger_store")
 MAX_BLOB = 100 * 1024 * 1024
 MAX_FETCH_BODY = 1024 * 1024  # a batch names at most 500 records: far below this
 # A client presents an access transaction (or uploads a record it just registered) as soon as its own

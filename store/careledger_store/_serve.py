@@ -1,4 +1,4 @@
-"""Serving the record store: gunicorn with TLS, run in-process by `python -m careledger.store`.
+"""Serving the record store: gunicorn with TLS, run in-process by `python -m careledger_store`.
 
 One worker process with a fixed pool of threads (gunicorn's gthread worker):
 - one process, because the store's state lives in it: the replay cache (a nonce seen by one process

@@ -1,4 +1,4 @@
-"""python -m careledger.store: run one hospital's record store (gunicorn, TLS; see _serve.py).
+"""python -m careledger_store: run one hospital's record store (gunicorn, TLS; see _serve.py).
 
 --org-msp MSP        the custodian organization this store serves
 --profile FILE       connection profile of that org; --identity LABEL: its wallet identity for ledger queries
@@ -19,15 +19,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from careledger.gateway import connect
 from cryptography import x509
 
-from ..gateway import connect
 from ._blobs import FileBlobStore, S3BlobStore
 from ._crl import CrlFiles
 from ._serve import ServeOptions, StoreServer, WSGIApp
 from ._server import StoreApp, StoreConfig
 
-log = logging.getLogger("careledger.store")
+log = logging.getLogger("careledger_store")
 
 
 def _pairs(parser: argparse.ArgumentParser, option: str, entries: list[str]) -> list[tuple[str, Path]]:
@@ -41,7 +41,7 @@ def _pairs(parser: argparse.ArgumentParser, option: str, entries: list[str]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m careledger.store", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m careledger_store", description=__doc__.split("\n")[0])
     parser.add_argument("--org-msp", required=True)
     parser.add_argument("--profile", type=Path, required=True)
     parser.add_argument("--identity", required=True)

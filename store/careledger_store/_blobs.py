@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._files import write_atomic
-from ..errors import CareLedgerError
+from careledger import CareLedgerError, write_atomic
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

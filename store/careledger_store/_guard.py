@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-log = logging.getLogger("careledger.store")
+log = logging.getLogger("careledger_store")
 TICK = 0.1  # seconds between the watchdog's looks: the precision of every deadline
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-log = logging.getLogger("careledger.store")
+log = logging.getLogger("careledger_store")
 
 # The serial numbers the CA of an MSP has revoked, as the store knows them now.
 RevokedSerials = Callable[[str], frozenset[int]]

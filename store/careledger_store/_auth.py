@@ -1,13 +1,8 @@
-"""Signed HTTP requests: the requester proves who it is with its Fabric identity (certificate + key).
+"""Verifying a signed request (careledger_protocol.signed_requests): who sent it, and the body hash it signed.
 
-The signature covers the method, the path with its query, a timestamp, a random nonce and the body's
-SHA-256, which travels in its own header (X-CareLedger-Body-SHA256). So the server authenticates a
-request from its headers alone, before it reads a byte of the body, and then checks the body against
-the signed hash while it streams in.
-
-The server accepts a request when
+A store accepts a request when
 - the signature matches, by the key of the certificate sent along;
-- its timestamp is within MAX_SKEW_SECONDS (120 s; it was 300 s) of the server's clock;
+- its timestamp is within MAX_SKEW_SECONDS (120 s) of the store's clock;
 - its nonce was not seen in that window: a captured request cannot be sent again (replay);
 - the certificate was issued by the CA of the MSP it claims, is valid now and is not on that CA's CRL;
 - the certificate carries the CareLedger attributes (role, member_id) as the chaincode requires them.
@@ -17,27 +12,27 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import re
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from careledger import CareLedgerError
 from careledger_protocol import LOCAL_ID, ROLES, certificate_attributes, ledger_member_id
+from careledger_protocol.signed_requests import (
+    H_BODY,
+    MAX_SKEW_SECONDS,
+    SIGNED_HEADERS,
+    canonical_request,
+)
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .._signing import SigningIdentity
-from ..errors import CareLedgerError
 from ._crl import RevokedSerials, no_revocations
 from ._nonces import NonceCache
 
-MAX_SKEW_SECONDS = 120
-H_MSP, H_CERT, H_TIME, H_SIG = "X-CareLedger-MSP", "X-CareLedger-Cert", "X-CareLedger-Time", "X-CareLedger-Signature"
-H_NONCE, H_BODY = "X-CareLedger-Nonce", "X-CareLedger-Body-SHA256"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -45,28 +40,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class AuthError(CareLedgerError):
     """The request's signature or identity is not acceptable; the message says why."""
-
-
-def body_digest(body: bytes | bytearray) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-def _canonical(method: str, path: str, timestamp: str, nonce: str, body_sha256: str) -> bytes:
-    return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{body_sha256}".encode()
-
-
-def sign_request(identity: SigningIdentity, method: str, path: str, body: bytes | bytearray = b"") -> dict[str, str]:
-    """The headers that authenticate one request (sign each request afresh: the nonce is single-use)."""
-    timestamp, nonce, digest = str(int(time.time())), secrets.token_urlsafe(24), body_digest(body)
-    signature = identity.sign(_canonical(method, path, timestamp, nonce, digest))
-    return {
-        H_MSP: identity.msp_id,
-        H_CERT: base64.b64encode(identity.certificate_pem).decode(),
-        H_TIME: timestamp,
-        H_NONCE: nonce,
-        H_BODY: digest,
-        H_SIG: base64.b64encode(signature).decode(),
-    }
 
 
 @dataclass(frozen=True)
@@ -99,11 +72,9 @@ def verify_request(
     fill the replay cache. Raises AuthError, or NonceCacheFull when too many requests are live."""
     lower = {k.lower(): v for k, v in headers.items()}
     try:
-        msp_id, cert_b64, timestamp, nonce, digest, sig_b64 = (
-            lower[h.lower()] for h in (H_MSP, H_CERT, H_TIME, H_NONCE, H_BODY, H_SIG)
-        )
+        msp_id, cert_b64, timestamp, nonce, digest, sig_b64 = (lower[h.lower()] for h in SIGNED_HEADERS)
     except KeyError as missing:
-        name = next(h for h in (H_MSP, H_CERT, H_TIME, H_NONCE, H_BODY, H_SIG) if h.lower() == missing.args[0])
+        name = next(h for h in SIGNED_HEADERS if h.lower() == missing.args[0])
         raise AuthError(f"unsigned request: header {name} is missing") from None
     if not _TIMESTAMP.match(timestamp):
         raise AuthError("the request time is not a number of seconds")
@@ -124,7 +95,9 @@ def verify_request(
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise AuthError("only EC identities are accepted")
     try:
-        public_key.verify(signature, _canonical(method, path, timestamp, nonce, digest), ec.ECDSA(hashes.SHA256()))
+        public_key.verify(
+            signature, canonical_request(method, path, timestamp, nonce, digest), ec.ECDSA(hashes.SHA256())
+        )
     except InvalidSignature:
         raise AuthError("the request signature does not match the request") from None
     _check_certificate(cert, msp_id, trusted_cas, revoked)
