@@ -166,19 +166,9 @@ class FabricCLI:
             "lifecycle",
             "chaincode",
             "approveformyorg",
-            *self._orderer_args(),
-            "--channelID",
-            self.c.channel,
-            "--name",
-            self.c.chaincode_name,
-            "--version",
-            version,
+            *self._definition_args(sequence, version),
             "--package-id",
             package_id,
-            "--sequence",
-            str(sequence),
-            "--collections-config",
-            str(self.collections_config),
         )
 
     def commit(self, sequence: int, version: str) -> None:
@@ -198,19 +188,17 @@ class FabricCLI:
             "lifecycle",
             "chaincode",
             "commit",
-            *self._orderer_args(),
-            "--channelID",
-            self.c.channel,
-            "--name",
-            self.c.chaincode_name,
-            "--version",
-            version,
-            "--sequence",
-            str(sequence),
-            "--collections-config",
-            str(self.collections_config),
+            *self._definition_args(sequence, version),
             *targets,
         )
+
+    def _definition_args(self, sequence: int, version: str) -> list[str]:
+        """The chaincode definition as every organization approves it and one commits it."""
+        return [
+            *self._orderer_args(),
+            *("--channelID", self.c.channel, "--name", self.c.chaincode_name, "--version", version),
+            *("--sequence", str(sequence), "--collections-config", str(self.collections_config)),
+        ]
 
     def committed(self, org: Org) -> dict[str, Any] | None:
         """The committed chaincode definition with each org's approval, or None when none is committed."""

@@ -9,6 +9,8 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from fabric_protos.peer import chaincode_event_pb2
+
 from ._identity import ClientIdentity
 
 _COMPOSITE_NS = "\x00"
@@ -87,3 +89,32 @@ class Stub(Protocol):
     def create_composite_key(self, object_type: str, attributes: list[str]) -> str: ...
     def split_composite_key(self, key: str) -> tuple[str, list[str]]: ...
     def flush_writes(self) -> None: ...
+
+
+class StubCommon:
+    """What every Stub does alike: the function and parameters from the arguments, the transaction's one
+    event, composite keys. The peer's stub and the in-memory one build on it."""
+
+    args: list[bytes]
+    _event: chaincode_event_pb2.ChaincodeEvent | None = None
+
+    create_composite_key = staticmethod(create_composite_key)
+    split_composite_key = staticmethod(split_composite_key)
+
+    @property
+    def function(self) -> str:
+        return self.args[0].decode("utf-8", errors="replace") if self.args else ""
+
+    @property
+    def parameters(self) -> list[bytes]:
+        return self.args[1:]
+
+    def set_event(self, name: str, payload: bytes) -> None:
+        """Fabric carries one event per transaction: a later call replaces an earlier one."""
+        if not name:
+            raise ValueError("event name must not be empty")
+        self._event = chaincode_event_pb2.ChaincodeEvent(event_name=name, payload=payload)
+
+    @property
+    def event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
+        return self._event

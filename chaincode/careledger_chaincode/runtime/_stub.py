@@ -16,7 +16,6 @@ from typing import Any
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.queryresult import kv_query_result_pb2
 from fabric_protos.peer import (
-    chaincode_event_pb2,
     chaincode_pb2,
     chaincode_shim_pb2,
     proposal_pb2,
@@ -28,8 +27,7 @@ from ._interface import (
     MAX_UNICODE,
     KeyModification,
     OutOfRange,
-    create_composite_key,
-    split_composite_key,
+    StubCommon,
     start_within,
 )
 
@@ -59,7 +57,9 @@ class PeerFeatures:
     max_get_multiple: int = 1000
 
 
-class ChaincodeStub:
+class ChaincodeStub(StubCommon):
+    """The Stub of one transaction on the peer's stream: reads and writes are messages to the peer."""
+
     def __init__(self, message: Message, call: PeerCall, features: PeerFeatures) -> None:
         self._call = call
         self._features = features
@@ -69,7 +69,6 @@ class ChaincodeStub:
         cc_input.ParseFromString(message.payload)
         self.args: list[bytes] = list(cc_input.args)
         self.signed_proposal = message.proposal
-        self._event: chaincode_event_pb2.ChaincodeEvent | None = None
         self._writes: list[chaincode_shim_pb2.WriteRecord] = []
         # The peer answers every read of a transaction from the same committed state (a transaction
         # never reads its own writes), so a key read once is not asked for again.
@@ -98,14 +97,6 @@ class ChaincodeStub:
         self.transient = dict(payload.TransientMap)
 
     # -- inputs ----------------------------------------------------------------------------------------
-    @property
-    def function(self) -> str:
-        return self.args[0].decode("utf-8", errors="replace") if self.args else ""
-
-    @property
-    def parameters(self) -> list[bytes]:
-        return self.args[1:]
-
     @staticmethod
     def local_time() -> datetime.datetime:
         """This endorsing peer's chaincode server clock: only to refuse proposals whose client-chosen
@@ -150,29 +141,19 @@ class ChaincodeStub:
         _check_key(key)
         if not isinstance(value, bytes | bytearray):
             raise TypeError("put_state needs bytes")
-        if self._features.write_batch:
-            self._writes.append(
-                chaincode_shim_pb2.WriteRecord(
-                    key=key,
-                    value=bytes(value),
-                    collection=collection,
-                    type=chaincode_shim_pb2.WriteRecord.PUT_STATE,
-                )
-            )
-            return
-        payload = chaincode_shim_pb2.PutState(key=key, value=bytes(value), collection=collection)
-        self._call(Msg.PUT_STATE, payload.SerializeToString())
+        self._write(
+            _Write(key=key, value=bytes(value), collection=collection, type=_Write.PUT_STATE),
+            Msg.PUT_STATE,
+            chaincode_shim_pb2.PutState(key=key, value=bytes(value), collection=collection),
+        )
 
     def del_state(self, key: str, collection: str = "") -> None:
         _check_key(key)
-        if self._features.write_batch:
-            self._writes.append(
-                chaincode_shim_pb2.WriteRecord(
-                    key=key, collection=collection, type=chaincode_shim_pb2.WriteRecord.DEL_STATE
-                )
-            )
-            return
-        self._call(Msg.DEL_STATE, chaincode_shim_pb2.DelState(key=key, collection=collection).SerializeToString())
+        self._write(
+            _Write(key=key, collection=collection, type=_Write.DEL_STATE),
+            Msg.DEL_STATE,
+            chaincode_shim_pb2.DelState(key=key, collection=collection),
+        )
 
     def get_state_by_range(self, start_key: str, end_key: str, collection: str = "") -> Iterator[tuple[str, bytes]]:
         """Simple keys in [start_key, end_key); composite keys are never returned."""
@@ -242,15 +223,11 @@ class ChaincodeStub:
         only its hash stays in the blocks. Erasure needs this: a delete keeps old values in history."""
         _check_collection(collection)
         _check_key(key)
-        if self._features.write_batch:
-            self._writes.append(
-                chaincode_shim_pb2.WriteRecord(
-                    key=key, collection=collection, type=chaincode_shim_pb2.WriteRecord.PURGE_PRIVATE_DATA
-                )
-            )
-            return
-        request = chaincode_shim_pb2.DelState(key=key, collection=collection)
-        self._call(Msg.PURGE_PRIVATE_DATA, request.SerializeToString())
+        self._write(
+            _Write(key=key, collection=collection, type=_Write.PURGE_PRIVATE_DATA),
+            Msg.PURGE_PRIVATE_DATA,
+            chaincode_shim_pb2.DelState(key=key, collection=collection),
+        )
 
     def get_private_data_hash(self, collection: str, key: str) -> bytes | None:
         _check_collection(collection)
@@ -269,30 +246,13 @@ class ChaincodeStub:
     def set_state_validation_parameter(self, key: str, policy: bytes, collection: str = "") -> None:
         _check_key(key)
         metadata = chaincode_shim_pb2.StateMetadata(metakey=VALIDATION_PARAMETER, value=policy)
-        if self._features.write_batch:
-            self._writes.append(
-                chaincode_shim_pb2.WriteRecord(
-                    key=key,
-                    collection=collection,
-                    metadata=metadata,
-                    type=chaincode_shim_pb2.WriteRecord.PUT_STATE_METADATA,
-                )
-            )
-            return
-        request = chaincode_shim_pb2.PutStateMetadata(key=key, collection=collection, metadata=metadata)
-        self._call(Msg.PUT_STATE_METADATA, request.SerializeToString())
+        self._write(
+            _Write(key=key, collection=collection, metadata=metadata, type=_Write.PUT_STATE_METADATA),
+            Msg.PUT_STATE_METADATA,
+            chaincode_shim_pb2.PutStateMetadata(key=key, collection=collection, metadata=metadata),
+        )
 
-    # -- events and calls to other chaincodes -------------------------------------------------------------
-    def set_event(self, name: str, payload: bytes) -> None:
-        """Fabric carries one event per transaction: a later call replaces an earlier one."""
-        if not name:
-            raise ValueError("event name must not be empty")
-        self._event = chaincode_event_pb2.ChaincodeEvent(event_name=name, payload=payload)
-
-    @property
-    def event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
-        return self._event
-
+    # -- calls to other chaincodes ------------------------------------------------------------------------
     def invoke_chaincode(self, name: str, args: list[bytes], channel: str = "") -> proposal_response_pb2.Response:
         target = f"{name}/{channel}" if channel else name
         spec = chaincode_pb2.ChaincodeSpec(
@@ -306,11 +266,15 @@ class ChaincodeStub:
         response.ParseFromString(reply.payload)
         return response
 
-    # -- composite keys --------------------------------------------------------------------------------
-    create_composite_key = staticmethod(create_composite_key)
-    split_composite_key = staticmethod(split_composite_key)
-
     # -- internals -------------------------------------------------------------------------------------
+    def _write(self, record: chaincode_shim_pb2.WriteRecord, message_type: int, alone: Any) -> None:
+        """Buffer a write for the batch sent once the function has returned, or, to a peer that takes no
+        batches, send it alone now (`alone`: the single-write message)."""
+        if self._features.write_batch:
+            self._writes.append(record)
+        else:
+            self._call(message_type, alone.SerializeToString())
+
     def flush_writes(self) -> None:
         """Send buffered writes (called by the runtime once the function has returned successfully)."""
         step = max(1, self._features.max_write_batch)
@@ -343,6 +307,9 @@ class ChaincodeStub:
             kv = kv_query_result_pb2.KV()
             kv.ParseFromString(raw)
             yield kv.key, kv.value
+
+
+_Write = chaincode_shim_pb2.WriteRecord
 
 
 def _check_key(key: str) -> None:

@@ -14,11 +14,9 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fabric_protos.peer import chaincode_event_pb2
-
 from ._contract import Outcome, Router
 from ._identity import ClientIdentity
-from ._interface import MAX_UNICODE, KeyModification, create_composite_key, split_composite_key, start_within
+from ._interface import MAX_UNICODE, KeyModification, StubCommon, start_within
 from ._stub import PeerError
 
 
@@ -108,11 +106,8 @@ def _digest(value: bytes) -> bytes:
     return hashlib.sha256(value).digest()
 
 
-class MemoryStub:
+class MemoryStub(StubCommon):
     """The Stub protocol (runtime/_interface.py) over a MemoryLedger instead of a peer."""
-
-    create_composite_key = staticmethod(create_composite_key)
-    split_composite_key = staticmethod(split_composite_key)
 
     def __init__(
         self,
@@ -131,31 +126,13 @@ class MemoryStub:
         self.timestamp = proposal_time
         self.creator = b""
         self._identity = identity
-        self._event: chaincode_event_pb2.ChaincodeEvent | None = None
         self.pending: dict[str, bytes | None] = {}
         self.pending_private: dict[tuple[str, str], bytes | None] = {}
         self.ranged_private = False
 
     @property
-    def function(self) -> str:
-        return self.args[0].decode("utf-8", errors="replace") if self.args else ""
-
-    @property
-    def parameters(self) -> list[bytes]:
-        return self.args[1:]
-
-    @property
     def identity(self) -> ClientIdentity:
         return self._identity
-
-    @property
-    def event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
-        return self._event
-
-    def set_event(self, name: str, payload: bytes) -> None:
-        if not name:
-            raise ValueError("event name must not be empty")
-        self._event = chaincode_event_pb2.ChaincodeEvent(event_name=name, payload=payload)
 
     def local_time(self) -> datetime.datetime:
         return self._ledger.clock + self._ledger.peer_clock_offset

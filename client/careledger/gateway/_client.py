@@ -12,10 +12,9 @@ no signer, use the `.bytes`/`.digest` of a step, sign elsewhere, and call `with_
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import grpc
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
@@ -27,28 +26,7 @@ from ..errors import GatewayError
 from ._errors_map import wrap_rpc_error
 from ._proposal import build_proposal, serialized_identity
 from ._transaction import Proposal
-
-Signer = Callable[[bytes], bytes]  # message bytes -> DER signature
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """Default deadlines in seconds for each kind of call."""
-
-    evaluate: float = 10.0
-    endorse: float = 30.0
-    submit: float = 10.0
-    commit_status: float = 60.0
-
-
-class Transport(Protocol):
-    """The Gateway service's methods; a grpc channel's GatewayStub, or a fake for offline tests."""
-
-    def Evaluate(self, request: Any, timeout: float | None = None) -> Any: ...
-    def Endorse(self, request: Any, timeout: float | None = None) -> Any: ...
-    def Submit(self, request: Any, timeout: float | None = None) -> Any: ...
-    def CommitStatus(self, request: Any, timeout: float | None = None) -> Any: ...
-    def ChaincodeEvents(self, request: Any, timeout: float | None = None) -> Any: ...
+from ._transport import Deadlines, Signer, Transport
 
 
 class Gateway:

@@ -11,7 +11,8 @@ import grpc
 from .._signing import SigningIdentity
 from .._wallet import Wallet
 from ..errors import IdentityError
-from ._client import Deadlines, Gateway
+from ._client import Gateway
+from ._transport import Deadlines
 
 _GRPC_OPTIONS: list[tuple[str, object]] = [
     ("grpc.max_receive_message_length", 100 * 1024 * 1024),

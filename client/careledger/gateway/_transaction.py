@@ -6,7 +6,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -16,14 +15,12 @@ from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_
 
 from ..errors import CommitError, CommitStatusError, EndorseError, SubmitError
 from ._errors_map import wrap_rpc_error
-
-if TYPE_CHECKING:
-    from ._client import Network
+from ._transport import Channel
 
 
 @dataclass
 class Proposal:
-    network: Network
+    network: Channel
     transaction_id: str
     bytes: builtins.bytes
     endorsing_organizations: list[str]
@@ -73,7 +70,7 @@ class Proposal:
 
 @dataclass
 class Transaction:
-    network: Network
+    network: Channel
     transaction_id: str
     envelope: common_pb2.Envelope
     _result: builtins.bytes | None = field(default=None, repr=False)
@@ -152,7 +149,7 @@ class Status:
 
 @dataclass
 class Commit:
-    network: Network
+    network: Channel
     transaction_id: str
     signature: builtins.bytes = b""
     _status: Status | None = field(default=None, repr=False)
