@@ -32,6 +32,7 @@ from careledger.errors import (
 )
 from careledger.services import Session
 from careledger.store import StoreError
+from careledger_protocol import Purpose
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers.response import Response
 
@@ -51,6 +52,13 @@ REFUSAL_PAGES: dict[type[ChaincodeRefusal], tuple[str, int]] = {
     InvalidArgument: ("The ledger refused the request as malformed.", 400),
     Conflict: ("That already exists on the ledger.", 409),
     FailedPrecondition: ("The ledger refused: something must happen first.", 409),
+}
+
+# How the pages name each purpose (forms send the purpose itself).
+PURPOSE_LABELS = {
+    Purpose.TREATMENT: "treatment",
+    Purpose.DIAGNOSIS_AI: "diagnostic AI",
+    Purpose.RESEARCH: "research (training models)",
 }
 
 
@@ -169,6 +177,8 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
         response.headers["Cache-Control"] = "no-store"
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
+
+    app.jinja_env.globals["purposes"] = PURPOSE_LABELS
 
     @app.context_processor
     def inject() -> dict[str, Any]:

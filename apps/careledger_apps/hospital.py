@@ -15,7 +15,7 @@ from typing import Any
 from careledger.fhir import FHIRError
 from careledger.services import OpenedRecord, Session
 from careledger_models.runner import ModelRunner
-from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, Grant, valid_justification
+from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, Grant, Purpose, valid_justification
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
@@ -50,7 +50,7 @@ def patient(patient_id: str) -> str:
 @bp.route("/records/<record_id>/open", methods=["POST"])
 @login_required
 def open_record(record_id: str) -> str | tuple[str, int]:
-    purpose = request.form.get("purpose", "treatment")
+    purpose = request.form.get("purpose", Purpose.TREATMENT)
     if purpose not in PURPOSES:
         return render_template("error.html", title="Bad request", reason="unknown purpose"), 400
     result = current_session().open_records([record_id], purpose)[0]

@@ -21,6 +21,7 @@ from careledger.services import Session
 from careledger_network.consortium import load
 from careledger_network.crypto import enroll_user
 from careledger_network.paths import state_dir
+from careledger_protocol import Purpose
 
 from .runner import run
 from .workloads import _SIZED_JWE, _sha
@@ -87,7 +88,7 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
             doc: dict[str, JsonArgument] = {
                 "grantee": reader.member_id(),
                 "record_ids": [records[i]],
-                "purposes": ["treatment"],
+                "purposes": [Purpose.TREATMENT],
                 "valid_until": "2099-01-01T00:00:00Z",
             }
             wrapped: dict[str, JsonArgument] = {records[i]: _SIZED_JWE}
@@ -96,8 +97,8 @@ def measure_growth(target_events: int = 100_000) -> dict[str, Any]:
         run("grant", grant, concurrency=16, operations=len(records))
         per_grant = (_disk(ledger) - before) / len(records)
 
-        batch = json.dumps({"record_ids": records, "purpose": "treatment"})
-        one = json.dumps({"record_ids": records[:1], "purpose": "treatment"})
+        batch = json.dumps({"record_ids": records, "purpose": Purpose.TREATMENT})
+        one = json.dumps({"record_ids": records[:1], "purpose": Purpose.TREATMENT})
         events = 0
 
         def add_events(target: int) -> None:

@@ -20,6 +20,7 @@ from careledger.gateway import Contract, Gateway, connect
 from careledger.json_types import JsonArgument
 from careledger.ledger import BlockReader
 from careledger.services import Session
+from careledger_protocol import Purpose
 from joserfc.jwk import ECKey
 
 from .node import run_node
@@ -172,7 +173,7 @@ class Bench:
             doc = {
                 "grantee": RESEARCHER,
                 "record_ids": [records[i]],
-                "purposes": ["research"],
+                "purposes": [Purpose.RESEARCH],
                 "valid_until": "2099-01-01T00:00:00Z",
             }
             keys = {"wrapped_keys": json.dumps({records[i]: _SIZED_JWE}).encode()}
@@ -187,7 +188,7 @@ class Bench:
         grant_ids: list[str] = []
 
         def grant(i: int) -> None:
-            grant_ids.append(self.grant([records[i]], RESEARCHER, ["research"]))
+            grant_ids.append(self.grant([records[i]], RESEARCHER, [Purpose.RESEARCH]))
 
         made = run("grant (set-up)", grant, concurrency=concurrency, operations=operations)
         if made.errors:
@@ -224,10 +225,10 @@ class Bench:
 
     def request_access(self, concurrency: int, operations: int, batch: int) -> Result:
         records = self.create_records(batch, f"ra{batch}")
-        self.grant(records, READER, ["treatment", "diagnosis-ai"])
+        self.grant(records, READER, [Purpose.TREATMENT, Purpose.DIAGNOSIS_AI])
         self.settle()
         clinician = self.contract("h2-clinician-1")
-        request = json.dumps({"record_ids": records, "purpose": "treatment"})
+        request = json.dumps({"record_ids": records, "purpose": Purpose.TREATMENT})
 
         def access(i: int) -> None:
             clinician.submit_transaction("RequestAccess", request)
@@ -243,10 +244,10 @@ class Bench:
     def access_check(self, concurrency: int, operations: int) -> Result:
         """The access decision as an evaluate (nothing recorded): what a UI calls to show what is allowed."""
         records = self.create_records(1, "check")
-        self.grant(records, READER, ["treatment"])
+        self.grant(records, READER, [Purpose.TREATMENT])
         self.settle()
         clinician = self.contract("h2-clinician-1")
-        request = json.dumps({"record_ids": records, "purpose": "treatment"})
+        request = json.dumps({"record_ids": records, "purpose": Purpose.TREATMENT})
         return run(
             "access check (evaluate)",
             lambda i: clinician.evaluate_transaction("RequestAccess", request),

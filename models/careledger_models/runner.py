@@ -23,7 +23,7 @@ import xgboost as xgb
 from careledger.errors import CareLedgerError, EndorseError
 from careledger.json_types import JsonArgument
 from careledger.services import OpenedRecord, Refused, Session
-from careledger_protocol import Model
+from careledger_protocol import Model, Purpose
 
 from .datasets import canonical_row, check_features, from_observation
 from .train import TrainedModel, next_version
@@ -100,7 +100,10 @@ class ModelRunner:
         """Every record a current consent lets this caller (or its organization) use for diagnosis-ai."""
         grants = self.session.grants_to_me()
         records = {
-            r for g in grants if g["status"] == "active" and "diagnosis-ai" in g["purposes"] for r in g["keyed_records"]
+            r
+            for g in grants
+            if g["status"] == "active" and Purpose.DIAGNOSIS_AI in g["purposes"]
+            for r in g["keyed_records"]
         }
         return sorted(records)
 
@@ -118,7 +121,7 @@ class ModelRunner:
 
     def _run_batch(self, batch: list[str]) -> RunReport:
         part = RunReport(self.model_id, self.version)
-        access = self.session.request_access(batch, purpose="diagnosis-ai")
+        access = self.session.request_access(batch, purpose=Purpose.DIAGNOSIS_AI)
         fetched = self.session.fetch_allowed(access)  # denied records are never fetched
         # Decryption and prediction hold the GIL; batches take turns so that one finishes early and
         # records its inferences on the ledger while the next decrypts, instead of all finishing together.

@@ -25,6 +25,7 @@ from careledger.services import Session
 from careledger_network import crypto as netcrypto
 from careledger_network.consortium import load
 from careledger_network.paths import state_dir
+from careledger_protocol import Purpose
 
 from .datasets import DATASETS, to_observation
 
@@ -126,11 +127,13 @@ def seed(
         if branch == "refused":
             return
         with Session.open(profile[patient_orgs[patient_id].key], patient_id) as s:
-            grant = s.grant(model_clinician, ["diagnosis-ai", "treatment"], VALID_UNTIL, categories=[dataset.category])
+            grant = s.grant(
+                model_clinician, [Purpose.DIAGNOSIS_AI, Purpose.TREATMENT], VALID_UNTIL, categories=[dataset.category]
+            )
             if branch == "revoked":
                 s.revoke(grant["id"])
             elif patient_id in research:
-                s.grant(researcher, ["research"], VALID_UNTIL, categories=[dataset.category])
+                s.grant(researcher, [Purpose.RESEARCH], VALID_UNTIL, categories=[dataset.category])
 
     _parallel(consent, list(patient_orgs))
     return SeedResult(

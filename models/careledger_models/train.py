@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from careledger_protocol import Model
+from careledger_protocol import Model, Purpose
 
 from .datasets import Dataset, fingerprint
 
@@ -184,11 +184,13 @@ def train_on_cohort(
     from .datasets import check_features, from_observation, outcome_of
 
     grants = session.grants_to_me()
-    wanted = {r for g in grants if g["status"] == "active" and "research" in g["purposes"] for r in g["keyed_records"]}
+    wanted = {
+        r for g in grants if g["status"] == "active" and Purpose.RESEARCH in g["purposes"] for r in g["keyed_records"]
+    }
     candidates = sorted(wanted)
     rows, labels, used, skipped = [], [], [], []
     for i in range(0, len(candidates), 250):
-        for item in session.open_records(candidates[i : i + 250], purpose="research"):
+        for item in session.open_records(candidates[i : i + 250], purpose=Purpose.RESEARCH):
             if not isinstance(item, OpenedRecord):
                 skipped.append((item.record_id, item.reason))
                 continue

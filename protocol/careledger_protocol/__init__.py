@@ -58,6 +58,7 @@ from .vocabulary import (
     PURPOSES,
     RESOURCE_TYPES,
     ROLES,
+    Purpose,
     valid_justification,
 )
 
@@ -100,6 +101,7 @@ __all__ = [
     "Member",
     "Model",
     "Page",
+    "Purpose",
     "Recipient",
     "Record",
     "Verdict",

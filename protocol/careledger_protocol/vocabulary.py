@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-# What a record may be opened for, and which role may open it for that.
-PURPOSES = ("treatment", "diagnosis-ai", "research")
-PURPOSE_ROLES = {"treatment": ("clinician",), "diagnosis-ai": ("clinician",), "research": ("researcher",)}
+from enum import StrEnum
+
+
+class Purpose(StrEnum):
+    """What a record may be opened for (a consent names the purposes it allows)."""
+
+    TREATMENT = "treatment"
+    DIAGNOSIS_AI = "diagnosis-ai"  # an approved model's inference
+    RESEARCH = "research"  # training and evaluating models
+
+
+PURPOSES = tuple(p.value for p in Purpose)
+# Which role may open a record for each purpose.
+PURPOSE_ROLES: dict[str, tuple[str, ...]] = {
+    Purpose.TREATMENT: ("clinician",),
+    Purpose.DIAGNOSIS_AI: ("clinician",),
+    Purpose.RESEARCH: ("researcher",),
+}
 # Roles people hold (the `role` attribute of their certificate); an organization's own key has role
 # "organization" on the ledger, and an organization's service identities role "service".
 ROLES = ("patient", "clinician", "researcher", "auditor", "admin")

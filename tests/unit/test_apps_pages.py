@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from careledger.errors import FailedPrecondition, NotAuthorized
 from careledger_apps import create_portal_app
+from careledger_protocol import PURPOSES
 
 H1 = "Hospital1MSP"
 RECORD = {
@@ -94,6 +95,8 @@ def test_the_grant_page_lists_grantees_and_records(portal: tuple[Any, ScriptedSe
     page = client.get("/grants", base_url="https://localhost").get_data(as_text=True)
     assert "h1-clinician-1@Hospital1MSP" in page
     assert "rec-1" in page
+    offered = re.findall(r'name="purpose" value="([^"]+)"', page)
+    assert offered == list(PURPOSES)  # every purpose of the protocol, each once
 
 
 def test_a_grant_form_without_a_date_is_refused_in_words(portal: tuple[Any, ScriptedSession]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from careledger_protocol import PURPOSES
+from careledger_protocol import PURPOSES, Purpose
 
 from ..services import OpenedRecord
 from ._base import (
@@ -68,7 +68,7 @@ def record_list(c: Context, patient: str | None) -> None:
 
 @record.command("open")
 @click.argument("record_ids", nargs=-1, required=True)
-@click.option("--purpose", type=click.Choice(PURPOSES), default="treatment")
+@click.option("--purpose", type=click.Choice(PURPOSES), default=Purpose.TREATMENT)
 @click.option("--emergency", "justification", help="break-glass access with this written justification")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="write each record to OUT/<id>.json")
 @pass_ctx

@@ -2,7 +2,7 @@
 
     with Session.open(profile, "h1-clinician-1") as s:
         record = s.create_record("h1-patient-1", observation, category="laboratory")
-        opened = s.open_records([record["id"]], purpose="treatment")
+        opened = s.open_records([record["id"]], purpose=Purpose.TREATMENT)
 
 Writes are retried on MVCC read conflicts (another transaction changed what this one read); every other
 ledger refusal is raised as its ChaincodeRefusal type. No clinical content is ever logged.

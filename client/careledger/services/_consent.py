@@ -3,7 +3,7 @@ grants naming a member."""
 
 from __future__ import annotations
 
-from careledger_protocol import Grant, HistoryEntry, Record
+from careledger_protocol import Grant, HistoryEntry, Purpose, Record
 
 from .. import crypto
 from ..errors import CareLedgerError, NotFoundError
@@ -48,7 +48,9 @@ class ConsentFlows(RecordFlows):
             scope |= {r["id"] for r in self.my_records() if r["category"] in categories and r["status"] == "active"}
         wrapped: dict[str, JsonArgument] = {}
         if scope:
-            access = self.request_access(sorted(scope), "treatment")  # the patient's own records: audited, allowed
+            access = self.request_access(
+                sorted(scope), Purpose.TREATMENT
+            )  # the patient's own records: audited, allowed
             for decision in access["decisions"]:
                 if decision["reason"] == "no such record":
                     raise NotFoundError(f"record {decision['record_id']} does not exist")

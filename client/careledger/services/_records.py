@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from careledger_protocol import AccessKey, AccessResult, HistoryEntry, Recipient, Record
+from careledger_protocol import AccessKey, AccessResult, HistoryEntry, Purpose, Recipient, Record
 
 from .. import crypto, fhir
 from ..errors import CareLedgerError
@@ -68,7 +68,7 @@ class RecordFlows(AccessFlows):
         return record
 
     def open_records(
-        self, record_ids: list[str], purpose: str = "treatment", emergency_justification: str | None = None
+        self, record_ids: list[str], purpose: str = Purpose.TREATMENT, emergency_justification: str | None = None
     ) -> list[OpenedRecord | Refused]:
         """Request access (recorded on the ledger), fetch the allowed ciphertexts, check them, decrypt.
 
@@ -128,7 +128,7 @@ class RecordFlows(AccessFlows):
 
     def rotate_record(self, record_id: str) -> Record:
         """Re-encrypt a record under a new key for its current recipients (after a revocation)."""
-        opened = [o for o in self.open_records([record_id], "treatment") if isinstance(o, OpenedRecord)]
+        opened = [o for o in self.open_records([record_id], Purpose.TREATMENT) if isinstance(o, OpenedRecord)]
         if not opened:
             raise CareLedgerError(f"cannot open {record_id} to rotate its key")
         record = self.record(record_id)

@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from careledger_protocol import UNKNOWN_ACCESS, Event
+from careledger_protocol import UNKNOWN_ACCESS, Event, Purpose
 
 from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
 from ._caller import Caller, caller, member_id, require_role
@@ -123,7 +123,7 @@ class AccessMixin:
         refuse_in_arguments(doc, "justification")
         shape = Shape(doc, "request", ("record_ids",))
         record_ids = shape.items("record_ids", object_id, MAX_BATCH, min_items=1)
-        return self._record_decisions(ctx, who, record_ids, "treatment", justification=_justification(ctx))
+        return self._record_decisions(ctx, who, record_ids, Purpose.TREATMENT, justification=_justification(ctx))
 
     def _record_decisions(
         self, ctx: Context, who: Caller, record_ids: list[str], purpose: str, justification: tuple[str, str] | None

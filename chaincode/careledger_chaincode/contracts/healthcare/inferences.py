@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import Event
+from careledger_protocol import Event, Purpose
 
 from ...runtime import Context, transaction
 from ._caller import Caller, caller, member_id, require_role
@@ -67,7 +67,7 @@ class InferencesMixin:
             raise not_found("no committed access transaction with that id")
         if access["requester"] != who.member_id:
             raise denied("that access transaction was made by someone else")
-        if access["purpose"] != "diagnosis-ai" or access["emergency"]:
+        if access["purpose"] != Purpose.DIAGNOSIS_AI or access["emergency"]:
             raise denied("inferences need an access decision for the purpose diagnosis-ai (not emergency access)")
         at, txid = now(ctx), ctx.stub.tx_id
         if not within_window(access["time"], at):
@@ -141,7 +141,7 @@ class InferencesMixin:
 
         def still_current(record_id: str) -> bool:
             grant = grants.get(consents.get(record_id, ""))
-            return bool(grant and grant["status"] == "active" and terms_allow(grant, "diagnosis-ai", at))
+            return bool(grant and grant["status"] == "active" and terms_allow(grant, Purpose.DIAGNOSIS_AI, at))
 
         recheck = [r for r in record_ids if not still_current(r)]
         entries = ctx.stub.get_states(
@@ -150,7 +150,9 @@ class InferencesMixin:
         return [
             r
             for n, r in enumerate(recheck)
-            if not any(entry_allows(load(e) if e else None, "diagnosis-ai", at) for e in entries[2 * n : 2 * n + 2])
+            if not any(
+                entry_allows(load(e) if e else None, Purpose.DIAGNOSIS_AI, at) for e in entries[2 * n : 2 * n + 2]
+            )
         ]
 
     @transaction("ListInferencesByRecord", read_only=True)
