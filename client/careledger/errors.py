@@ -22,15 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from careledger_protocol import (
-    CONFLICT,
-    FAILED_PRECONDITION,
-    INTERNAL,
-    INVALID_ARGUMENT,
-    NOT_AUTHORIZED,
-    NOT_FOUND,
-    UNKNOWN_FUNCTION,
-)
+from careledger_protocol import codes
 
 
 class CareLedgerError(Exception):
@@ -102,31 +94,31 @@ class ChaincodeRefusal(EndorseError):
 
 
 class InvalidArgument(ChaincodeRefusal):
-    code = INVALID_ARGUMENT
+    code = codes.INVALID_ARGUMENT
 
 
 class NotAuthorized(ChaincodeRefusal):
-    code = NOT_AUTHORIZED
+    code = codes.NOT_AUTHORIZED
 
 
 class NotFound(ChaincodeRefusal, NotFoundError):
-    code = NOT_FOUND
+    code = codes.NOT_FOUND
 
 
 class Conflict(ChaincodeRefusal):
-    code = CONFLICT
+    code = codes.CONFLICT
 
 
 class FailedPrecondition(ChaincodeRefusal):
-    code = FAILED_PRECONDITION
+    code = codes.FAILED_PRECONDITION
 
 
 class UnknownFunction(ChaincodeRefusal):
-    code = UNKNOWN_FUNCTION
+    code = codes.UNKNOWN_FUNCTION
 
 
 class ChaincodeFailed(ChaincodeRefusal):
-    code = INTERNAL
+    code = codes.INTERNAL
 
 
 REFUSALS: dict[str, type[ChaincodeRefusal]] = {

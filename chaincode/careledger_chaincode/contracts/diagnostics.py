@@ -13,10 +13,11 @@ import hashlib
 import re
 from typing import Any
 
+from careledger_protocol import INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND
 from fabric_protos.common import policies_pb2
 from fabric_protos.msp import msp_principal_pb2
 
-from ..runtime import INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, ChaincodeError, Context, Contract, transaction
+from ..runtime import ChaincodeError, Context, Contract, transaction
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MSP = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")

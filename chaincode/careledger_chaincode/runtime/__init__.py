@@ -3,16 +3,6 @@
 Written instead of wrapping fabric-chaincode-python 2.5.4 (see chaincode/README.md for why).
 """
 
-from careledger_protocol import (
-    CONFLICT,
-    FAILED_PRECONDITION,
-    INTERNAL,
-    INVALID_ARGUMENT,
-    NOT_AUTHORIZED,
-    NOT_FOUND,
-    UNKNOWN_FUNCTION,
-)
-
 from ._contract import (
     ChaincodeError,
     Context,
@@ -27,13 +17,6 @@ from ._server import ChaincodeServer, TLSFiles
 from ._stub import ChaincodeStub, PeerError, PeerFeatures
 
 __all__ = [
-    "CONFLICT",
-    "FAILED_PRECONDITION",
-    "INTERNAL",
-    "INVALID_ARGUMENT",
-    "NOT_AUTHORIZED",
-    "NOT_FOUND",
-    "UNKNOWN_FUNCTION",
     "ChaincodeError",
     "ChaincodeServer",
     "ChaincodeStub",

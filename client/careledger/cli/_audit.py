@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .. import fhir
+from ..services import Session
 from ._base import (
     EXIT_INTEGRITY,
     EXIT_REFUSED,
@@ -17,6 +18,7 @@ from ._base import (
     _run,
     main,
     pass_ctx,
+    with_session,
 )
 
 
@@ -31,50 +33,43 @@ def audit() -> None:
 @click.option("--requester", help="the trail of one requester instead")
 @click.option("--all", "everything", is_flag=True, help="everything (health-authority auditors)")
 @click.option("--fhir", "as_fhir", is_flag=True, help="as FHIR AuditEvent resources")
-@pass_ctx
-def audit_log(c: Context, patient: str | None, requester: str | None, everything: bool, as_fhir: bool) -> None:
-    def act() -> None:
-        with c.session() as s:
-            if everything:
-                events = s.all_access()
-            elif requester:
-                events = s.access_by(requester)
-            else:
-                events = s.access_log(patient)
-            if as_fhir:
-                c.as_json = True
-                c.emit(
-                    {
-                        "resourceType": "Bundle",
-                        "type": "collection",
-                        "entry": [{"resource": fhir.audit_event(e)} for e in events],
-                    }
-                )
-                return
-            c.emit(
-                events,
-                lambda es: "\n".join(map(_event_row, es)) or "no access events",
-            )
-
-    _run(act)
+@with_session
+def audit_log(
+    c: Context, s: Session, patient: str | None, requester: str | None, everything: bool, as_fhir: bool
+) -> None:
+    if everything:
+        events = s.all_access()
+    elif requester:
+        events = s.access_by(requester)
+    else:
+        events = s.access_log(patient)
+    if as_fhir:
+        c.as_json = True
+        c.emit(
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": fhir.audit_event(e)} for e in events],
+            }
+        )
+        return
+    c.emit(
+        events,
+        lambda es: "\n".join(map(_event_row, es)) or "no access events",
+    )
 
 
 @audit.command("verify")
 @click.argument("access_tx_id")
 @click.argument("requester")
 @click.argument("record_id")
-@pass_ctx
-def audit_verify(c: Context, access_tx_id: str, requester: str, record_id: str) -> None:
+@with_session
+def audit_verify(c: Context, s: Session, access_tx_id: str, requester: str, record_id: str) -> None:
     """Did that committed transaction grant that requester that record?"""
-
-    def act() -> None:
-        with c.session() as s:
-            verdict = s.verify_access(access_tx_id, requester, record_id)
-            c.emit(verdict, lambda v: ("GRANTED" if v["granted"] else "NOT GRANTED") + f": {v['reason']}")
-            if not verdict["granted"]:
-                sys.exit(EXIT_REFUSED)
-
-    _run(act)
+    verdict = s.verify_access(access_tx_id, requester, record_id)
+    c.emit(verdict, lambda v: ("GRANTED" if v["granted"] else "NOT GRANTED") + f": {v['reason']}")
+    if not verdict["granted"]:
+        sys.exit(EXIT_REFUSED)
 
 
 @audit.command("check")
@@ -123,20 +118,15 @@ def audit_check(c: Context, export: Any) -> None:
 
 @audit.command("consents")
 @click.option("--patient", help="patient id (default: yourself)")
-@pass_ctx
-def audit_consents(c: Context, patient: str | None) -> None:
+@with_session
+def audit_consents(c: Context, s: Session, patient: str | None) -> None:
     """A patient's consents as a FHIR Bundle of Consent resources."""
-
-    def act() -> None:
-        with c.session() as s:
-            grants = s.grants_of(patient)
-            c.as_json = True
-            c.emit(
-                {
-                    "resourceType": "Bundle",
-                    "type": "collection",
-                    "entry": [{"resource": fhir.consent(g)} for g in grants],
-                }
-            )
-
-    _run(act)
+    grants = s.grants_of(patient)
+    c.as_json = True
+    c.emit(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": fhir.consent(g)} for g in grants],
+        }
+    )

@@ -10,13 +10,14 @@ Output is human-readable, or JSON with --json. Exit codes:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec
 
 import click
 
@@ -95,6 +96,25 @@ def _run(action: Callable[[], None]) -> None:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+P = ParamSpec("P")
+
+
+def with_session(command: Callable[Concatenate[Context, Session, P], None]) -> Callable[P, None]:
+    """A command run in a session of the --user: `command(c, s, *options)`, its failures mapped by _run."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        c = click.get_current_context().find_object(Context)
+        if c is None:
+            raise click.UsageError("no CareLedger context: run the command through `careledger`")
+
+        def act() -> None:
+            with c.session() as s:
+                command(c, s, *args, **kwargs)
+
+        _run(act)
+
+    return run
 
 
 def _grant_row(g: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from careledger_protocol import PURPOSES
 
+from ..services import Session
 from ._base import (
     EXIT_BAD_INPUT,
     Context,
@@ -13,6 +14,7 @@ from ._base import (
     _run,
     main,
     pass_ctx,
+    with_session,
 )
 
 
@@ -61,30 +63,22 @@ def consent_grant(
 @consent.command("revoke")
 @click.argument("grant_id")
 @click.option("--rotate", is_flag=True, help="also re-encrypt the records the grant covered under new keys")
-@pass_ctx
-def consent_revoke(c: Context, grant_id: str, rotate: bool) -> None:
-    def act() -> None:
-        with c.session() as s:
-            grant = s.revoke(grant_id)
-            rotated = [s.rotate_record(r)["version"] for r in grant["keyed_records"]] if rotate else []
-            c.emit(
-                {**grant, "rotated": len(rotated)},
-                lambda g: f"revoked {g['id']}" + (f"; {g['rotated']} records re-keyed" if rotate else ""),
-            )
-
-    _run(act)
+@with_session
+def consent_revoke(c: Context, s: Session, grant_id: str, rotate: bool) -> None:
+    grant = s.revoke(grant_id)
+    rotated = [s.rotate_record(r)["version"] for r in grant["keyed_records"]] if rotate else []
+    c.emit(
+        {**grant, "rotated": len(rotated)},
+        lambda g: f"revoked {g['id']}" + (f"; {g['rotated']} records re-keyed" if rotate else ""),
+    )
 
 
 @consent.command("list")
 @click.option("--grantee", help="list grants to this grantee instead of your own")
-@pass_ctx
-def consent_list(c: Context, grantee: str | None) -> None:
-    def act() -> None:
-        with c.session() as s:
-            items = s.grants_to(grantee) if grantee else s.grants_of()
-            c.emit(
-                items,
-                lambda gs: "\n".join(map(_grant_row, gs)) or "no grants",
-            )
-
-    _run(act)
+@with_session
+def consent_list(c: Context, s: Session, grantee: str | None) -> None:
+    items = s.grants_to(grantee) if grantee else s.grants_of()
+    c.emit(
+        items,
+        lambda gs: "\n".join(map(_grant_row, gs)) or "no grants",
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
+from ..services import Session
 from ._base import (
     Context,
-    _run,
     main,
-    pass_ctx,
+    with_session,
 )
 
 
@@ -19,23 +19,14 @@ def member() -> None:
 
 
 @member.command("register")
-@pass_ctx
-def member_register(c: Context) -> None:
+@with_session
+def member_register(c: Context, s: Session) -> None:
     """Create your encryption key (kept in your wallet) and register it on the ledger."""
-
-    def act() -> None:
-        with c.session() as s:
-            c.emit(s.register(), lambda m: f"registered {m['id']} ({m['role']}, {m['org']})")
-
-    _run(act)
+    c.emit(s.register(), lambda m: f"registered {m['id']} ({m['role']}, {m['org']})")
 
 
 @member.command("show")
 @click.argument("member_id")
-@pass_ctx
-def member_show(c: Context, member_id: str) -> None:
-    def act() -> None:
-        with c.session() as s:
-            c.emit(s.evaluate("GetMember", s.qualify(member_id)))
-
-    _run(act)
+@with_session
+def member_show(c: Context, s: Session, member_id: str) -> None:
+    c.emit(s.member(member_id))

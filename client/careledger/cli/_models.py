@@ -7,11 +7,11 @@ from typing import IO, Any
 
 import click
 
+from ..services import Session
 from ._base import (
     Context,
-    _run,
     main,
-    pass_ctx,
+    with_session,
 )
 
 
@@ -34,56 +34,39 @@ def model() -> None:
 
 @model.command("list")
 @click.option("--model-id", default="")
-@pass_ctx
-def model_list(c: Context, model_id: str) -> None:
-    def act() -> None:
-        with c.session() as s:
-            items = s.models(model_id)
-            c.emit(
-                items,
-                lambda ms: (
-                    "\n".join(
-                        f"{m['model_id']}@{m['version']}  {m['status']:<10} auc={m['metrics'].get('auc', '-')}"
-                        for m in ms
-                    )
-                    or "no models"
-                ),
+@with_session
+def model_list(c: Context, s: Session, model_id: str) -> None:
+    items = s.models(model_id)
+    c.emit(
+        items,
+        lambda ms: (
+            "\n".join(
+                f"{m['model_id']}@{m['version']}  {m['status']:<10} auc={m['metrics'].get('auc', '-')}" for m in ms
             )
-
-    _run(act)
+            or "no models"
+        ),
+    )
 
 
 @model.command("register")
 @click.option("--card", type=click.File("r"), required=True, help="model card JSON (as models/ writes it)")
-@pass_ctx
-def model_register(c: Context, card: Any) -> None:
-    def act() -> None:
-        with c.session() as s:
-            c.emit(s.register_model(_card(card)), lambda m: f"registered {m['model_id']}@{m['version']}")
-
-    _run(act)
+@with_session
+def model_register(c: Context, s: Session, card: Any) -> None:
+    c.emit(s.register_model(_card(card)), lambda m: f"registered {m['model_id']}@{m['version']}")
 
 
 @model.command("approve")
 @click.argument("model_id")
 @click.argument("version")
-@pass_ctx
-def model_approve(c: Context, model_id: str, version: str) -> None:
-    def act() -> None:
-        with c.session() as s:
-            c.emit(s.approve_model(model_id, version), lambda m: f"approved {m['model_id']}@{m['version']}")
-
-    _run(act)
+@with_session
+def model_approve(c: Context, s: Session, model_id: str, version: str) -> None:
+    c.emit(s.approve_model(model_id, version), lambda m: f"approved {m['model_id']}@{m['version']}")
 
 
 @model.command("retire")
 @click.argument("model_id")
 @click.argument("version")
 @click.option("--reason", required=True)
-@pass_ctx
-def model_retire(c: Context, model_id: str, version: str, reason: str) -> None:
-    def act() -> None:
-        with c.session() as s:
-            c.emit(s.retire_model(model_id, version, reason), lambda m: f"retired {m['model_id']}@{m['version']}")
-
-    _run(act)
+@with_session
+def model_retire(c: Context, s: Session, model_id: str, version: str, reason: str) -> None:
+    c.emit(s.retire_model(model_id, version, reason), lambda m: f"retired {m['model_id']}@{m['version']}")

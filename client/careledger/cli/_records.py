@@ -10,13 +10,14 @@ from typing import Any
 import click
 from careledger_protocol import PURPOSES, Purpose
 
-from ..services import OpenedRecord
+from ..services import OpenedRecord, Session
 from ._base import (
     EXIT_REFUSED,
     Context,
     _run,
     main,
     pass_ctx,
+    with_session,
 )
 
 
@@ -47,98 +48,79 @@ def record_create(c: Context, patient: str, category: str, path: Any) -> None:
 
 @record.command("list")
 @click.option("--patient", help="patient id (default: yourself)")
-@pass_ctx
-def record_list(c: Context, patient: str | None) -> None:
-    def act() -> None:
-        with c.session() as s:
-            items = s.records_of(patient)
-            c.emit(
-                items,
-                lambda rs: (
-                    "\n".join(
-                        f"{r['id']}  {r['category']:<14} {r['resource_type']:<18} v{r['version']} {r['status']}"
-                        for r in rs
-                    )
-                    or "no records"
-                ),
+@with_session
+def record_list(c: Context, s: Session, patient: str | None) -> None:
+    items = s.records_of(patient)
+    c.emit(
+        items,
+        lambda rs: (
+            "\n".join(
+                f"{r['id']}  {r['category']:<14} {r['resource_type']:<18} v{r['version']} {r['status']}" for r in rs
             )
-
-    _run(act)
+            or "no records"
+        ),
+    )
 
 
 @record.command("open")
 @click.argument("record_ids", nargs=-1, required=True)
-@click.option("--purpose", type=click.Choice(PURPOSES), default=Purpose.TREATMENT)
+@click.option("--purpose", type=click.Choice(PURPOSES), default=Purpose.TREATMENT.value)
 @click.option("--emergency", "justification", help="break-glass access with this written justification")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="write each record to OUT/<id>.json")
-@pass_ctx
+@with_session
 def record_open(
-    c: Context, record_ids: tuple[str, ...], purpose: str, justification: str | None, out: Path | None
+    c: Context, s: Session, record_ids: tuple[str, ...], purpose: str, justification: str | None, out: Path | None
 ) -> None:
     """Request access (recorded on the ledger), fetch, verify and decrypt the allowed records."""
-
-    def act() -> None:
-        with c.session() as s:
-            results = []
-            batches = [list(record_ids[i : i + 100]) for i in range(0, len(record_ids), 100)]
-            with click.progressbar(batches, label="opening", file=sys.stderr, show_pos=True) as bar:
-                for batch in bar:
-                    results.extend(s.open_records(batch, purpose, justification))
-            rows = []
-            for r in results:
-                if isinstance(r, OpenedRecord):
-                    if out:
-                        out.mkdir(parents=True, exist_ok=True)
-                        (out / f"{r.record_id}.json").write_text(json.dumps(r.resource, indent=2))
-                    rows.append(
-                        {
-                            "record_id": r.record_id,
-                            "opened": True,
-                            "version": r.version,
-                            "access_tx_id": r.access_tx_id,
-                            **({} if out else {"resource": r.resource}),
-                        }
-                    )
-                else:
-                    rows.append({"record_id": r.record_id, "opened": False, "reason": r.reason})
-            c.emit(
-                rows,
-                lambda rs: "\n".join(
-                    f"{x['record_id']}: "
-                    + (
-                        "opened" + (f" -> {out}" if out else "\n" + json.dumps(x.get("resource"), indent=2))
-                        if x["opened"]
-                        else f"refused: {x['reason']}"
-                    )
-                    for x in rs
-                ),
+    results = []
+    batches = [list(record_ids[i : i + 100]) for i in range(0, len(record_ids), 100)]
+    with click.progressbar(batches, label="opening", file=sys.stderr, show_pos=True) as bar:
+        for batch in bar:
+            results.extend(s.open_records(batch, purpose, justification))
+    rows = []
+    for r in results:
+        if isinstance(r, OpenedRecord):
+            if out:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / f"{r.record_id}.json").write_text(json.dumps(r.resource, indent=2))
+            rows.append(
+                {
+                    "record_id": r.record_id,
+                    "opened": True,
+                    "version": r.version,
+                    "access_tx_id": r.access_tx_id,
+                    **({} if out else {"resource": r.resource}),
+                }
             )
-            if not any(x["opened"] for x in rows):
-                sys.exit(EXIT_REFUSED)
-
-    _run(act)
+        else:
+            rows.append({"record_id": r.record_id, "opened": False, "reason": r.reason})
+    c.emit(
+        rows,
+        lambda rs: "\n".join(
+            f"{x['record_id']}: "
+            + (
+                "opened" + (f" -> {out}" if out else "\n" + json.dumps(x.get("resource"), indent=2))
+                if x["opened"]
+                else f"refused: {x['reason']}"
+            )
+            for x in rs
+        ),
+    )
+    if not any(x["opened"] for x in rows):
+        sys.exit(EXIT_REFUSED)
 
 
 @record.command("rotate")
 @click.argument("record_id")
-@pass_ctx
-def record_rotate(c: Context, record_id: str) -> None:
+@with_session
+def record_rotate(c: Context, s: Session, record_id: str) -> None:
     """Re-encrypt a record under a new key for its current recipients (e.g. after a revocation)."""
-
-    def act() -> None:
-        with c.session() as s:
-            c.emit(s.rotate_record(record_id), lambda r: f"{r['id']} is now v{r['version']}")
-
-    _run(act)
+    c.emit(s.rotate_record(record_id), lambda r: f"{r['id']} is now v{r['version']}")
 
 
 @record.command("erase")
 @click.argument("record_id")
 @click.confirmation_option(prompt="Erasing destroys the record's keys and ciphertext for good. Continue?")
-@pass_ctx
-def record_erase(c: Context, record_id: str) -> None:
-    def act() -> None:
-        with c.session() as s:
-            c.emit(s.erase(record_id), lambda r: f"{r['id']} erased at {r['erased_at']}")
-
-    _run(act)
+@with_session
+def record_erase(c: Context, s: Session, record_id: str) -> None:
+    c.emit(s.erase(record_id), lambda r: f"{r['id']} erased at {r['erased_at']}")

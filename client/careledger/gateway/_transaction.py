@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -41,31 +43,30 @@ class Proposal:
 
     def evaluate(self, timeout: float | None = None) -> builtins.bytes:
         gateway = self.network.gateway
-        request = gateway_pb2.EvaluateRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self.network.name,
-            proposed_transaction=self._signed(),
-            target_organizations=self.endorsing_organizations,
-        )
-        try:
-            response = gateway.transport.Evaluate(request, timeout=timeout or gateway.deadlines.evaluate)
-        except grpc.RpcError as exc:
-            raise wrap_rpc_error(EndorseError, "evaluate", self.transaction_id, exc) from exc
+        request = gateway_pb2.EvaluateRequest(**self._addressed(), target_organizations=self.endorsing_organizations)
+        response = self._ask("evaluate", gateway.transport.Evaluate, request, timeout or gateway.deadlines.evaluate)
         return builtins.bytes(response.result.payload)
 
     def endorse(self, timeout: float | None = None) -> Transaction:
         gateway = self.network.gateway
-        request = gateway_pb2.EndorseRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self.network.name,
-            proposed_transaction=self._signed(),
-            endorsing_organizations=self.endorsing_organizations,
-        )
-        try:
-            response = gateway.transport.Endorse(request, timeout=timeout or gateway.deadlines.endorse)
-        except grpc.RpcError as exc:
-            raise wrap_rpc_error(EndorseError, "endorse", self.transaction_id, exc) from exc
+        request = gateway_pb2.EndorseRequest(**self._addressed(), endorsing_organizations=self.endorsing_organizations)
+        response = self._ask("endorse", gateway.transport.Endorse, request, timeout or gateway.deadlines.endorse)
         return Transaction(self.network, self.transaction_id, response.prepared_transaction)
+
+    def _addressed(self) -> dict[str, Any]:
+        """What evaluating and endorsing send alike: the transaction id, the channel, the signed proposal."""
+        return {
+            "transaction_id": self.transaction_id,
+            "channel_id": self.network.name,
+            "proposed_transaction": self._signed(),
+        }
+
+    def _ask(self, stage: str, rpc: Callable[..., Any], request: Any, timeout: float) -> Any:
+        """One call to the gateway for this proposal; its failure is an EndorseError carrying the id."""
+        try:
+            return rpc(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise wrap_rpc_error(EndorseError, stage, self.transaction_id, exc) from exc
 
 
 @dataclass
@@ -87,30 +88,28 @@ class Transaction:
     def result(self) -> builtins.bytes:
         """The chaincode's return value, as endorsed."""
         if self._result is None:
-            payload = common_pb2.Payload()
-            payload.ParseFromString(self.envelope.payload)
-            tx = transaction_pb2.Transaction()
-            tx.ParseFromString(payload.data)
-            action_payload = transaction_pb2.ChaincodeActionPayload()
-            action_payload.ParseFromString(tx.actions[0].payload)
             prp = proposal_response_pb2.ProposalResponsePayload()
-            prp.ParseFromString(action_payload.action.proposal_response_payload)
+            prp.ParseFromString(self._action_payload().action.proposal_response_payload)
             action = proposal_pb2.ChaincodeAction()
             action.ParseFromString(prp.extension)
             self._result = builtins.bytes(action.response.payload)
         return self._result
 
-    @property
-    def endorser_msp_ids(self) -> list[str]:
-        """The MSP ids of the peers that endorsed this transaction, in order."""
+    def _action_payload(self) -> transaction_pb2.ChaincodeActionPayload:
+        """The prepared transaction's one chaincode action: the endorsed response and its endorsements."""
         payload = common_pb2.Payload()
         payload.ParseFromString(self.envelope.payload)
         tx = transaction_pb2.Transaction()
         tx.ParseFromString(payload.data)
         action_payload = transaction_pb2.ChaincodeActionPayload()
         action_payload.ParseFromString(tx.actions[0].payload)
+        return action_payload
+
+    @property
+    def endorser_msp_ids(self) -> list[str]:
+        """The MSP ids of the peers that endorsed this transaction, in order."""
         ids = []
-        for endorsement in action_payload.action.endorsements:
+        for endorsement in self._action_payload().action.endorsements:
             endorser = identities_pb2.SerializedIdentity()
             endorser.ParseFromString(endorsement.endorser)
             ids.append(endorser.mspid)

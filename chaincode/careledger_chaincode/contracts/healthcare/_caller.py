@@ -24,7 +24,8 @@ from careledger_protocol import (
 )
 
 from ...runtime import Context
-from ._common import denied, get_json, invalid, precondition
+from ._refusals import denied, invalid, precondition
+from ._state import get_json
 
 __all__ = ["ORG_MEMBER_PREFIX", "ROLES", "member_org"]  # the protocol's, for the contract's modules
 

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from ...runtime import Context
-from ._common import invalid, precondition
+from ._refusals import invalid, precondition
 
 MAX_CLOCK_SKEW = datetime.timedelta(seconds=30)
 # An access transaction opens the record versions it decided on for this long: keys from the ledger and

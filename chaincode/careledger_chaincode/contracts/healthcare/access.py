@@ -16,30 +16,13 @@ import hashlib
 import json
 from typing import Any
 
-from careledger_protocol import UNKNOWN_ACCESS, Event, Purpose
+from careledger_protocol import INVALID_ARGUMENT, PURPOSES, UNKNOWN_ACCESS, Event, Purpose
 
-from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
+from ...runtime import ChaincodeError, Context, transaction
+from ._arguments import MAX_BATCH, Shape, enum, json_object, object_id, refuse_in_arguments, tx_id
 from ._caller import Caller, caller, member_id, require_role
-from ._common import (
-    MAX_BATCH,
-    PURPOSES,
-    Shape,
-    denied,
-    enum,
-    event,
-    get_json,
-    get_private,
-    invalid,
-    json_object,
-    key,
-    load,
-    not_found,
-    object_id,
-    put_json,
-    put_private,
-    refuse_in_arguments,
-    tx_id,
-)
+from ._refusals import denied, invalid, not_found
+from ._state import event, get_json, get_private, key, load, put_json, put_private
 from ._time import now, window_end
 from .members import member_key, require_registered_caller
 from .policy import (

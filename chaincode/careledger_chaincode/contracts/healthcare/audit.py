@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...runtime import INVALID_ARGUMENT, ChaincodeError, Context, transaction
+from careledger_protocol import INVALID_ARGUMENT
+
+from ...runtime import ChaincodeError, Context, transaction
+from ._arguments import MAX_BATCH, object_id
 from ._caller import caller, member_id
-from ._common import MAX_BATCH, denied, key, key_history, load, not_found, object_id, page, page_args
+from ._paging import page, page_args
+from ._refusals import denied, not_found
+from ._state import key, key_history, load
 from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER, AUDIT_BY_TIME, audit_event
 from .members import get_member, is_self
 from .records import RECORD, can_view_record, require_record

@@ -8,31 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import Event
+from careledger_protocol import PURPOSES, Event
 
 from ...runtime import Context, transaction
+from ._arguments import Shape, enum, json_object, object_id, refuse_in_arguments, slug
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, recipient_id, require_role
-from ._common import (
-    PRIVATE,
-    PURPOSES,
-    Shape,
-    denied,
-    enum,
-    event,
-    get_json,
-    invalid,
-    json_object,
-    key,
-    key_history,
-    load,
-    not_found,
-    object_id,
-    page_args,
-    precondition,
-    put_json,
-    refuse_in_arguments,
-    slug,
-)
+from ._paging import page_args
+from ._refusals import denied, invalid, not_found, precondition
+from ._state import PRIVATE, event, get_json, key, key_history, load, put_json
 from ._time import now, timestamp
 from .members import get_member, is_self, member_key, require_registered_caller
 from .records import (

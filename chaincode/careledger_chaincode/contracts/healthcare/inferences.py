@@ -12,31 +12,11 @@ from typing import Any
 from careledger_protocol import Event, Purpose
 
 from ...runtime import Context, transaction
+from ._arguments import MAX_BATCH, Shape, json_object, object_id, refuse_in_arguments, sha256_hex, text, tx_id
 from ._caller import Caller, caller, member_id, require_role
-from ._common import (
-    MAX_BATCH,
-    PRIVATE,
-    Shape,
-    canonical,
-    denied,
-    event,
-    get_json,
-    invalid,
-    json_object,
-    key,
-    load,
-    not_found,
-    object_id,
-    page_args,
-    precondition,
-    put_json,
-    put_private,
-    refuse_in_arguments,
-    sha256_hex,
-    text,
-    transient_json,
-    tx_id,
-)
+from ._paging import page_args
+from ._refusals import denied, invalid, not_found, precondition
+from ._state import PRIVATE, canonical, event, get_json, key, load, put_json, put_private, transient_json
 from ._time import now, within_window
 from .access import ACCESS, salted_sha256
 from .members import get_member, is_self, require_registered_caller

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import Event
+from careledger_protocol import CONFLICT, Event
 
-from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ...runtime import ChaincodeError, Context, transaction
+from ._arguments import enum, json_object
 from ._caller import (
     ORG_MEMBER_PREFIX,
     ROLES,
@@ -24,20 +25,9 @@ from ._caller import (
     recipient_id,
     require_role,
 )
-from ._common import (
-    denied,
-    enum,
-    event,
-    get_json,
-    invalid,
-    json_object,
-    key,
-    key_history,
-    load,
-    not_found,
-    page_args,
-    put_json,
-)
+from ._paging import page_args
+from ._refusals import denied, invalid, not_found
+from ._state import event, get_json, key, key_history, load, put_json
 from ._time import now
 
 MEMBER = "member"

@@ -25,7 +25,8 @@ from careledger_protocol import is_member_id
 
 from ...runtime import Context, transaction
 from ._caller import ORG_MEMBER_PREFIX, caller, require_role
-from ._common import PRIVATE, canonical, get_json, invalid, key, load, put_json
+from ._refusals import invalid
+from ._state import PRIVATE, canonical, get_json, key, load, put_json
 from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER
 from .members import MEMBER, MEMBER_BY_ORG
 from .models import MODEL

@@ -12,27 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from careledger_protocol import Event
+from careledger_protocol import CONFLICT, Event
 
-from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ...runtime import ChaincodeError, Context, transaction
+from ._arguments import Shape, enum, json_object, object_id, sha256_hex, text
 from ._caller import caller, require_authority_auditor, require_role
-from ._common import (
-    Shape,
-    canonical,
-    enum,
-    event,
-    get_json,
-    invalid,
-    json_object,
-    load,
-    not_found,
-    object_id,
-    page_args,
-    precondition,
-    put_json,
-    sha256_hex,
-    text,
-)
+from ._paging import page_args
+from ._refusals import invalid, not_found, precondition
+from ._state import canonical, event, get_json, load, put_json
 from ._time import now, timestamp
 from .members import require_registered_caller
 

@@ -13,35 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import Event
+from careledger_protocol import CONFLICT, RESOURCE_TYPES, Event
 
-from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ...runtime import ChaincodeError, Context, transaction
+from ._arguments import Shape, enum, json_object, jwe, object_id, refuse_in_arguments, sha256_hex, slug, text
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, require_role
-from ._common import (
-    PRIVATE,
-    RESOURCE_TYPES,
-    Shape,
-    denied,
-    enum,
-    event,
-    get_json,
-    invalid,
-    json_object,
-    jwe,
-    key,
-    load,
-    object_id,
-    page_args,
-    precondition,
-    purge_private,
-    put_json,
-    put_private,
-    refuse_in_arguments,
-    sha256_hex,
-    slug,
-    text,
-    transient_json,
-)
+from ._paging import page_args
+from ._refusals import denied, invalid, precondition
+from ._state import PRIVATE, event, get_json, key, load, purge_private, put_json, put_private, transient_json
 from ._time import now
 from .members import get_member, require_member, require_registered_caller
 from .policy import Entry, current_entry, may_see_metadata, split_current

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from careledger_protocol import Event
+from careledger_protocol import CONFLICT, Event
 
-from ...runtime import CONFLICT, ChaincodeError, Context, transaction
+from ...runtime import ChaincodeError, Context, transaction
+from ._arguments import Shape, json_object
 from ._caller import CONSORTIUM, caller, msp_id, require_role
-from ._common import Shape, event, get_json, json_object, precondition, put_json
+from ._refusals import precondition
+from ._state import event, get_json, put_json
 
 
 class SettingsMixin:

@@ -1,10 +1,5 @@
-"""What every part of the healthcare contract shares: argument validation, keys, JSON, private data,
-transient data, paging.
-
-Rules: state is JSON with sorted keys; nothing is random; indexes are composite keys. What a block
-reader must not see (wrapped keys, free text, model outputs) is written to the private collection
-PRIVATE (blocks then carry only its hash) and arrives as transient data, never as an argument.
-"""
+"""Checking a transaction's arguments: JSON objects of a known shape, ids, digests, words, wrapped keys,
+page sizes. Every check refuses with INVALID_ARGUMENT and says which field and what it must be."""
 
 from __future__ import annotations
 
@@ -13,59 +8,14 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from careledger_protocol import PRIVATE_COLLECTION, PURPOSES, RESOURCE_TYPES, Event
+from ._refusals import invalid
+from ._state import canonical
 
-from ...runtime import (
-    FAILED_PRECONDITION,
-    INVALID_ARGUMENT,
-    NOT_AUTHORIZED,
-    NOT_FOUND,
-    ChaincodeError,
-    Context,
-)
-
-__all__ = ["PURPOSES", "RESOURCE_TYPES"]  # names of the protocol the contract's modules take from here
-
-# -- vocabularies (the protocol's, re-exported for the contract's modules) -----------------------------------
-MAX_BATCH = 500
-MAX_PAGE = 1000
-DEFAULT_PAGE = 50
-
-# The private data collection every application organization's peers hold (the network generates its
-# definition). One collection for all, not one per pair of organizations: a decision is endorsed by a
-# majority of organizations, and each endorser must read the same private entries.
-PRIVATE = PRIVATE_COLLECTION
+MAX_BATCH = 500  # records in one access request, inference batch or grant
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _TX_ID = re.compile(r"^[0-9a-f]{64}$")
-
-
-# -- errors ---------------------------------------------------------------------------------------------------
-def invalid(message: str) -> ChaincodeError:
-    return ChaincodeError(INVALID_ARGUMENT, message)
-
-
-def denied(message: str) -> ChaincodeError:
-    return ChaincodeError(NOT_AUTHORIZED, message)
-
-
-def not_found(message: str) -> ChaincodeError:
-    return ChaincodeError(NOT_FOUND, message)
-
-
-def precondition(message: str) -> ChaincodeError:
-    return ChaincodeError(FAILED_PRECONDITION, message)
-
-
-# -- JSON ------------------------------------------------------------------------------------------------------
-def canonical(value: Any) -> bytes:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def load(raw: bytes) -> Any:
-    return json.loads(raw)
 
 
 def json_object(text: str, what: str, max_bytes: int = 1_000_000) -> dict[str, Any]:
@@ -184,45 +134,6 @@ def jwe(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-# -- keys ---------------------------------------------------------------------------------------------------------
-def key(ctx: Context, kind: str, *parts: str) -> str:
-    return ctx.stub.create_composite_key(kind, list(parts))
-
-
-def get_json(ctx: Context, kind: str, *parts: str) -> dict[str, Any] | None:
-    raw = ctx.stub.get_state(key(ctx, kind, *parts))
-    return load(raw) if raw else None
-
-
-def put_json(ctx: Context, value: Any, kind: str, *parts: str) -> None:
-    ctx.stub.put_state(key(ctx, kind, *parts), canonical(value))
-
-
-def get_private(ctx: Context, kind: str, *parts: str) -> dict[str, Any] | None:
-    raw = ctx.stub.get_state(key(ctx, kind, *parts), PRIVATE)
-    return load(raw) if raw else None
-
-
-def put_private(ctx: Context, value: Any, kind: str, *parts: str) -> None:
-    ctx.stub.put_state(key(ctx, kind, *parts), canonical(value), PRIVATE)
-
-
-def purge_private(ctx: Context, composite_key: str) -> None:
-    """Gone from every peer's private store and its history; only the hash stays in the block."""
-    ctx.stub.purge_private_data(PRIVATE, composite_key)
-
-
-def transient_json(ctx: Context, name: str, what: str) -> Any:
-    """A JSON value sent as transient data (kept out of the block), or None when not sent."""
-    raw = ctx.stub.transient.get(name)
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise invalid(f"transient field {name!r} ({what}) is not valid JSON") from None
-
-
 def refuse_in_arguments(doc: dict[str, Any], *fields: str) -> None:
     """Fields that must travel as transient data: in the arguments they would be in the block for good."""
     present = [f for f in fields if f in doc]
@@ -231,49 +142,3 @@ def refuse_in_arguments(doc: dict[str, Any], *fields: str) -> None:
             f"{', '.join(present)} must be sent as transient data (transient field of the same name), not as an "
             "argument: arguments are stored in the block and readable by every channel member that reads blocks"
         )
-
-
-def event(ctx: Context, name: Event, payload: dict[str, Any]) -> None:
-    ctx.stub.set_event(name.value, canonical(payload))
-
-
-def key_history(ctx: Context, kind: str, *parts: str) -> list[dict[str, Any]]:
-    """Every committed value of a key, newest first, with the transaction that wrote it."""
-    return [
-        {
-            "tx_id": m.tx_id,
-            "time": m.timestamp.isoformat(),
-            "deleted": m.is_delete,
-            "value": load(m.value) if m.value else None,
-        }
-        for m in ctx.stub.get_history_for_key(key(ctx, kind, *parts))
-    ]
-
-
-# -- pagination ----------------------------------------------------------------------------------------------------
-def page_args(page_size: str, bookmark: str) -> tuple[int, str]:
-    try:
-        size = int(page_size) if page_size else DEFAULT_PAGE
-    except ValueError:
-        raise invalid(f"page_size must be an integer from 1 to {MAX_PAGE}") from None
-    if not 1 <= size <= MAX_PAGE:
-        raise invalid(f"page_size must be an integer from 1 to {MAX_PAGE}")
-    if len(bookmark) > 1024:
-        raise invalid("bookmark is too long: pass back the bookmark of the previous page")
-    return size, bookmark
-
-
-def page(
-    ctx: Context,
-    kind: str,
-    parts: list[str],
-    page_size: str,
-    bookmark: str,
-    keep: Callable[[dict[str, Any]], bool] | None = None,
-) -> dict[str, Any]:
-    size, mark = page_args(page_size, bookmark)
-    rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(kind, parts, size, mark)
-    items = [load(v) for _, v in rows]
-    if keep is not None:
-        items = [i for i in items if keep(i)]
-    return {"items": items, "bookmark": next_mark}

@@ -1,0 +1,328 @@
+"""The cases of the authorization matrix: (case id, user, function, arguments from the scene, write?,
+allowed?). Function x role x own/other organization."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from joserfc.jwk import ECKey
+
+from .authorization_scene import RUN, Scene, current_org_key, jwe, model_doc, q, record_doc
+
+# (case id, user, function, arguments from the scene, write?, allowed?)
+Case = tuple[str, str, str, Callable[[Scene], list[Any]], bool, bool]
+CASES: list[Case] = [
+    # record metadata
+    ("get-record/patient-own", "h1-patient-1", "GetRecord", lambda s: [s.record], False, True),
+    ("get-record/patient-other", "h2-patient-1", "GetRecord", lambda s: [s.record], False, False),
+    ("get-record/same-org-patient", "h1-patient-2", "GetRecord", lambda s: [s.record], False, False),
+    ("get-record/custodian-clinician", "h1-clinician-1", "GetRecord", lambda s: [s.record], False, True),
+    ("get-record/grantee-clinician-other-org", "h2-clinician-1", "GetRecord", lambda s: [s.record], False, True),
+    (
+        "get-record/ungranted-clinician-other-org",
+        "h2-clinician-1",
+        "GetRecord",
+        lambda s: [s.spare_record],
+        False,
+        False,
+    ),
+    ("get-record/researcher", "h1-researcher-1", "GetRecord", lambda s: [s.record], False, False),
+    ("get-record/authority-auditor", "ha-auditor-1", "GetRecord", lambda s: [s.record], False, True),
+    ("get-record/custodian-admin", "h1-admin", "GetRecord", lambda s: [s.record], False, True),
+    ("get-record/other-admin", "h2-admin", "GetRecord", lambda s: [s.record], False, False),
+    # creating records
+    (
+        "create-record/clinician",
+        "h1-clinician-1",
+        "CreateRecord",
+        lambda s: [record_doc(f"mx-{RUN}-c1", q("h1-patient-2"), "Hospital1MSP")],
+        True,
+        True,
+    ),
+    (
+        "create-record/clinician-other-org",
+        "h2-clinician-1",
+        "CreateRecord",
+        lambda s: [record_doc(f"mx-{RUN}-c2", q("h1-patient-2"), "Hospital2MSP")],
+        True,
+        True,
+    ),
+    (
+        "create-record/patient",
+        "h1-patient-1",
+        "CreateRecord",
+        lambda s: [record_doc(f"mx-{RUN}-c3", q("h1-patient-1"), "Hospital1MSP")],
+        True,
+        False,
+    ),
+    (
+        "create-record/researcher",
+        "h1-researcher-1",
+        "CreateRecord",
+        lambda s: [record_doc(f"mx-{RUN}-c4", q("h1-patient-1"), "Hospital1MSP")],
+        True,
+        False,
+    ),
+    (
+        "create-record/auditor",
+        "ha-auditor-1",
+        "CreateRecord",
+        lambda s: [record_doc(f"mx-{RUN}-c5", q("h1-patient-1"), "HealthAuthorityMSP")],
+        True,
+        False,
+    ),
+    (
+        "create-record/admin",
+        "h1-admin",
+        "CreateRecord",
+        lambda s: [record_doc(f"mx-{RUN}-c6", q("h1-patient-1"), "Hospital1MSP")],
+        True,
+        False,
+    ),
+    # consent
+    (
+        "grant/patient-own",
+        "h1-patient-1",
+        "GrantConsent",
+        lambda s: [
+            {
+                "grantee": q("h1-researcher-1"),
+                "record_ids": [s.spare_record],
+                "purposes": ["research"],
+                "valid_until": "2099-01-01T00:00:00Z",
+                "wrapped_keys": {s.spare_record: jwe("r")},
+            }
+        ],
+        True,
+        True,
+    ),
+    (
+        "grant/patient-others-record",
+        "h1-patient-2",
+        "GrantConsent",
+        lambda s: [
+            {
+                "grantee": q("h1-researcher-1"),
+                "record_ids": [s.record],
+                "purposes": ["research"],
+                "valid_until": "2099-01-01T00:00:00Z",
+                "wrapped_keys": {s.record: jwe("r")},
+            }
+        ],
+        True,
+        False,
+    ),
+    (
+        "grant/clinician",
+        "h1-clinician-1",
+        "GrantConsent",
+        lambda s: [
+            {
+                "grantee": q("h2-clinician-1"),
+                "record_ids": [s.record],
+                "purposes": ["treatment"],
+                "valid_until": "2099-01-01T00:00:00Z",
+                "wrapped_keys": {s.record: jwe("x")},
+            }
+        ],
+        True,
+        False,
+    ),
+    ("revoke/other-patient", "h1-patient-2", "RevokeConsent", lambda s: [s.grant], True, False),
+    ("revoke/grantee", "h2-clinician-1", "RevokeConsent", lambda s: [s.grant], True, False),
+    (
+        "list-grants/patient-own",
+        "h1-patient-1",
+        "ListGrantsByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        True,
+    ),
+    (
+        "list-grants/other-patient",
+        "h1-patient-2",
+        "ListGrantsByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        False,
+    ),
+    (
+        "list-grants/clinician",
+        "h2-clinician-1",
+        "ListGrantsByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        False,
+    ),
+    (
+        "list-grants/authority-auditor",
+        "ha-auditor-1",
+        "ListGrantsByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        True,
+    ),
+    (
+        "grants-by-grantee/self",
+        "h2-clinician-1",
+        "ListGrantsByGrantee",
+        lambda s: [q("h2-clinician-1"), "10", ""],
+        False,
+        True,
+    ),
+    (
+        "grants-by-grantee/other-org-clinician",
+        "h1-clinician-1",
+        "ListGrantsByGrantee",
+        lambda s: [q("h2-clinician-1"), "10", ""],
+        False,
+        False,
+    ),
+    # access and audit
+    (
+        "emergency/clinician",
+        "h1-clinician-1",
+        "EmergencyAccess",
+        lambda s: [{"record_ids": [s.spare_record], "justification": "matrix test: emergency access path"}],
+        True,
+        True,
+    ),
+    (
+        "emergency/researcher",
+        "h1-researcher-1",
+        "EmergencyAccess",
+        lambda s: [{"record_ids": [s.spare_record], "justification": "matrix test: emergency access path"}],
+        True,
+        False,
+    ),
+    (
+        "emergency/patient",
+        "h1-patient-1",
+        "EmergencyAccess",
+        lambda s: [{"record_ids": [s.spare_record], "justification": "matrix test: emergency access path"}],
+        True,
+        False,
+    ),
+    (
+        "verify/custodian-admin",
+        "h1-admin",
+        "VerifyAccess",
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
+        False,
+        True,
+    ),
+    (
+        "verify/requester",
+        "h2-clinician-1",
+        "VerifyAccess",
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
+        False,
+        True,
+    ),
+    (
+        "verify/other-admin",
+        "h2-admin",
+        "VerifyAccess",
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
+        False,
+        False,
+    ),
+    (
+        "verify/other-patient",
+        "h1-patient-2",
+        "VerifyAccess",
+        lambda s: [s.access_tx, q("h2-clinician-1"), s.record],
+        False,
+        False,
+    ),
+    (
+        "access-log/patient-own",
+        "h1-patient-1",
+        "ListAccessByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        True,
+    ),
+    (
+        "access-log/other-patient",
+        "h2-patient-1",
+        "ListAccessByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        False,
+    ),
+    (
+        "access-log/researcher",
+        "h1-researcher-1",
+        "ListAccessByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        False,
+    ),
+    (
+        "access-log/authority-auditor",
+        "ha-auditor-1",
+        "ListAccessByPatient",
+        lambda s: [q("h1-patient-1"), "10", ""],
+        False,
+        True,
+    ),
+    (
+        "requester-log/self",
+        "h2-clinician-1",
+        "ListAccessByRequester",
+        lambda s: [q("h2-clinician-1"), "10", ""],
+        False,
+        True,
+    ),
+    (
+        "requester-log/own-org-admin",
+        "h2-admin",
+        "ListAccessByRequester",
+        lambda s: [q("h2-clinician-1"), "10", ""],
+        False,
+        True,
+    ),
+    (
+        "requester-log/other-org-admin",
+        "h1-admin",
+        "ListAccessByRequester",
+        lambda s: [q("h2-clinician-1"), "10", ""],
+        False,
+        False,
+    ),
+    ("all-access/authority-auditor", "ha-auditor-1", "ListAllAccess", lambda s: ["10", ""], False, True),
+    ("all-access/authority-admin", "ha-admin", "ListAllAccess", lambda s: ["10", ""], False, False),
+    ("all-access/clinician", "h1-clinician-1", "ListAllAccess", lambda s: ["10", ""], False, False),
+    # erasure
+    ("erase/other-patient", "h1-patient-2", "EraseRecord", lambda s: [s.record], True, False),
+    ("erase/custodian-clinician", "h1-clinician-1", "EraseRecord", lambda s: [s.record], True, False),
+    # models
+    ("register-model/researcher", "h1-researcher-1", "RegisterModel", lambda s: [model_doc("1.1.0")], True, True),
+    ("register-model/clinician", "h1-clinician-1", "RegisterModel", lambda s: [model_doc("1.2.0")], True, False),
+    ("register-model/patient", "h1-patient-1", "RegisterModel", lambda s: [model_doc("1.3.0")], True, False),
+    ("approve-model/authority-auditor", "ha-auditor-1", "ApproveModel", lambda s: [s.model, "1.0.0"], True, True),
+    ("approve-model/researcher", "h1-researcher-1", "ApproveModel", lambda s: [s.model, "1.0.0"], True, False),
+    ("approve-model/hospital-admin", "h1-admin", "ApproveModel", lambda s: [s.model, "1.0.0"], True, False),
+    ("approve-model/authority-admin", "ha-admin", "ApproveModel", lambda s: [s.model, "1.0.0"], True, False),
+    ("retire-model/clinician", "h2-clinician-1", "RetireModel", lambda s: [s.model, "1.0.0", "no"], True, False),
+    # organization keys
+    (
+        "org-key/admin",
+        "h2-admin",
+        "RegisterOrganizationKey",
+        lambda s: [current_org_key("Hospital2MSP", s)],
+        True,
+        True,
+    ),
+    (
+        "org-key/clinician",
+        "h2-clinician-1",
+        "RegisterOrganizationKey",
+        lambda s: [json.dumps(ECKey.generate_key("P-256").as_dict(private=False))],
+        True,
+        False,
+    ),
+]

@@ -1,0 +1,108 @@
+"""The scene of the authorization matrix (tests/network/test_authorization_matrix.py): its users, the
+records, grant, model and access they act on, and how arguments are sent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from careledger.gateway import Contract
+
+RUN = uuid.uuid4().hex[:8]
+USERS = {
+    "h1-admin": "hospital1",
+    "h1-clinician-1": "hospital1",
+    "h1-researcher-1": "hospital1",
+    "h1-patient-1": "hospital1",
+    "h1-patient-2": "hospital1",
+    "h2-admin": "hospital2",
+    "h2-clinician-1": "hospital2",
+    "h2-patient-1": "hospital2",
+    "ha-admin": "healthauthority",
+    "ha-auditor-1": "healthauthority",
+}
+MSP = {"hospital1": "Hospital1MSP", "hospital2": "Hospital2MSP", "healthauthority": "HealthAuthorityMSP"}
+SALT = "matrix-salt-" + "0" * 24
+
+
+def q(user: str) -> str:
+    """A user's ledger id: its certificate's member_id qualified by its organization."""
+    return f"{user}@{MSP[USERS[user]]}"
+
+
+def split_private(args: list[Any]) -> tuple[list[str], dict[str, bytes] | None]:
+    """Encode the arguments; wrapped keys and justifications move to transient data, where the chaincode
+    wants them (they must never be in a block)."""
+    encoded, transient = [], {}
+    for arg in args:
+        if isinstance(arg, dict):
+            arg = dict(arg)
+            for name in ("wrapped_keys", "justification"):
+                if name in arg:
+                    value = arg.pop(name)
+                    transient[name] = value.encode() if isinstance(value, str) else json.dumps(value).encode()
+            if "justification" in transient:
+                transient["salt"] = SALT.encode()
+        encoded.append(arg if isinstance(arg, str) else json.dumps(arg))
+    return encoded, transient or None
+
+
+def jwe(tag: str) -> dict[str, str]:
+    return {"protected": "eyJ9", "encrypted_key": tag, "iv": "iv", "ciphertext": "ct", "tag": "tg"}
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Scene:
+    contracts: dict[str, Contract]
+    record: str
+    other_record: str
+    spare_record: str
+    grant: str
+    model: str
+    access_tx: str
+
+    def call(self, user: str, function: str, *args: Any, write: bool) -> Any:
+        contract = self.contracts[user]
+        encoded, transient = split_private(list(args))
+        if write:
+            return json.loads(contract.submit_transaction(function, *encoded, transient=transient) or b"null")
+        return json.loads(contract.evaluate_transaction(function, *encoded, transient=transient) or b"null")
+
+
+def record_doc(record_id: str, patient: str, custodian_msp: str) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "patient_id": patient,
+        "category": f"matrix-{RUN}",
+        "resource_type": "Observation",
+        "ciphertext_sha256": sha(record_id),
+        "size": 10,
+        "locator": f"sha256/{sha(record_id)}",
+        "wrapped_keys": {patient: jwe("p"), f"org:{custodian_msp}": jwe("c")},
+    }
+
+
+def model_doc(version: str) -> dict[str, Any]:
+    return {
+        "model_id": f"matrix-{RUN}",
+        "version": version,
+        "artifact_sha256": sha(version),
+        "format": "xgboost-json",
+        "training_data_fingerprint": sha("data"),
+        "feature_schema": [{"name": "f1", "type": "float"}],
+        "parameters": {"seed": 1},
+        "metrics": {"auc": 0.9},
+        "code_ref": "test",
+    }
+
+
+def current_org_key(msp: str, s: Scene) -> str:
+    """Re-registering the org's current key keeps the admin's wallet key valid for other tests."""
+    return json.dumps(s.call("h2-admin", "GetMember", f"org:{msp}", write=False)["public_key"])
