@@ -28,7 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from joserfc.registry import HeaderParameter
 
-from .errors import CareLedgerError
+from .errors import IntegrityError
 
 MAGIC = b"CLR1"
 NONCE_BYTES = 12
@@ -47,10 +47,6 @@ _REGISTRY = jwe.JWERegistry(
     algorithms=["ECDH-ES+A256KW", "A256GCM"],
     max_recipients=1,
 )
-
-
-class IntegrityError(CareLedgerError):
-    """Ciphertext, associated data or a wrapped key was altered, or belongs to another record."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 CareLedgerError
 ├── IdentityError            wallet, key or certificate problems
+├── IntegrityError           a ciphertext or wrapped key was altered, or belongs to another record
 ├── NotFoundError            a named record, member or grant does not exist
 ├── CAError                  a Fabric CA refused or could not be reached
 └── GatewayError             anything that went wrong talking to a Fabric Gateway
@@ -20,7 +21,7 @@ the gateway boundary (the gateway client's error mapping), and caught by type ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple, TypedDict, Unpack
 
 from careledger_protocol import codes
 
@@ -31,6 +32,10 @@ class CareLedgerError(Exception):
 
 class IdentityError(CareLedgerError):
     pass
+
+
+class IntegrityError(CareLedgerError):
+    """Ciphertext, associated data or a wrapped key was altered, or belongs to another record."""
 
 
 class NotFoundError(CareLedgerError):
@@ -45,8 +50,7 @@ class CAError(CareLedgerError):
         self.status = status
 
 
-@dataclass(frozen=True)
-class PeerMessage:
+class PeerMessage(NamedTuple):
     """What one peer said about a failed request."""
 
     address: str
@@ -55,6 +59,14 @@ class PeerMessage:
 
     def __str__(self) -> str:
         return f"{self.address} ({self.msp_id}): {self.message}"
+
+
+class GatewayContext(TypedDict, total=False):
+    """What a GatewayError tells beside its message (the arguments of GatewayError after the message)."""
+
+    transaction_id: str
+    grpc_status: str
+    details: tuple[PeerMessage, ...]
 
 
 class GatewayError(CareLedgerError):
@@ -81,15 +93,8 @@ class ChaincodeRefusal(EndorseError):
 
     code = ""
 
-    def __init__(
-        self,
-        message: str,
-        transaction_id: str = "",
-        grpc_status: str = "",
-        details: tuple[PeerMessage, ...] = (),
-        reason: str = "",
-    ) -> None:
-        super().__init__(message, transaction_id, grpc_status, details)
+    def __init__(self, message: str, reason: str = "", **context: Unpack[GatewayContext]) -> None:
+        super().__init__(message, **context)
         self.reason = reason
 
 

@@ -179,6 +179,18 @@ def write_peer_config(c: Consortium, fabric: Fabric, state: Path, org: Org, peer
     return path
 
 
+def _orderer_listener(section: str, address: str, tls: Path, client_auth: bool) -> dict[str, Any]:
+    """An orderer.yaml listener section (Admin, Operations) serving TLS with the node's server pair."""
+    return {
+        f"{section}.ListenAddress": address,
+        f"{section}.TLS.Enabled": True,
+        f"{section}.TLS.Certificate": str(tls / "server.crt"),
+        f"{section}.TLS.PrivateKey": str(tls / "server.key"),
+        f"{section}.TLS.ClientAuthRequired": client_auth,
+        f"{section}.TLS.ClientRootCAs": [str(tls / "ca.crt")],
+    }
+
+
 def write_orderer_config(fabric: Fabric, state: Path, c: Consortium, orderer: Orderer) -> Path:
     doc = yaml.safe_load((fabric.config_dir / "orderer.yaml").read_text())
     node = org_paths(state, c.orderer_org).node(orderer.name)
@@ -200,18 +212,9 @@ def write_orderer_config(fabric: Fabric, state: Path, c: Consortium, orderer: Or
         "Consensus.WALDir": str(data / "etcdraft" / "wal"),
         "Consensus.SnapDir": str(data / "etcdraft" / "snapshot"),
         "ChannelParticipation.Enabled": True,
-        "Admin.ListenAddress": f"{orderer.host}:{orderer.admin_port}",
-        "Admin.TLS.Enabled": True,
-        "Admin.TLS.Certificate": str(tls / "server.crt"),
-        "Admin.TLS.PrivateKey": str(tls / "server.key"),
-        "Admin.TLS.ClientAuthRequired": True,
-        "Admin.TLS.ClientRootCAs": [str(tls / "ca.crt")],
-        "Operations.ListenAddress": f"{orderer.host}:{orderer.operations_port}",
-        "Operations.TLS.Enabled": True,
-        "Operations.TLS.Certificate": str(tls / "server.crt"),
-        "Operations.TLS.PrivateKey": str(tls / "server.key"),
-        "Operations.TLS.ClientAuthRequired": False,
-        "Operations.TLS.ClientRootCAs": [str(tls / "ca.crt")],
+        # osnadmin must present a client certificate; the health check (Operations) need not.
+        **_orderer_listener("Admin", f"{orderer.host}:{orderer.admin_port}", tls, client_auth=True),
+        **_orderer_listener("Operations", f"{orderer.host}:{orderer.operations_port}", tls, client_auth=False),
         "Metrics.Provider": "prometheus",
     }
     for key, value in settings.items():

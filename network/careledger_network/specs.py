@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import crypto, generate
-from .consortium import Consortium, Org
+from .consortium import Consortium, Orderer, Org, Peer
 from .paths import REPO_ROOT, Fabric
 
 # Fabric variables a user may have set would override our configs: the processes never inherit them.
@@ -51,41 +51,35 @@ def ca_spec(state: Path, fabric: Fabric, org: Org) -> ProcessSpec:
     )
 
 
+def _node(
+    fabric: Fabric, state: Path, org: Org, node: Orderer | Peer, command: list[str], ports: list[int], log_spec: str
+) -> ProcessSpec:
+    """An orderer or peer: a Fabric binary reading its own config folder, healthy when its operations
+    endpoint says so."""
+    return ProcessSpec(
+        name=node.name,
+        command=[fabric.bin(command[0]), *command[1:]],
+        env={
+            **base_env(),
+            "FABRIC_CFG_PATH": str(generate.node_config_dir(state, node.name)),
+            "FABRIC_LOGGING_SPEC": log_spec,
+        },
+        ports=ports,
+        health_url=f"https://{node.host}:{node.operations_port}/healthz",
+        ca_file=crypto.org_paths(state, org).ca_cert,
+    )
+
+
 def node_specs(c: Consortium, state: Path, fabric: Fabric) -> list[ProcessSpec]:
     log_spec = c.tuning.get("log_spec", "info")
     specs = []
     oo = c.orderer_org
     for o in c.orderers:
-        specs.append(
-            ProcessSpec(
-                name=o.name,
-                command=[fabric.bin("orderer")],
-                env={
-                    **base_env(),
-                    "FABRIC_CFG_PATH": str(generate.node_config_dir(state, o.name)),
-                    "FABRIC_LOGGING_SPEC": log_spec,
-                },
-                ports=[o.port, o.admin_port, o.operations_port],
-                health_url=f"https://{o.host}:{o.operations_port}/healthz",
-                ca_file=crypto.org_paths(state, oo).ca_cert,
-            )
-        )
+        specs.append(_node(fabric, state, oo, o, ["orderer"], [o.port, o.admin_port, o.operations_port], log_spec))
     for org in c.orgs:
         for p in org.peers:
-            specs.append(
-                ProcessSpec(
-                    name=p.name,
-                    command=[fabric.bin("peer"), "node", "start"],
-                    env={
-                        **base_env(),
-                        "FABRIC_CFG_PATH": str(generate.node_config_dir(state, p.name)),
-                        "FABRIC_LOGGING_SPEC": log_spec,
-                    },
-                    ports=[p.port, p.chaincode_port, p.operations_port],
-                    health_url=f"https://{p.host}:{p.operations_port}/healthz",
-                    ca_file=crypto.org_paths(state, org).ca_cert,
-                )
-            )
+            ports = [p.port, p.chaincode_port, p.operations_port]
+            specs.append(_node(fabric, state, org, p, ["peer", "node", "start"], ports, log_spec))
     return specs
 
 

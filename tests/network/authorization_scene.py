@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,3 +107,43 @@ def model_doc(version: str) -> dict[str, Any]:
 def current_org_key(msp: str, s: Scene) -> str:
     """Re-registering the org's current key keeps the admin's wallet key valid for other tests."""
     return json.dumps(s.call("h2-admin", "GetMember", f"org:{msp}", write=False)["public_key"])
+
+
+# -- argument builders: what a case sends, built from the scene -----------------------------------------------------
+Arguments = Callable[[Scene], list[Any]]
+
+
+def grant_doc(grantee: str, record: Callable[[Scene], str], purpose: str) -> Arguments:
+    """GrantConsent of one record (picked from the scene) to grantee for one purpose."""
+
+    def build(s: Scene) -> list[Any]:
+        record_id = record(s)
+        return [
+            {
+                "grantee": q(grantee),
+                "record_ids": [record_id],
+                "purposes": [purpose],
+                "valid_until": "2099-01-01T00:00:00Z",
+                "wrapped_keys": {record_id: jwe(grantee)},
+            }
+        ]
+
+    return build
+
+
+def page_of(user: str) -> Arguments:
+    """The first page (10 items) of a list keyed by user."""
+    return lambda s: [q(user), "10", ""]
+
+
+def emergency_on_spare(s: Scene) -> list[Any]:
+    return [{"record_ids": [s.spare_record], "justification": "matrix test: emergency access path"}]
+
+
+def verify_scene_access(s: Scene) -> list[Any]:
+    return [s.access_tx, q("h2-clinician-1"), s.record]
+
+
+def new_record(tag: str, patient: str, custodian_msp: str) -> Arguments:
+    """CreateRecord of a fresh record (this run's tag) for patient, held by custodian_msp."""
+    return lambda s: [record_doc(f"mx-{RUN}-{tag}", q(patient), custodian_msp)]

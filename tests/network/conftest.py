@@ -14,13 +14,10 @@ from careledger_apps import create_hospital_app, create_portal_app
 from careledger_network import crypto as netcrypto
 from careledger_network.network import Network
 
+from .resources import observation
+
 PASSPHRASE = "correct horse battery staple"
-OBSERVATION = {
-    "resourceType": "Observation",
-    "status": "final",
-    "code": {"text": "Hemoglobin"},
-    "valueQuantity": {"value": 13.1, "unit": "g/dL"},
-}
+OBSERVATION = observation("Hemoglobin", 13.1, "g/dL")
 
 
 @dataclass

@@ -13,14 +13,11 @@ from careledger.cli import main
 from careledger_network.network import Network
 from click.testing import CliRunner
 
+from .resources import observation
+
 pytestmark = pytest.mark.network
 
-OBSERVATION = {
-    "resourceType": "Observation",
-    "status": "final",
-    "code": {"text": "Glucose"},
-    "valueQuantity": {"value": 5.4},
-}
+OBSERVATION = observation("Glucose", 5.4)
 
 
 def _cli(network: Network, org: str, user: str, *args: str, stdin: str | None = None) -> tuple[int, str]:

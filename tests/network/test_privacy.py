@@ -24,15 +24,12 @@ from fabric_protos.orderer import ab_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .resources import observation
+
 pytestmark = pytest.mark.network
 
 RUN = uuid.uuid4().hex[:6]
-OBSERVATION = {
-    "resourceType": "Observation",
-    "status": "final",
-    "code": {"text": "Hemoglobin"},
-    "valueQuantity": {"value": 12.9, "unit": "g/dL"},
-}
+OBSERVATION = observation("Hemoglobin", 12.9, "g/dL")
 
 
 @dataclass

@@ -5,11 +5,8 @@ the old audit events are still there."""
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
 import sys
-import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -20,28 +17,13 @@ from careledger import fhir
 from careledger.services import OpenedRecord, Session
 from careledger_network import crypto
 from careledger_network.network import Network
-from careledger_network.paths import REPO_ROOT
+
+from ..previous_chaincode import extract_previous_chaincode
+from .resources import observation
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
-PREVIOUS = "cd15c1d"  # the last commit of main with the previous state layout
-OBSERVATION = {
-    "resourceType": "Observation",
-    "status": "final",
-    "code": {"text": "Creatinine"},
-    "valueQuantity": {"value": 0.9, "unit": "mg/dL"},
-}
-
-
-def _previous_chaincode(into: Path) -> Path:
-    archive = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "archive", PREVIOUS, "chaincode/careledger_chaincode"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "chaincode"
+OBSERVATION = observation("Creatinine", 0.9, "mg/dL")
 
 
 def _run_previous(network: Network, code: Path) -> list[str]:
@@ -69,7 +51,7 @@ def test_upgrade_migrates_a_ledger_of_the_previous_layout(network: Network, tmp_
     crypto.enroll_user(network.state, h1, clinician, "clinician")
     crypto.enroll_user(network.state, h2, grantee, "clinician")
     profiles = network.state / "profiles"
-    started = _run_previous(network, _previous_chaincode(tmp_path))
+    started = _run_previous(network, extract_previous_chaincode(tmp_path))
     try:
         # The previous layout: bare member ids, wrapped keys as arguments in public state.
         with (

@@ -3,9 +3,7 @@ Served on loopback from a child process, with a throw-away certificate."""
 
 from __future__ import annotations
 
-import datetime
 import http.client
-import ipaddress
 import signal
 import socket
 import ssl
@@ -18,41 +16,8 @@ from pathlib import Path
 
 import pytest
 from careledger_apps.serve import GRACEFUL_SECONDS, options
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "server.crt", directory / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from .local_tls import free_port, write_tls_pair
 
 SERVER = """
     import sys, time
@@ -78,8 +43,8 @@ SERVER = """
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, ssl.SSLContext]]:
-    cert, _ = _certificate(tmp_path)
-    port = _free_port()
+    cert, _ = write_tls_pair(tmp_path, "server")
+    port = free_port()
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(SERVER), str(tmp_path), str(port)],
         stdout=subprocess.PIPE,
@@ -116,7 +81,7 @@ def _get(port: int, context: ssl.SSLContext, path: str) -> tuple[int, str]:
 
 
 def test_settings_one_worker_threads_tls(tmp_path: Path) -> None:
-    cert, key = _certificate(tmp_path)
+    cert, key = write_tls_pair(tmp_path, "server")
     settings = options("127.0.0.1", 8443, cert, key)
     assert settings["workers"] == 1  # sessions live in the worker's memory
     assert settings["worker_class"] == "gthread"

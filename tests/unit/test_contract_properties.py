@@ -18,15 +18,10 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
+RECORD_FIELDS = ("record_id", "patient_id", "category", "resource_type", "ciphertext_sha256", "size", "locator")
 field_names = st.sampled_from(
     [
-        "record_id",
-        "patient_id",
-        "category",
-        "resource_type",
-        "ciphertext_sha256",
-        "size",
-        "locator",
+        *RECORD_FIELDS,
         "wrapped_keys",
         "grantee",
         "record_ids",
@@ -89,18 +84,7 @@ def test_random_calls_never_crash_and_refusals_write_nothing(function: str, acto
 @given(
     record=st.fixed_dictionaries(
         {},
-        optional={
-            k: json_values
-            for k in [
-                "record_id",
-                "patient_id",
-                "category",
-                "resource_type",
-                "ciphertext_sha256",
-                "size",
-                "locator",
-            ]
-        },
+        optional={k: json_values for k in RECORD_FIELDS},
     )
 )
 def test_create_record_with_random_fields_is_refused_cleanly(record: dict[str, object]) -> None:

@@ -5,7 +5,6 @@ import os
 
 import pytest
 from careledger.crypto import (
-    IntegrityError,
     RecordRef,
     content_address,
     load_private_key,
@@ -20,6 +19,7 @@ from careledger.crypto import (
     unwrap_key,
     wrap_key,
 )
+from careledger.errors import IntegrityError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 REC = RecordRef("rec-1", "h1-patient-1", 1)

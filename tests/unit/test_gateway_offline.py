@@ -24,7 +24,7 @@ from fabric_protos.peer import (
 )
 from google.rpc import status_pb2
 
-from .test_identity import _self_signed
+from .local_tls import certificate_pem
 
 
 class FakeRpcError(grpc.RpcError):
@@ -99,7 +99,7 @@ class FakeTransport:
 @pytest.fixture
 def identity() -> SigningIdentity:
     key = new_private_key()
-    return SigningIdentity("Org1MSP", _self_signed(key), key)
+    return SigningIdentity("Org1MSP", certificate_pem(key), key)
 
 
 @pytest.fixture

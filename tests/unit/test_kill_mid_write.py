@@ -19,7 +19,7 @@ from careledger._wallet import ScryptParams
 from careledger_store import FileBlobStore
 from cryptography.hazmat.primitives import serialization
 
-from tests.unit.test_identity import _self_signed
+from .local_tls import certificate_pem
 
 KILLS = 12
 
@@ -54,7 +54,7 @@ WALLET_WRITER = """
 def test_a_killed_passphrase_change_leaves_the_old_or_the_new_entry(tmp_path: Path) -> None:
     wallet = Wallet(tmp_path / "wallet", kdf=ScryptParams(n=2**10))
     key = new_private_key()
-    wallet.put("member", SigningIdentity("Org1MSP", _self_signed(key), key), b"ca", passphrase=b"pass-0")
+    wallet.put("member", SigningIdentity("Org1MSP", certificate_pem(key), key), b"ca", passphrase=b"pass-0")
     encryption_key = new_private_key().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -1,36 +1,25 @@
-"""Upgrading a ledger written by the previous chaincode: the chaincode as it was at PREVIOUS (taken from git)
-writes a ledger through every flow; the current chaincode's Migrate moves it; every flow works after and the
-old audit events are still there."""
+"""Upgrading a ledger written by the previous chaincode: the chaincode as it was at PREVIOUS
+(tests/previous_chaincode.py, from git) writes a ledger through every flow; the current chaincode's Migrate
+moves it; every flow works after and the old audit events are still there."""
 
 from __future__ import annotations
 
 import importlib
-import io
 import json
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from ..previous_chaincode import extract_previous_chaincode
 from .chaincode_helpers import H1, H2, HA, JWK, SALT, World, digest, jwe
-
-PREVIOUS = "cd15c1d"  # the last commit of main with the previous state layout
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _previous(tmp: Path) -> tuple[ModuleType, ModuleType]:
     """The previous chaincode package, importable as careledger_chaincode_previous."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", PREVIOUS, "chaincode/careledger_chaincode"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tmp, filter="data")
+    extract_previous_chaincode(tmp)
     (tmp / "chaincode" / "careledger_chaincode").rename(tmp / "careledger_chaincode_previous")
     sys.path.insert(0, str(tmp))
     try:

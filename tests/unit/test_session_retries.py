@@ -36,7 +36,7 @@ class FlakyContract:
 
 
 def _session(contract: Any) -> Session:
-    return Session(Path("p.json"), "u", gateway=None, contract=contract, profile={}, wallet=None)  # type: ignore[arg-type]
+    return Session(Path("p.json"), "u", gateway=None, contract=contract, deployment=None, wallet=None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

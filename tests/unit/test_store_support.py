@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import http.client
-import ipaddress
 import json
 import os
 import signal
@@ -26,6 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from .local_tls import free_port, write_tls_pair
 
 REPO = Path(__file__).resolve().parents[2]
 _ATTRS_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")
@@ -93,40 +94,12 @@ class CA:
         return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
-def tls_pair(folder: Path) -> tuple[Path, Path]:
-    """A self-signed server certificate for 127.0.0.1 and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("store.test"))
-        .issuer_name(_name("store.test"))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_NOW - datetime.timedelta(days=1))
-        .not_valid_after(_NOW + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "tls.crt", folder / "tls.key"
-    cert_path.write_bytes(_pem(cert))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class StoreProcess:
     """The store, served by gunicorn in a subprocess, with a fake ledger read from `ledger.json`."""
 
     def __init__(self, root: Path, cas: list[CA], org_msp: str = "Hospital1MSP", **options: Any) -> None:
         self.root, self.port = root, free_port()
-        self.cert, key = tls_pair(root)
+        self.cert, key = write_tls_pair(root, "tls")
         self.ledger_file, self.log_file = root / "ledger.json", root / "store.log"
         self.crl_files = {ca.msp_id: root / f"{ca.msp_id}.crl.pem" for ca in cas}
         for ca in cas:

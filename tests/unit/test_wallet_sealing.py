@@ -14,7 +14,7 @@ from careledger._signing import new_private_key
 from careledger._wallet import write_msp
 from cryptography.hazmat.primitives import serialization
 
-from tests.unit.test_identity import _self_signed
+from .local_tls import certificate_pem
 
 CHEAP = ScryptParams(n=2**10)  # the format is the same; the default cost is checked once below
 SIGNING_KEY = Path("msp/keystore/key.pem")
@@ -23,7 +23,7 @@ ENCRYPTION_KEY = Path("encryption/key.pem")
 
 def _identity() -> SigningIdentity:
     key = new_private_key()
-    return SigningIdentity("Hospital1MSP", _self_signed(key), key)
+    return SigningIdentity("Hospital1MSP", certificate_pem(key), key)
 
 
 def _pkcs8(key: Any, passphrase: bytes | None = None) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -10,16 +9,7 @@ import click
 
 from .. import fhir
 from ..services import Session
-from ._base import (
-    EXIT_INTEGRITY,
-    EXIT_REFUSED,
-    Context,
-    _event_row,
-    _run,
-    main,
-    pass_ctx,
-    with_session,
-)
+from ._base import EXIT_INTEGRITY, EXIT_REFUSED, Context, JsonFile, _event_row, main, with_session
 
 
 # -- audit --------------------------------------------------------------------------------------------------------
@@ -73,47 +63,47 @@ def audit_verify(c: Context, s: Session, access_tx_id: str, requester: str, reco
 
 
 @audit.command("check")
-@click.argument("export", type=click.File("r"))
-@pass_ctx
-def audit_check(c: Context, export: Any) -> None:
+@click.argument(
+    "export", type=JsonFile("any", "give the JSON of `audit log --json` or its --fhir Bundle of AuditEvents")
+)
+@with_session
+def audit_check(c: Context, s: Session, export: Any) -> None:
     """Check an exported trail (`audit log --json`, or its --fhir Bundle) against the blocks themselves."""
+    from ..ledger import BlockReader, verify_trail
 
-    def act() -> None:
-        from ..ledger import BlockReader, verify_trail
+    report = verify_trail(BlockReader(s.gateway, s.contract.network.name), _exported_tx_ids(export))
+    summary = {
+        "ok": report.ok,
+        "blocks_checked": report.blocks_checked,
+        "chain_head_matches": report.head_matches,
+        "chain_breaks": report.chain_breaks,
+        "events_checked": report.events_checked,
+        "not_on_ledger": report.missing,
+        "not_valid": report.invalid,
+    }
+    c.emit(
+        summary,
+        lambda r: ("OK" if r["ok"] else "MISMATCH") + f": {r['events_checked']} events, {r['blocks_checked']} blocks",
+    )
+    if not report.ok:
+        sys.exit(EXIT_INTEGRITY)
 
-        doc = json.load(export)
+
+def _exported_tx_ids(doc: Any) -> list[str]:
+    """The transaction ids an exported trail names: its events' tx_id, or its AuditEvents' Fabric detail."""
+    try:
         if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
-            tx_ids = [
-                d["valueString"]
+            return [
+                str(d["valueString"])
                 for entry in doc.get("entry", [])
                 for d in entry["resource"]["entity"][0].get("detail", [])
                 if d.get("type") == "fabric-transaction"
             ]
-        elif isinstance(doc, list):
-            tx_ids = [e["tx_id"] for e in doc]
-        else:
-            raise ValueError("the export must be the JSON of `audit log --json` or a FHIR Bundle of AuditEvents")
-        with c.session() as s:
-            report = verify_trail(BlockReader(s.gateway, s.contract.network.name), tx_ids)
-        summary = {
-            "ok": report.ok,
-            "blocks_checked": report.blocks_checked,
-            "chain_head_matches": report.head_matches,
-            "chain_breaks": report.chain_breaks,
-            "events_checked": report.events_checked,
-            "not_on_ledger": report.missing,
-            "not_valid": report.invalid,
-        }
-        c.emit(
-            summary,
-            lambda r: (
-                ("OK" if r["ok"] else "MISMATCH") + f": {r['events_checked']} events, {r['blocks_checked']} blocks"
-            ),
-        )
-        if not report.ok:
-            sys.exit(EXIT_INTEGRITY)
-
-    _run(act)
+        if isinstance(doc, list):
+            return [str(e["tx_id"]) for e in doc]
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ValueError(f"the export is damaged (no {exc} where a trail has one): export it again") from None
+    raise ValueError("the export must be the JSON of `audit log --json` or a FHIR Bundle of AuditEvents")
 
 
 @audit.command("consents")

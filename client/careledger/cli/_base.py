@@ -21,7 +21,7 @@ from typing import Any, Concatenate, NoReturn, ParamSpec
 
 import click
 
-from .. import crypto, fhir
+from .. import fhir
 from ..errors import (
     CareLedgerError,
     ChaincodeRefusal,
@@ -29,6 +29,7 @@ from ..errors import (
     EndorseError,
     GatewayError,
     IdentityError,
+    IntegrityError,
     InvalidArgument,
     NotFound,
     NotFoundError,
@@ -67,23 +68,27 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+# The refusals that are not "refused" to a shell script: the rest exit EXIT_REFUSED.
+_REFUSAL_EXITS: dict[type[ChaincodeRefusal], int] = {
+    NotFound: EXIT_NOT_FOUND,
+    InvalidArgument: EXIT_BAD_INPUT,
+    UnknownFunction: EXIT_BAD_INPUT,
+}
+
+
 def _run(action: Callable[[], None]) -> None:
     """Map every failure to a clear message and a meaningful exit code."""
     try:
         action()
-    except NotFound as exc:
-        _fail(f"{exc.code}: {exc.reason}", EXIT_NOT_FOUND)
-    except (InvalidArgument, UnknownFunction) as exc:
-        _fail(f"{exc.code}: {exc.reason}", EXIT_BAD_INPUT)
     except ChaincodeRefusal as exc:
-        _fail(f"{exc.code}: {exc.reason}", EXIT_REFUSED)
+        _fail(f"{exc.code}: {exc.reason}", _REFUSAL_EXITS.get(type(exc), EXIT_REFUSED))
     except EndorseError as exc:
         _fail(f"the network could not endorse the request: {exc}", EXIT_UNAVAILABLE)
     except (SubmitError, CommitError) as exc:
         _fail(f"{exc} (transaction {exc.transaction_id}); it is safe to retry", EXIT_UNAVAILABLE)
     except GatewayError as exc:
         _fail(f"{exc}", EXIT_UNAVAILABLE)
-    except crypto.IntegrityError as exc:
+    except IntegrityError as exc:
         _fail(str(exc), EXIT_INTEGRITY)
     except StoreError as exc:
         _fail(str(exc), EXIT_NOT_FOUND if exc.status == 404 else EXIT_UNAVAILABLE if exc.status == 0 else EXIT_REFUSED)
@@ -93,6 +98,28 @@ def _run(action: Callable[[], None]) -> None:
         _fail(str(exc), EXIT_BAD_INPUT)
     except CareLedgerError as exc:
         _fail(str(exc), EXIT_REFUSED)
+
+
+class JsonFile(click.File):
+    """A JSON document read from a file ('-' for stdin): unreadable or bad JSON is a usage error (exit 2)
+    that names the file, before anything is sent."""
+
+    name = "json file"
+
+    def __init__(self, expect: str, hint: str) -> None:
+        super().__init__("r")
+        self.expect, self.hint = expect, hint  # what the document must be, and where to get a good one
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        file = super().convert(value, param, ctx)
+        label = "stdin" if value == "-" else click.format_filename(value)
+        try:
+            doc = json.load(file)
+        except ValueError as exc:
+            self.fail(f"{label} is not JSON ({exc}): {self.hint}", param, ctx)
+        if self.expect == "object" and not isinstance(doc, dict):
+            self.fail(f"{label} holds no JSON object: {self.hint}", param, ctx)
+        return doc
 
 
 pass_ctx = click.make_pass_decorator(Context)

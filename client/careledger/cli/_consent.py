@@ -6,16 +6,7 @@ import click
 from careledger_protocol import PURPOSES
 
 from ..services import Session
-from ._base import (
-    EXIT_BAD_INPUT,
-    Context,
-    _fail,
-    _grant_row,
-    _run,
-    main,
-    pass_ctx,
-    with_session,
-)
+from ._base import EXIT_BAD_INPUT, Context, _fail, _grant_row, _run, main, pass_ctx, with_session
 
 
 # -- consent ------------------------------------------------------------------------------------------------------

@@ -5,11 +5,7 @@ from __future__ import annotations
 import click
 
 from ..services import Session
-from ._base import (
-    Context,
-    main,
-    with_session,
-)
+from ._base import Context, main, with_session
 
 
 # -- members ------------------------------------------------------------------------------------------------------

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import IO, Any
+from typing import Any
 
 import click
 
 from ..services import Session
-from ._base import (
-    Context,
-    main,
-    with_session,
-)
-
-
-def _card(file: IO[str]) -> dict[str, Any]:
-    """The model card in `file`: a JSON object, as careledger_models writes it next to the artifact."""
-    try:
-        card = json.load(file)
-    except ValueError as exc:
-        raise ValueError(f"{file.name} is not JSON ({exc}): pass the card.json written with the model") from None
-    if not isinstance(card, dict):
-        raise ValueError(f"{file.name} holds no JSON object: pass the card.json written with the model")
-    return card
+from ._base import Context, JsonFile, main, with_session
 
 
 # -- models -------------------------------------------------------------------------------------------------------
@@ -49,10 +33,15 @@ def model_list(c: Context, s: Session, model_id: str) -> None:
 
 
 @model.command("register")
-@click.option("--card", type=click.File("r"), required=True, help="model card JSON (as models/ writes it)")
+@click.option(
+    "--card",
+    type=JsonFile("object", "pass the card.json written with the model"),
+    required=True,
+    help="model card JSON (as models/ writes it)",
+)
 @with_session
-def model_register(c: Context, s: Session, card: Any) -> None:
-    c.emit(s.register_model(_card(card)), lambda m: f"registered {m['model_id']}@{m['version']}")
+def model_register(c: Context, s: Session, card: dict[str, Any]) -> None:
+    c.emit(s.register_model(card), lambda m: f"registered {m['model_id']}@{m['version']}")
 
 
 @model.command("approve")

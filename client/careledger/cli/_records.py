@@ -11,14 +11,7 @@ import click
 from careledger_protocol import PURPOSES, Purpose
 
 from ..services import OpenedRecord, Session
-from ._base import (
-    EXIT_REFUSED,
-    Context,
-    _run,
-    main,
-    pass_ctx,
-    with_session,
-)
+from ._base import EXIT_REFUSED, Context, JsonFile, main, with_session
 
 
 # -- records ------------------------------------------------------------------------------------------------------
@@ -30,20 +23,17 @@ def record() -> None:
 @record.command("create")
 @click.option("--patient", required=True)
 @click.option("--category", required=True, help="e.g. laboratory, imaging, vital-signs")
-@click.option("--file", "path", type=click.File("rb"), required=True, help="FHIR R4 resource as JSON ('-' for stdin)")
-@pass_ctx
-def record_create(c: Context, patient: str, category: str, path: Any) -> None:
+@click.option(
+    "--file",
+    "resource",
+    type=JsonFile("object", "give a FHIR R4 resource as JSON"),
+    required=True,
+    help="FHIR R4 resource as JSON ('-' for stdin)",
+)
+@with_session
+def record_create(c: Context, s: Session, patient: str, category: str, resource: dict[str, Any]) -> None:
     """Validate, encrypt, store at your hospital, and register a record."""
-
-    def act() -> None:
-        try:
-            resource = json.load(path)
-        except ValueError as exc:
-            raise ValueError(f"{getattr(path, 'name', 'the input')} is not JSON: {exc}") from None
-        with c.session() as s:
-            c.emit(s.create_record(patient, resource, category), lambda r: f"created {r['id']} (v{r['version']})")
-
-    _run(act)
+    c.emit(s.create_record(patient, resource, category), lambda r: f"created {r['id']} (v{r['version']})")
 
 
 @record.command("list")

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
-from ._base import (
-    EXIT_BAD_INPUT,
-    Context,
-    _fail,
-    _run,
-    main,
-    pass_ctx,
-)
+from ._base import EXIT_BAD_INPUT, Context, _fail, _run, main, pass_ctx
 
 
 # -- wallets and web apps ---------------------------------------------------------------------------------------
@@ -27,8 +19,8 @@ def wallet() -> None:
 @pass_ctx
 def wallet_set_passphrase(c: Context) -> None:
     """Encrypt your keys under a passphrase (asked twice; CARELEDGER_PASSPHRASE gives the current one)."""
+    from .._deployment import Deployment
     from .._wallet import Wallet
-    from ..gateway import load_profile
 
     if not c.user:
         _fail("give --user", EXIT_BAD_INPUT)
@@ -36,8 +28,7 @@ def wallet_set_passphrase(c: Context) -> None:
     old = os.environ.get("CARELEDGER_PASSPHRASE")
 
     def act() -> None:
-        meta = load_profile(c.profile).get("x-careledger", {})
-        Wallet(Path(meta["wallet"])).set_passphrase(c.user, new.encode(), old.encode() if old else None)
+        Wallet(Deployment.of(c.profile).wallet_dir).set_passphrase(c.user, new.encode(), old.encode() if old else None)
         c.emit(
             {"user": c.user, "encrypted": True}, lambda _: f"the keys of {c.user} are now protected by your passphrase"
         )

@@ -46,5 +46,5 @@ def wrap_rpc_error(kind: type[GatewayError], what: str, tx_id: str, exc: grpc.Rp
     message = f"{what} failed for transaction {tx_id}: {code}: {text}"
     answer = _chaincode_answer(details, text or "") if kind is EndorseError else None
     if answer is not None and answer[0] in REFUSALS:  # the one place a refusal's code is read
-        return REFUSALS[answer[0]](message, tx_id, code, details, answer[1])
+        return REFUSALS[answer[0]](message, answer[1], transaction_id=tx_id, grpc_status=code, details=details)
     return kind(message, tx_id, code, details)

@@ -18,9 +18,10 @@ from careledger_protocol import AccessKey, Caller, Member
 from joserfc.jwk import ECKey
 
 from .. import crypto
+from .._deployment import Deployment
 from .._wallet import Wallet
 from ..errors import CareLedgerError, CommitError, Conflict, EndorseError, IdentityError, NotFound
-from ..gateway import Contract, Gateway, connect, load_profile
+from ..gateway import Contract, Gateway, connect
 from ..json_types import Json, JsonArgument, Transient
 from ..store import StoreClient
 
@@ -72,7 +73,7 @@ class SessionCore:
     user: str
     gateway: Gateway
     contract: Contract
-    profile: dict[str, Any]
+    deployment: Deployment
     wallet: Wallet
     passphrase: bytes | None = None
     org_key: ECKey | None = None  # the organization's private key, held by hospital systems (apps, stores)
@@ -93,16 +94,13 @@ class SessionCore:
     ) -> Self:
         """Connect as `user`. `require_passphrase` refuses identities whose keys are not passphrase-protected
         (the web apps sign people in with their passphrase)."""
-        profile = load_profile(profile_path)
-        meta = profile.get("x-careledger", {})
-        if require_passphrase:
-            wallet_meta = Wallet(Path(meta.get("wallet", profile_path.parent))).metadata(user)
-            if wallet_meta.get("encrypted") != "yes":
-                raise IdentityError(f"{user} has no passphrase yet: set one with `careledger wallet set-passphrase`")
+        deployment = Deployment.of(profile_path)
+        wallet = Wallet(deployment.wallet_dir)
+        if require_passphrase and wallet.metadata(user).get("encrypted") != "yes":
+            raise IdentityError(f"{user} has no passphrase yet: set one with `careledger wallet set-passphrase`")
         gateway = connect(profile_path, user, passphrase=passphrase)
-        contract = gateway.network(meta.get("channel", "careledger")).contract(meta.get("chaincode", "careledger"))
-        wallet = Wallet(Path(meta.get("wallet", profile_path.parent)))
-        session = cls(profile_path, user, gateway, contract, profile, wallet, passphrase)
+        contract = gateway.network(deployment.channel).contract(deployment.chaincode)
+        session = cls(profile_path, user, gateway, contract, deployment, wallet, passphrase)
         if org_key_from:
             session.org_key = session._load_encryption_key(org_key_from)
         return session
@@ -266,12 +264,11 @@ class SessionCore:
     # -- stores ------------------------------------------------------------------------------------------------
     def store(self, custodian_msp: str) -> StoreClient:
         if custodian_msp not in self._stores:
-            stores = self.profile.get("x-careledger", {}).get("stores", {})
-            if custodian_msp not in stores:
+            endpoint = self.deployment.stores.get(custodian_msp)
+            if endpoint is None:
                 raise CareLedgerError(f"{custodian_msp} runs no record store known to {self.profile_path}")
-            entry = stores[custodian_msp]
             identity = self.wallet.get(self.user, self.passphrase)
-            self._stores[custodian_msp] = StoreClient(entry["url"], entry["tlsCACerts"]["pem"].encode(), identity)
+            self._stores[custodian_msp] = StoreClient(endpoint.url, endpoint.ca_pem, identity)
         return self._stores[custodian_msp]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from careledger_protocol import AccessKey, AccessResult, HistoryEntry, Purpose, Recipient, Record
 
 from .. import crypto, fhir
-from ..errors import CareLedgerError
+from ..errors import CareLedgerError, IntegrityError
 from ..json_types import JsonArgument
 from ..store import StoreError
 from ._access import AccessFlows
@@ -112,7 +112,7 @@ class RecordFlows(AccessFlows):
                 items.append(Refused(rid, f"custodian store: {blob or 'not fetched'}"))
                 continue
             if crypto.content_address(blob) != entry["ciphertext_sha256"]:  # checked against the ledger, not the store
-                raise crypto.IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
+                raise IntegrityError(f"record {rid}: the ciphertext does not match the ledger's SHA-256")
             items.append(
                 SealedRecord(rid, entry.get("sealed_for", entry["patient_id"]), entry["version"], entry, blob, txid)
             )

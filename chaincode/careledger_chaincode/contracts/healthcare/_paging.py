@@ -8,7 +8,7 @@ from typing import Any
 
 from ...runtime import Context
 from ._refusals import invalid
-from ._state import load
+from ._state import key, load
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
@@ -40,3 +40,14 @@ def page(
     if keep is not None:
         items = [i for i in items if keep(i)]
     return {"items": items, "bookmark": next_mark}
+
+
+def index_page(
+    ctx: Context, index: str, parts: list[str], page_size: str, bookmark: str, kind: str
+) -> tuple[list[dict[str, Any]], str]:
+    """One page of an index whose keys end in the ids of `kind` documents: those documents, in index order,
+    and the bookmark of the next page."""
+    size, mark = page_args(page_size, bookmark)
+    rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(index, parts, size, mark)
+    ids = [ctx.stub.split_composite_key(k)[1][-1] for k, _ in rows]
+    return [load(d) for d in ctx.stub.get_states([key(ctx, kind, i) for i in ids]) if d], next_mark

@@ -73,6 +73,12 @@ def event(ctx: Context, name: Event, payload: dict[str, Any]) -> None:
     ctx.stub.set_event(name.value, canonical(payload))
 
 
+def summary(doc: dict[str, Any], fields: tuple[str, ...], id_as: str = "") -> dict[str, Any]:
+    """What an event tells about a document: the named fields, and its "id" renamed id_as (events of
+    different kinds travel together, so a bare "id" would be ambiguous)."""
+    return {**({id_as: doc["id"]} if id_as else {}), **{name: doc[name] for name in fields}}
+
+
 def key_history(ctx: Context, kind: str, *parts: str) -> list[dict[str, Any]]:
     """Every committed value of a key, newest first, with the transaction that wrote it."""
     return [

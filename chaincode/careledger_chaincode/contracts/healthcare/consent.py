@@ -12,12 +12,12 @@ from careledger_protocol import PURPOSES, Event
 
 from ...runtime import Context, transaction
 from ._arguments import Shape, enum, json_object, object_id, refuse_in_arguments, slug
-from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, recipient_id, require_role
-from ._paging import page_args
+from ._caller import ORG_MEMBER_PREFIX, Caller, caller, recipient_id, require_role
+from ._paging import index_page
 from ._refusals import denied, invalid, not_found, precondition
-from ._state import PRIVATE, event, get_json, key, key_history, load, put_json
+from ._state import PRIVATE, event, get_json, key, key_history, load, put_json, summary
 from ._time import now, timestamp
-from .members import get_member, is_self, member_key, require_registered_caller
+from .members import get_member, is_self, member_key, patient_or_auditor, require_registered_caller
 from .records import (
     GRANT,
     GRANT_BY_PATIENT,
@@ -33,6 +33,9 @@ from .records import (
 )
 
 GRANT_BY_GRANTEE = "grant-g"
+
+# what its events tell subscribers (careledger_protocol.Event)
+GRANT_EVENT_FIELDS = ("patient_id", "grantee", "purposes", "status", "valid_until")
 
 
 def require_grant(ctx: Context, grant_id: str) -> dict[str, Any]:
@@ -118,7 +121,7 @@ class ConsentMixin:
         ctx.stub.put_state(key(ctx, GRANT_BY_GRANTEE, grantee_id, grant_id), b"\x00")
         for category in categories:
             ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, who.member_id, category, grant_id), b"\x00")
-        event(ctx, Event.CONSENT_GRANTED, _grant_event(grant))
+        event(ctx, Event.CONSENT_GRANTED, summary(grant, GRANT_EVENT_FIELDS, id_as="grant_id"))
         return grant
 
     @staticmethod
@@ -176,23 +179,16 @@ class ConsentMixin:
             ctx.stub.del_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, grant["patient_id"], category, grant_id))
         grant.update(status="revoked", revoked_at=now(ctx))
         put_json(ctx, grant, GRANT, grant_id)
-        event(ctx, Event.CONSENT_REVOKED, _grant_event(grant))
+        event(ctx, Event.CONSENT_REVOKED, summary(grant, GRANT_EVENT_FIELDS, id_as="grant_id"))
         return grant
 
     @transaction("GetGrant", read_only=True)
     def get_grant(self, ctx: Context, grant_id: str) -> dict[str, Any]:
-        who = caller(ctx)
-        grant = require_grant(ctx, grant_id)
-        if not can_see_grant(ctx, who, grant):
-            raise denied(f"{who.member_id} may not see grant {grant_id}")
-        return grant
+        return _visible_grant(ctx, grant_id)
 
     @transaction("ListGrantsByPatient", read_only=True)
     def list_grants_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        who = caller(ctx)
-        patient = get_member(ctx, member_id(patient_id, "patient_id"))
-        if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
-            raise denied("only the patient and auditors may list a patient's grants")
+        patient_or_auditor(ctx, patient_id, "grants")
         return self._grant_page(ctx, GRANT_BY_PATIENT, patient_id, page_size, bookmark)
 
     @transaction("ListGrantsByGrantee", read_only=True)
@@ -206,27 +202,19 @@ class ConsentMixin:
 
     @staticmethod
     def _grant_page(ctx: Context, index: str, owner: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        size, mark = page_args(page_size, bookmark)
-        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(index, [owner], size, mark)
-        ids = [ctx.stub.split_composite_key(k)[1][1] for k, _ in rows]
-        grants = [load(g) for g in ctx.stub.get_states([key(ctx, GRANT, i) for i in ids]) if g]
+        grants, next_mark = index_page(ctx, index, [owner], page_size, bookmark, GRANT)
         return {"items": grants, "bookmark": next_mark}
 
     @transaction("GetGrantHistory", read_only=True)
     def get_grant_history(self, ctx: Context, grant_id: str) -> list[dict[str, Any]]:
-        who = caller(ctx)
-        grant = require_grant(ctx, grant_id)
-        if not can_see_grant(ctx, who, grant):
-            raise denied(f"{who.member_id} may not see grant {grant_id}")
+        _visible_grant(ctx, grant_id)
         return key_history(ctx, GRANT, grant_id)
 
 
-def _grant_event(grant: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "grant_id": grant["id"],
-        "patient_id": grant["patient_id"],
-        "grantee": grant["grantee"],
-        "purposes": grant["purposes"],
-        "status": grant["status"],
-        "valid_until": grant["valid_until"],
-    }
+def _visible_grant(ctx: Context, grant_id: str) -> dict[str, Any]:
+    """The grant, when the caller may see it (see policy.can_see_grant)."""
+    who = caller(ctx)
+    grant = require_grant(ctx, grant_id)
+    if not can_see_grant(ctx, who, grant):
+        raise denied(f"{who.member_id} may not see grant {grant_id}")
+    return grant

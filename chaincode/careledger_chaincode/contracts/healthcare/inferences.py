@@ -13,13 +13,13 @@ from careledger_protocol import Event, Purpose
 
 from ...runtime import Context, transaction
 from ._arguments import MAX_BATCH, Shape, json_object, object_id, refuse_in_arguments, sha256_hex, text, tx_id
-from ._caller import Caller, caller, member_id, require_role
+from ._caller import Caller, caller
 from ._paging import page_args
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import PRIVATE, canonical, event, get_json, key, load, put_json, put_private, transient_json
 from ._time import now, within_window
 from .access import ACCESS, salted_sha256
-from .members import get_member, is_self, require_registered_caller
+from .members import patient_or_auditor, registered_caller
 from .models import require_model, semantic_version
 from .policy import entry_allows, terms_allow
 from .records import GRANT, INFERENCE, RECORD, can_view_record, wkey_key
@@ -31,9 +31,7 @@ class InferencesMixin:
         """Record inferences of an approved model on record versions the caller was allowed for diagnosis-ai.
 
         Outputs arrive as the transient field 'outputs' ({record_id: output}) with a transient 'salt'."""
-        who = caller(ctx)
-        require_role(who, "clinician")
-        require_registered_caller(ctx, who)
+        who = registered_caller(ctx, "clinician")
         doc = json_object(batch_json, "batch")
         refuse_in_arguments(doc, "outputs")
         shape = Shape(doc, "batch", ("model_id", "version", "artifact_sha256", "access_tx_id", "inferences"))
@@ -150,10 +148,7 @@ class InferencesMixin:
     def list_inferences_by_patient(
         self, ctx: Context, patient_id: str, page_size: str, bookmark: str
     ) -> dict[str, Any]:
-        who = caller(ctx)
-        patient = get_member(ctx, member_id(patient_id, "patient_id"))
-        if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
-            raise denied("only the patient and auditors may list a patient's inferences")
+        patient_or_auditor(ctx, patient_id, "inferences")
         return _inference_page(ctx, [patient_id], page_size, bookmark)
 
 

@@ -25,9 +25,9 @@ from ._caller import (
     recipient_id,
     require_role,
 )
-from ._paging import page_args
+from ._paging import index_page
 from ._refusals import denied, invalid, not_found
-from ._state import event, get_json, key, key_history, load, put_json
+from ._state import event, get_json, key, key_history, put_json
 from ._time import now
 
 MEMBER = "member"
@@ -76,6 +76,23 @@ def require_registered_caller(ctx: Context, who: Caller) -> dict[str, Any]:
     if found is None:
         raise denied(f"{who.member_id} has not registered an encryption key yet: call RegisterMember first")
     return found
+
+
+def registered_caller(ctx: Context, *roles: str) -> Caller:
+    """The caller, when it has one of roles and has registered its encryption key."""
+    who = caller(ctx)
+    require_role(who, *roles)
+    require_registered_caller(ctx, who)
+    return who
+
+
+def patient_or_auditor(ctx: Context, patient_id: str, listing: str) -> Caller:
+    """The caller, when it is the (registered) patient or an auditor of the health authority."""
+    who = caller(ctx)
+    patient = get_member(ctx, member_id(patient_id, "patient_id"))
+    if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
+        raise denied(f"only the patient and auditors may list a patient's {listing}")
+    return who
 
 
 class MembersMixin:
@@ -179,8 +196,5 @@ class MembersMixin:
         own_staff = who.msp_id == org and who.is_staff
         if role in ("", "patient") and not (own_staff or who.is_authority_auditor):
             raise denied(f"only the staff of {org} and auditors may list its patients; list another role")
-        size, mark = page_args(page_size, bookmark)
-        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(MEMBER_BY_ORG, parts, size, mark)
-        ids = [ctx.stub.split_composite_key(k)[1][2] for k, _ in rows]
-        members = ctx.stub.get_states([ctx.stub.create_composite_key(MEMBER, [i]) for i in ids])
-        return {"items": [load(m) for m in members if m], "bookmark": next_mark}
+        members, next_mark = index_page(ctx, MEMBER_BY_ORG, parts, page_size, bookmark, MEMBER)
+        return {"items": members, "bookmark": next_mark}

@@ -16,18 +16,21 @@ from careledger_protocol import CONFLICT, Event
 
 from ...runtime import ChaincodeError, Context, transaction
 from ._arguments import Shape, enum, json_object, object_id, sha256_hex, text
-from ._caller import caller, require_authority_auditor, require_role
+from ._caller import caller, require_authority_auditor
 from ._paging import page_args
 from ._refusals import invalid, not_found, precondition
-from ._state import canonical, event, get_json, load, put_json
+from ._state import canonical, event, get_json, load, put_json, summary
 from ._time import now, timestamp
-from .members import require_registered_caller
+from .members import registered_caller
 
 MODEL = "model"
 FORMATS = ("xgboost-json", "xgboost-ubj")
 FEATURE_TYPES = ("float", "int", "bool", "category")
 TASKS = ("classification", "regression")
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.-]{1,40})?$")
+
+# what its events tell subscribers (careledger_protocol.Event)
+MODEL_EVENT_FIELDS = ("model_id", "version", "status", "artifact_sha256")
 
 
 def semantic_version(value: Any, what: str) -> str:
@@ -85,9 +88,7 @@ def require_model(ctx: Context, model_id: str, version: str) -> dict[str, Any]:
 class ModelsMixin:
     @transaction("RegisterModel")
     def register_model(self, ctx: Context, model_json: str) -> dict[str, Any]:
-        who = caller(ctx)
-        require_role(who, "researcher")
-        require_registered_caller(ctx, who)
+        who = registered_caller(ctx, "researcher")
         shape = Shape(
             json_object(model_json, "model", max_bytes=256 * 1024),
             "model",
@@ -138,7 +139,7 @@ class ModelsMixin:
         if get_json(ctx, MODEL, model_id, version) is not None:
             raise ChaincodeError(CONFLICT, f"model {model_id} version {version} exists: register a new version")
         put_json(ctx, model, MODEL, model_id, version)
-        event(ctx, Event.MODEL_REGISTERED, _model_event(model))
+        event(ctx, Event.MODEL_REGISTERED, summary(model, MODEL_EVENT_FIELDS))
         return model
 
     @transaction("ApproveModel")
@@ -152,7 +153,7 @@ class ModelsMixin:
             )
         model.update(status="approved", approved_by=who.member_id, approved_at=now(ctx))
         put_json(ctx, model, MODEL, model_id, version)
-        event(ctx, Event.MODEL_APPROVED, _model_event(model))
+        event(ctx, Event.MODEL_APPROVED, summary(model, MODEL_EVENT_FIELDS))
         return model
 
     @transaction("RetireModel")
@@ -169,7 +170,7 @@ class ModelsMixin:
             retired_reason=text(500)(reason, "reason"),
         )
         put_json(ctx, model, MODEL, model_id, version)
-        event(ctx, Event.MODEL_RETIRED, _model_event(model))
+        event(ctx, Event.MODEL_RETIRED, summary(model, MODEL_EVENT_FIELDS))
         return model
 
     @transaction("GetModel", read_only=True)
@@ -187,12 +188,3 @@ class ModelsMixin:
         return {"items": [load(v) for _, v in rows], "bookmark": next_mark}
 
     # -- inference records ------------------------------------------------------------------------------------
-
-
-def _model_event(model: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "model_id": model["model_id"],
-        "version": model["version"],
-        "status": model["status"],
-        "artifact_sha256": model["artifact_sha256"],
-    }

@@ -18,11 +18,11 @@ from careledger_protocol import CONFLICT, RESOURCE_TYPES, Event
 from ...runtime import ChaincodeError, Context, transaction
 from ._arguments import Shape, enum, json_object, jwe, object_id, refuse_in_arguments, sha256_hex, slug, text
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, require_role
-from ._paging import page_args
+from ._paging import index_page
 from ._refusals import denied, invalid, precondition
-from ._state import PRIVATE, event, get_json, key, load, purge_private, put_json, put_private, transient_json
+from ._state import PRIVATE, event, get_json, key, load, purge_private, put_json, put_private, summary, transient_json
 from ._time import now
-from .members import get_member, require_member, require_registered_caller
+from .members import get_member, registered_caller, require_member
 from .policy import Entry, current_entry, may_see_metadata, split_current
 
 RECORD = "record"
@@ -41,6 +41,9 @@ GRANT_BY_PATIENT_CATEGORY = "grant-pc"
 # (patient, record, time, tx, n): public inference entries; the outputs are private under the same keys.
 INFERENCE = "inference"
 MAX_CIPHERTEXT = 100 * 1024 * 1024
+
+# what its events tell subscribers (careledger_protocol.Event)
+RECORD_EVENT_FIELDS = ("patient_id", "custodian", "category", "version", "status")
 
 
 # -- key entries (private) ------------------------------------------------------------------------------------
@@ -161,9 +164,7 @@ class RecordsMixin:
     @transaction("CreateRecord")
     def create_record(self, ctx: Context, record_json: str) -> dict[str, Any]:
         """A clinician of the custodian org registers a new record of a registered patient."""
-        who = caller(ctx)
-        require_role(who, "clinician")
-        require_registered_caller(ctx, who)
+        who = registered_caller(ctx, "clinician")
         doc = json_object(record_json, "record")
         refuse_in_arguments(doc, "wrapped_keys")
         shape = Shape(
@@ -212,7 +213,7 @@ class RecordsMixin:
             put_entry(ctx, entry, new=True)
         put_json(ctx, record, RECORD, record_id)
         ctx.stub.put_state(key(ctx, PATIENT_RECORD, patient_id, record_id), b"\x00")
-        event(ctx, Event.RECORD_CREATED, _record_event(record))
+        event(ctx, Event.RECORD_CREATED, summary(record, RECORD_EVENT_FIELDS, id_as="record_id"))
         return record
 
     @transaction("AddRecordVersion")
@@ -238,7 +239,7 @@ class RecordsMixin:
         for recipient in ended:
             purge_entry(ctx, entries[recipient])
         put_json(ctx, record, RECORD, record_id)
-        event(ctx, Event.RECORD_VERSION_ADDED, _record_event(record))
+        event(ctx, Event.RECORD_VERSION_ADDED, summary(record, RECORD_EVENT_FIELDS, id_as="record_id"))
         return record
 
     @transaction("GetNewRecordRecipients", read_only=True)
@@ -277,12 +278,7 @@ class RecordsMixin:
         """A patient's records (metadata), paginated; others see only those they may view."""
         who = caller(ctx)
         member_id(patient_id, "patient_id")
-        size, mark = page_args(page_size, bookmark)
-        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(
-            PATIENT_RECORD, [patient_id], size, mark
-        )
-        ids = [ctx.stub.split_composite_key(k)[1][1] for k, _ in rows]
-        records = [load(r) for r in ctx.stub.get_states([key(ctx, RECORD, i) for i in ids]) if r]
+        records, next_mark = index_page(ctx, PATIENT_RECORD, [patient_id], page_size, bookmark, RECORD)
         at = now(ctx)
         pairs = caller_entries(ctx, who, [r["id"] for r in records])
         visible = [r for r, (own, org) in zip(records, pairs, strict=True) if may_see_metadata(who, r, own, org, at)]
@@ -311,7 +307,7 @@ class RecordsMixin:
             record.pop(field, None)
         record.update(status="erased", erased_at=at, updated_at=at)
         put_json(ctx, record, RECORD, record_id)
-        event(ctx, Event.RECORD_ERASED, _record_event(record))
+        event(ctx, Event.RECORD_ERASED, summary(record, RECORD_EVENT_FIELDS, id_as="record_id"))
         return record
 
 
@@ -320,14 +316,3 @@ def _recipient(ctx: Context, recipient: str) -> dict[str, Any]:
     if member is None:
         raise precondition(f"{recipient} has no registered key (organizations: RegisterOrganizationKey)")
     return {"id": recipient, "role": member["role"], "org": member["org"], "public_key": member["public_key"]}
-
-
-def _record_event(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "record_id": record["id"],
-        "patient_id": record["patient_id"],
-        "custodian": record["custodian"],
-        "category": record["category"],
-        "version": record["version"],
-        "status": record["status"],
-    }
