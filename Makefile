@@ -18,13 +18,13 @@ help:
 	@echo "make lint            ruff and mypy"
 	@echo "make audit           pip-audit of requirements.lock (fails on a known vulnerability)"
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+$(VENV)/.installed: pyproject.toml gateway/pyproject.toml requirements.lock
 	@echo "setting up $(VENV): the packages in requirements.lock, then CareLedger itself (editable)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --upgrade pip
 	@$(VENV)/bin/pip install --quiet -r requirements.lock
 	@# -qq: setuptools prints a page of notes on every editable install; errors still show.
-	@$(VENV)/bin/pip install -qq --no-deps -e .
+	@$(VENV)/bin/pip install -qq --no-deps -e gateway -e .
 	@touch $@
 
 setup: $(VENV)/.installed

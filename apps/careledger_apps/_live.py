@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from careledger.gateway import Gateway, Network, connect
+from careledger.connection import connect
 from careledger_protocol import EVENT_NAMES, Event
+from fabric_gateway import Gateway, Network
 
 # Each organization's service identity for chaincode events, in its wallet (careledger_network.crypto).
 EVENT_READER = "event-reader"

@@ -143,7 +143,8 @@ def audit() -> str:
     me = current_session()
     requesters = [me.member_id()]
     if g.user.role == "admin":
-        staff = me.members_of(me.gateway.msp_id, "clinician") + me.members_of(me.gateway.msp_id, "researcher")
+        org = me.gateway.identity.msp_id
+        staff = me.members_of(org, "clinician") + me.members_of(org, "researcher")
         requesters = [m["id"] for m in staff]
     events = [e for r in requesters for e in me.access_by(r)]
     events.sort(key=lambda e: e["time"], reverse=True)

@@ -112,8 +112,9 @@ def log_stream() -> Response:
         yield ": connected\n\n"
         try:
             network = readers.network(profile, channel)  # as the org's event reader (see _live.py)
-            for _block, _tx, name, payload in network.chaincode_events(chaincode, timeout=seconds):
-                yield from live.lines(name, payload)  # never raises: a bad event is skipped and counted
+            with network.chaincode_events(chaincode, timeout=seconds) as stream:
+                for event in stream:  # never raises below: a bad event is skipped and counted
+                    yield from live.lines(event.event_name, event.payload)
         except (GatewayError, IdentityError, OSError):  # no reader, no peer: say so, do not crash
             yield "event: error\ndata: {}\n\n"
         finally:

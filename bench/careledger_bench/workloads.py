@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from careledger.connection import connect
 from careledger.errors import Conflict
-from careledger.gateway import Contract, Gateway, connect
 from careledger.json_types import JsonArgument
 from careledger.ledger import BlockReader
 from careledger.services import Session
 from careledger_protocol import Purpose
+from fabric_gateway import Contract, Gateway
 from joserfc.jwk import ECKey
 
 from .node import run_node

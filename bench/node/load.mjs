@@ -1,29 +1,15 @@
 // Closed-loop load through the official Node Fabric Gateway client, for side-by-side comparison with
 // careledger's Python client. Prints one JSON line: ops, seconds, errors, latencies (p50/p90/p99), CPU.
 //   node load.mjs --profile P --user U --mode submit|evaluate --fn diag:Put --concurrency 64 --operations 1000
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createPrivateKey } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
 import { connect, signers } from '@hyperledger/fabric-gateway';
+import { connection, options } from './connection.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, value, i, all) => {
-  if (value.startsWith('--')) pairs.push([value.slice(2), all[i + 1]]);
-  return pairs;
-}, []));
-const profile = JSON.parse(readFileSync(args.profile, 'utf8'));
-const meta = profile['x-careledger'];
-const org = profile.organizations[profile.client.organization];
-const peer = profile.peers[org.peers[0]];
-const identityDir = join(meta.wallet, args.user, 'msp');
-const credentials = readFileSync(join(identityDir, 'signcerts', 'cert.pem'));
-const privateKey = createPrivateKey(readFileSync(join(identityDir, 'keystore', 'key.pem')));
-
-const client = new grpc.Client(peer.url.replace('grpcs://', ''), grpc.credentials.createSsl(Buffer.from(peer.tlsCACerts.pem)));
+const args = options(process.argv.slice(2));
+const { meta, client, identity, privateKey } = connection(args.profile, args.user);
 const gateway = connect({
   client,
-  identity: { mspId: org.mspid, credentials },
-  signer: signers.newPrivateKeySigner(privateKey),
+  identity,
+  signer: signers.newPrivateKeySigner(privateKey()),
   evaluateOptions: () => ({ deadline: Date.now() + 10000 }),
   endorseOptions: () => ({ deadline: Date.now() + 30000 }),
   submitOptions: () => ({ deadline: Date.now() + 10000 }),

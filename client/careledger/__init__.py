@@ -1,6 +1,7 @@
 """careledger: the Python client of the CareLedger consortium.
 
-Public surface: the Fabric Gateway client (`careledger.gateway`), identities and their keys
+Public surface: connecting from a profile and a wallet (`careledger.connection`, over the separate
+`fabric_gateway` client), identities and their keys
 (`CAClient`, `Wallet`, `SigningIdentity`, the key helpers, `write_msp`), crash-safe file writes
 (`write_atomic`) and the exception tree (`careledger.errors`). Importing careledger configures no logging.
 """

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .connection import load_profile
 from .errors import IdentityError
-from .gateway import load_profile
 
 
 @dataclass(frozen=True)

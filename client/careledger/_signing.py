@@ -1,4 +1,4 @@
-"""ECDSA P-256 keys and signatures as Fabric expects them (SHA-256 digest, DER, low-S)."""
+"""ECDSA P-256 keys for Fabric identities: new keys, PEM, CSRs, and signing (SHA-256, by fabric_gateway)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed,
-    decode_dss_signature,
-    encode_dss_signature,
-)
 from cryptography.x509.oid import NameOID
-
-# Order of the P-256 group; Fabric rejects signatures whose S is in the upper half.
-_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+from fabric_gateway import signers
 
 
 def new_private_key() -> ec.EllipticCurvePrivateKey:
@@ -24,12 +17,8 @@ def new_private_key() -> ec.EllipticCurvePrivateKey:
 
 
 def sign_digest(key: ec.EllipticCurvePrivateKey, digest: bytes) -> bytes:
-    """Sign a SHA-256 digest; the signature is DER with S normalised to the lower half."""
-    der = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-    r, s = decode_dss_signature(der)
-    if s > _P256_N // 2:
-        s = _P256_N - s
-    return encode_dss_signature(r, s)
+    """Sign a SHA-256 digest as Fabric verifies it (DER, S in the lower half): fabric_gateway's signer."""
+    return signers.ecdsa(key)(digest)
 
 
 def sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:

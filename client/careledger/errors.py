@@ -4,26 +4,40 @@ CareLedgerError
 ├── IdentityError            wallet, key or certificate problems
 ├── IntegrityError           a ciphertext or wrapped key was altered, or belongs to another record
 ├── NotFoundError            a named record, member or grant does not exist
-├── CAError                  a Fabric CA refused or could not be reached
-└── GatewayError             anything that went wrong talking to a Fabric Gateway
-    ├── EndorseError         the proposal was not endorsed (carries the peers' messages)
-    │   └── ChaincodeRefusal the chaincode refused it: `code` and `reason`, one subclass per code
-    │       ├── InvalidArgument, NotAuthorized, Conflict, FailedPrecondition, UnknownFunction
-    │       ├── NotFound     (also a NotFoundError)
-    │       └── ChaincodeFailed   the chaincode failed (INTERNAL): a bug, not a refusal
-    ├── SubmitError          the orderer did not accept the endorsed transaction
-    ├── CommitStatusError    the commit status could not be obtained
-    └── CommitError          the transaction was committed invalid (carries the validation code)
+└── CAError                  a Fabric CA refused or could not be reached
 
-Every GatewayError carries the transaction id it concerns. A chaincode's refusal is recognised once, at
-the gateway boundary (the gateway client's error mapping), and caught by type everywhere else.
+fabric_gateway.GatewayError  anything that went wrong talking to a Fabric Gateway (re-exported here)
+├── EndorseError             the proposal was not endorsed (carries the peers' messages)
+│   └── ChaincodeRefusal     the chaincode refused it (also a CareLedgerError): `code` and `reason`,
+│       │                    one subclass per code
+│       ├── InvalidArgument, NotAuthorized, Conflict, FailedPrecondition, UnknownFunction
+│       ├── NotFound         (also a NotFoundError)
+│       └── ChaincodeFailed  the chaincode failed (INTERNAL): a bug, not a refusal
+├── SubmitError              the orderer did not accept the endorsed transaction
+├── CommitStatusError        the commit status could not be obtained
+├── CommitError              the transaction was committed invalid (carries the validation code)
+└── EventsError              an event stream failed
+
+Every GatewayError carries the transaction id it concerns. A chaincode's refusal is recognised once, by
+`refusal_from`, which careledger.connection hands every gateway it opens, and caught by type everywhere else.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypedDict, Unpack
+import re
+from typing import Unpack
 
 from careledger_protocol import codes
+from fabric_gateway import (
+    CommitError,
+    CommitStatusError,
+    EndorseError,
+    EventsError,
+    GatewayContext,
+    GatewayError,
+    PeerMessage,
+    SubmitError,
+)
 
 
 class CareLedgerError(Exception):
@@ -50,45 +64,7 @@ class CAError(CareLedgerError):
         self.status = status
 
 
-class PeerMessage(NamedTuple):
-    """What one peer said about a failed request."""
-
-    address: str
-    msp_id: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.address} ({self.msp_id}): {self.message}"
-
-
-class GatewayContext(TypedDict, total=False):
-    """What a GatewayError tells beside its message (the arguments of GatewayError after the message)."""
-
-    transaction_id: str
-    grpc_status: str
-    details: tuple[PeerMessage, ...]
-
-
-class GatewayError(CareLedgerError):
-    def __init__(
-        self,
-        message: str,
-        transaction_id: str = "",
-        grpc_status: str = "",
-        details: tuple[PeerMessage, ...] = (),
-    ) -> None:
-        detail_text = "".join(f"\n  {d}" for d in details)
-        super().__init__(f"{message}{detail_text}")
-        self.transaction_id = transaction_id
-        self.grpc_status = grpc_status
-        self.details = details
-
-
-class EndorseError(GatewayError):
-    pass
-
-
-class ChaincodeRefusal(EndorseError):
+class ChaincodeRefusal(EndorseError, CareLedgerError):
     """The chaincode refused the proposal; `reason` says why in words, for people."""
 
     code = ""
@@ -140,16 +116,47 @@ REFUSALS: dict[str, type[ChaincodeRefusal]] = {
 }
 
 
-class SubmitError(GatewayError):
-    pass
+# How a peer reports a chaincode's answer: "chaincode response <status>, <CODE>: <reason>".
+_CHAINCODE_ANSWER = re.compile(r"chaincode response \d{3}, ([A-Z][A-Z_]{3,}): (.*)", re.DOTALL)
 
 
-class CommitStatusError(GatewayError):
-    pass
+def refusal_from(error: EndorseError) -> EndorseError:
+    """The ChaincodeRefusal subclass of the code the chaincode answered with (the one place a refusal's
+    code is read), or the error as it was when the peers' messages carry no such answer."""
+    for message in (*(d.message for d in error.details), str(error)):
+        match = _CHAINCODE_ANSWER.search(message)
+        if match and match.group(1) in REFUSALS:
+            return REFUSALS[match.group(1)](
+                str(error).split("\n", 1)[0],
+                match.group(2).strip(),
+                transaction_id=error.transaction_id,
+                grpc_status=error.grpc_status,
+                details=error.details,
+            )
+    return error
 
 
-class CommitError(GatewayError):
-    def __init__(self, message: str, transaction_id: str, validation_code: str, block_number: int) -> None:
-        super().__init__(message, transaction_id)
-        self.validation_code = validation_code
-        self.block_number = block_number
+__all__ = [
+    "REFUSALS",
+    "CAError",
+    "CareLedgerError",
+    "ChaincodeFailed",
+    "ChaincodeRefusal",
+    "CommitError",
+    "CommitStatusError",
+    "Conflict",
+    "EndorseError",
+    "EventsError",
+    "FailedPrecondition",
+    "GatewayError",
+    "IdentityError",
+    "IntegrityError",
+    "InvalidArgument",
+    "NotAuthorized",
+    "NotFound",
+    "NotFoundError",
+    "PeerMessage",
+    "SubmitError",
+    "UnknownFunction",
+    "refusal_from",
+]

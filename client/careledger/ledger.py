@@ -9,18 +9,13 @@ block's transactions) and anchored at the peer's current chain head (qscc GetCha
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
+from fabric_gateway import Gateway, GatewayError
 from fabric_protos.common import common_pb2, ledger_pb2
-from fabric_protos.orderer import ab_pb2
-from fabric_protos.peer import events_pb2_grpc, transaction_pb2
-
-from .errors import GatewayError
-from .gateway import Gateway, new_transaction_id
+from fabric_protos.peer import transaction_pb2
 
 
 def _der_length(n: int) -> bytes:
@@ -86,56 +81,27 @@ class Block:
 
 
 class BlockReader:
-    """Blocks of a channel from the peer the gateway is connected to (its Deliver service)."""
+    """Blocks of a channel from the peer the gateway is connected to (fabric_gateway block events)."""
 
     def __init__(self, gateway: Gateway, channel: str) -> None:
-        if gateway.grpc_channel is None:
-            raise GatewayError("reading blocks needs a gateway connected over gRPC")
-        self._gateway = gateway
-        self._channel = channel
-        self._deliver = events_pb2_grpc.DeliverStub(gateway.grpc_channel)
+        self._network = gateway.network(channel)
 
     def height(self) -> tuple[int, bytes]:
         """(number of blocks, hash of the newest block) as the peer reports it."""
-        contract = self._gateway.network(self._channel).contract("qscc")
-        info = ledger_pb2.BlockchainInfo.FromString(contract.evaluate_transaction("GetChainInfo", self._channel))
+        answer = self._network.contract("qscc").evaluate_transaction("GetChainInfo", self._network.name)
+        info = ledger_pb2.BlockchainInfo.FromString(answer)
         return int(info.height), bytes(info.currentBlockHash)
-
-    def _seek_envelope(self, start: int, stop: int) -> common_pb2.Envelope:
-        tx_id, nonce = new_transaction_id(self._gateway.creator)
-        channel_header = common_pb2.ChannelHeader(
-            type=common_pb2.DELIVER_SEEK_INFO, channel_id=self._channel, tx_id=tx_id, epoch=0
-        )
-        channel_header.timestamp.seconds = int(time.time())
-        seek = ab_pb2.SeekInfo(
-            start=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start)),
-            stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=stop)),
-            behavior=ab_pb2.SeekInfo.BLOCK_UNTIL_READY,
-        )
-        payload = common_pb2.Payload(
-            header=common_pb2.Header(
-                channel_header=channel_header.SerializeToString(),
-                signature_header=common_pb2.SignatureHeader(
-                    creator=self._gateway.creator, nonce=nonce
-                ).SerializeToString(),
-            ),
-            data=seek.SerializeToString(),
-        ).SerializeToString()
-        return common_pb2.Envelope(payload=payload, signature=self._gateway.sign(payload))
 
     def blocks(self, start: int, stop: int, timeout: float = 60.0) -> Iterator[Block]:
         """Blocks start..stop inclusive, in order."""
-        try:
-            for response in self._deliver.Deliver(iter([self._seek_envelope(start, stop)]), timeout=timeout):
-                kind = response.WhichOneof("Type")
-                if kind == "block":
-                    yield Block.parse(response.block)
-                elif kind == "status":
-                    if response.status != common_pb2.SUCCESS:
-                        raise GatewayError(f"deliver refused: {common_pb2.Status.Name(response.status)}")
+        if stop < start:
+            return
+        with self._network.block_events(start_block=start, timeout=timeout) as stream:
+            for block in stream:
+                yield Block.parse(block)
+                if block.header.number >= stop:
                     return
-        except grpc.RpcError as exc:
-            raise GatewayError(f"reading blocks failed: {exc.code().name}: {exc.details()}") from exc
+        raise GatewayError(f"the peer sent no block {stop} within {timeout:.0f} s: is it still syncing? Retry later")
 
 
 @dataclass

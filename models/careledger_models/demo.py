@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from careledger.errors import CareLedgerError
+from careledger.errors import CareLedgerError, GatewayError
 from careledger.ledger import BlockReader, verify_trail
 from careledger.services import Session
 from careledger_network.paths import state_dir
@@ -32,7 +32,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             return _demo(profiles, state, Path(tmp))
-    except CareLedgerError as exc:
+    except (CareLedgerError, GatewayError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
 

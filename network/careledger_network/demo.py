@@ -7,8 +7,8 @@ import sys
 import time
 import uuid
 
-from careledger.errors import CareLedgerError
-from careledger.gateway import connect
+from careledger.connection import connect
+from careledger.errors import CareLedgerError, GatewayError
 
 from .consortium import load
 from .network import Network
@@ -46,7 +46,7 @@ def main() -> int:
         with connect(profiles / f"{last.key}.json", last.admin) as gateway:
             contract = gateway.network(consortium.channel).contract(consortium.chaincode_name, "diag")
             print(f"Read back through {last.name}'s gateway: {contract.evaluate_transaction('Get', key).decode()!r}")
-    except CareLedgerError as exc:
+    except (CareLedgerError, GatewayError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     print("\nProcesses (make network-status):")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,26 @@ def _text(output: str | bytes | None) -> str:
     if isinstance(output, bytes):
         return output.decode(errors="replace")
     return output or ""
+
+
+@dataclass(frozen=True)
+class ChaincodeDefinition:
+    """A chaincode definition as every organization approves it and one commits it."""
+
+    name: str
+    version: str
+    sequence: int
+    signature_policy: str = ""  # "" keeps the channel's default endorsement policy
+    collections: Path | None = None  # a collections config file
+
+    def arguments(self, channel: str) -> list[str]:
+        args = ["--channelID", channel, "--name", self.name, "--version", self.version]
+        args += ["--sequence", str(self.sequence)]
+        if self.signature_policy:
+            args += ["--signature-policy", self.signature_policy]
+        if self.collections is not None:
+            args += ["--collections-config", str(self.collections)]
+        return args
 
 
 class FabricCLI:
@@ -158,20 +179,25 @@ class FabricCLI:
             return
         self.peer(f"install on {peer.name}", org, peer, "lifecycle", "chaincode", "install", str(package))
 
-    def approve(self, org: Org, package_id: str, sequence: int, version: str) -> None:
+    def definition(self, sequence: int, version: str) -> ChaincodeDefinition:
+        """CareLedger's own chaincode definition (the channel's default endorsement policy)."""
+        return ChaincodeDefinition(self.c.chaincode_name, version, sequence, collections=self.collections_config)
+
+    def approve(self, org: Org, package_id: str, definition: ChaincodeDefinition) -> None:
         self.peer(
-            f"approve by {org.name}",
+            f"approve of {definition.name} by {org.name}",
             org,
             org.peers[0],
             "lifecycle",
             "chaincode",
             "approveformyorg",
-            *self._definition_args(sequence, version),
+            *self._orderer_args(),
+            *definition.arguments(self.c.channel),
             "--package-id",
             package_id,
         )
 
-    def commit(self, sequence: int, version: str) -> None:
+    def commit(self, definition: ChaincodeDefinition) -> None:
         org = self.c.orgs[0]
         targets: list[str] = []
         for other in self.c.orgs:
@@ -182,26 +208,20 @@ class FabricCLI:
                 str(org_paths(self.state, other).ca_cert),
             ]
         self.peer(
-            "commit of the chaincode definition",
+            f"commit of the {definition.name} definition",
             org,
             org.peers[0],
             "lifecycle",
             "chaincode",
             "commit",
-            *self._definition_args(sequence, version),
+            *self._orderer_args(),
+            *definition.arguments(self.c.channel),
             *targets,
         )
 
-    def _definition_args(self, sequence: int, version: str) -> list[str]:
-        """The chaincode definition as every organization approves it and one commits it."""
-        return [
-            *self._orderer_args(),
-            *("--channelID", self.c.channel, "--name", self.c.chaincode_name, "--version", version),
-            *("--sequence", str(sequence), "--collections-config", str(self.collections_config)),
-        ]
-
-    def committed(self, org: Org) -> dict[str, Any] | None:
-        """The committed chaincode definition with each org's approval, or None when none is committed."""
+    def committed(self, org: Org, name: str = "") -> dict[str, Any] | None:
+        """The committed definition of chaincode `name` (default: CareLedger's) with each org's approval,
+        or None when none is committed."""
         try:
             out = self.peer(
                 "query committed definition",
@@ -213,7 +233,7 @@ class FabricCLI:
                 "--channelID",
                 self.c.channel,
                 "--name",
-                self.c.chaincode_name,
+                name or self.c.chaincode_name,
                 "-O",
                 "json",
             )

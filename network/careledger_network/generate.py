@@ -274,13 +274,19 @@ def write_collections_config(c: Consortium, state: Path) -> Path:
 
 
 def chaincode_package(c: Consortium, state: Path, org: Org, sequence: int) -> tuple[Path, str]:
-    """The org's CCAAS package (pointing the peer at the org's chaincode server over mutual TLS).
+    """The org's CCAAS package of CareLedger's chaincode (see ccaas_package)."""
+    return ccaas_package(state, org, f"{c.chaincode_name}_{org.key}_{sequence}", f"{c.host}:{org.chaincode_port}")
+
+
+def ccaas_package(state: Path, org: Org, label: str, address: str) -> tuple[Path, str]:
+    """A CCAAS package pointing the org's peers at a chaincode server at `address`, over mutual TLS with
+    the org's chaincode certificates.
 
     Returns the package path and its package id (label:sha256), computed as the peer computes it.
     """
     cc = org_paths(state, org).chaincode
     connection = {
-        "address": f"{c.host}:{org.chaincode_port}",
+        "address": address,
         "dial_timeout": "10s",
         "tls_required": True,
         "client_auth_required": True,
@@ -288,7 +294,6 @@ def chaincode_package(c: Consortium, state: Path, org: Org, sequence: int) -> tu
         "client_cert": (cc / "client.crt").read_text(),
         "root_cert": (cc / "ca.crt").read_text(),
     }
-    label = f"{c.chaincode_name}_{org.key}_{sequence}"
     code = _tar_gz({"connection.json": json.dumps(connection, sort_keys=True, indent=2).encode()})
     metadata = json.dumps({"type": "ccaas", "label": label}, sort_keys=True).encode()
     package = _tar_gz({"code.tar.gz": code, "metadata.json": metadata})

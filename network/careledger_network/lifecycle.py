@@ -63,10 +63,11 @@ class ChaincodeLifecycle:
         generate.write_collections_config(self.c, self.state)
         step(f"{len(servers)} chaincode servers listening (mutual TLS)")
         with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
-            for job in [pool.submit(cli.approve, org, package_ids[org.key], sequence, version) for org in self.c.orgs]:
+            definition = cli.definition(sequence, version)
+            for job in [pool.submit(cli.approve, org, package_ids[org.key], definition) for org in self.c.orgs]:
                 job.result()
         step(f"definition approved by {len(self.c.orgs)} orgs")
-        cli.commit(sequence, version)
+        cli.commit(cli.definition(sequence, version))
         step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
 
     def wait_ready(self) -> None:

@@ -10,8 +10,8 @@ import json
 import time
 from pathlib import Path
 
+from careledger.connection import connect
 from careledger.errors import GatewayError
-from careledger.gateway import connect
 
 from .consortium import Consortium, Org
 

@@ -84,10 +84,20 @@ def node_specs(c: Consortium, state: Path, fabric: Fabric) -> list[ProcessSpec]:
 
 
 def chaincode_spec(c: Consortium, state: Path, org: Org, package_id: str) -> ProcessSpec:
+    """The org's server of CareLedger's chaincode."""
+    env = {"CARELEDGER_AUTHORITY_MSP": c.authority_msp}
+    return chaincode_server_spec(c, state, org, f"cc-{org.key}", c.chaincode_server_module, package_id, env)
+
+
+def chaincode_server_spec(
+    c: Consortium, state: Path, org: Org, name: str, module: str, package_id: str, env: dict[str, str], port: int = 0
+) -> ProcessSpec:
+    """A chaincode-as-a-service server (python -m `module`, kept alive by supervise) for the org's peers,
+    on `port` (default: the org's chaincode port), with the org's chaincode TLS certificates."""
     cc = crypto.org_paths(state, org).chaincode
-    name = f"cc-{org.key}"
     pid_file = state / "run" / f"{name}.child"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
+    port = port or org.chaincode_port
     return ProcessSpec(
         name=name,
         command=[
@@ -98,19 +108,19 @@ def chaincode_spec(c: Consortium, state: Path, org: Org, package_id: str) -> Pro
             "--",
             sys.executable,
             "-m",
-            c.chaincode_server_module,
+            module,
         ],
         env={
             **base_env(),
             "CHAINCODE_ID": package_id,
-            "CHAINCODE_SERVER_ADDRESS": f"{c.host}:{org.chaincode_port}",
+            "CHAINCODE_SERVER_ADDRESS": f"{c.host}:{port}",
             "CHAINCODE_TLS_CERT": str(cc / "server.crt"),
             "CHAINCODE_TLS_KEY": str(cc / "server.key"),
             "CHAINCODE_TLS_CLIENT_CA": str(cc / "ca.crt"),
             "PYTHONUNBUFFERED": "1",
-            "CARELEDGER_AUTHORITY_MSP": c.authority_msp,
+            **env,
         },
-        ports=[org.chaincode_port],
+        ports=[port],
         health_url="",
         ca_file=None,
     )

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from careledger.gateway import connect
+from careledger.connection import connect
 from cryptography import x509
 
 from ._blobs import FileBlobStore, S3BlobStore

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from careledger.gateway import Contract
+from fabric_gateway import Contract
 
 RUN = uuid.uuid4().hex[:8]
 USERS = {

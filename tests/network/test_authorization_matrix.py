@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from careledger.connection import connect
 from careledger.errors import EndorseError
-from careledger.gateway import Contract, Gateway, connect
 from careledger.services import Session
 from careledger_network.network import Network
+from fabric_gateway import Contract, Gateway
 
 from .authorization_cases import CASES
 from .authorization_scene import RUN, USERS, Scene, jwe, model_doc, q, record_doc, split_private

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from careledger import Attribute, CAClient, CAError, SigningIdentity, Wallet
-from careledger.gateway import connect
+from careledger.connection import connect
 from careledger_chaincode.runtime import ClientIdentity
 from careledger_network import crypto as netcrypto
 from careledger_network.network import Network

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+from careledger.connection import connect
 from careledger.errors import GatewayError
-from careledger.gateway import Deadlines, connect
 from careledger.ledger import BlockReader
 from careledger.services import OpenedRecord, Session
 from careledger_network import crypto
 from careledger_network.health import wait_raft_leader
 from careledger_network.network import Network
+from fabric_gateway import Deadlines
 
 from tests.network.conftest import PASSPHRASE, WebUsers, csrf_token
 

@@ -7,9 +7,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from careledger.gateway import Gateway, connect
+from careledger.connection import connect
 from careledger.ledger import Block, BlockReader, verify_trail
 from careledger_network.network import Network
+from fabric_gateway import Gateway
 
 pytestmark = pytest.mark.network
 

@@ -6,7 +6,7 @@ import time
 import uuid
 
 import pytest
-from careledger.gateway import connect
+from careledger.connection import connect
 from careledger_network.consortium import Consortium
 from careledger_network.network import Network
 

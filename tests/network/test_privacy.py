@@ -14,12 +14,13 @@ import grpc
 import pytest
 from careledger import crypto as ccrypto
 from careledger.errors import ChaincodeRefusal, EndorseError, GatewayError
-from careledger.gateway import _proposal as proposal_module
 from careledger.ledger import BlockReader
 from careledger.services import OpenedRecord, Refused, Session
 from careledger.store import StoreError
 from careledger_network import crypto
 from careledger_network.network import Network
+from fabric_gateway import _proposal_builder as proposal_module
+from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -149,7 +150,9 @@ def test_4_a_patient_cannot_read_blocks_or_replay_events(network: Network, peopl
     orderer = network.c.orderers[0]
     tls = grpc.ssl_channel_credentials(crypto.org_paths(network.state, network.c.orderer_org).ca_cert.read_bytes())
     with grpc.secure_channel(f"{orderer.host}:{orderer.port}", tls) as channel:
-        seek = BlockReader(people.alice.gateway, network.c.channel)._seek_envelope(0, 1)
+        gateway = people.alice.gateway
+        request = gateway.network(network.c.channel).new_block_events_request(start_block=0)
+        seek = common_pb2.Envelope.FromString(request.with_signature(gateway.sign(request.payload)).bytes)
         replies = list(ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]), timeout=10))
     assert [r.WhichOneof("Type") for r in replies] == ["status"]
     assert replies[0].status == 403  # FORBIDDEN

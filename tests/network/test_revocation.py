@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from careledger.connection import connect
 from careledger.errors import EndorseError, GatewayError
-from careledger.gateway import connect
 from careledger_network import crypto
 from careledger_network.network import Network, NetworkError
 from careledger_network.revocation import revoked_serials

@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from careledger.connection import connect
 from careledger.errors import EndorseError
-from careledger.gateway import Contract, Gateway, connect
 from careledger_network.network import Network
+from fabric_gateway import Contract, Gateway
 
 pytestmark = pytest.mark.network
 
@@ -61,9 +62,14 @@ def test_3_events_reach_the_committed_block(diag: Contract, gateway: Gateway, ne
     events = gateway.network(network.c.channel).chaincode_events(
         network.c.chaincode_name, start_block=status.block_number, timeout=5
     )
-    for block, tx_id, name, payload in events:
-        if tx_id == transaction.transaction_id:
-            assert (block, name, payload) == (status.block_number, "diag.Put", key.encode())
+    for event in events:
+        if event.transaction_id == transaction.transaction_id:
+            assert (event.block_number, event.event_name, event.payload) == (
+                status.block_number,
+                "diag.Put",
+                key.encode(),
+            )
+            assert event.chaincode_name == network.c.chaincode_name
             break
     else:
         pytest.fail("the transaction's chaincode event was not delivered")
@@ -148,30 +154,29 @@ def test_batched_reads_and_writes_are_used(diag: Contract, network: Network) -> 
 def test_chaincode_events_resume_from_a_checkpoint(
     diag: Contract, gateway: Gateway, network: Network, tmp_path: Path
 ) -> None:
-    from careledger.gateway import FileCheckpoint
+    from fabric_gateway import FileCheckpointer
 
     run = uuid.uuid4().hex[:8]
     first = diag.new_proposal("Put", [f"cp-{run}-1", "a"]).endorse()
     start = first.submit().raise_for_status().block_number
     second = diag.new_proposal("Put", [f"cp-{run}-2", "b"]).endorse()
     second.submit().raise_for_status()
-    checkpoint = FileCheckpoint(tmp_path / "events.json")
+    checkpoint = FileCheckpointer(tmp_path / "events.json")
     net = gateway.network(network.c.channel)
     seen = []
-    for _, tx_id, _, _payload in net.chaincode_events(
-        network.c.chaincode_name, start_block=start, timeout=5, checkpoint=checkpoint
-    ):
-        seen.append(tx_id)
-        if tx_id == first.transaction_id:
-            checkpoint.checkpoint(start, tx_id)  # handled: record it
-            break  # then the listener stops (or crashes)
+    with net.chaincode_events(network.c.chaincode_name, start_block=start, timeout=5, checkpoint=checkpoint) as events:
+        for event in events:
+            seen.append(event.transaction_id)
+            if event.transaction_id == first.transaction_id:
+                checkpoint.checkpoint_chaincode_event(event)  # handled: record it
+                break  # then the listener stops (or crashes)
     assert seen[-1] == first.transaction_id
-    resumed = FileCheckpoint(tmp_path / "events.json")  # a new process reads the checkpoint
+    resumed = FileCheckpointer(tmp_path / "events.json")  # a new process reads the checkpoint
     assert resumed.transaction_id == first.transaction_id
-    for _, tx_id, _, payload in net.chaincode_events(network.c.chaincode_name, timeout=5, checkpoint=resumed):
-        assert tx_id != first.transaction_id  # never repeated
-        if tx_id == second.transaction_id:
-            assert payload == f"cp-{run}-2".encode()
+    for event in net.chaincode_events(network.c.chaincode_name, timeout=5, checkpoint=resumed):
+        assert event.transaction_id != first.transaction_id  # never repeated
+        if event.transaction_id == second.transaction_id:
+            assert event.payload == f"cp-{run}-2".encode()
             break
     else:
         pytest.fail("the resumed listener missed the second event")

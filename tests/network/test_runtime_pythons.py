@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from careledger.gateway import connect
+from careledger.connection import connect
 from careledger_network.network import Network
 from careledger_network.paths import REPO_ROOT
 

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from careledger_apps._live import MAX_EVENT_BYTES, LiveLog
 from careledger_protocol import EVENT_NAMES, Event
+from fabric_gateway import ChaincodeEvent
 
 from tests.unit.test_apps_signin import PASSPHRASE, Accounts, FakeBrowser, FakeSession, portal
 
 ME = "h1-patient-1"
+
+
+class Stream(list[ChaincodeEvent]):
+    """A finished event stream, closeable like fabric_gateway's."""
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 def access(patient: str = ME, **changes: Any) -> bytes:
@@ -112,15 +122,15 @@ def test_access_and_inference_events_for_this_patient_only() -> None:
 
 def test_the_stream_goes_on_after_bad_events(tmp_path: Path) -> None:
     """Through the portal's real /log/stream view: bad events in between, every good one still arrives."""
-    events = [(n, f"tx{n}", name, payload) for n, (name, payload) in enumerate(HOSTILE)]
-    events.insert(3, (100, "txa", "AccessRequested", access()))
-    events.append((200, "txb", "InferencesRecorded", inference()))
+    events = [ChaincodeEvent(n, f"tx{n}", "careledger", name, payload) for n, (name, payload) in enumerate(HOSTILE)]
+    events.insert(3, ChaincodeEvent(100, "txa", "careledger", "AccessRequested", access()))
+    events.append(ChaincodeEvent(200, "txb", "careledger", "InferencesRecorded", inference()))
 
     class Network:
         name = "careledger"
 
-        def chaincode_events(self, chaincode: str, timeout: float) -> Iterator[tuple[int, str, str, bytes]]:
-            yield from events
+        def chaincode_events(self, chaincode: str, timeout: float) -> Stream:
+            return Stream(events)
 
     class StreamingSession(FakeSession):
         profile_path = tmp_path / "hospital1.json"

@@ -1,118 +1,54 @@
-"""The gateway client against an injected transport: message shapes, signatures, errors, offline signing."""
+"""fabric_gateway against an injected transport: message shapes, stages, deadlines, offline signing."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import grpc
 import pytest
-from careledger import CommitError, EndorseError, SigningIdentity, SubmitError
-from careledger._signing import new_private_key
-from careledger.errors import ChaincodeFailed, Conflict, NotAuthorized, NotFound, NotFoundError
-from careledger.gateway import Gateway
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from fabric_gateway import (
+    CommitError,
+    Deadlines,
+    EndorseError,
+    Gateway,
+    GatewayError,
+    Identity,
+    SubmitError,
+    signers,
+)
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
-from fabric_protos.msp import identities_pb2
-from fabric_protos.peer import (
-    chaincode_pb2,
-    proposal_pb2,
-    proposal_response_pb2,
-    transaction_pb2,
-)
-from google.rpc import status_pb2
+from fabric_protos.peer import chaincode_pb2, proposal_pb2, transaction_pb2
 
+from .fake_gateway import FakeRpcError, FakeTransport
 from .local_tls import certificate_pem
 
 
-class FakeRpcError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str, peer_messages: list[tuple[str, str, str]]) -> None:
-        self._code, self._details = code, details
-        status = status_pb2.Status(code=code.value[0], message=details)
-        for address, msp, message in peer_messages:
-            status.details.add().Pack(gateway_pb2.ErrorDetail(address=address, msp_id=msp, message=message))
-        self._trailing = (("grpc-status-details-bin", status.SerializeToString()),)
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-    def trailing_metadata(self) -> Any:
-        return self._trailing
-
-
-def _prepared(result: bytes, endorsers: list[str]) -> common_pb2.Envelope:
-    action = proposal_pb2.ChaincodeAction(response=proposal_response_pb2.Response(status=200, payload=result))
-    prp = proposal_response_pb2.ProposalResponsePayload(extension=action.SerializeToString())
-    endorsed = transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString())
-    for msp in endorsers:
-        endorsed.endorsements.add(endorser=identities_pb2.SerializedIdentity(mspid=msp).SerializeToString())
-    cap = transaction_pb2.ChaincodeActionPayload(action=endorsed)
-    tx = transaction_pb2.Transaction(actions=[transaction_pb2.TransactionAction(payload=cap.SerializeToString())])
-    payload = common_pb2.Payload(data=tx.SerializeToString())
-    return common_pb2.Envelope(payload=payload.SerializeToString())
-
-
-class FakeTransport:
-    def __init__(self, public_key: ec.EllipticCurvePublicKey) -> None:
-        self.public_key = public_key
-        self.calls: list[tuple[str, Any, float | None]] = []
-        self.endorse_error: grpc.RpcError | None = None
-        self.submit_error: grpc.RpcError | None = None
-        self.commit_code = transaction_pb2.VALID
-
-    def _verify(self, message: bytes, signature: bytes) -> None:
-        self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-
-    def Evaluate(self, request: Any, timeout: float | None = None) -> Any:
-        self.calls.append(("Evaluate", request, timeout))
-        self._verify(request.proposed_transaction.proposal_bytes, request.proposed_transaction.signature)
-        return gateway_pb2.EvaluateResponse(result=proposal_response_pb2.Response(status=200, payload=b"value"))
-
-    def Endorse(self, request: Any, timeout: float | None = None) -> Any:
-        self.calls.append(("Endorse", request, timeout))
-        if self.endorse_error:
-            raise self.endorse_error
-        self._verify(request.proposed_transaction.proposal_bytes, request.proposed_transaction.signature)
-        return gateway_pb2.EndorseResponse(prepared_transaction=_prepared(b"result", ["Org1MSP", "Org2MSP"]))
-
-    def Submit(self, request: Any, timeout: float | None = None) -> Any:
-        self.calls.append(("Submit", request, timeout))
-        if self.submit_error:
-            raise self.submit_error
-        self._verify(request.prepared_transaction.payload, request.prepared_transaction.signature)
-        return gateway_pb2.SubmitResponse()
-
-    def CommitStatus(self, request: Any, timeout: float | None = None) -> Any:
-        self.calls.append(("CommitStatus", request, timeout))
-        self._verify(request.request, request.signature)
-        return gateway_pb2.CommitStatusResponse(result=self.commit_code, block_number=7)
-
-    def ChaincodeEvents(self, request: Any, timeout: float | None = None) -> Any:
-        return iter(())
+@pytest.fixture
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
 
 
 @pytest.fixture
-def identity() -> SigningIdentity:
-    key = new_private_key()
-    return SigningIdentity("Org1MSP", certificate_pem(key), key)
+def identity(key: ec.EllipticCurvePrivateKey) -> Identity:
+    return Identity("Org1MSP", certificate_pem(key))
 
 
 @pytest.fixture
-def transport(identity: SigningIdentity) -> FakeTransport:
-    return FakeTransport(identity.private_key.public_key())
+def transport(key: ec.EllipticCurvePrivateKey) -> FakeTransport:
+    return FakeTransport(key.public_key())
 
 
-def test_proposal_carries_channel_chaincode_args_and_a_checkable_tx_id(
-    identity: SigningIdentity, transport: FakeTransport
-) -> None:
-    contract = Gateway(identity, transport).network("ch1").contract("cc", "diag")
+@pytest.fixture
+def gateway(identity: Identity, key: ec.EllipticCurvePrivateKey, transport: FakeTransport) -> Gateway:
+    return Gateway(identity, transport, sign=signers.for_private_key(key))
+
+
+def test_proposal_carries_channel_chaincode_args_and_a_checkable_tx_id(gateway: Gateway) -> None:
+    contract = gateway.network("ch1").contract("cc", "diag")
     proposal = contract.new_proposal("Put", ["k", b"v"], transient={"secret": b"x"})
-    parsed = proposal_pb2.Proposal.FromString(proposal.bytes)
+    parsed = proposal_pb2.Proposal.FromString(proposal.proposal_bytes)
     header = common_pb2.Header.FromString(parsed.header)
     channel_header = common_pb2.ChannelHeader.FromString(header.channel_header)
     signature_header = common_pb2.SignatureHeader.FromString(header.signature_header)
@@ -126,96 +62,116 @@ def test_proposal_carries_channel_chaincode_args_and_a_checkable_tx_id(
     assert dict(payload.TransientMap) == {"secret": b"x"}
 
 
-def test_submit_runs_endorse_submit_commit_with_deadlines(identity: SigningIdentity, transport: FakeTransport) -> None:
-    contract = Gateway(identity, transport).network("ch1").contract("cc")
-    assert contract.submit_transaction("Put", "k", "v") == b"result"
+def test_submit_runs_endorse_submit_commit_with_default_deadlines(gateway: Gateway, transport: FakeTransport) -> None:
+    assert gateway.network("ch1").contract("cc").submit_transaction("Put", "k", "v") == b"result"
     assert [c[0] for c in transport.calls] == ["Endorse", "Submit", "CommitStatus"]
     assert [c[2] for c in transport.calls] == [30.0, 10.0, 60.0]
 
 
-def test_evaluate_returns_the_payload(identity: SigningIdentity, transport: FakeTransport) -> None:
-    contract = Gateway(identity, transport).network("ch1").contract("cc")
-    assert contract.evaluate_transaction("Get", "k") == b"value"
+def test_a_call_s_own_timeout_wins_even_zero(identity: Identity, key: ec.EllipticCurvePrivateKey) -> None:
+    transport = FakeTransport(key.public_key())
+    deadlines = Deadlines(evaluate=3.0)
+    gateway = Gateway(identity, transport, sign=signers.for_private_key(key), deadlines=deadlines)
+    contract = gateway.network("ch1").contract("cc")
+    contract.evaluate("Get", ["k"])
+    contract.evaluate("Get", ["k"], timeout=0)
+    assert [c[2] for c in transport.calls] == [3.0, 0]
 
 
-def test_endorse_error_carries_tx_id_peer_messages_and_chaincode_code(
-    identity: SigningIdentity, transport: FakeTransport
-) -> None:
+def test_evaluate_and_submit_name_the_organizations(gateway: Gateway, transport: FakeTransport) -> None:
+    contract = gateway.network("ch1").contract("cc")
+    assert contract.evaluate("Get", ["k"], endorsing_organizations=["Org2MSP"]) == b"value"
+    contract.submit("Put", ["k", "v"], endorsing_organizations=["Org1MSP", "Org3MSP"])
+    evaluate, endorse = transport.calls[0][1], transport.calls[1][1]
+    assert list(evaluate.target_organizations) == ["Org2MSP"]
+    assert list(endorse.endorsing_organizations) == ["Org1MSP", "Org3MSP"]
+
+
+def test_submit_async_returns_the_result_before_the_commit(gateway: Gateway, transport: FakeTransport) -> None:
+    submitted = gateway.network("ch1").contract("cc").submit_async("Put", ["k", "v"])
+    assert submitted.result == b"result"
+    assert [c[0] for c in transport.calls] == ["Endorse", "Submit"]
+    assert submitted.status().block_number == 7
+
+
+def test_endorse_error_carries_tx_id_status_and_peer_messages(gateway: Gateway, transport: FakeTransport) -> None:
     transport.endorse_error = FakeRpcError(
-        grpc.StatusCode.ABORTED,
-        "failed to endorse transaction",
-        [("peer0:7110", "Org1MSP", "chaincode response 400, NOT_AUTHORIZED: only the patient may grant")],
+        grpc.StatusCode.ABORTED, "failed to endorse transaction", [("peer0:7110", "Org1MSP", "chaincode said no")]
     )
-    contract = Gateway(identity, transport).network("ch1").contract("cc")
-    proposal = contract.new_proposal("Grant", ["x"])
-    with pytest.raises(NotAuthorized) as info:  # an EndorseError of the refusal's own type
+    proposal = gateway.network("ch1").contract("cc").new_proposal("Grant", ["x"])
+    with pytest.raises(EndorseError) as info:
         proposal.endorse()
-    err = info.value
-    assert isinstance(err, EndorseError)
-    assert err.transaction_id == proposal.transaction_id
-    assert err.grpc_status == "ABORTED"
-    assert err.details[0].msp_id == "Org1MSP"
-    assert (err.code, err.reason) == ("NOT_AUTHORIZED", "only the patient may grant")
+    assert type(info.value) is EndorseError  # no refinement given: the plain stage error
+    assert info.value.transaction_id == proposal.transaction_id
+    assert info.value.grpc_status == "ABORTED"
+    assert info.value.details[0].msp_id == "Org1MSP"
+    assert "chaincode said no" in str(info.value)
 
 
-def test_submit_error_is_its_own_type(identity: SigningIdentity, transport: FakeTransport) -> None:
-    transport.submit_error = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "no orderer", [])
+def test_submit_error_is_its_own_type(gateway: Gateway, transport: FakeTransport) -> None:
+    transport.submit_error = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "no orderer")
     with pytest.raises(SubmitError, match="no orderer"):
-        Gateway(identity, transport).network("ch1").contract("cc").submit_transaction("Put", "k", "v")
+        gateway.network("ch1").contract("cc").submit_transaction("Put", "k", "v")
 
 
-def test_invalid_commit_raises_commit_error_with_validation_code(
-    identity: SigningIdentity, transport: FakeTransport
-) -> None:
+def test_invalid_commit_raises_commit_error_with_validation_code(gateway: Gateway, transport: FakeTransport) -> None:
     transport.commit_code = transaction_pb2.MVCC_READ_CONFLICT
     with pytest.raises(CommitError) as info:
-        Gateway(identity, transport).network("ch1").contract("cc").submit_transaction("Put", "k", "v")
+        gateway.network("ch1").contract("cc").submit_transaction("Put", "k", "v")
     assert info.value.validation_code == "MVCC_READ_CONFLICT"
     assert info.value.block_number == 7
 
 
-def test_offline_signing(identity: SigningIdentity, transport: FakeTransport) -> None:
-    """A gateway without a private key: each step's digest is signed elsewhere."""
-    gateway = Gateway((identity.msp_id, identity.certificate_pem), transport)
-    contract = gateway.network("ch1").contract("cc")
-    proposal = contract.new_proposal("Put", ["k", "v"])
-    from careledger._signing import sign_digest
-
-    assert proposal.digest == hashlib.sha256(proposal.bytes).digest()
-    transaction = proposal.with_signature(sign_digest(identity.private_key, proposal.digest)).endorse()
+def test_offline_signing_every_stage_by_digest(identity: Identity, key: ec.EllipticCurvePrivateKey) -> None:
+    """A gateway without a key: each stage's digest is signed elsewhere (here: a digest signer)."""
+    transport = FakeTransport(key.public_key())
+    gateway = Gateway(identity, transport)
+    remote_sign = signers.ecdsa(key)
+    proposal = gateway.network("ch1").contract("cc").new_proposal("Put", ["k", "v"])
+    assert proposal.digest == hashlib.sha256(proposal.proposal_bytes).digest()
+    transaction = proposal.with_signature(remote_sign(proposal.digest)).endorse()
     assert transaction.endorser_msp_ids == ["Org1MSP", "Org2MSP"]
-    commit = transaction.with_signature(sign_digest(identity.private_key, transaction.digest)).submit()
-    status = commit.with_signature(identity.sign(commit.bytes)).status()
-    assert status.successful
-    assert status.block_number == 7
+    commit = transaction.with_signature(remote_sign(transaction.digest)).submit()
+    status = commit.with_signature(remote_sign(commit.digest)).status()
+    assert (status.successful, status.block_number) == (True, 7)
 
 
-def test_unsigned_step_without_signer_says_what_to_do(identity: SigningIdentity, transport: FakeTransport) -> None:
-    gateway = Gateway((identity.msp_id, identity.certificate_pem), transport)
-    with pytest.raises(Exception, match="with_signature"):
-        gateway.network("ch1").contract("cc").new_proposal("Put", ["k", "v"]).endorse()
-
-
-@pytest.mark.parametrize(
-    ("message", "kind", "reason"),
-    [
-        ("chaincode response 400, NOT_FOUND: no record", NotFound, "no record"),
-        ("chaincode response 400, CONFLICT: exists: use AddRecordVersion", Conflict, "exists: use AddRecordVersion"),
-        (
-            "chaincode response 500, INTERNAL: diag:Fail failed (RuntimeError)",
-            ChaincodeFailed,
-            "diag:Fail failed (RuntimeError)",
-        ),
-        ("INVALID_ARGUMENT: bad id", EndorseError, ""),  # not the chaincode's answer: not taken for one
-        ("plain failure", EndorseError, ""),
-    ],
-)
-def test_a_refusal_is_recognised_once_into_its_type(
-    identity: SigningIdentity, transport: FakeTransport, message: str, kind: type[EndorseError], reason: str
+def test_stages_rebuilt_from_bytes_keep_id_organizations_and_channel(
+    identity: Identity, key: ec.EllipticCurvePrivateKey
 ) -> None:
-    transport.endorse_error = FakeRpcError(grpc.StatusCode.ABORTED, "failed", [("p:1", "Org1MSP", message)])
-    with pytest.raises(EndorseError) as info:
-        Gateway(identity, transport).network("ch1").contract("cc").new_proposal("F").endorse()
-    assert type(info.value) is kind
-    assert getattr(info.value, "reason", "") == reason
-    assert isinstance(info.value, NotFoundError) == (kind is NotFound)
+    """What a client that only holds bytes (e.g. a mobile signer's round trip) needs: new_signed_*."""
+    transport = FakeTransport(key.public_key())
+    gateway = Gateway(identity, transport)
+    remote_sign = signers.ecdsa(key)
+    unsigned = gateway.network("ch1").contract("cc").new_proposal("Put", ["k"], endorsing_organizations=["Org2MSP"])
+    proposal = gateway.new_signed_proposal(unsigned.bytes, remote_sign(unsigned.digest))
+    assert (proposal.transaction_id, proposal.endorsing_organizations) == (unsigned.transaction_id, ["Org2MSP"])
+    assert proposal.network.name == "ch1"
+    unsigned_tx = proposal.endorse()
+    assert list(transport.calls[-1][1].endorsing_organizations) == ["Org2MSP"]
+    transaction = gateway.new_signed_transaction(unsigned_tx.bytes, remote_sign(unsigned_tx.digest))
+    assert transaction.transaction_id == unsigned.transaction_id
+    unsigned_commit = transaction.submit()
+    commit = gateway.new_signed_commit(unsigned_commit.bytes, remote_sign(unsigned_commit.digest))
+    assert commit.status().successful
+    request = gateway_pb2.CommitStatusRequest.FromString(transport.calls[-1][1].request)
+    assert (request.transaction_id, request.channel_id) == (unsigned.transaction_id, "ch1")
+
+
+def test_an_unsigned_stage_without_signer_says_what_to_do(identity: Identity, transport: FakeTransport) -> None:
+    gateway = Gateway(identity, transport)
+    with pytest.raises(GatewayError, match="with_signature"):
+        gateway.network("ch1").contract("cc").new_proposal("Put", ["k", "v"]).endorse()
+    assert transport.calls == []  # nothing was sent
+
+
+def test_the_tls_certificate_hash_is_in_every_header(
+    identity: Identity, key: ec.EllipticCurvePrivateKey, transport: FakeTransport
+) -> None:
+    gateway = Gateway(identity, transport, sign=signers.for_private_key(key), tls_certificate_hash=b"\x01" * 32)
+    proposal = gateway.network("ch1").contract("cc").new_proposal("Get")
+    header = common_pb2.Header.FromString(proposal_pb2.Proposal.FromString(proposal.proposal_bytes).header)
+    assert common_pb2.ChannelHeader.FromString(header.channel_header).tls_cert_hash == b"\x01" * 32
+    request = gateway.network("ch1").new_block_events_request(start_block=1)
+    payload = common_pb2.Payload.FromString(request.payload)
+    assert common_pb2.ChannelHeader.FromString(payload.header.channel_header).tls_cert_hash == b"\x01" * 32

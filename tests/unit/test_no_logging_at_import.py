@@ -12,7 +12,7 @@ import pytest
     "module",
     [
         "careledger",
-        "careledger.gateway",
+        "fabric_gateway",
         "careledger_store",
         "careledger_chaincode.runtime",
         "careledger_chaincode.contracts",

@@ -26,7 +26,7 @@ class ConsentFlows(RecordFlows):
 
     def grants_to_me(self) -> list[Grant]:
         """Grants naming this member or its organization as grantee (any status)."""
-        return self.grants_to(self.member_id()) + self.grants_to(f"org:{self.gateway.msp_id}")
+        return self.grants_to(self.member_id()) + self.grants_to(f"org:{self.gateway.identity.msp_id}")
 
     def grant_history(self, grant_id: str) -> list[HistoryEntry]:
         history: list[HistoryEntry] = self._evaluate("GetGrantHistory", grant_id)

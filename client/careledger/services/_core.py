@@ -15,13 +15,14 @@ from typing import Any, Self
 
 import careledger_protocol as protocol
 from careledger_protocol import AccessKey, Caller, Member
+from fabric_gateway import Contract, Gateway
 from joserfc.jwk import ECKey
 
 from .. import crypto
 from .._deployment import Deployment
 from .._wallet import Wallet
+from ..connection import connect
 from ..errors import CareLedgerError, CommitError, Conflict, EndorseError, IdentityError, NotFound
-from ..gateway import Contract, Gateway, connect
 from ..json_types import Json, JsonArgument, Transient
 from ..store import StoreClient
 
@@ -177,7 +178,7 @@ class SessionCore:
     def qualify(self, member: str) -> str:
         """A member's ledger id. A bare id (no '@') names a member of this session's own organization;
         `org:<MSP>` ids and qualified ids are returned as they are."""
-        return protocol.qualify(member, self.gateway.msp_id)
+        return protocol.qualify(member, self.gateway.identity.msp_id)
 
     # -- identity ----------------------------------------------------------------------------------------------
     def _load_encryption_key(self, label: str) -> ECKey:
@@ -208,7 +209,7 @@ class SessionCore:
         self._encryption_key = key
         jwk = crypto.public_jwk(key)
         if self.wallet.metadata(self.user).get("role") == "admin":
-            org_member = self._member_or_none(protocol.ORG_MEMBER_PREFIX + self.gateway.msp_id)
+            org_member = self._member_or_none(protocol.ORG_MEMBER_PREFIX + self.gateway.identity.msp_id)
             if org_member and _same_key(org_member["public_key"], jwk):
                 return org_member
             registered: Member = self._submit("RegisterOrganizationKey", json.dumps(jwk))

@@ -51,7 +51,7 @@ class RecordFlows(AccessFlows):
         key = crypto.new_record_key()
         blob = crypto.seal(fhir.canonical_bytes(clean), key, ref)
         recipients = self._recipients("GetNewRecordRecipients", patient_id, category)
-        own_msp = self.gateway.msp_id
+        own_msp = self.gateway.identity.msp_id
         address = crypto.content_address(blob)
         doc = {
             "record_id": record_id,

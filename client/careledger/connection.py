@@ -1,4 +1,5 @@
-"""Connecting from a Fabric common connection profile and a wallet."""
+"""Connecting to the consortium from a Fabric common connection profile and a wallet: a fabric_gateway
+Gateway signed by the wallet's key, whose chaincode refusals arrive as careledger.errors types."""
 
 from __future__ import annotations
 
@@ -6,28 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import grpc
+from fabric_gateway import Deadlines, Gateway, Identity, signers, tls_channel
 
-from .._signing import SigningIdentity
-from .._wallet import Wallet
-from ..errors import IdentityError
-from ._client import Gateway
-from ._transport import Deadlines
-
-_GRPC_OPTIONS: list[tuple[str, object]] = [
-    ("grpc.max_receive_message_length", 100 * 1024 * 1024),
-    ("grpc.max_send_message_length", 100 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 60_000),
-]
-
-
-def grpc_channel(url: str, tls_root_pem: bytes, server_name: str = "") -> grpc.Channel:
-    """A TLS channel to a peer (`grpcs://host:port` or `host:port`)."""
-    target = url.split("://", 1)[-1]
-    options = list(_GRPC_OPTIONS)
-    if server_name:
-        options.append(("grpc.ssl_target_name_override", server_name))
-    return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=tls_root_pem), options=options)
+from ._signing import SigningIdentity
+from ._wallet import Wallet
+from .errors import IdentityError, refusal_from
 
 
 def load_profile(path: Path) -> dict[str, Any]:
@@ -36,6 +20,17 @@ def load_profile(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise IdentityError(f"connection profile {path} not found: is the network up (`make network-up`)?") from None
     return profile
+
+
+def gateway_for(identity: SigningIdentity, channel: Any, deadlines: Deadlines | None = None) -> Gateway:
+    """A gateway over a grpc channel, as `identity`, with CareLedger's refusal types."""
+    return Gateway.connect(
+        Identity(identity.msp_id, identity.certificate_pem),
+        channel,
+        sign=signers.for_private_key(identity.private_key),
+        deadlines=deadlines,
+        refine_endorse_error=refusal_from,
+    )
 
 
 def connect(
@@ -48,19 +43,18 @@ def connect(
 ) -> Gateway:
     """Connect `user` (a wallet label) to the gateway of its organization's first (or the named) peer."""
     profile = load_profile(profile_path)
-    org_name = profile["client"]["organization"]
-    org = profile["organizations"][org_name]
+    org = profile["organizations"][profile["client"]["organization"]]
     peer_name = peer or org["peers"][0]
     if peer_name not in profile["peers"]:
         raise IdentityError(f"peer {peer_name!r} is not in {profile_path}; known: {', '.join(profile['peers'])}")
     entry = profile["peers"][peer_name]
     wallet_dir = Path(profile.get("x-careledger", {}).get("wallet", Path(profile_path).parent))
-    identity: SigningIdentity = Wallet(wallet_dir).get(user, passphrase)
+    identity = Wallet(wallet_dir).get(user, passphrase)
     if identity.msp_id != org["mspid"]:
         raise IdentityError(f"{user} belongs to {identity.msp_id}, not to {org['mspid']} of this profile")
-    channel = grpc_channel(
+    channel = tls_channel(
         entry["url"],
         entry["tlsCACerts"]["pem"].encode(),
-        entry.get("grpcOptions", {}).get("ssl-target-name-override", ""),
+        server_name=entry.get("grpcOptions", {}).get("ssl-target-name-override", ""),
     )
-    return Gateway.connect(identity, channel, deadlines=deadlines)
+    return gateway_for(identity, channel, deadlines)
