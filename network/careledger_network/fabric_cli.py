@@ -238,7 +238,7 @@ class FabricCLI:
                 "json",
             )
         except CommandError as exc:
-            if "not found" in exc.output or "does not exist" in exc.output:
+            if any(s in exc.output for s in ("not found", "does not exist", "is not defined")):
                 return None
             raise
         doc: dict[str, Any] = json.loads(out[out.index("{") :])
