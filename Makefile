@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NET := $(PY) -m careledger_network.cli
 
 .PHONY: help setup fabric network-up network-down network-stop network-start network-status \
-        chaincode-upgrade demo test test-unit lint check bench browser chaos audit
+        chaincode-upgrade demo test test-unit lint check bench browser softhsm chaos audit
 
 help:
 	@echo "make demo            set up, bring the network up, run the demo checks"
@@ -61,13 +61,18 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup fabric browser
+# SoftHSM: the PKCS#11 token the HSM signer is tested against.
+softhsm:
+	@command -v softhsm2-util >/dev/null 2>&1 || { echo "installing Debian's softhsm2 for the HSM signer tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
+
+test: setup fabric browser softhsm
 	$(PY) -m pytest
 
 chaos: setup fabric
 	$(PY) -m pytest -m chaos -s
 
-test-unit: setup
+test-unit: setup softhsm
 	$(PY) -m pytest -m "not network"
 
 lint: setup

@@ -45,15 +45,17 @@ def main() -> int:
     tls = TLSFiles(*(Path(v) for v in tls_vars)) if all(tls_vars) else None
     server = ChaincodeServer(chaincode_id, address, Router(all_contracts()), tls)
     server.start()
-    logging.getLogger("careledger.chaincode").info(
-        "serving %s on %s (%s)", chaincode_id.split(":")[0], address, "mutual TLS" if tls else "plaintext"
-    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop()
 
+    # Handlers first, then the line that tells a launcher the server is up: a stop sent on seeing it must
+    # find them in place (else SIGTERM kills the process mid-stream).
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    logging.getLogger("careledger.chaincode").info(
+        "serving %s on %s (%s)", chaincode_id.split(":")[0], address, "mutual TLS" if tls else "plaintext"
+    )
     server.wait()
     return 0
 

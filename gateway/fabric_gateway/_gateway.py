@@ -48,11 +48,21 @@ def tls_channel(
 ) -> grpc.Channel:
     """A TLS gRPC channel to a gateway peer (`host:port`, or a profile's `grpcs://host:port`), with a client
     certificate and key (PEM) for mutual TLS when the peer requires it."""
+    address, credentials, options = channel_settings(
+        target, root_certificates, client_certificate, client_key, server_name
+    )
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def channel_settings(
+    target: str, root: bytes, client_certificate: bytes | None, client_key: bytes | None, server_name: str
+) -> tuple[str, grpc.ChannelCredentials, list[tuple[str, object]]]:
+    """(address, TLS credentials, options) of a channel to a gateway peer, for grpc and grpc.aio alike."""
     options = list(_GRPC_OPTIONS)
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))
-    credentials = grpc.ssl_channel_credentials(root_certificates, client_key, client_certificate)
-    return grpc.secure_channel(target.split("://", 1)[-1], credentials, options=options)
+    credentials = grpc.ssl_channel_credentials(root, client_key, client_certificate)
+    return target.split("://", 1)[-1], credentials, options
 
 
 def certificate_hash(certificate_pem: bytes) -> bytes:

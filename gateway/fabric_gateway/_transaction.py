@@ -180,20 +180,10 @@ class Commit(Signable):
             )
         except grpc.RpcError as exc:
             raise wrap_rpc_error(CommitStatusError, "commit status", self.transaction_id, exc) from exc
-        code = transaction_pb2.TxValidationCode.Name(response.result)
-        self._status = Status(self.transaction_id, code, int(response.block_number))
-        return self._status
+        return status_of(self, response)
 
     def raise_for_status(self, timeout: float | None = None) -> Status:
-        status = self.status(timeout)
-        if not status.successful:
-            raise CommitError(
-                f"transaction {self.transaction_id} was committed invalid: {status.code} (block {status.block_number})",
-                self.transaction_id,
-                status.code,
-                status.block_number,
-            )
-        return status
+        return raise_if_invalid(self.status(timeout))
 
 
 @dataclass
@@ -201,3 +191,21 @@ class SubmittedTransaction(Commit):
     """A transaction sent to the orderers: its endorsed result now, its commit status when it is in a block."""
 
     result: builtins.bytes = field(default=b"", kw_only=True)
+
+
+def status_of(commit: Commit, response: Any) -> Status:
+    """The commit's status from a CommitStatusResponse, kept on the commit (asking again answers at once)."""
+    code = transaction_pb2.TxValidationCode.Name(response.result)
+    commit._status = Status(commit.transaction_id, code, int(response.block_number))
+    return commit._status
+
+
+def raise_if_invalid(status: Status) -> Status:
+    if not status.successful:
+        raise CommitError(
+            f"transaction {status.transaction_id} was committed invalid: {status.code} (block {status.block_number})",
+            status.transaction_id,
+            status.code,
+            status.block_number,
+        )
+    return status

@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 from careledger import IdentityError, SigningIdentity, Wallet
-from careledger._signing import _P256_N, new_private_key, sign
+from careledger._signing import new_private_key, sign
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .local_tls import certificate_pem
+from .test_gateway_signers import P256_ORDER
 
 
 def test_signatures_are_low_s_and_verify() -> None:
@@ -18,7 +19,7 @@ def test_signatures_are_low_s_and_verify() -> None:
         message = f"message {i}".encode()
         signature = sign(key, message)
         _, s = decode_dss_signature(signature)
-        assert s <= _P256_N // 2
+        assert s <= P256_ORDER // 2
         key.public_key().verify(signature, message, ec.ECDSA(hashes.SHA256()))
 
 

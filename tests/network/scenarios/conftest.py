@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from careledger._wallet import Wallet
+from careledger import SigningIdentity, Wallet
 from careledger_network import side_chaincode
 from careledger_network.network import Network
 from fabric_gateway import Contract, EndorseError, Gateway, Identity, signers, tls_channel
@@ -44,16 +44,18 @@ def run_id() -> str:
 class Scenarios:
     network: Network
 
-    def _profile(self, org_key: str) -> dict[str, object]:
+    def profile(self, org_key: str) -> dict[str, object]:
         doc: dict[str, object] = json.loads((self.network.state / "profiles" / f"{org_key}.json").read_text())
         return doc
 
+    def wallet_identity(self, org_key: str, user: str) -> SigningIdentity:
+        profile = self.profile(org_key)
+        return Wallet(Path(profile["x-careledger"]["wallet"])).get(user)  # type: ignore[index]
+
     def gateway(self, org_key: str, user: str, *, signed: bool = True, peer_org: str = "") -> Gateway:
         """A plain fabric_gateway client of `user`, connected to its own org's peer (or `peer_org`'s)."""
-        profile = self._profile(org_key)
-        wallet = Wallet(Path(profile["x-careledger"]["wallet"]))  # type: ignore[index]
-        identity = wallet.get(user)
-        peer_profile = self._profile(peer_org or org_key)
+        identity = self.wallet_identity(org_key, user)
+        peer_profile = self.profile(peer_org or org_key)
         org = peer_profile["organizations"][peer_profile["client"]["organization"]]  # type: ignore[index]
         entry = peer_profile["peers"][org["peers"][0]]  # type: ignore[index]
         channel = tls_channel(entry["url"], entry["tlsCACerts"]["pem"].encode())
@@ -65,9 +67,7 @@ class Scenarios:
         return self.gateway(org_key, user, **options).network(self.network.c.channel).contract(chaincode)  # type: ignore[arg-type]
 
     def key(self, org: str) -> object:
-        org_key, user = USERS[org]
-        profile = self._profile(org_key)
-        return Wallet(Path(profile["x-careledger"]["wallet"])).get(user).private_key  # type: ignore[index]
+        return self.wallet_identity(*USERS[org]).private_key
 
     def wait_until_serving(self, timeout: float = 60.0) -> None:
         """After a `crash` (or a first start) the servers come back under their supervisors."""

@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable
 
 import pytest
-from fabric_gateway import Contract, EndorseError
+from fabric_gateway import Contract, EndorseError, GatewayError
 
-from .conftest import ORGS, run_id
+from .conftest import ORGS, Scenarios, run_id
 
 pytestmark = pytest.mark.network
 
@@ -55,3 +55,16 @@ def test_d2_submit_succeeds_when_every_organization_endorses(contract: Callable[
     transaction = contract("Org1", "errors").new_proposal("echo", ["all three"]).endorse()
     assert sorted(transaction.endorser_msp_ids) == sorted([ORGS.org1, ORGS.org2, ORGS.org3])
     assert transaction.submit().status().successful
+
+
+def test_d1_submit_fails_with_insufficient_endorsers(contract: Callable[..., Contract], scenarios: Scenarios) -> None:
+    """Org3's peer is stopped, so AND(Org1, Org2, Org3) cannot be met; it is started again after."""
+    network = scenarios.network
+    peer = network.c.org("healthauthority").peers[0]
+    network.table.stop(peer.name)
+    try:
+        with pytest.raises(GatewayError):
+            contract("Org1", "errors").submit("echo", ["conga"])
+    finally:
+        network.start()  # relaunches the stopped peer (and nothing that still runs)
+        scenarios.wait_until_serving()
