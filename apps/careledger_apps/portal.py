@@ -136,10 +136,10 @@ def models() -> str:
 def export() -> Response:
     me = current_session()
     patient_id = me.member_id()
-    entries = [{"resource": fhir.consent(g_)} for g_ in me.grants_of()]
-    entries += [{"resource": fhir.audit_event(e)} for e in me.access_log()]
-    entries += [{"resource": fhir.provenance(i)} for i in me.inferences_of()]
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    resources = [fhir.consent(g_) for g_ in me.grants_of()]
+    resources += [fhir.audit_event(e) for e in me.access_log()]
+    resources += [fhir.provenance(i) for i in me.inferences_of()]
+    bundle = fhir.bundle(resources)
     return Response(
         json.dumps(bundle, indent=2),
         mimetype="application/fhir+json",

@@ -3,7 +3,8 @@
     <dir>/msp/signcerts/cert.pem      the enrollment certificate
     <dir>/msp/keystore/key.pem        the private key (plain PKCS#8, or sealed when a passphrase is given)
     <dir>/msp/cacerts/ca.pem          the issuing CA's certificate chain
-    <dir>/msp/config.yaml             NodeOU settings, so peer/osnadmin accept the folder as is
+    <dir>/msp/config.yaml             NodeOU settings, so peer/osnadmin accept the folder as is while its key
+                                      is plain (a sealed one: export a plain copy, Wallet.export_msp)
     <dir>/encryption/key.pem          the member's encryption key (same formats), once registered
     <dir>/identity.json               msp id and role, for the careledger tools
 
@@ -288,6 +289,26 @@ class Wallet:
         if legacy and passphrase:
             self._upgrade(label, _SIGNING_KEY, key_pem, key, passphrase, SIGNING)
         return SigningIdentity(msp_id=meta["msp_id"], certificate_pem=cert, private_key=key)
+
+    def export_msp(self, label: str, into: Path, passphrase: bytes | None = None) -> Path:
+        """A plain MSP folder of the identity at `into` (created; it must not exist yet), for tools that
+        cannot open sealed keys (the peer CLI, osnadmin, other SDKs). Its private key is NOT protected: the
+        key file is 0600 and the folder 0700, and deleting it when done is the caller's job."""
+        identity = self.get(label, passphrase)
+        if into.exists():
+            raise IdentityError(f"{into} exists: export into a new folder, so nothing of yours is overwritten")
+        entry = self.path(label).resolve()
+        tls_ca = entry / "msp" / "tlscacerts" / "tlsca.pem"
+        into.mkdir(mode=0o700, parents=True)
+        write_msp(
+            into,
+            identity.msp_id,
+            identity.certificate_pem,
+            private_key_pem(identity.private_key),
+            (entry / "msp" / "cacerts" / "ca.pem").read_bytes(),
+            tls_ca.read_bytes() if tls_ca.exists() else None,
+        )
+        return into / "msp"
 
     def _upgrade(
         self, label: str, relative: Path, was: bytes, key: PrivateKeyTypes, passphrase: bytes, purpose: str

@@ -4,11 +4,14 @@ Each record version is encrypted with a fresh 256-bit key (AES-256-GCM, 96-bit r
 associated data binds the ciphertext to its record id, patient id and version, so a blob moved to
 another record or version fails to decrypt. The key is wrapped for each recipient as a JWE (RFC 7516,
 general JSON serialization, ECDH-ES+A256KW with A256GCM), which any JOSE library can open with the
-recipient's private key; the JWE's protected header names the record and version, and opening a key
-checks them, so a wrapped key swapped in from another record is refused.
+recipient's private key; the JWE's protected header names the record and version in a `careledger`
+parameter marked critical (`crit`), so a JOSE library that does not check it refuses to open the key
+rather than skip the check, and opening a key here checks it: a wrapped key swapped in from another record
+is refused. The recipient's `kid` is the RFC 7638 thumbprint of its JWK, the `kid` it registered on the
+ledger. Keys wrapped before (no `crit`, the member id as `kid`) still open.
 
     blob = seal(plaintext, key, record)            # b"CLR1" + nonce + ciphertext + tag
-    wrapped = wrap_key(key, record, recipient_jwk, kid="h1-patient-1")
+    wrapped = wrap_key(key, record, recipient_jwk)
     key = unwrap_key(wrapped, record, private_key)
     plaintext = open_blob(blob, key, record)
 """
@@ -104,10 +107,10 @@ def new_encryption_key() -> ECKey:
     return ECKey.generate_key("P-256")
 
 
-def public_jwk(key: ECKey, kid: str = "") -> dict[str, Any]:
+def public_jwk(key: ECKey) -> dict[str, Any]:
+    """The public half as the ledger registers it: with its RFC 7638 thumbprint as `kid`."""
     jwk: dict[str, Any] = dict(key.as_dict(private=False))
-    if kid:
-        jwk["kid"] = kid
+    jwk["kid"] = key.thumbprint()
     return jwk
 
 
@@ -134,16 +137,17 @@ def load_private_key(pem: bytes, passphrase: bytes | None = None) -> ECKey:
 
 
 # -- wrapping record keys ------------------------------------------------------------------------------------------
-def wrap_key(key: bytes, record: RecordRef, recipient: dict[str, Any] | ECKey, kid: str) -> dict[str, Any]:
-    """The record key as a JWE for one recipient (its public JWK)."""
+def wrap_key(key: bytes, record: RecordRef, recipient: dict[str, Any] | ECKey) -> dict[str, Any]:
+    """The record key as a JWE for one recipient (its public JWK), addressed by the key's thumbprint."""
     public = recipient if isinstance(recipient, ECKey) else import_public_jwk(recipient)
     protected = {
         "enc": "A256GCM",
         "cty": KEY_CONTENT_TYPE,
         "careledger": {"record_id": record.record_id, "patient_id": record.patient_id, "version": record.version},
+        "crit": ["careledger"],
     }
     message = jwe.GeneralJSONEncryption(protected, key)
-    message.add_recipient({"alg": "ECDH-ES+A256KW", "kid": kid}, public)
+    message.add_recipient({"alg": "ECDH-ES+A256KW", "kid": public.thumbprint()}, public)
     return dict(jwe.encrypt_json(message, None, registry=_REGISTRY))
 
 
@@ -166,10 +170,10 @@ def unwrap_key(wrapped: dict[str, Any], record: RecordRef, private_key: ECKey) -
 
 
 def rewrap_key(
-    wrapped: dict[str, Any], record: RecordRef, private_key: ECKey, recipient: dict[str, Any], kid: str
+    wrapped: dict[str, Any], record: RecordRef, private_key: ECKey, recipient: dict[str, Any]
 ) -> dict[str, Any]:
     """Wrap a record key one holds for another recipient (a new grantee)."""
-    return wrap_key(unwrap_key(wrapped, record, private_key), record, recipient, kid)
+    return wrap_key(unwrap_key(wrapped, record, private_key), record, recipient)
 
 
 def rotate(
@@ -180,4 +184,4 @@ def rotate(
     next_record = RecordRef(record.record_id, record.patient_id, record.version + 1)
     new_key = new_record_key()
     new_blob = seal(plaintext, new_key, next_record)
-    return new_blob, next_record, {kid: wrap_key(new_key, next_record, jwk, kid) for kid, jwk in recipients.items()}
+    return new_blob, next_record, {who: wrap_key(new_key, next_record, jwk) for who, jwk in recipients.items()}

@@ -7,6 +7,9 @@ Validation uses the fhir.resources models (R4B, the compatible revision of R4).
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from careledger_protocol import AuditEvent, Grant, Inference
@@ -46,13 +49,32 @@ def canonical_bytes(resource: dict[str, Any]) -> bytes:
     return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def consent(grant: Grant) -> dict[str, Any]:
-    """A ledger grant as a FHIR Consent."""
+# The policy every CareLedger grant is given under (FHIR R4 requires a Consent to name one: ppc-1).
+CONSENT_POLICY = "urn:careledger:policy:patient-directed-access"
+
+
+def bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A collection Bundle of resources. Each entry has a fullUrl (R4 requires one), a urn:uuid derived
+    from the resource's type and id, so exporting the same resource again gives the same fullUrl; an empty
+    Bundle has no `entry` at all (FHIR forbids empty arrays)."""
+    entries = [{"fullUrl": _full_url(r), "resource": r} for r in resources]
+    return {"resourceType": "Bundle", "type": "collection", **({"entry": entries} if entries else {})}
+
+
+def _full_url(resource: dict[str, Any]) -> str:
+    name = "{}/{}".format(resource["resourceType"], resource["id"])
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+
+
+def consent(grant: Grant, now: datetime | None = None) -> dict[str, Any]:
+    """A ledger grant as a FHIR Consent: inactive once revoked or past its end."""
+    ended = datetime.fromisoformat(grant["valid_until"]) <= (now or datetime.now(UTC))
     return validate(
         {
             "resourceType": "Consent",
             "id": grant["id"],
-            "status": "active" if grant["status"] == "active" else "inactive",
+            "status": "active" if grant["status"] == "active" and not ended else "inactive",
+            "policy": [{"uri": CONSENT_POLICY}],
             "scope": {
                 "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
             },

@@ -314,6 +314,15 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
                 "tlsCACerts": {"pem": tls_ca},
                 "grpcOptions": {"ssl-target-name-override": p.host, "hostnameOverride": p.host},
             }
+    orderer_tls_ca = org_paths(state, c.orderer_org).ca_cert.read_text()
+    orderers = {
+        o.name: {
+            "url": f"grpcs://{o.address}",
+            "tlsCACerts": {"pem": orderer_tls_ca},
+            "grpcOptions": {"ssl-target-name-override": o.host, "hostnameOverride": o.host},
+        }
+        for o in c.orderers
+    }
     paths = org_paths(state, org)
     profile = {
         "name": f"careledger-{org.key}",
@@ -328,6 +337,7 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
             for o in c.orgs
         },
         "peers": peers,
+        "orderers": orderers,  # the peer CLI and SDKs that submit themselves need them
         "certificateAuthorities": {
             org.ca.name: {
                 "url": org.ca.url,
@@ -336,7 +346,7 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
                 "httpOptions": {"verify": True},
             }
         },
-        "channels": {c.channel: {"peers": {p.name: {} for p in c.peers}}},
+        "channels": {c.channel: {"orderers": list(orderers), "peers": {p.name: {} for p in c.peers}}},
         "x-careledger": {
             "channel": c.channel,
             "chaincode": c.chaincode_name,

@@ -68,7 +68,7 @@ def test_upgrade_migrates_a_ledger_of_the_previous_layout(network: Network, tmp_
             key = ccrypto.new_record_key()
             blob = ccrypto.seal(fhir.canonical_bytes(fhir.validate(OBSERVATION)), key, ref)
             address = ccrypto.content_address(blob)
-            wrapped = {r: ccrypto.wrap_key(key, ref, k, r) for r, k in recipients.items()}
+            wrapped = {r: ccrypto.wrap_key(key, ref, k) for r, k in recipients.items()}
             c.submit(
                 "CreateRecord",
                 {
@@ -84,7 +84,7 @@ def test_upgrade_migrates_a_ledger_of_the_previous_layout(network: Network, tmp_
             )
             c.store("Hospital1MSP").put(blob, record_id)
             grantee_jwk = g.evaluate("GetMember", grantee)["public_key"]
-            rewrapped = ccrypto.wrap_key(key, ref, grantee_jwk, grantee)
+            rewrapped = ccrypto.wrap_key(key, ref, grantee_jwk)
             grant = {
                 "grantee": grantee,
                 "record_ids": [record_id],

@@ -71,21 +71,20 @@ def test_truncated_blob_is_refused() -> None:
 def test_wrap_and_unwrap_for_a_recipient() -> None:
     alice = new_encryption_key()
     key = new_record_key()
-    wrapped = wrap_key(key, REC, public_jwk(alice), kid="h1-patient-1")
+    wrapped = wrap_key(key, REC, public_jwk(alice))
     assert wrapped["recipients"][0]["header"]["alg"] == "ECDH-ES+A256KW"
-    assert wrapped["recipients"][0]["header"]["kid"] == "h1-patient-1"
     assert unwrap_key(wrapped, REC, alice) == key
 
 
 def test_wrong_private_key_cannot_unwrap() -> None:
-    wrapped = wrap_key(new_record_key(), REC, public_jwk(new_encryption_key()), kid="x")
+    wrapped = wrap_key(new_record_key(), REC, public_jwk(new_encryption_key()))
     with pytest.raises(IntegrityError, match="cannot be opened"):
         unwrap_key(wrapped, REC, new_encryption_key())
 
 
 def test_swapped_wrapped_key_from_another_record_is_refused() -> None:
     alice = new_encryption_key()
-    wrapped_for_rec2 = wrap_key(new_record_key(), RecordRef("rec-2", "h1-patient-1", 1), public_jwk(alice), kid="a")
+    wrapped_for_rec2 = wrap_key(new_record_key(), RecordRef("rec-2", "h1-patient-1", 1), public_jwk(alice))
     with pytest.raises(IntegrityError, match="belongs to"):
         unwrap_key(wrapped_for_rec2, REC, alice)
 
@@ -93,7 +92,7 @@ def test_swapped_wrapped_key_from_another_record_is_refused() -> None:
 @pytest.mark.parametrize("field", ["encrypted_key", "ciphertext", "tag", "protected"])
 def test_tampered_wrapped_key_is_detected(field: str) -> None:
     alice = new_encryption_key()
-    wrapped = wrap_key(new_record_key(), REC, public_jwk(alice), kid="a")
+    wrapped = wrap_key(new_record_key(), REC, public_jwk(alice))
     target = wrapped["recipients"][0] if field == "encrypted_key" else wrapped
     value = target[field]
     target[field] = ("A" if value[0] != "A" else "B") + value[1:]
@@ -104,8 +103,8 @@ def test_tampered_wrapped_key_is_detected(field: str) -> None:
 def test_rewrap_for_a_new_grantee() -> None:
     alice, bob = new_encryption_key(), new_encryption_key()
     key = new_record_key()
-    for_alice = wrap_key(key, REC, public_jwk(alice), kid="alice")
-    for_bob = rewrap_key(for_alice, REC, alice, public_jwk(bob), kid="bob")
+    for_alice = wrap_key(key, REC, public_jwk(alice))
+    for_bob = rewrap_key(for_alice, REC, alice, public_jwk(bob))
     assert unwrap_key(for_bob, REC, bob) == key
 
 
@@ -132,18 +131,45 @@ def test_private_key_pem_round_trip(passphrase: bytes | None) -> None:
     assert load_private_key(pem, passphrase).as_dict(private=True) == key.as_dict(private=True)
 
 
-def test_interop_jwcrypto_opens_a_careledger_wrapped_key() -> None:
-    """A second, independent JOSE implementation opens our wrapped key with the recipient's private key."""
+def test_interop_jwcrypto_enforces_the_critical_binding_and_then_opens_the_key() -> None:
+    """A second, independent JOSE implementation: the `careledger` binding is critical, so it refuses the
+    key until it is told what the parameter is (RFC 7516 4.1.13), and then opens it."""
     from jwcrypto import jwe as jw_jwe
     from jwcrypto import jwk as jw_jwk
+    from jwcrypto.common import JWSEHeaderParameter
 
     alice = new_encryption_key()
     key = new_record_key()
-    wrapped = wrap_key(key, REC, public_jwk(alice), kid="h1-patient-1")
-    token = jw_jwe.JWE()
-    token.deserialize(json.dumps(wrapped), key=jw_jwk.JWK(**alice.as_dict(private=True)))
+    wrapped = wrap_key(key, REC, public_jwk(alice))
+    private = jw_jwk.JWK(**alice.as_dict(private=True))
+    with pytest.raises(jw_jwe.InvalidJWEData, match="Unknown critical header"):
+        jw_jwe.JWE().deserialize(json.dumps(wrapped), key=private)
+    token = jw_jwe.JWE(header_registry={"careledger": JWSEHeaderParameter("record binding", True, True, None)})
+    token.deserialize(json.dumps(wrapped), key=private)
     assert token.payload == key
     assert json.loads(token.objects["protected"])["careledger"]["record_id"] == "rec-1"
+
+
+def test_the_recipient_kid_is_the_thumbprint_registered_with_its_jwk() -> None:
+    alice = new_encryption_key()
+    registered = public_jwk(alice)
+    wrapped = wrap_key(new_record_key(), REC, registered)
+    assert wrapped["recipients"][0]["header"]["kid"] == registered["kid"] == alice.thumbprint()  # RFC 7638
+
+
+def test_keys_wrapped_before_crit_and_thumbprints_still_open() -> None:
+    """The previous format: no `crit`, the member id as `kid` (what ledgers written before hold)."""
+    from joserfc import jwe
+    from joserfc.registry import HeaderParameter
+
+    alice, key = new_encryption_key(), new_record_key()
+    binding = {"record_id": REC.record_id, "patient_id": REC.patient_id, "version": REC.version}
+    protected = {"enc": "A256GCM", "cty": "application/careledger-record-key", "careledger": binding}
+    message = jwe.GeneralJSONEncryption(protected, key)
+    message.add_recipient({"alg": "ECDH-ES+A256KW", "kid": "h1-patient-1"}, alice)
+    registry = jwe.JWERegistry(header_registry={"careledger": HeaderParameter("binding", lambda value: None)})
+    old = dict(jwe.encrypt_json(message, None, registry=registry))
+    assert unwrap_key(old, REC, alice) == key
 
 
 def test_envelope_matches_raw_aes_gcm_output_size() -> None:

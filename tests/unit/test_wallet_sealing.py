@@ -233,3 +233,20 @@ def test_the_entry_decides_whether_the_encryption_key_is_sealed(tmp_path: Path) 
     wallet.put_encryption_key("judy", _pkcs8(new_private_key()))  # a plain key in a protected entry
     with pytest.raises(IdentityError):
         wallet.open_encryption_key("judy", b"secret")
+
+
+def test_export_writes_a_plain_msp_folder_the_fabric_tools_can_read(tmp_path: Path) -> None:
+    wallet = Wallet(tmp_path / "wallet", kdf=CHEAP)
+    identity = _identity()
+    wallet.put("bob", identity, b"ca-chain", passphrase=b"secret")
+    with pytest.raises(IdentityError, match="give its passphrase"):
+        wallet.export_msp("bob", tmp_path / "out")
+    msp = wallet.export_msp("bob", tmp_path / "out", b"secret")
+    key = serialization.load_pem_private_key((msp / "keystore" / "key.pem").read_bytes(), password=None)
+    assert key.private_numbers() == identity.private_key.private_numbers()  # type: ignore[union-attr]
+    assert (msp / "signcerts" / "cert.pem").read_bytes() == identity.certificate_pem
+    assert (msp / "config.yaml").exists()
+    assert (msp / "keystore" / "key.pem").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o700
+    with pytest.raises(IdentityError, match="exists"):
+        wallet.export_msp("bob", tmp_path / "out", b"secret")  # never over what is there

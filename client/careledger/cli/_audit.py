@@ -35,13 +35,7 @@ def audit_log(
         events = s.access_log(patient)
     if as_fhir:
         c.as_json = True
-        c.emit(
-            {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": fhir.audit_event(e)} for e in events],
-            }
-        )
+        c.emit(fhir.bundle(fhir.audit_event(e) for e in events))
         return
     c.emit(
         events,
@@ -113,10 +107,4 @@ def audit_consents(c: Context, s: Session, patient: str | None) -> None:
     """A patient's consents as a FHIR Bundle of Consent resources."""
     grants = s.grants_of(patient)
     c.as_json = True
-    c.emit(
-        {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": fhir.consent(g)} for g in grants],
-        }
-    )
+    c.emit(fhir.bundle(fhir.consent(g) for g in grants))

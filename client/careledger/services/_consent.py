@@ -62,7 +62,7 @@ class ConsentFlows(RecordFlows):
                 if not entry["available"]:
                     raise CareLedgerError(f"cannot share {rid}: {entry.get('reason', 'no key')}")
                 ref = crypto.RecordRef(rid, entry.get("sealed_for", entry["patient_id"]), entry["version"])
-                wrapped[rid] = crypto.rewrap_key(entry["wrapped_key"], ref, self.encryption_key(), grantee_key, grantee)
+                wrapped[rid] = crypto.rewrap_key(entry["wrapped_key"], ref, self.encryption_key(), grantee_key)
         doc: dict[str, JsonArgument] = {"grantee": grantee, "purposes": list(purposes), "valid_until": valid_until}
         if record_ids:
             doc["record_ids"] = list(record_ids)

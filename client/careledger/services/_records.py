@@ -62,7 +62,7 @@ class RecordFlows(AccessFlows):
             "size": len(blob),
             "locator": f"{own_msp}/sha256/{address}",
         }
-        wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients}
+        wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"]) for r in recipients}
         record: Record = self._submit("CreateRecord", doc, transient={"wrapped_keys": wrapped})
         self.store(own_msp).put(blob, record_id)
         return record
@@ -142,7 +142,7 @@ class RecordFlows(AccessFlows):
             "size": len(blob),
             "locator": f"{record['custodian']}/sha256/{address}",
         }
-        wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"], r["id"]) for r in recipients}
+        wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"]) for r in recipients}
         added: Record = self._submit("AddRecordVersion", record_id, version, transient={"wrapped_keys": wrapped})
         self.store(record["custodian"]).put(blob, record_id)
         return added
