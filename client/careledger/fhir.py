@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from careledger_protocol import AuditEvent, Grant, Inference
+from careledger_protocol import BREAK_THE_GLASS_PURPOSE_OF_USE, PURPOSE_OF_USE, AuditEvent, Grant, Inference
 
 from .errors import CareLedgerError
 
@@ -61,6 +61,24 @@ def bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", **({"entry": entries} if entries else {})}
 
 
+def _patient_entity(patient_id: str) -> list[dict[str, Any]]:
+    """The patient whose data was asked for (IHE BALP: an entity of role Patient); none when the record
+    asked for does not exist, so neither does its patient."""
+    if not patient_id:
+        return []
+    return [
+        {
+            "what": {"identifier": {"system": "urn:careledger:member", "value": patient_id}},
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"},
+            "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"},
+        }
+    ]
+
+
+def _purpose_of_use(code: str) -> dict[str, str]:
+    return {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": code}
+
+
 def _full_url(resource: dict[str, Any]) -> str:
     name = "{}/{}".format(resource["resourceType"], resource["id"])
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
@@ -94,7 +112,11 @@ def consent(grant: Grant, now: datetime | None = None) -> dict[str, Any]:
                         "reference": {"identifier": {"system": "urn:careledger:member", "value": grant["grantee"]}},
                     }
                 ],
-                "purpose": [{"system": "urn:careledger:purpose", "code": p} for p in grant["purposes"]],
+                # The standard code other systems act on, then ours (two of ours share TREAT).
+                "purpose": [
+                    *(_purpose_of_use(code) for code in dict.fromkeys(PURPOSE_OF_USE[p] for p in grant["purposes"])),
+                    *({"system": "urn:careledger:purpose", "code": p} for p in grant["purposes"]),
+                ],
                 "data": [
                     {
                         "meaning": "instance",
@@ -126,7 +148,16 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
             "recorded": event["time"],
             "outcome": "0" if event["decision"] == "allowed" else "4",
             "outcomeDesc": event["reason"],
-            "purposeOfEvent": [{"coding": [{"system": "urn:careledger:purpose", "code": event["purpose"]}]}],
+            "purposeOfEvent": [
+                {
+                    "coding": [
+                        _purpose_of_use(
+                            BREAK_THE_GLASS_PURPOSE_OF_USE if event["emergency"] else PURPOSE_OF_USE[event["purpose"]]
+                        ),
+                        {"system": "urn:careledger:purpose", "code": event["purpose"]},
+                    ]
+                }
+            ],
             "agent": [
                 {
                     "who": {"identifier": {"system": "urn:careledger:member", "value": event["requester"]}},
@@ -139,10 +170,11 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
                 "observer": {"identifier": {"system": "urn:careledger:org", "value": event["requester_org"]}},
             },
             "entity": [
+                *_patient_entity(event["patient_id"]),
                 {
                     "what": {"identifier": {"system": "urn:careledger:record", "value": event["record_id"]}},
                     "detail": [{"type": "fabric-transaction", "valueString": event["tx_id"]}],
-                }
+                },
             ],
         }
     )

@@ -51,9 +51,11 @@ from .ids import (
     qualify,
 )
 from .vocabulary import (
+    BREAK_THE_GLASS_PURPOSE_OF_USE,
     MIN_JUSTIFICATION_LETTERS,
     PERSON_ROLES,
     PRIVATE_COLLECTION,
+    PURPOSE_OF_USE,
     PURPOSE_ROLES,
     PURPOSES,
     RESOURCE_TYPES,
@@ -63,6 +65,7 @@ from .vocabulary import (
 )
 
 __all__ = [
+    "BREAK_THE_GLASS_PURPOSE_OF_USE",
     "CONFLICT",
     "EVENT_NAMES",
     "FABRIC_CA_ATTRIBUTES_OID",
@@ -80,6 +83,7 @@ __all__ = [
     "PERSON_ROLES",
     "PRIVATE_COLLECTION",
     "PURPOSES",
+    "PURPOSE_OF_USE",
     "PURPOSE_ROLES",
     "REFUSAL_CODES",
     "RESOURCE_TYPES",

@@ -14,6 +14,14 @@ class Purpose(StrEnum):
 
 
 PURPOSES = tuple(p.value for p in Purpose)
+# Each purpose in HL7 v3 PurposeOfUse (http://terminology.hl7.org/CodeSystem/v3-ActReason), the code other
+# systems understand: an inference serves the patient's care, so it is treatment too.
+PURPOSE_OF_USE: dict[str, str] = {
+    Purpose.TREATMENT: "TREAT",
+    Purpose.DIAGNOSIS_AI: "TREAT",
+    Purpose.RESEARCH: "HRESCH",
+}
+BREAK_THE_GLASS_PURPOSE_OF_USE = "BTG"  # an emergency access without consent
 # Which role may open a record for each purpose.
 PURPOSE_ROLES: dict[str, tuple[str, ...]] = {
     Purpose.TREATMENT: ("clinician",),

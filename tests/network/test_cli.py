@@ -147,7 +147,8 @@ def test_audit_export_then_check_against_the_ledger(network: Network, tmp_path: 
     assert code == 0, out
     assert json.loads(out)["ok"] is True
     bundle = json.loads(export.read_text())
-    bundle["entry"][0]["resource"]["entity"][0]["detail"][0]["valueString"] = "0" * 64
+    record_entity = next(e for e in bundle["entry"][0]["resource"]["entity"] if "detail" in e)
+    record_entity["detail"][0]["valueString"] = "0" * 64
     export.write_text(json.dumps(bundle))
     code, out = _cli(network, "healthauthority", "ha-auditor-1", "audit", "check", str(export))
     assert code == 5

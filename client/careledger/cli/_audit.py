@@ -90,7 +90,8 @@ def _exported_tx_ids(doc: Any) -> list[str]:
             return [
                 str(d["valueString"])
                 for entry in doc.get("entry", [])
-                for d in entry["resource"]["entity"][0].get("detail", [])
+                for entity in entry["resource"]["entity"]
+                for d in entity.get("detail", [])
                 if d.get("type") == "fabric-transaction"
             ]
         if isinstance(doc, list):
