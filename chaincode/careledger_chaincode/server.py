@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from . import __version__
 from .contracts import all_contracts
 from .runtime import ChaincodeServer, Router, TLSFiles
 
@@ -43,7 +44,8 @@ def main() -> int:
         )
         return 2
     tls = TLSFiles(*(Path(v) for v in tls_vars)) if all(tls_vars) else None
-    server = ChaincodeServer(chaincode_id, address, Router(all_contracts()), tls)
+    router = Router(all_contracts(), title="careledger", version=__version__)
+    server = ChaincodeServer(chaincode_id, address, router, tls)
     server.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -75,3 +75,13 @@ def test_the_peer_cli_invokes_with_an_exported_identity_and_the_profile(network:
     query = ["chaincode", "query", "-C", channel, "-n", chaincode, "-c", json.dumps({"Args": ["WhoAmI"]})]
     who = json.loads(_peer_cli(network, msp, profile, tmp_path, *query).stdout)
     assert (who["org"], who["role"]) == ("Hospital1MSP", "clinician")
+
+
+def test_get_metadata_answers_other_tools_through_the_gateway(network: Network) -> None:
+    from careledger.connection import connect
+
+    with connect(network.state / "profiles" / "hospital2.json", "h2-clinician-1") as gateway:
+        contract = gateway.network(network.c.channel).contract(network.c.chaincode_name, "org.hyperledger.fabric")
+        metadata = json.loads(contract.evaluate_transaction("GetMetadata"))
+    assert metadata["default"] == "careledger"
+    assert any(t["name"] == "RequestAccess" for t in metadata["contracts"]["careledger"]["transactions"])

@@ -73,6 +73,7 @@ class DiagnosticsContract(Contract):
 
     @transaction("Put")
     def put(self, ctx: Context, key: str, value: str) -> None:
+        """Diagnostics (admins only): write a diag key, with a diag.Put event."""
         _admin(ctx)
         if len(value.encode()) > MAX_VALUE:
             raise ChaincodeError(INVALID_ARGUMENT, f"value must be at most {MAX_VALUE} bytes")
@@ -92,6 +93,7 @@ class DiagnosticsContract(Contract):
 
     @transaction("Get", read_only=True)
     def get(self, ctx: Context, key: str) -> str:
+        """Diagnostics (admins only): the value of a diag key."""
         _admin(ctx)
         value = ctx.stub.get_state(_key(ctx, key))
         if value is None:
@@ -128,6 +130,7 @@ class DiagnosticsContract(Contract):
 
     @transaction("GetKeyEndorsers", read_only=True)
     def get_key_endorsers(self, ctx: Context, key: str) -> list[str]:
+        """Diagnostics (admins only): the organizations a diag key's key-level endorsement policy names."""
         _admin(ctx)
         raw = ctx.stub.get_state_validation_parameter(_simple(key))
         return policy_msps(raw) if raw else []
@@ -140,6 +143,7 @@ class DiagnosticsContract(Contract):
 
     @transaction("PrivateGet", read_only=True)
     def private_get(self, ctx: Context, collection: str, key: str) -> str:
+        """Diagnostics (admins only): a value of a private data collection, as the endorsing peer holds it."""
         _admin(ctx)
         value = ctx.stub.get_private_data(collection, _check(key))
         return value.decode() if value else ""
@@ -159,6 +163,7 @@ class DiagnosticsContract(Contract):
 
     @transaction("WhoAmI", read_only=True)
     def who_am_i(self, ctx: Context) -> dict[str, str]:
+        """Diagnostics (admins only): the caller's identity as the chaincode sees it."""
         _admin(ctx)
         ident = ctx.stub.identity
         return {

@@ -23,6 +23,7 @@ from careledger_protocol import (
 
 from ._identity import ClientIdentity
 from ._interface import OutOfRange, Stub
+from ._metadata import SYSTEM_CONTRACT, contract_metadata
 from ._stub import PeerError
 
 log = logging.getLogger("careledger.chaincode")
@@ -90,12 +91,27 @@ class Outcome:
     payload: bytes
 
 
+class _SystemContract(Contract):
+    """What every chaincode answers besides its own contracts (as Fabric's contract APIs do)."""
+
+    name = SYSTEM_CONTRACT
+
+    def __init__(self, metadata: dict[str, Any]) -> None:
+        self._metadata = metadata
+
+    @transaction("GetMetadata", read_only=True)
+    def get_metadata(self, ctx: Context) -> dict[str, Any]:
+        """The contracts, their transactions and parameters, in the fabric-contract-api metadata format."""
+        return self._metadata
+
+
 class Router:
-    def __init__(self, contracts: list[Contract]) -> None:
+    def __init__(self, contracts: list[Contract], title: str = "chaincode", version: str = "") -> None:
         if not contracts:
             raise ValueError("at least one contract is needed")
+        self.metadata = contract_metadata(contracts, title, version)
         self._table: dict[str, tuple[TransactionInfo, Callable[..., Any]]] = {}
-        for i, contract in enumerate(contracts):
+        for i, contract in enumerate([*contracts, _SystemContract(self.metadata)]):
             for fname, entry in contract.functions().items():
                 self._table[f"{contract.name}:{fname}"] = entry
                 if i == 0:

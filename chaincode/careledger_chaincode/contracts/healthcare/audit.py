@@ -84,6 +84,8 @@ class AuditMixin:
     def list_access_by_requester(
         self, ctx: Context, requester_id: str, page_size: str, bookmark: str
     ) -> dict[str, Any]:
+        """A requester's access events, paginated: for the requester, its organization's admin and auditors
+        of the health authority."""
         who = caller(ctx)
         requester = get_member(ctx, member_id(requester_id, "requester_id"))
         own = requester is not None and is_self(who, requester)
@@ -94,6 +96,8 @@ class AuditMixin:
 
     @transaction("ListAllAccess", read_only=True)
     def list_all_access(self, ctx: Context, page_size: str, bookmark: str) -> dict[str, Any]:
+        """Every access event of the consortium, paginated, newest transactions last: auditors of the health authority
+        only."""
         who = caller(ctx)
         if not who.is_authority_auditor:
             raise denied("only auditors of the health authority may read the whole access log")
@@ -105,6 +109,8 @@ class AuditMixin:
 
     @transaction("GetRecordHistory", read_only=True)
     def get_record_history(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
+        """Every committed version of a record's metadata with the transaction that wrote it, for those who may see the
+        record."""
         who = caller(ctx)
         record = require_record(ctx, object_id(record_id, "record_id"))
         if not can_view_record(ctx, who, record):

@@ -184,15 +184,19 @@ class ConsentMixin:
 
     @transaction("GetGrant", read_only=True)
     def get_grant(self, ctx: Context, grant_id: str) -> dict[str, Any]:
+        """A grant, for its patient, its grantee (or the grantee organization's staff) and auditors."""
         return _visible_grant(ctx, grant_id)
 
     @transaction("ListGrantsByPatient", read_only=True)
     def list_grants_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        """A patient's grants, paginated: for the patient and auditors of the health authority."""
         patient_or_auditor(ctx, patient_id, "grants")
         return self._grant_page(ctx, GRANT_BY_PATIENT, patient_id, page_size, bookmark)
 
     @transaction("ListGrantsByGrantee", read_only=True)
     def list_grants_by_grantee(self, ctx: Context, grantee_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        """The grants to a grantee, paginated: for the grantee (or, for an organization, its staff) and
+        auditors of the health authority."""
         who = caller(ctx)
         grantee_id = recipient_id(grantee_id, "grantee_id")
         own = grantee_id == who.member_id or (grantee_id == who.org_member and who.is_staff)
@@ -207,6 +211,7 @@ class ConsentMixin:
 
     @transaction("GetGrantHistory", read_only=True)
     def get_grant_history(self, ctx: Context, grant_id: str) -> list[dict[str, Any]]:
+        """Every committed version of a grant with the transaction that wrote it, for those who may see the grant."""
         _visible_grant(ctx, grant_id)
         return key_history(ctx, GRANT, grant_id)
 

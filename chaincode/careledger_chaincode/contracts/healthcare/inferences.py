@@ -135,6 +135,8 @@ class InferencesMixin:
 
     @transaction("ListInferencesByRecord", read_only=True)
     def list_inferences_by_record(self, ctx: Context, record_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
+        """The inferences recorded on a record, paginated, for those who may see the record; the output of an erased
+        record is gone."""
         who = caller(ctx)
         raw = ctx.stub.get_state(key(ctx, RECORD, object_id(record_id, "record_id")))
         if raw is None:
@@ -148,6 +150,7 @@ class InferencesMixin:
     def list_inferences_by_patient(
         self, ctx: Context, patient_id: str, page_size: str, bookmark: str
     ) -> dict[str, Any]:
+        """A patient's recorded inferences, paginated: for the patient and auditors of the health authority."""
         patient_or_auditor(ctx, patient_id, "inferences")
         return _inference_page(ctx, [patient_id], page_size, bookmark)
 

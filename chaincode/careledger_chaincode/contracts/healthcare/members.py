@@ -172,6 +172,8 @@ class MembersMixin:
 
     @transaction("GetMember", read_only=True)
     def get_member_tx(self, ctx: Context, mid: str) -> dict[str, Any]:
+        """A registered member's public record (role, organization, public encryption key); any member may read it, to
+        wrap keys for it."""
         caller(ctx)
         return require_member(ctx, recipient_id(mid, "member_id"))
 

@@ -88,6 +88,8 @@ def require_model(ctx: Context, model_id: str, version: str) -> dict[str, Any]:
 class ModelsMixin:
     @transaction("RegisterModel")
     def register_model(self, ctx: Context, model_json: str) -> dict[str, Any]:
+        """A registered researcher registers a model version (artifact hash, training data fingerprint, feature schema,
+        parameters, metrics)."""
         who = registered_caller(ctx, "researcher")
         shape = Shape(
             json_object(model_json, "model", max_bytes=256 * 1024),
@@ -144,6 +146,7 @@ class ModelsMixin:
 
     @transaction("ApproveModel")
     def approve_model(self, ctx: Context, model_id: str, version: str) -> dict[str, Any]:
+        """An auditor of the health authority approves a registered model version for inference on patients' records."""
         who = caller(ctx)
         require_authority_auditor(who)
         model = require_model(ctx, model_id, version)
@@ -158,6 +161,7 @@ class ModelsMixin:
 
     @transaction("RetireModel")
     def retire_model(self, ctx: Context, model_id: str, version: str, reason: str) -> dict[str, Any]:
+        """An auditor of the health authority retires a model version, with a reason: it no longer runs."""
         who = caller(ctx)
         require_authority_auditor(who)
         model = require_model(ctx, model_id, version)
@@ -175,6 +179,8 @@ class ModelsMixin:
 
     @transaction("GetModel", read_only=True)
     def get_model(self, ctx: Context, model_id: str, version: str) -> dict[str, Any]:
+        """A model version's registry entry (artifact hash, data fingerprint, schema, metrics, status); any member may
+        read it."""
         caller(ctx)
         return require_model(ctx, model_id, version)
 

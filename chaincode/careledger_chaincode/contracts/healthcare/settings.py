@@ -24,6 +24,8 @@ from ._state import event, get_json, put_json
 class SettingsMixin:
     @transaction("SetConsortium")
     def set_consortium(self, ctx: Context, settings_json: str) -> dict[str, Any]:
+        """An admin records the consortium settings once (at network set-up or upgrade); each endorser checks them
+        against its own configuration, and they cannot change after."""
         who = caller(ctx)
         require_role(who, "admin")
         shape = Shape(json_object(settings_json, "settings"), "settings", ("authority_msp",))
@@ -45,5 +47,6 @@ class SettingsMixin:
 
     @transaction("GetConsortium", read_only=True)
     def get_consortium(self, ctx: Context) -> dict[str, Any]:
+        """The consortium settings the contract decides with (the health authority's MSP); any member may read them."""
         caller(ctx)
         return get_json(ctx, CONSORTIUM) or {}
