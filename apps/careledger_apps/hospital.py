@@ -19,7 +19,7 @@ from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, Grant, Purp
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
-from . import _auth
+from . import _auth, fhir_api
 from ._common import SessionStore, base_app, current_session, login_required
 
 bp = Blueprint("main", __name__)
@@ -168,4 +168,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Any:
     app.extensions["careledger.sessions"] = SessionStore(app.config.get("OPEN_SESSION", open_session))
     app.register_blueprint(_auth.bp)
     app.register_blueprint(bp)
+    app.register_blueprint(fhir_api.bp)
     return app

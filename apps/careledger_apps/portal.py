@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from careledger import fhir
+from careledger.consent_import import grants_from_consent
 from careledger.errors import GatewayError, IdentityError
+from careledger.fhir import FHIRError
 from careledger.services import Session
 from careledger_protocol import PURPOSES
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -73,6 +75,28 @@ def grant() -> WerkzeugResponse | tuple[str, int]:
         grantee, purposes, f"{valid_until.isoformat()}T23:59:59Z", record_ids or None, categories or None
     )
     flash(f"Access granted to {grant['grantee']} until {valid_until.isoformat()}.")
+    return redirect(url_for("main.grants"))
+
+
+@bp.route("/grants/import", methods=["POST"])
+@login_required
+def import_consent() -> WerkzeugResponse | tuple[str, int]:
+    """A FHIR Consent uploaded by the patient: read whole (grants_from_consent), then granted."""
+    upload = request.files.get("consent")
+    try:
+        resource = json.loads(upload.read(256 * 1024)) if upload else None
+    except ValueError:
+        resource = None
+    if not isinstance(resource, dict):
+        return render_template("error.html", title="Bad request", reason="Choose a FHIR Consent saved as JSON."), 400
+    me = current_session()
+    try:
+        requests = grants_from_consent(resource, me.member_id())
+    except FHIRError as exc:  # the reason names what a grant cannot say; it carries no record content
+        return render_template("error.html", title="Consent not imported", reason=str(exc)), 400
+    for r in requests:
+        me.grant(r.grantee, list(r.purposes), r.valid_until, list(r.record_ids) or None, list(r.categories) or None)
+    flash(f"{len(requests)} grant(s) made from the consent document.")
     return redirect(url_for("main.grants"))
 
 

@@ -189,3 +189,63 @@ def test_bench_refuses_a_bad_workload_spec_before_running_anything(network: Netw
     assert code == 2
     assert message in output
     assert not output.startswith("workload")  # no table was started
+
+
+def test_a_fhir_consent_imported_by_the_patient_lets_the_grantee_open_the_record(
+    network: Network, tmp_path: Path
+) -> None:
+    """Consent in: an IHE PCF-shaped Consent (here: as another system would write it, standard purpose
+    code only) becomes a grant; one that cannot be expressed is refused whole (exit 2), granting nothing."""
+    resource = tmp_path / "obs.json"
+    resource.write_text(json.dumps(OBSERVATION))
+    code, out = _cli(
+        network, "hospital1", "h1-clinician-1", "record", "create", "--patient", "h1-patient-2",
+        "--category", "laboratory", "--file", str(resource),
+    )  # fmt: skip
+    assert code == 0, out
+    record_id = json.loads(out)["id"]
+    consent = {
+        "resourceType": "Consent",
+        "status": "active",
+        "scope": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"identifier": {"system": "urn:careledger:member", "value": "h1-patient-2@Hospital1MSP"}},
+        "policy": [{"uri": "urn:careledger:policy:patient-directed-access"}],
+        "provision": {
+            "type": "permit",
+            "period": {"end": "2099-01-01T00:00:00Z"},
+            "actor": [
+                {
+                    "role": {
+                        "coding": [
+                            {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}
+                        ]
+                    },
+                    "reference": {
+                        "identifier": {"system": "urn:careledger:member", "value": "h2-clinician-1@Hospital2MSP"}
+                    },
+                }
+            ],
+            "purpose": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "TREAT"}],
+            "data": [
+                {
+                    "meaning": "instance",
+                    "reference": {"identifier": {"system": "urn:careledger:record", "value": record_id}},
+                }
+            ],
+        },
+    }
+    refused = json.loads(json.dumps(consent))
+    refused["provision"]["type"] = "deny"
+    (tmp_path / "deny.json").write_text(json.dumps(refused))
+    code, out = _cli(network, "hospital1", "h1-patient-2", "consent", "import", str(tmp_path / "deny.json"))
+    assert code == 2
+    assert "only permit provisions" in out
+    (tmp_path / "consent.json").write_text(json.dumps(consent))
+    code, out = _cli(network, "hospital1", "h1-patient-2", "consent", "import", str(tmp_path / "consent.json"))
+    assert code == 0, out
+    assert [g["purposes"] for g in json.loads(out)] == [["treatment"]]
+    code, out = _cli(network, "hospital2", "h2-clinician-1", "record", "open", record_id, "--out", str(tmp_path / "o"))
+    assert code == 0, out

@@ -3,6 +3,8 @@ injected factory (OPEN_SESSION), so a scripted session stands in for the network
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from typing import Any
 
@@ -132,3 +134,38 @@ def test_a_ledger_refusal_is_a_page_by_its_type(
     text = response.get_data(as_text=True)
     assert title in text
     assert refusal.reason in text
+
+
+def _consent(provision_type: str) -> bytes:
+    from careledger import fhir
+
+    grant = {
+        "id": "g-x",
+        "patient_id": "h1-patient-1@Hospital1MSP",
+        "grantee": CLINICIAN["id"],
+        "purposes": ["treatment"],
+        "record_ids": ["rec-1"],
+        "categories": [],
+        "valid_from": "2026-01-01T00:00:00Z",
+        "valid_until": "2099-01-01T00:00:00Z",
+        "status": "active",
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    consent = fhir.consent(grant)  # type: ignore[arg-type]
+    consent["provision"]["type"] = provision_type
+    return json.dumps(consent).encode()
+
+
+def test_an_uploaded_consent_becomes_grants_or_nothing_with_the_reason(portal: tuple[Any, ScriptedSession]) -> None:
+    client, session = portal
+    _signed_in(client)
+    for kind, status in (("deny", 400), ("permit", 302)):
+        data = {"csrf_token": _csrf(client, "/grants"), "consent": (io.BytesIO(_consent(kind)), "consent.json")}
+        answer = client.post(
+            "/grants/import", data=data, base_url="https://localhost", content_type="multipart/form-data"
+        )
+        assert answer.status_code == status
+        if kind == "deny":
+            assert "only permit provisions" in answer.get_data(as_text=True)
+            assert session.granted == []  # nothing was granted
+    assert session.granted == [(CLINICIAN["id"], ["treatment"], "2099-01-01T00:00:00Z", ["rec-1"], None)]

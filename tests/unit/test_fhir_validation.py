@@ -237,6 +237,28 @@ def portal_export(session: LedgerSession) -> dict[str, Any]:
     return bundle
 
 
+def fhir_api_documents(session: LedgerSession) -> dict[str, dict[str, Any]]:
+    """What the hospital app's FHIR read API answers: its capability statement and searchset pages."""
+    session.wallet = type("W", (), {"metadata": staticmethod(lambda _u: {"role": "clinician"})})()
+    app = create_hospital_app({"PROFILE": "hospital1.json", "TESTING": True, "OPEN_SESSION": lambda *a: session})
+    client = app.test_client()
+    _sign_in(client, "hospital1", "h1-clinician-1")
+    paths = {
+        "metadata": "/fhir/metadata",
+        "consents": f"/fhir/Consent?patient={PATIENT}",
+        "audit-events-page-2": f"/fhir/AuditEvent?patient={PATIENT}&_count=20&_page=2",
+        "audit-events-dated": f"/fhir/AuditEvent?patient={PATIENT}&date=ge2026-01-01&date=lt2099-01-01",
+        "provenance": f"/fhir/Provenance?patient={PATIENT}",
+        "empty": f"/fhir/Consent?patient={PATIENT}&date=lt2000-01-01",
+    }
+    found = {}
+    for name, path in paths.items():
+        response = client.get(path, base_url="https://localhost")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        found[f"fhir-api/{name}"] = json.loads(response.get_data())
+    return found
+
+
 def hospital_form_observations() -> list[dict[str, Any]]:
     """What the hospital app's 'new record' form stores, with and without a unit."""
     session = LedgerSession([], [], [])
@@ -283,6 +305,7 @@ def corpus(tmp: Path) -> dict[str, dict[str, Any]]:
     items["cli-audit-log/all"] = cli_json(tmp, several, "audit", "log", "--all", "--fhir")
     items["cli-audit-log/requester"] = cli_json(tmp, several, "audit", "log", "--requester", CLINICIAN, "--fhir")
     items["provenance/inference"] = fhir.provenance(inference(1))
+    items.update(fhir_api_documents(LedgerSession(trail(50), list(GRANTS.values()), [inference(1)])))
     items["portal-export/empty"] = portal_export(LedgerSession([], [], []))
     items["portal-export/full"] = portal_export(
         LedgerSession(list(EVENTS.values()) + trail(50), everything, [inference(i) for i in range(5)])

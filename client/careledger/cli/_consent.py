@@ -1,12 +1,15 @@
-"""`careledger` Consent: grant, revoke, list."""
+"""`careledger` Consent: grant, revoke, list, and import a FHIR Consent."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 from careledger_protocol import PURPOSES
 
+from ..consent_import import grants_from_consent
 from ..services import Session
-from ._base import EXIT_BAD_INPUT, Context, _fail, _grant_row, _run, main, pass_ctx, with_session
+from ._base import EXIT_BAD_INPUT, Context, JsonFile, _fail, _grant_row, _run, main, pass_ctx, with_session
 
 
 # -- consent ------------------------------------------------------------------------------------------------------
@@ -73,3 +76,17 @@ def consent_list(c: Context, s: Session, grantee: str | None) -> None:
         items,
         lambda gs: "\n".join(map(_grant_row, gs)) or "no grants",
     )
+
+
+@consent.command("import")
+@click.argument("resource", type=JsonFile("object", "give a FHIR R4 Consent resource as JSON"))
+@with_session
+def consent_import(c: Context, s: Session, resource: dict[str, Any]) -> None:
+    """Turn a FHIR Consent about you (IHE Privacy Consent on FHIR) into grants, one per actor. It is read
+    whole first: when any part cannot be expressed as a grant, nothing is granted and the reason is said."""
+    requests = grants_from_consent(resource, s.member_id())
+    grants = [
+        s.grant(r.grantee, list(r.purposes), r.valid_until, list(r.record_ids) or None, list(r.categories) or None)
+        for r in requests
+    ]
+    c.emit(grants, lambda gs: "\n".join(_grant_row(g) for g in gs))
