@@ -19,9 +19,9 @@ from ._errors import (
 )
 from ._event_requests import BlockEventsRequest, ChaincodeEventsRequest
 from ._events import ChaincodeEvent, EventStream
-from ._gateway import Gateway, certificate_hash, tls_channel
+from ._gateway import Gateway, GatewayOptions, TLSOptions, certificate_hash, tls_channel
 from ._identity import Identity
-from ._network import Network
+from ._network import EventsStart, Network
 from ._proposal_builder import new_transaction_id
 from ._transaction import Commit, Proposal, Status, SubmittedTransaction, Transaction
 from ._transport import Deadlines, GrpcTransport, Transport
@@ -41,10 +41,12 @@ __all__ = [
     "EndorseError",
     "EventStream",
     "EventsError",
+    "EventsStart",
     "FileCheckpointer",
     "Gateway",
     "GatewayContext",
     "GatewayError",
+    "GatewayOptions",
     "GrpcTransport",
     "Identity",
     "InMemoryCheckpointer",
@@ -54,6 +56,7 @@ __all__ = [
     "Status",
     "SubmitError",
     "SubmittedTransaction",
+    "TLSOptions",
     "Transaction",
     "Transport",
     "certificate_hash",

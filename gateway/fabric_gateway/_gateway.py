@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 import grpc
 from cryptography import x509
@@ -38,30 +39,29 @@ _GRPC_OPTIONS: list[tuple[str, object]] = [
 ]
 
 
-def tls_channel(
-    target: str,
-    root_certificates: bytes,
-    *,
-    client_certificate: bytes | None = None,
-    client_key: bytes | None = None,
-    server_name: str = "",
-) -> grpc.Channel:
+class TLSOptions(TypedDict, total=False):
+    """Mutual TLS (a client certificate and key, PEM) and the name the peer's certificate must carry."""
+
+    client_certificate: bytes | None
+    client_key: bytes | None
+    server_name: str
+
+
+def tls_channel(target: str, root_certificates: bytes, **tls: Unpack[TLSOptions]) -> grpc.Channel:
     """A TLS gRPC channel to a gateway peer (`host:port`, or a profile's `grpcs://host:port`), with a client
     certificate and key (PEM) for mutual TLS when the peer requires it."""
-    address, credentials, options = channel_settings(
-        target, root_certificates, client_certificate, client_key, server_name
-    )
+    address, credentials, options = channel_settings(target, root_certificates, tls)
     return grpc.secure_channel(address, credentials, options=options)
 
 
 def channel_settings(
-    target: str, root: bytes, client_certificate: bytes | None, client_key: bytes | None, server_name: str
+    target: str, root: bytes, tls: TLSOptions
 ) -> tuple[str, grpc.ChannelCredentials, list[tuple[str, object]]]:
     """(address, TLS credentials, options) of a channel to a gateway peer, for grpc and grpc.aio alike."""
     options = list(_GRPC_OPTIONS)
-    if server_name:
-        options.append(("grpc.ssl_target_name_override", server_name))
-    credentials = grpc.ssl_channel_credentials(root, client_key, client_certificate)
+    if tls.get("server_name"):
+        options.append(("grpc.ssl_target_name_override", tls["server_name"]))
+    credentials = grpc.ssl_channel_credentials(root, tls.get("client_key"), tls.get("client_certificate"))
     return target.split("://", 1)[-1], credentials, options
 
 
@@ -69,6 +69,16 @@ def certificate_hash(certificate_pem: bytes) -> bytes:
     """The SHA-256 of a TLS client certificate's DER, as headers carry it when the peer uses mutual TLS."""
     der = x509.load_pem_x509_certificate(certificate_pem).public_bytes(serialization.Encoding.DER)
     return hashlib.sha256(der).digest()
+
+
+class GatewayOptions(TypedDict, total=False):
+    """How a gateway signs and waits (the keyword arguments of Gateway and Gateway.connect)."""
+
+    sign: Sign | None  # digest -> signature; None: sign each step elsewhere
+    hash: Hash  # message -> digest (hashes.SHA256 by default)
+    tls_certificate_hash: bytes  # with mutual TLS: certificate_hash(client certificate)
+    deadlines: Deadlines | None
+    refine_endorse_error: Callable[[EndorseError], EndorseError] | None
 
 
 class Gateway:
@@ -97,28 +107,9 @@ class Gateway:
         self._channel = channel
 
     @classmethod
-    def connect(
-        cls,
-        identity: Identity,
-        channel: grpc.Channel,
-        *,
-        sign: Sign | None = None,
-        hash: Hash = hashes.SHA256,
-        tls_certificate_hash: bytes = b"",
-        deadlines: Deadlines | None = None,
-        refine_endorse_error: Callable[[EndorseError], EndorseError] | None = None,
-    ) -> Gateway:
+    def connect(cls, identity: Identity, channel: grpc.Channel, **options: Unpack[GatewayOptions]) -> Gateway:
         """A gateway over a grpc channel (see tls_channel); closing the gateway closes the channel."""
-        return cls(
-            identity,
-            GrpcTransport(channel),
-            sign=sign,
-            hash=hash,
-            tls_certificate_hash=tls_certificate_hash,
-            deadlines=deadlines,
-            refine_endorse_error=refine_endorse_error,
-            channel=channel,
-        )
+        return cls(identity, GrpcTransport(channel), channel=channel, **options)
 
     # -- what the stages use ----------------------------------------------------------------------------------
     @property

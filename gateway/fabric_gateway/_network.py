@@ -6,7 +6,7 @@ committed. A checkpointer is told by the application what it has handled (see _c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from fabric_protos.gateway import gateway_pb2
 
@@ -18,6 +18,13 @@ from ._proposal_builder import seek_payload, start_position
 if TYPE_CHECKING:
     from ._checkpoint import Checkpoint
     from ._gateway import Gateway
+
+
+class EventsStart(TypedDict, total=False):
+    """Where events start: a block number, or a checkpoint's position once it has one (it wins)."""
+
+    start_block: int | None
+    checkpoint: Checkpoint | None
 
 
 def _start(start_block: int | None, checkpoint: Checkpoint | None) -> tuple[int | None, str]:
@@ -49,16 +56,10 @@ class Network:
         return ChaincodeEventsRequest(self, chaincode, request.SerializeToString())
 
     def chaincode_events(
-        self,
-        chaincode: str,
-        *,
-        start_block: int | None = None,
-        checkpoint: Checkpoint | None = None,
-        timeout: float | None = None,
+        self, chaincode: str, *, timeout: float | None = None, **start: Unpack[EventsStart]
     ) -> EventStream[ChaincodeEvent]:
         """The chaincode's events, started now (see ChaincodeEventsRequest.get_events)."""
-        request = self.new_chaincode_events_request(chaincode, start_block=start_block, checkpoint=checkpoint)
-        return request.get_events(timeout)
+        return self.new_chaincode_events_request(chaincode, **start).get_events(timeout)
 
     # -- block events -----------------------------------------------------------------------------------------
     def new_block_events_request(

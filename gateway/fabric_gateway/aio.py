@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, Unpack
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -29,29 +29,19 @@ from ._errors_map import wrap_rpc_error
 from ._event_requests import BLOCK_KINDS
 from ._events import ChaincodeEvent, chaincode_events_of, delivered
 from ._gateway import Gateway as SyncGateway
-from ._gateway import channel_settings
+from ._gateway import GatewayOptions, TLSOptions, channel_settings
 from ._identity import Identity
+from ._network import EventsStart
 from ._transaction import Status, SubmittedTransaction
-from ._transport import Deadlines, deadline
-from .hashes import SHA256, Hash
-from .signers import Sign
+from ._transport import deadline
 
 T = TypeVar("T")
 S = TypeVar("S", stages.Proposal, stages.Transaction, stages.Commit)
 
 
-def tls_channel(
-    target: str,
-    root_certificates: bytes,
-    *,
-    client_certificate: bytes | None = None,
-    client_key: bytes | None = None,
-    server_name: str = "",
-) -> grpc.aio.Channel:
+def tls_channel(target: str, root_certificates: bytes, **tls: Unpack[TLSOptions]) -> grpc.aio.Channel:
     """A grpc.aio TLS channel to a gateway peer (see fabric_gateway.tls_channel)."""
-    address, credentials, options = channel_settings(
-        target, root_certificates, client_certificate, client_key, server_name
-    )
+    address, credentials, options = channel_settings(target, root_certificates, tls)
     return grpc.aio.secure_channel(address, credentials, options=options)
 
 
@@ -259,15 +249,10 @@ class Network:
         return Contract(self, chaincode, contract)
 
     def chaincode_events(
-        self,
-        chaincode: str,
-        *,
-        start_block: int | None = None,
-        checkpoint: Checkpoint | None = None,
-        timeout: float | None = None,
+        self, chaincode: str, *, timeout: float | None = None, **start: Unpack[EventsStart]
     ) -> EventStream[ChaincodeEvent]:
         """The chaincode's events as an async iterator, requested now (see Network.chaincode_events)."""
-        request = self._sync.new_chaincode_events_request(chaincode, start_block=start_block, checkpoint=checkpoint)
+        request = self._sync.new_chaincode_events_request(chaincode, **start)
         signed = gateway_pb2.SignedChaincodeEventsRequest(request=request.request, signature=request._signed())
         call = self.gateway.sync.transport.ChaincodeEvents(signed, timeout=timeout)
         return EventStream(call, chaincode_events_of(chaincode), "chaincode events")
@@ -294,27 +279,8 @@ class Gateway:
         self.sync, self._channel = sync, channel
 
     @classmethod
-    def connect(
-        cls,
-        identity: Identity,
-        channel: grpc.aio.Channel,
-        *,
-        sign: Sign | None = None,
-        hash: Hash = SHA256,
-        tls_certificate_hash: builtins.bytes = b"",
-        deadlines: Deadlines | None = None,
-        refine_endorse_error: Callable[[EndorseError], EndorseError] | None = None,
-    ) -> Gateway:
-        sync = SyncGateway(
-            identity,
-            AioTransport(channel),
-            sign=sign,
-            hash=hash,
-            tls_certificate_hash=tls_certificate_hash,
-            deadlines=deadlines,
-            refine_endorse_error=refine_endorse_error,
-        )
-        return cls(sync, channel)
+    def connect(cls, identity: Identity, channel: grpc.aio.Channel, **options: Unpack[GatewayOptions]) -> Gateway:
+        return cls(SyncGateway(identity, AioTransport(channel), **options), channel)
 
     def network(self, name: str) -> Network:
         return Network(self, name)
