@@ -6,6 +6,7 @@ Validation uses the fhir.resources models (R4B, the compatible revision of R4).
 
 from __future__ import annotations
 
+import html
 import json
 import uuid
 from collections.abc import Iterable
@@ -61,6 +62,11 @@ def bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", **({"entry": entries} if entries else {})}
 
 
+def _narrative(summary: str) -> dict[str, str]:
+    """A resource's human-readable text (FHIR recommends one: dom-6), generated from its data."""
+    return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{html.escape(summary)}</div>'}
+
+
 def _patient_entity(patient_id: str) -> list[dict[str, Any]]:
     """The patient whose data was asked for (IHE BALP: an entity of role Patient); none when the record
     asked for does not exist, so neither does its patient."""
@@ -91,6 +97,11 @@ def consent(grant: Grant, now: datetime | None = None) -> dict[str, Any]:
         {
             "resourceType": "Consent",
             "id": grant["id"],
+            "text": _narrative(
+                f"{grant['patient_id']} permits {grant['grantee']} to open "
+                f"{', '.join([*grant['record_ids'], *grant['categories']])} for {', '.join(grant['purposes'])} "
+                f"until {grant['valid_until']} ({grant['status']})."
+            ),
             "status": "active" if grant["status"] == "active" and not ended else "inactive",
             "policy": [{"uri": CONSENT_POLICY}],
             "scope": {
@@ -136,14 +147,18 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
         {
             "resourceType": "AuditEvent",
             "id": f"{event['tx_id'][:40]}-{event['n']}",
+            "text": _narrative(
+                f"{event['requester']} asked for {event['record_id'] or 'a record'} for {event['purpose']}"
+                f"{' (emergency)' if event['emergency'] else ''} at {event['time']}: {event['decision']}"
+                f" ({event['reason']})."
+            ),
             "type": {
                 "system": "http://dicom.nema.org/resources/ontology/DCM",
                 "code": "110110",
                 "display": "Patient Record",
             },
-            "subtype": [
-                {"system": "urn:careledger:access", "code": "emergency" if event["emergency"] else "consented"}
-            ],
+            # A read of the record (the standard interaction code); break-glass shows in purposeOfEvent (BTG).
+            "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}],
             "action": "R",
             "recorded": event["time"],
             "outcome": "0" if event["decision"] == "allowed" else "4",
@@ -186,6 +201,10 @@ def provenance(inference: Inference) -> dict[str, Any]:
         {
             "resourceType": "Provenance",
             "id": f"{inference['tx_id'][:40]}-{inference['n']}",
+            "text": _narrative(
+                f"Model {inference['model_id']} {inference['version']} ran on {inference['record_id']} "
+                f"for {inference['requester']} at {inference['time']}."
+            ),
             "target": [{"identifier": {"system": "urn:careledger:record", "value": inference["record_id"]}}],
             "recorded": inference["time"],
             "activity": {"coding": [{"system": "urn:careledger:activity", "code": "model-inference"}]},
