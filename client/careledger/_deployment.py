@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .connection import load_profile
+from .connection import load_profile, wallet_dir
 from .errors import IdentityError
 
 
@@ -29,7 +29,8 @@ class Deployment:
 
     @classmethod
     def of(cls, profile_path: Path) -> Deployment:
-        meta = load_profile(profile_path).get("x-careledger", {})
+        profile = load_profile(profile_path)
+        meta = profile.get("x-careledger", {})
         try:
             stores = {
                 msp: StoreEndpoint(entry["url"], entry["tlsCACerts"]["pem"].encode())
@@ -42,6 +43,6 @@ class Deployment:
         return cls(
             channel=meta.get("channel", "careledger"),
             chaincode=meta.get("chaincode", "careledger"),
-            wallet_dir=Path(meta.get("wallet", Path(profile_path).parent)),
+            wallet_dir=wallet_dir(profile, profile_path),
             stores=stores,
         )

@@ -22,6 +22,11 @@ def load_profile(path: Path) -> dict[str, Any]:
     return profile
 
 
+def wallet_dir(profile: dict[str, Any], profile_path: Path) -> Path:
+    """Where a profile's identities are: its x-careledger.wallet, else the profile's own folder."""
+    return Path(profile.get("x-careledger", {}).get("wallet", Path(profile_path).parent))
+
+
 def gateway_for(identity: SigningIdentity, channel: Any, deadlines: Deadlines | None = None) -> Gateway:
     """A gateway over a grpc channel, as `identity`, with CareLedger's refusal types."""
     return Gateway.connect(
@@ -48,8 +53,7 @@ def connect(
     if peer_name not in profile["peers"]:
         raise IdentityError(f"peer {peer_name!r} is not in {profile_path}; known: {', '.join(profile['peers'])}")
     entry = profile["peers"][peer_name]
-    wallet_dir = Path(profile.get("x-careledger", {}).get("wallet", Path(profile_path).parent))
-    identity = Wallet(wallet_dir).get(user, passphrase)
+    identity = Wallet(wallet_dir(profile, profile_path)).get(user, passphrase)
     if identity.msp_id != org["mspid"]:
         raise IdentityError(f"{user} belongs to {identity.msp_id}, not to {org['mspid']} of this profile")
     channel = tls_channel(

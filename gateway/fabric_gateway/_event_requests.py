@@ -41,10 +41,13 @@ class ChaincodeEventsRequest(Signable):
     def _message(self) -> builtins.bytes:
         return self.request
 
+    def _signed_request(self) -> gateway_pb2.SignedChaincodeEventsRequest:
+        return gateway_pb2.SignedChaincodeEventsRequest(request=self.request, signature=self._signed())
+
     def get_events(self, timeout: float | None = None) -> EventStream[ChaincodeEvent]:
         """Start the stream now; `timeout` ends it (without error) after that many seconds."""
         gateway = self.network.gateway
-        signed = gateway_pb2.SignedChaincodeEventsRequest(request=self.request, signature=self._signed())
+        signed = self._signed_request()
         try:
             call = gateway.transport.ChaincodeEvents(signed, timeout=timeout)
         except grpc.RpcError as exc:
@@ -69,13 +72,17 @@ class BlockEventsRequest(Signable):
     def _message(self) -> builtins.bytes:
         return self.payload
 
+    def _envelope(self) -> common_pb2.Envelope:
+        return common_pb2.Envelope(payload=self.payload, signature=self._signed())
+
+    def _rpc(self) -> Any:
+        """The Deliver method that serves this kind of block."""
+        return getattr(self.network.gateway.transport, BLOCK_KINDS[self.kind])
+
     def get_events(self, timeout: float | None = None) -> EventStream[Any]:
         """Start the stream now: common.Block, peer.FilteredBlock or peer.BlockAndPrivateData by kind."""
-        gateway = self.network.gateway
-        envelope = common_pb2.Envelope(payload=self.payload, signature=self._signed())
-        rpc = getattr(gateway.transport, BLOCK_KINDS[self.kind])
         try:
-            call = rpc(iter([envelope]), timeout=timeout)
+            call = self._rpc()(iter([self._envelope()]), timeout=timeout)
         except grpc.RpcError as exc:
             raise wrap_rpc_error(EventsError, f"{self.kind} events", "", exc) from exc
         return EventStream(call, delivered(self.kind), f"{self.kind} events", timeout)

@@ -118,15 +118,21 @@ class Transaction:
     def submit(self, timeout: float | None = None) -> SubmittedTransaction:
         """Send to the orderers; returns at once, with the result and the Commit to wait on."""
         gateway = self.network.gateway
-        if not self.envelope.signature:
-            self.envelope.signature = gateway.sign(self.envelope.payload)
-        request = gateway_pb2.SubmitRequest(
-            transaction_id=self.transaction_id, channel_id=self.network.name, prepared_transaction=self.envelope
-        )
         try:
-            gateway.transport.Submit(request, timeout=deadline(timeout, gateway.deadlines.submit))
+            gateway.transport.Submit(self._submit_request(), timeout=deadline(timeout, gateway.deadlines.submit))
         except grpc.RpcError as exc:
             raise wrap_rpc_error(SubmitError, "submit", self.transaction_id, exc) from exc
+        return self._submitted()
+
+    def _submit_request(self) -> gateway_pb2.SubmitRequest:
+        """The signed SubmitRequest (signed now by the gateway's signer when no signature was given)."""
+        if not self.envelope.signature:
+            self.envelope.signature = self.network.gateway.sign(self.envelope.payload)
+        return gateway_pb2.SubmitRequest(
+            transaction_id=self.transaction_id, channel_id=self.network.name, prepared_transaction=self.envelope
+        )
+
+    def _submitted(self) -> SubmittedTransaction:
         return SubmittedTransaction(self.network, self.transaction_id, result=self.result)
 
 
@@ -173,10 +179,9 @@ class Commit(Signable):
         if self._status is not None:
             return self._status
         gateway = self.network.gateway
-        signed = gateway_pb2.SignedCommitStatusRequest(request=self._request, signature=self._signed())
         try:
             response = gateway.transport.CommitStatus(
-                signed, timeout=deadline(timeout, gateway.deadlines.commit_status)
+                self._signed_request(), timeout=deadline(timeout, gateway.deadlines.commit_status)
             )
         except grpc.RpcError as exc:
             raise wrap_rpc_error(CommitStatusError, "commit status", self.transaction_id, exc) from exc
@@ -184,6 +189,9 @@ class Commit(Signable):
 
     def raise_for_status(self, timeout: float | None = None) -> Status:
         return raise_if_invalid(self.status(timeout))
+
+    def _signed_request(self) -> gateway_pb2.SignedCommitStatusRequest:
+        return gateway_pb2.SignedCommitStatusRequest(request=self._request, signature=self._signed())
 
 
 @dataclass

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, Self, TypeVar, Unpack
 
 import grpc
-from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
 
@@ -26,7 +25,6 @@ from ._checkpoint import Checkpoint
 from ._contract import Argument
 from ._errors import CommitStatusError, EndorseError, EventsError, SubmitError
 from ._errors_map import wrap_rpc_error
-from ._event_requests import BLOCK_KINDS
 from ._events import ChaincodeEvent, chaincode_events_of, delivered
 from ._gateway import Gateway as SyncGateway
 from ._gateway import GatewayOptions, TLSOptions, channel_settings
@@ -142,16 +140,11 @@ class Transaction(_Stage[stages.Transaction]):
 
     async def submit(self, timeout: float | None = None) -> Commit:
         t, gateway = self.sync, self.sync.network.gateway
-        if not t.envelope.signature:
-            t.envelope.signature = gateway.sign(t.envelope.payload)
-        request = gateway_pb2.SubmitRequest(
-            transaction_id=t.transaction_id, channel_id=t.network.name, prepared_transaction=t.envelope
-        )
         try:
-            await gateway.transport.Submit(request, timeout=deadline(timeout, gateway.deadlines.submit))
+            await gateway.transport.Submit(t._submit_request(), timeout=deadline(timeout, gateway.deadlines.submit))
         except grpc.RpcError as exc:
             raise wrap_rpc_error(SubmitError, "submit", t.transaction_id, exc) from exc
-        return Commit(SubmittedTransaction(t.network, t.transaction_id, result=t.result))
+        return Commit(t._submitted())
 
 
 class Commit(_Stage[stages.Commit]):
@@ -162,10 +155,9 @@ class Commit(_Stage[stages.Commit]):
 
     async def status(self, timeout: float | None = None) -> Status:
         c, gateway = self.sync, self.sync.network.gateway
-        signed = gateway_pb2.SignedCommitStatusRequest(request=c._request, signature=c._signed())
         try:
             response = await gateway.transport.CommitStatus(
-                signed, timeout=deadline(timeout, gateway.deadlines.commit_status)
+                c._signed_request(), timeout=deadline(timeout, gateway.deadlines.commit_status)
             )
         except grpc.RpcError as exc:
             raise wrap_rpc_error(CommitStatusError, "commit status", c.transaction_id, exc) from exc
@@ -253,8 +245,7 @@ class Network:
     ) -> EventStream[ChaincodeEvent]:
         """The chaincode's events as an async iterator, requested now (see Network.chaincode_events)."""
         request = self._sync.new_chaincode_events_request(chaincode, **start)
-        signed = gateway_pb2.SignedChaincodeEventsRequest(request=request.request, signature=request._signed())
-        call = self.gateway.sync.transport.ChaincodeEvents(signed, timeout=timeout)
+        call = self.gateway.sync.transport.ChaincodeEvents(request._signed_request(), timeout=timeout)
         return EventStream(call, chaincode_events_of(chaincode), "chaincode events")
 
     def block_events(
@@ -267,8 +258,7 @@ class Network:
     ) -> EventStream[Any]:
         """Blocks (kind "block"), filtered blocks or blocks with private data, as an async iterator."""
         request = self._sync.new_block_events_request(kind=kind, start_block=start_block, checkpoint=checkpoint)
-        envelope = common_pb2.Envelope(payload=request.payload, signature=request._signed())
-        call = getattr(self.gateway.sync.transport, BLOCK_KINDS[kind])(iter([envelope]), timeout=timeout)
+        call = request._rpc()(iter([request._envelope()]), timeout=timeout)
         return EventStream(call, delivered(kind), f"{kind} events")
 
 
