@@ -7,14 +7,15 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-PREVIOUS = "cd15c1d"  # the last commit of main with the previous state layout
+PREVIOUS = "cd15c1d"  # the last commit of main with layout version 1 (before qualified ids)
+LAYOUT_2 = "271c0dc"  # the last commit of main with layout version 2 (member JWKs without kid)
 REPO = Path(__file__).resolve().parents[1]
 
 
-def extract_previous_chaincode(into: Path) -> Path:
-    """Unpack the previous commit's chaincode/ into `into`; returns that chaincode folder."""
+def extract_previous_chaincode(into: Path, commit: str = PREVIOUS) -> Path:
+    """Unpack the chaincode/ of `commit` into `into`; returns that chaincode folder."""
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", PREVIOUS, "chaincode/careledger_chaincode"],
+        ["git", "-C", str(REPO), "archive", commit, "chaincode/careledger_chaincode"],
         capture_output=True,
         check=True,
     ).stdout

@@ -50,6 +50,7 @@ from .ids import (
     member_org,
     qualify,
 )
+from .keys import jwk_thumbprint
 from .vocabulary import (
     BREAK_THE_GLASS_PURPOSE_OF_USE,
     MIN_JUSTIFICATION_LETTERS,
@@ -112,6 +113,7 @@ __all__ = [
     "Verdicts",
     "certificate_attributes",
     "is_member_id",
+    "jwk_thumbprint",
     "ledger_member_id",
     "member_org",
     "qualify",

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from jwcrypto.jwk import JWK as JoseJWK
 
 from .chaincode_helpers import H1, H2, JWK, Actor, World, digest, jwe
 
@@ -102,10 +103,12 @@ def test_who_is_a_patient_where_is_for_that_orgs_staff_and_auditors(w: World) ->
 
 
 def test_keys_change_only_by_the_member_or_its_org_admin(w: World) -> None:
-    new_key = json.dumps({**json.loads(JWK), "kid": "v2"})
-    assert w.alice.ok("UpdateMemberKey", new_key)["public_key"]["kid"] == "v2"
+    new_key = JoseJWK.generate(kty="EC", crv="P-256")
+    updated = w.alice.ok("UpdateMemberKey", new_key.export_public())["public_key"]
+    assert updated["x"] == new_key["x"]
+    assert updated["kid"] == new_key.thumbprint()
     Actor(w.ledger, "nobody", H1, "patient").refused("NOT_FOUND", "UpdateMemberKey", JWK)
-    reset = json.dumps({**json.loads(JWK), "kid": "v3"})
+    reset = JoseJWK.generate(kty="EC", crv="P-256").export_public()
     w.h2_admin.refused("NOT_AUTHORIZED", "ResetMemberKey", w.alice.id, reset)
     w.dr_h1.refused("NOT_AUTHORIZED", "ResetMemberKey", w.alice.id, reset)
     member = w.h1_admin.ok("ResetMemberKey", w.alice.id, reset)

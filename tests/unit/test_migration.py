@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from careledger_chaincode.contracts.healthcare.migration import CURRENT_VERSION
 
 from ..previous_chaincode import extract_previous_chaincode
 from .chaincode_helpers import H1, H2, HA, JWK, SALT, World, digest, jwe
@@ -177,7 +178,7 @@ def test_every_flow_works_after_the_upgrade(migrated: tuple[World, dict[str, Any
 def test_migrate_is_idempotent_and_for_admins(migrated: tuple[World, dict[str, Any]]) -> None:
     w, _ = migrated
     before = dict(w.ledger.state)
-    assert w.h2_admin.ok("Migrate", "100", "") == {"done": True, "version": 2, "moved": 0}
+    assert w.h2_admin.ok("Migrate", "100", "") == {"done": True, "version": CURRENT_VERSION, "moved": 0}
     assert {k: v for k, v in w.ledger.state.items() if "layout" not in k} == {
         k: v for k, v in before.items() if "layout" not in k
     }

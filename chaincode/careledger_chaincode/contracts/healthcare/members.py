@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import CONFLICT, Event
+from careledger_protocol import CONFLICT, Event, jwk_thumbprint
 
 from ...runtime import ChaincodeError, Context, transaction
 from ._arguments import enum, json_object
@@ -48,6 +48,9 @@ def public_jwk(text: str) -> dict[str, Any]:
     unknown = sorted(set(jwk) - allowed)
     if unknown:
         raise invalid(f"public_key has unexpected member(s) {', '.join(unknown)}")
+    thumbprint = jwk_thumbprint(jwk)
+    if jwk.setdefault("kid", thumbprint) != thumbprint:
+        raise invalid(f"public_key.kid must be the key's RFC 7638 thumbprint ({thumbprint}), or left out")
     return jwk
 
 

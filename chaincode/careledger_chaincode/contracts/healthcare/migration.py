@@ -1,6 +1,6 @@
-"""Migrating a ledger written by the previous layout (before organization-qualified ids and private data).
+"""Migrating a ledger written by a previous layout, one version at a time.
 
-What changes, kind by kind:
+Version 2 (organization-qualified ids and private data) changes, kind by kind:
 - member ids become `<id>@<MSP>` everywhere they are a key part or a value (members, records, grants,
   access transactions, audit events, the registry, inferences); a public alias (old id -> new id) is
   kept so that later kinds, and people holding old ids, can be resolved;
@@ -8,6 +8,8 @@ What changes, kind by kind:
 - inference outputs move into the private collection (the public entry keeps everything else);
 - records remember, in `sealed_for`, the patient id their ciphertexts and wrapped keys are bound to
   (the old id), so clients still open them; a new version binds to the new id.
+Version 3: every member's public JWK carries its RFC 7638 thumbprint as `kid`, the name wrapped keys
+address it by (registrations set it since).
 Values already on old blocks and in public key history stay there: Fabric cannot purge public state.
 The channel ACLs keep raw blocks from patients, clinicians and researchers.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from careledger_protocol import is_member_id
+from careledger_protocol import is_member_id, jwk_thumbprint
 
 from ...runtime import Context, transaction
 from ._caller import ORG_MEMBER_PREFIX, caller, require_role
@@ -41,12 +43,11 @@ from .records import (
     WKEY,
 )
 
-LAYOUT = "layout"  # ("layout",) -> {"version": 2, "kind": <index>, "after": <last key seen>}
+LAYOUT = "layout"  # ("layout",) -> {"version": <reached>, "kind": <index>, "after": <last key seen>}
 ALIAS = "member-alias"  # (old id) -> new id
-CURRENT_VERSION = 2
 GRANT_BY_GRANTEE = "grant-g"
 MAX_LIMIT = 500
-# In the order they are moved: members first, so every later kind can resolve the aliases.
+# Version 2, in the order they are moved: members first, so every later kind can resolve the aliases.
 KINDS = (
     MEMBER,
     MEMBER_BY_ORG,
@@ -195,6 +196,21 @@ _MOVES: dict[str, Callable[..., None]] = {
 _JSON_KINDS = {MEMBER, RECORD, WKEY, GRANT, ACCESS, AUDIT_BY_PATIENT, MODEL, INFERENCE}
 
 
+def _member_kid(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    jwk = value.get("public_key")
+    if not isinstance(jwk, dict) or jwk.get("kid") == jwk_thumbprint(jwk):
+        return
+    put_json(ctx, {**value, "public_key": {**jwk, "kid": jwk_thumbprint(jwk)}}, MEMBER, *parts)
+
+
+# The moves that reach each version from the one before: STEPS[v - 2] takes a ledger from v - 1 to v.
+STEPS: tuple[tuple[tuple[str, Callable[..., None]], ...], ...] = (
+    tuple((kind, _MOVES[kind]) for kind in KINDS),
+    ((MEMBER, _member_kid),),
+)
+CURRENT_VERSION = 1 + len(STEPS)
+
+
 class MigrationMixin:
     @transaction("Migrate")
     def migrate(self, ctx: Context, limit: str, rescan: str) -> dict[str, Any]:
@@ -217,9 +233,11 @@ class MigrationMixin:
         if progress["version"] >= CURRENT_VERSION:
             return {"done": True, "version": progress["version"], "moved": 0}
         ids, moved = _Ids(ctx), 0
-        kind_index, after = progress["kind"], progress["after"]
-        while kind_index < len(KINDS) and moved < budget:
-            kind = KINDS[kind_index]
+        version, kind_index, after = progress["version"], progress["kind"], progress["after"]
+        if kind_index >= len(STEPS[version - 1]):  # a ledger left done by an older chaincode (kind past its last)
+            kind_index, after = 0, ""
+        while version < CURRENT_VERSION and moved < budget:
+            kind, move = STEPS[version - 1][kind_index]
             scan = ctx.stub.get_state_by_partial_composite_key(kind, [], start_key=after)
             finished = True
             try:
@@ -230,19 +248,16 @@ class MigrationMixin:
                         finished = False
                         break
                     parts = ctx.stub.split_composite_key(composite)[1]
-                    value = load(raw) if kind in _JSON_KINDS else raw
-                    _MOVES[kind](ctx, parts, value, ids)
+                    move(ctx, parts, load(raw) if kind in _JSON_KINDS else raw, ids)
                     after, moved = composite, moved + 1
             finally:
                 scan.close()
             if finished:
                 kind_index, after = kind_index + 1, ""
-        done = kind_index >= len(KINDS)
-        state = {"version": CURRENT_VERSION if done else 1, "kind": kind_index, "after": after}
+                if kind_index == len(STEPS[version - 1]):
+                    version, kind_index = version + 1, 0
+        state = {"version": version, "kind": kind_index, "after": after}
         put_json(ctx, state, LAYOUT)
-        return {
-            "done": done,
-            "version": state["version"],
-            "moved": moved,
-            "kind": KINDS[min(kind_index, len(KINDS) - 1)],
-        }
+        done = version >= CURRENT_VERSION
+        step = STEPS[min(version, CURRENT_VERSION - 1) - 1]
+        return {"done": done, "version": version, "moved": moved, "kind": step[min(kind_index, len(step) - 1)][0]}
