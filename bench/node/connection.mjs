@@ -12,12 +12,14 @@ export function options(argv) {
   }, []));
 }
 
-export function connection(profilePath, user) {
+// `identityDir` is an MSP folder (signcerts/cert.pem, keystore/key.pem): a user's in the profile's wallet,
+// or one `careledger wallet export` wrote (a passphrase-protected wallet's keys are exported first).
+export function connection(profilePath, user, identityDir = undefined) {
   const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
   const meta = profile['x-careledger'];
   const org = profile.organizations[profile.client.organization];
   const peer = profile.peers[org.peers[0]];
-  const msp = join(meta.wallet, user, 'msp');
+  const msp = identityDir ?? join(meta.wallet, user, 'msp');
   const client = new grpc.Client(peer.url.replace('grpcs://', ''), grpc.credentials.createSsl(Buffer.from(peer.tlsCACerts.pem)));
   return {
     meta,
