@@ -5,6 +5,12 @@ R4 definitions inside, so validating needs no network. The jar is built on first
 Maven repository when it already has everything, else from Maven Central) and reused while it is newer
 than its sources. One JVM validates the whole corpus: start-up and the first snapshot generation cost
 more than the validations themselves.
+
+Profiles the engine cannot have: a resource may claim (meta.profile) a profile whose StructureDefinition is
+not obtainable here (the IHE profiles: their packages are published only on packages.fhir.org). The engine
+then reports the claim as an error, "profile not found". A caller that checks those profiles' rules itself
+names them (`unavailable_profiles`): for exactly those URLs the report keeps the engine's message as
+information, saying where the rules are checked instead; any other unknown profile stays an error.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ PROJECT = Path(__file__).resolve().parent / "fhir_validator"
 JAR = PROJECT / "target" / "fhir-validator.jar"
 BUILD_TIMEOUT = 1200  # seconds: a first build downloads about 150 MB of artifacts
 RUN_TIMEOUT = 900
+UNKNOWN_PROFILE = "Validation_VAL_Profile_Unknown"  # the engine's message id for a profile it could not find
 
 
 class ValidatorUnavailable(RuntimeError):
@@ -46,8 +53,12 @@ class Report:
     information: list[Issue] = field(default_factory=list)
 
 
-def validate(resources: dict[str, dict[str, Any]]) -> dict[str, Report]:
-    """Validate each resource (by name) as FHIR R4 in one run of the engine; a report per name."""
+def validate(
+    resources: dict[str, dict[str, Any]], unavailable_profiles: dict[str, str] | None = None
+) -> dict[str, Report]:
+    """Validate each resource (by name) as FHIR R4 in one run of the engine; a report per name.
+
+    `unavailable_profiles`: profile URL -> where its rules are checked instead (see the module docstring)."""
     jar = ensure_jar()
     java = _tool("java")
     with tempfile.TemporaryDirectory(prefix="careledger-fhir-") as tmp:
@@ -70,7 +81,7 @@ def validate(resources: dict[str, dict[str, Any]]) -> dict[str, Report]:
     if done.returncode != 0:
         raise ValidatorUnavailable(f"the validator failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     files: dict[str, Any] = json.loads(done.stdout)["files"]
-    return {paths[path]: _report(result["issues"]) for path, result in files.items()}
+    return {paths[path]: _report(result["issues"], unavailable_profiles or {}) for path, result in files.items()}
 
 
 def engine_version() -> str:
@@ -118,10 +129,13 @@ def _tool(name: str) -> str:
     return found
 
 
-def _report(issues: list[dict[str, Any]]) -> Report:
+def _report(issues: list[dict[str, Any]], unavailable_profiles: dict[str, str]) -> Report:
     report = Report()
     for raw in issues:
         issue = Issue(raw["severity"], raw["location"] or "", raw["message"] or "", raw.get("messageId"))
+        checked_by = _checked_elsewhere(issue, unavailable_profiles)
+        if checked_by:
+            issue = Issue("information", issue.location, f"{issue.message} (its rules: {checked_by})", issue.message_id)
         if issue.severity in ("fatal", "error"):
             report.errors.append(issue)
         elif issue.severity == "warning":
@@ -129,3 +143,14 @@ def _report(issues: list[dict[str, Any]]) -> Report:
         else:
             report.information.append(issue)
     return report
+
+
+def _checked_elsewhere(issue: Issue, unavailable_profiles: dict[str, str]) -> str | None:
+    """Where the rules of the profile an "unknown profile" issue names are checked, if the caller said so.
+    The URL must appear whole: quoted, or at the end of the message."""
+    if issue.message_id != UNKNOWN_PROFILE:
+        return None
+    for url, checked_by in unavailable_profiles.items():
+        if f"'{url}'" in issue.message or issue.message.endswith(f"={url}"):
+            return checked_by
+    return None

@@ -8,6 +8,7 @@ from werkzeug.wrappers.response import Response
 
 from ._common import account_key, safe_next
 from ._devices import MAX_AGE
+from ._messages import SIGN_IN_FAILED, SIGN_IN_MISSING
 from ._throttle import TooManyAttempts
 
 bp = Blueprint("auth", __name__)
@@ -21,8 +22,9 @@ def login() -> str | Response | tuple[str, int]:
     org = request.form.get("org") or orgs[0]
     user = request.form.get("user", "").strip()
     passphrase = request.form.get("passphrase", "")
+    again = {"orgs": orgs, "org": org, "user_id": user[:256]}  # a refused sign-in keeps all but the passphrase
     if org not in orgs or not user or not passphrase or len(user) > 256 or len(passphrase) > 1024:
-        return render_template("login.html", orgs=orgs, error="Give your user id and passphrase."), 400
+        return render_template("login.html", error=SIGN_IN_MISSING, **again), 400
     sessions = current_app.extensions["careledger.sessions"]
     devices = current_app.extensions["careledger.devices"]
     account = account_key(org, user)
@@ -30,16 +32,16 @@ def login() -> str | Response | tuple[str, int]:
     try:
         token = sessions.sign_in(org, user, passphrase, request.remote_addr or "?", device=device)
     except TooManyAttempts as exc:
-        refused = make_response(render_template("login.html", orgs=orgs, error=f"Not tried: {exc}."), 429)
+        refused = make_response(render_template("login.html", error=f"Not tried: {exc}.", **again), 429)
         refused.headers["Retry-After"] = str(exc.retry_after)
         return refused
-    except IdentityError as exc:
-        return render_template("login.html", orgs=orgs, error=str(exc)), 401
+    except IdentityError:
+        return render_template("login.html", error=SIGN_IN_FAILED, **again), 401
     role = sessions.get(token).role
     if role not in current_app.config["ROLES"]:
         sessions.sign_out(token)
         allowed = " or ".join(current_app.config["ROLES"])
-        return render_template("login.html", orgs=orgs, error=f"This app is for {allowed} accounts."), 403
+        return render_template("login.html", error=f"This app is for {allowed} accounts.", **again), 403
     session.clear()  # a new session on sign-in: no fixation
     session["sid"] = token
     response = redirect(safe_next(request.args.get("next"), url_for("main.home")))

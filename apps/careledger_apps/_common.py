@@ -19,24 +19,15 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from careledger.errors import (
-    ChaincodeRefusal,
-    Conflict,
-    EndorseError,
-    FailedPrecondition,
-    IdentityError,
-    InvalidArgument,
-    NotAuthorized,
-    NotFound,
-    NotFoundError,
-)
+from careledger.errors import IdentityError
 from careledger.services import Session
-from careledger.store import StoreError
 from careledger_protocol import Purpose
-from flask import Flask, abort, g, redirect, render_template, request, session, url_for
+from flask import Flask, g, redirect, request, session, url_for
 from werkzeug.wrappers.response import Response
 
+from . import _pages
 from ._devices import KnownDevices, secret_for
+from ._messages import FormExpired
 from ._throttle import Throttle
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,15 +35,6 @@ SESSION_SECONDS = 30 * 60
 # Opening a wallet key runs scrypt (32 MiB each): at most this many at once, so a burst of sign-ins on
 # the app's threads cannot take gigabytes.
 KEY_OPENINGS = 4
-
-# What each kind of refusal is called on the error page, and its HTTP status.
-REFUSAL_PAGES: dict[type[ChaincodeRefusal], tuple[str, int]] = {
-    NotAuthorized: ("The ledger refused: you are not allowed to do this.", 403),
-    NotFound: ("The ledger has no such item.", 404),
-    InvalidArgument: ("The ledger refused the request as malformed.", 400),
-    Conflict: ("That already exists on the ledger.", 409),
-    FailedPrecondition: ("The ledger refused: something must happen first.", 409),
-}
 
 # How the pages name each purpose (forms send the purpose itself).
 PURPOSE_LABELS = {
@@ -144,6 +126,7 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
     )
     app.config.from_mapping(
         APP_TITLE={"hospital": "CareLedger hospital", "portal": "CareLedger patient portal"}.get(name, "CareLedger"),
+        APP_NAV=f"{name}_nav.html",  # the links every page shows, error pages too
         SECRET_KEY=secrets.token_bytes(32),  # per process: sessions live in this process anyway
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -157,13 +140,13 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
 
     @app.before_request
     def protect() -> None:
+        g.user = app.extensions["careledger.sessions"].get(session.get("sid"))  # first: error pages show the menu
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(32)
         if request.method == "POST" and not secrets.compare_digest(
             request.form.get("csrf_token", ""), str(session.get("csrf", ""))
         ):
-            abort(400, description="The form expired or did not come from this site (CSRF check). Reload and retry.")
-        g.user = app.extensions["careledger.sessions"].get(session.get("sid"))
+            raise FormExpired()
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -184,34 +167,7 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
     def inject() -> dict[str, Any]:
         return {"csrf_token": session.get("csrf", ""), "user": g.get("user")}
 
-    @app.errorhandler(ChaincodeRefusal)
-    def ledger_refusal(exc: ChaincodeRefusal) -> tuple[str, int]:
-        title, status = next(
-            (page for kind, page in REFUSAL_PAGES.items() if isinstance(exc, kind)), ("The request failed", 400)
-        )
-        return render_template("error.html", title=title, reason=exc.reason), status
-
-    @app.errorhandler(EndorseError)
-    def network_failure(exc: EndorseError) -> tuple[str, int]:
-        reason = "The network could not process the request; retry."
-        return render_template("error.html", title="The request failed", reason=reason), 503
-
-    @app.errorhandler(NotFoundError)
-    def not_found(exc: NotFoundError) -> tuple[str, int]:
-        return render_template("error.html", title="Not found", reason=str(exc)), 404
-
-    @app.errorhandler(StoreError)
-    def store_refusal(exc: StoreError) -> tuple[str, int]:
-        return render_template("error.html", title="The record store refused", reason=str(exc)), 502
-
-    @app.errorhandler(400)
-    def bad_request(exc: Any) -> tuple[str, int]:
-        return render_template("error.html", title="Bad request", reason=getattr(exc, "description", "")), 400
-
-    @app.errorhandler(404)
-    def page_not_found(exc: Any) -> tuple[str, int]:
-        return render_template("error.html", title="Not found", reason="There is no such page."), 404
-
+    _pages.install(app)  # times shown as <time>, and the error pages
     return app
 
 

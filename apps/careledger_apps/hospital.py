@@ -8,19 +8,23 @@ contributions; the audit view.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from careledger.errors import ChaincodeRefusal
 from careledger.fhir import FHIRError
 from careledger.services import OpenedRecord, Session
 from careledger_models.runner import ModelRunner
-from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, Grant, Purpose, valid_justification
+from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, Grant, Purpose
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response
 
 from . import _auth, fhir_api
 from ._common import SessionStore, base_app, current_session, login_required
+from ._forms import Form, read_emergency, read_new_record
+from ._messages import ACCESS_REFUSED, EMERGENCY_REFUSED, UNKNOWN_PURPOSE
+from ._pages import error_page
 
 bp = Blueprint("main", __name__)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -52,58 +56,63 @@ def patient(patient_id: str) -> str:
 def open_record(record_id: str) -> str | tuple[str, int]:
     purpose = request.form.get("purpose", Purpose.TREATMENT)
     if purpose not in PURPOSES:
-        return render_template("error.html", title="Bad request", reason="unknown purpose"), 400
+        return error_page(UNKNOWN_PURPOSE)
     result = current_session().open_records([record_id], purpose)[0]
-    if not isinstance(result, OpenedRecord):
-        return render_template("error.html", title="Access refused", reason=result.reason), 403
+    if not isinstance(result, OpenedRecord):  # the ledger's decision, in its words for people
+        return error_page(ACCESS_REFUSED, reason=result.reason)
     return render_template("record.html", record=result)
 
 
 @bp.route("/emergency", methods=["GET", "POST"])
 @login_required
 def emergency() -> str | tuple[str, int]:
+    form = Form("emergency", request.form.copy() if request.method == "POST" else MultiDict())
     if request.method == "GET":
-        return render_template("hospital_emergency.html", error=None, min_letters=MIN_JUSTIFICATION_LETTERS)
-    record_id = request.form.get("record_id", "").strip()
-    justification = request.form.get("justification", "").strip()
-    if not record_id or not valid_justification(justification):
-        error = f"Give the record and a justification of at least {MIN_JUSTIFICATION_LETTERS} letters."
-        return render_template("hospital_emergency.html", error=error, min_letters=MIN_JUSTIFICATION_LETTERS), 400
-    result = current_session().open_records([record_id], emergency_justification=justification)[0]
+        return _emergency_page(form)
+    asked = read_emergency(form)
+    if asked is None:
+        return _emergency_page(form), 400
+    record_id, justification = asked
+    try:
+        result = current_session().open_records([record_id], emergency_justification=justification)[0]
+    except ChaincodeRefusal as exc:  # in words, by its type, with the form as it was sent
+        form.refused(exc)
+        return _emergency_page(form), form.status
     if not isinstance(result, OpenedRecord):
-        return render_template("error.html", title="Emergency access gave no content", reason=result.reason), 403
+        return error_page(EMERGENCY_REFUSED, reason=result.reason)
     current_app.logger.warning(
         "emergency access by %s recorded on the ledger", current_session().user
     )  # no patient data
     return render_template("record.html", record=result, emergency=True)
 
 
+def _emergency_page(form: Form) -> str:
+    return render_template("hospital_emergency.html", form=form, min_letters=MIN_JUSTIFICATION_LETTERS)
+
+
 @bp.route("/records/new", methods=["GET", "POST"])
 @login_required
 def new_record() -> str | Response | tuple[str, int]:
     if request.method == "GET":
-        return render_template("hospital_new.html", error=None)
-    patient_id = request.form.get("patient_id", "").strip()
-    category = request.form.get("category", "").strip()
-    upload = request.files.get("fhir")
+        return render_template("hospital_new.html", form=Form("record", MultiDict({"category": "laboratory"})))
+    form = Form("record", request.form.copy())
+    asked = read_new_record(form, request.files.get("fhir"))
+    if asked is None:
+        return render_template("hospital_new.html", form=form), 400
     try:
-        if upload and upload.filename:
-            resource = json.loads(upload.read())
+        record = current_session().create_record(asked.patient_id, asked.resource, asked.category)
+    except FHIRError as exc:  # what is wrong, for whoever fixes the file, folded away
+        if asked.uploaded:
+            form.problem("fhir", "fhir.not_fhir")
         else:
-            quantity: dict[str, Any] = {"value": float(request.form.get("value", ""))}
-            if unit := request.form.get("unit", "").strip():  # FHIR allows no empty strings
-                quantity["unit"] = unit
-            resource = {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {"text": request.form.get("code", "").strip() or "Observation"},
-                "valueQuantity": quantity,
-            }
-        record = current_session().create_record(patient_id, resource, category)
-    except (ValueError, FHIRError) as exc:  # ledger refusals go to the error page (status and reason)
-        return render_template("hospital_new.html", error=str(exc)), 400
+            form.problem("value", "record.not_fhir")
+        form.details = str(exc)
+        return render_template("hospital_new.html", form=form), 400
+    except ChaincodeRefusal as exc:
+        form.refused(exc)
+        return render_template("hospital_new.html", form=form), form.status
     flash(f"Record {record['id']} created.")
-    return redirect(url_for("main.patient", patient_id=patient_id))
+    return redirect(url_for("main.patient", patient_id=asked.patient_id))
 
 
 @bp.route("/models")

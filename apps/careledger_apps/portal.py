@@ -3,12 +3,12 @@
 Pages: my records; grant access (a member or an organization; categories or records; purposes;
 expiry) and revoke it; the live access log (chaincode events pushed to the page, emergency accesses
 highlighted); models run on my data and their results; export of my consents and access trail as FHIR;
-erasure of a record.
+erasure of a record. Revoking and erasing ask first, on a page of their own (no script needed); a form
+with a problem comes back as it was sent, each problem said next to its field (_forms, _messages).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 from collections.abc import Iterator
@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from careledger import fhir
-from careledger.consent_import import grants_from_consent
-from careledger.errors import GatewayError, IdentityError
+from careledger.consent_import import ConsentNotExpressible, grants_from_consent
+from careledger.errors import ChaincodeRefusal, GatewayError, IdentityError, NotFoundError
 from careledger.fhir import FHIRError
 from careledger.services import Session
-from careledger_protocol import PURPOSES
+from careledger_protocol import Grant, Record
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from . import _auth
 from ._common import SessionStore, base_app, current_session, login_required
+from ._forms import Form, latest_day, read_consent_upload, read_grant, today_utc
 from ._live import EventReaders, LiveLog
 
 bp = Blueprint("main", __name__)
@@ -43,38 +45,48 @@ def home() -> str:
 @bp.route("/grants")
 @login_required
 def grants() -> str:
+    return _grants_page(Form("grant"), Form("import"))[0]
+
+
+def _grants_page(grant_form: Form, import_form: Form) -> tuple[str, int]:
+    """The access page with its two forms as sent (a problem shows them again, filled in as they were)."""
     me = current_session()
-    mine = me.grants_of()
     records = me.my_records()
     categories = sorted({r["category"] for r in records if r["status"] == "active"})
     grantees = []
     for org in current_app.config["GRANTEE_ORGS"]:  # who is a patient where is not for patients to list
         for role in ("clinician", "researcher", "organization"):
             grantees += me.members_of(org, role)
-    return render_template(
-        "portal_grants.html", grants=mine, records=records, categories=categories, grantees=grantees, error=None
+    today = today_utc()
+    page = render_template(
+        "portal_grants.html",
+        grants=me.grants_of(),
+        records=records,
+        categories=categories,
+        grantees=grantees,
+        form=grant_form,
+        import_form=import_form,
+        first_day=today.isoformat(),
+        last_day=latest_day(today).isoformat(),
     )
+    return page, (grant_form.status if not grant_form.ok else import_form.status if not import_form.ok else 200)
 
 
 @bp.route("/grants", methods=["POST"])
 @login_required
 def grant() -> WerkzeugResponse | tuple[str, int]:
-    grantee = request.form.get("grantee", "").strip()
-    purposes = [p for p in request.form.getlist("purpose") if p in PURPOSES]
-    categories = request.form.getlist("category")
-    record_ids = request.form.getlist("record")
-    until = request.form.get("until", "")
+    form = Form("grant", request.form.copy())
+    choice = read_grant(form, today_utc())
+    if choice is None:
+        return _grants_page(form, Form("import"))
     try:
-        valid_until = datetime.date.fromisoformat(until)
-    except ValueError:
-        return render_template("error.html", title="Bad request", reason="Choose an expiry date."), 400
-    if not grantee or not purposes or not (categories or record_ids):
-        reason = "Choose who, for which purposes, and which records or categories."
-        return render_template("error.html", title="Bad request", reason=reason), 400
-    grant = current_session().grant(
-        grantee, purposes, f"{valid_until.isoformat()}T23:59:59Z", record_ids or None, categories or None
-    )
-    flash(f"Access granted to {grant['grantee']} until {valid_until.isoformat()}.")
+        grant = current_session().grant(
+            choice.grantee, choice.purposes, choice.valid_until, choice.record_ids, choice.categories
+        )
+    except ChaincodeRefusal as exc:  # in words, by its type, with the form as it was sent
+        form.refused(exc)
+        return _grants_page(form, Form("import"))
+    flash(f"Access granted to {grant['grantee']} until {choice.last_day.day} {choice.last_day:%B %Y}.")
     return redirect(url_for("main.grants"))
 
 
@@ -82,27 +94,51 @@ def grant() -> WerkzeugResponse | tuple[str, int]:
 @login_required
 def import_consent() -> WerkzeugResponse | tuple[str, int]:
     """A FHIR Consent uploaded by the patient: read whole (grants_from_consent), then granted."""
-    upload = request.files.get("consent")
-    try:
-        resource = json.loads(upload.read(256 * 1024)) if upload else None
-    except ValueError:
-        resource = None
-    if not isinstance(resource, dict):
-        return render_template("error.html", title="Bad request", reason="Choose a FHIR Consent saved as JSON."), 400
+    form = Form("import")
+    resource = read_consent_upload(form, request.files.get("consent"))
+    if resource is None:
+        return _grants_page(Form("grant"), form)
     me = current_session()
     try:
         requests = grants_from_consent(resource, me.member_id())
-    except FHIRError as exc:  # the reason names what a grant cannot say; it carries no record content
-        return render_template("error.html", title="Consent not imported", reason=str(exc)), 400
-    for r in requests:
-        me.grant(r.grantee, list(r.purposes), r.valid_until, list(r.record_ids) or None, list(r.categories) or None)
+    except ConsentNotExpressible as exc:  # valid FHIR asking what a grant cannot say: its message says what
+        form.errors["consent"] = f"Nothing was granted: {exc}."
+        return _grants_page(Form("grant"), form)
+    except FHIRError as exc:
+        form.problem("consent", "consent.not_fhir")
+        form.details = str(exc)
+        return _grants_page(Form("grant"), form)
+    made = 0
+    try:
+        for r in requests:
+            me.grant(r.grantee, list(r.purposes), r.valid_until, list(r.record_ids) or None, list(r.categories) or None)
+            made += 1
+    except ChaincodeRefusal as exc:
+        form.refused(exc)
+        if made:
+            form.general = f"{made} of the {len(requests)} grants were made before the ledger refused the next one."
+        return _grants_page(Form("grant"), form)
     flash(f"{len(requests)} grant(s) made from the consent document.")
     return redirect(url_for("main.grants"))
 
 
-@bp.route("/grants/<grant_id>/revoke", methods=["POST"])
+def _grant_of(grant_id: str) -> Grant:
+    found = next((g_ for g_ in current_session().grants_of() if g_["id"] == grant_id), None)
+    if found is None:
+        raise NotFoundError(f"no grant {grant_id} of yours")
+    return found
+
+
+@bp.route("/grants/<grant_id>/revoke", methods=["GET", "POST"])
 @login_required
-def revoke(grant_id: str) -> WerkzeugResponse:
+def revoke(grant_id: str) -> WerkzeugResponse | str:
+    """GET asks for confirmation (a page, so it works without JavaScript); the POST from it revokes."""
+    grant = _grant_of(grant_id)
+    if grant["status"] != "active":
+        flash(f"The access of {grant['grantee']} was already revoked.")
+        return redirect(url_for("main.grants"))
+    if request.method == "GET" or request.form.get("confirm") != "revoke":
+        return render_template("portal_revoke.html", grant=grant, form=Form("revoke", request.form.copy()))
     grant = current_session().revoke(grant_id)
     rotated = 0
     if request.form.get("rotate") == "yes":
@@ -155,6 +191,16 @@ def models() -> str:
     return render_template("portal_models.html", inferences=me.inferences_of())
 
 
+@bp.route("/models/<inference_id>")
+@login_required
+def model_card(inference_id: str) -> str:
+    """A model run on one of my records: the model, its approval and validation (for people like me), the
+    result explained, and the trail as the ledger checked it."""
+    from careledger_models.card import model_card as card_of
+
+    return render_template("portal_model_card.html", card=card_of(current_session(), inference_id))
+
+
 @bp.route("/export")
 @login_required
 def export() -> Response:
@@ -171,11 +217,24 @@ def export() -> Response:
     )
 
 
-@bp.route("/records/<record_id>/erase", methods=["POST"])
+def _record_of(record_id: str) -> Record:
+    found = next((r for r in current_session().my_records() if r["id"] == record_id), None)
+    if found is None:
+        raise NotFoundError(f"no record {record_id} of yours")
+    return found
+
+
+@bp.route("/records/<record_id>/erase", methods=["GET", "POST"])
 @login_required
-def erase(record_id: str) -> WerkzeugResponse | tuple[str, int]:
-    if request.form.get("confirm") != "erase":
-        return render_template("error.html", title="Not erased", reason="Type erase to confirm."), 400
+def erase(record_id: str) -> WerkzeugResponse | str | tuple[str, int]:
+    """GET asks for confirmation (a required box to tick); the POST from it erases."""
+    record = _record_of(record_id)
+    form = Form("erase", request.form.copy() if request.method == "POST" else MultiDict())
+    if request.method == "GET":
+        return render_template("portal_erase.html", record=record, form=form)
+    if form.value("confirm") != "erase":
+        form.problem("confirm", "confirm.erase")
+        return render_template("portal_erase.html", record=record, form=form), 400
     current_session().erase(record_id)
     flash(f"Record {record_id} erased: its keys and ciphertext are destroyed.")
     return redirect(url_for("main.home"))

@@ -2,6 +2,9 @@
 
 Runs workloads against the running local network and prints one row each. Example:
     python -m careledger_bench request-access-1:64:1000 request-access-100:8:60 grant:32:400
+
+careledger-bench scoring-offline [--help]: authorized batch scoring without a network (by stage, serial
+and with scoring processes, at 1,000 and 20,000 records).
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from .workloads import WORKLOADS, Bench
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["scoring-offline"]:  # no network: careledger_bench.scoring_offline
+        from .scoring_offline import main as scoring_offline
+
+        return scoring_offline(argv[1:])
     out_file = None
     if "--json" in argv:
         i = argv.index("--json")

@@ -3,6 +3,7 @@ next to plain XGBoost prediction on the same rows."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -12,14 +13,21 @@ import pandas as pd
 import xgboost as xgb
 from careledger.services import Session
 from careledger_models.datasets import breast_cancer
+from careledger_models.policies import ensure_policy
 from careledger_models.runner import ModelRunner, register
 from careledger_models.seed import seed
 from careledger_models.train import train
+from careledger_models.verify import verify_and_approve
 
 from .network_cpu import quiesce
 
 
-def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, workers: int = 8) -> dict[str, Any]:
+def batch_scoring(
+    state: Path, records: int = 1000, batch_size: int = 250, workers: int = 8, processes: int | None = None
+) -> dict[str, Any]:
+    """`processes`: scoring processes (careledger_models.pool), one per core by default; 0 scores in this
+    interpreter (the serial path)."""
+    processes = (os.cpu_count() or 1) if processes is None else processes
     profiles = state / "profiles"
     started = time.perf_counter()
     seeded = seed(
@@ -34,16 +42,22 @@ def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, worke
         if entry["status"] == "registered":
             with Session.open(profiles / "healthauthority.json", "ha-auditor-1") as auditor:
                 auditor.register()
-                entry = auditor.approve_model(entry["model_id"], entry["version"])
+                ensure_policy(auditor, entry["model_id"])
+                entry = verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
         with Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin") as clinician:
+            t_pool = time.perf_counter()
             runner = ModelRunner(
-                clinician, trained.artifact, entry["model_id"], entry["version"], batch_size=batch_size
+                clinician, trained.artifact, entry["model_id"], entry["version"], batch_size, processes=processes
             )
-            ids = sorted(seeded.records)
-            quiet_after_s = quiesce(state)  # the seeding's compaction is not the scoring's
-            t0 = time.perf_counter()
-            report = runner.run(ids, workers=workers)
-            end_to_end = time.perf_counter() - t0
+            with runner:
+                if runner.pool is not None:  # started, keys and model loaded, before the clock (like the model)
+                    runner.pool.wait_ready()
+                pool_start_s = time.perf_counter() - t_pool
+                ids = sorted(seeded.records)
+                quiet_after_s = quiesce(state)  # the seeding's compaction is not the scoring's
+                t0 = time.perf_counter()
+                report = runner.run(ids, workers=workers)
+                end_to_end = time.perf_counter() - t0
         rows = pd.DataFrame([dataset.frame.iloc[seeded.rows[r]].tolist() for r in ids], columns=dataset.features)
         booster = xgb.Booster()
         booster.load_model(bytearray(trained.artifact.read_bytes()))
@@ -64,6 +78,8 @@ def batch_scoring(state: Path, records: int = 1000, batch_size: int = 250, worke
         "access_batches": len(report.inference_tx_ids),
         "batch_size": batch_size,
         "workers": workers,
+        "scoring_processes": processes,
+        "runner_start_s": round(pool_start_s, 2),
         "seed_s": round(seed_seconds, 1),
         "quiet_after_s": quiet_after_s,
     }

@@ -161,7 +161,8 @@ def main() -> int:
         print("\nauthorized batch scoring of 1,000 records (seeding first):", flush=True)
         scored = scoring.batch_scoring(state_dir())
         print(
-            f"  end to end {scored['end_to_end_records_per_s']} records/s ({scored['end_to_end_s']} s) "
+            f"  end to end {scored['end_to_end_records_per_s']} records/s ({scored['end_to_end_s']} s, "
+            f"{scored['scoring_processes']} scoring processes) "
             f"vs plain XGBoost {scored['plain_xgboost_records_per_s']} records/s on the same rows"
         )
         print("\ngrowth: 1,000 vs 100,000 audit events of one patient on the ledger:", flush=True)

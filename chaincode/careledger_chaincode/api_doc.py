@@ -1,10 +1,12 @@
 """docs/chaincode-api.md, written from the contracts themselves (their GetMetadata), so that the document
 cannot drift from the code: `python -m careledger_chaincode.api_doc > docs/chaincode-api.md`, and a unit
-test compares the two."""
+test compares the two. JSON Schemas are shown in a compact notation the conventions explain."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from careledger_protocol import Event, codes
@@ -12,6 +14,8 @@ from careledger_protocol import Event, codes
 from . import __version__
 from .contracts import all_contracts
 from .runtime import Router
+
+Schema = dict[str, Any]
 
 CONVENTIONS = f"""# The CareLedger chaincode API
 
@@ -23,25 +27,120 @@ Chaincode version {__version__}.
 
 - **Names.** A function is called as `<contract>:<Function>`; the default contract (`careledger`) also
   answers to the bare `<Function>`. `org.hyperledger.fabric:GetMetadata` describes everything below.
-- **Arguments and results** are strings. Where a parameter's name ends in `_json` it is a JSON document;
-  results are JSON (documents, lists, or `{{"items": [...], "bookmark": "..."}}` pages: pass the bookmark
-  back for the next page, and `page_size` from 1 to 1000).
+- **Arguments and results** are strings. GetMetadata gives the JSON Schema of each (`parameters[].schema`,
+  `returns`, and the documents they name under `components.schemas`): an argument or result whose schema
+  is a string's is that text, any other is JSON text. Below they are written compactly: `{{a: T, b?: T}}` is
+  an object with a field `a`, an optional `b` and nothing else; `[T] (1..500)` a list of 1 to 500 (`unique`:
+  without duplicates); `"x" | "y"` one of these values; `text (1..512)` a string of 1 to 512 characters;
+  a name in lower case is a value type (see "Value types"), capitalized a document (see "Documents").
+  Listings answer `{{"items": [...], "bookmark": "..."}}` pages: pass the bookmark back for the next page.
 - **Who may call**: the caller is the transaction's creator (its MSP and its Fabric CA attributes `role`
   and `member_id`); each function's description says who may call it, and everyone else is refused.
 - **Private inputs** (wrapped keys, justifications, their salt) travel as transient data, never as
   arguments, so they never reach a block; a function that needs them says so.
-- **Refusals** come back as `chaincode response <status>, <CODE>: <reason>`: status 400 with one of
-  {", ".join(f"`{c}`" for c in codes.REFUSAL_CODES if c != codes.INTERNAL)}; status 500 `{codes.INTERNAL}` is a
-  bug (logged by its type only). The reason is for people; programs act on the code.
-- **Events**: each write sets one chaincode event, named one of {", ".join(f"`{e.value}`" for e in Event)}.
+- **Refusals** come back as `chaincode response <status>, <CODE>: <reason>`: status 400 with one of the
+  codes the function lists (any function answers `{codes.INVALID_ARGUMENT}` to a call with the wrong number of
+  arguments); status 500 `{codes.INTERNAL}` is a bug (logged by its type only). The reason is for people;
+  programs act on the code.
+- **Events**: a write sets at most one chaincode event, one of those it lists; the healthcare contract's
+  are {", ".join(f"`{e.value}`" for e in Event)}.
 """
+
+
+def compact(schema: Schema, named: bool = True) -> str:
+    """A schema in the document's compact notation (`named`: a titled schema by its title)."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rpartition("/")[2]
+    if named and "title" in schema:
+        return str(schema["title"])
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(kind)
+    if kind == "array":
+        unique = ", unique" if schema.get("uniqueItems") else ""
+        return f"[{compact(schema.get('items', {}))}]{_bounds(schema, 'minItems', 'maxItems', unique)}"
+    if kind == "object":
+        if "properties" in schema:
+            required = schema.get("required", [])
+            return "{" + ", ".join(_field(k, v, k in required) for k, v in schema["properties"].items()) + "}"
+        values = schema.get("additionalProperties")
+        return f"{{string: {compact(values)}}}" if isinstance(values, dict) and values else "object"
+    if kind == "string":
+        if "pattern" in schema:
+            return f"string matching `{schema['pattern']}`"
+        if "minLength" in schema or "maxLength" in schema:
+            return "text" + _bounds(schema, "minLength", "maxLength")
+    if kind in ("integer", "number"):
+        return str(kind) + _bounds(schema, "minimum", "maximum")
+    return str(kind) if kind else "any JSON"
+
+
+def _bounds(schema: Schema, low: str, high: str, extra: str = "") -> str:
+    if low not in schema and high not in schema:
+        return f" ({extra[2:]})" if extra else ""
+    return f" ({schema.get(low, 0)}..{schema.get(high, '')}{extra})"
+
+
+def _field(name: str, schema: Schema, required: bool) -> str:
+    return f"{name}{'' if required else '?'}: {compact(schema)}"
+
+
+def _titled(schema: Any) -> Iterator[Schema]:
+    """Every titled schema in `schema`, outermost first."""
+    if isinstance(schema, dict):
+        if "title" in schema:
+            yield schema
+        for value in schema.values():
+            yield from _titled(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _titled(value)
+
+
+def value_types(metadata: dict[str, Any]) -> dict[str, Schema]:
+    """The named value types the parameters use, by title; one title, one schema."""
+    found: dict[str, Schema] = {}
+    for contract in metadata["contracts"].values():
+        for tx in contract["transactions"]:
+            for schema in _titled([p["schema"] for p in tx["parameters"]]):
+                if found.setdefault(schema["title"], schema) != schema:
+                    raise ValueError(f"two different value types are titled {schema['title']!r}")
+    return dict(sorted(found.items()))
 
 
 def _function(contract: str, default: bool, tx: dict[str, Any]) -> str:
     name = tx["name"] if default else f"{contract}:{tx['name']}"
     params = ", ".join(p["name"] for p in tx["parameters"])
     kind = "evaluate (reads only)" if "EVALUATE" in tx["tag"] else "submit (writes)"
-    return f"### `{name}({params})`\n\n{kind}. {tx.get('description', 'No description yet.')}\n"
+    lines = [f"### `{name}({params})`", "", f"{kind}. {tx.get('description', 'No description yet.')}", ""]
+    if tx["parameters"]:
+        lines.append("- **Arguments**")
+        lines.extend(f"  - `{p['name']}`: `{compact(p['schema'])}`" for p in tx["parameters"])
+    lines.append(f"- **Returns** `{compact(tx['returns'])}`" if "returns" in tx else "- **Returns** nothing")
+    lines.append(f"- **Events** {_names(tx['events']) or 'none'}")
+    lines.append(f"- **Refusals** {_names(tx['refusals'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _value_type(title: str, schema: Schema) -> str:
+    description = schema.get("description", "")
+    return f"- `{title}`: {description}{'; ' if description else ''}{compact(schema, named=False)}"
+
+
+def _document(name: str, schema: Schema) -> str:
+    lines = [f"### `{name}`", ""]
+    if schema.get("description"):
+        lines += [schema["description"], ""]
+    required = schema.get("required", [])
+    for field, value in schema.get("properties", {}).items():
+        lines.append(f"- `{field}`{'' if field in required else ' (optional)'}: `{compact(value)}`")
+    return "\n".join(lines) + "\n"
 
 
 def document() -> str:
@@ -53,6 +152,10 @@ def document() -> str:
         if contract["info"]["description"]:
             parts.append(contract["info"]["description"] + "\n")
         parts.extend(_function(contract_name, default, tx) for tx in contract["transactions"])
+    parts.append("## Value types\n\nWhat the named strings of the arguments hold.\n")
+    parts.append("\n".join(_value_type(t, s) for t, s in value_types(metadata).items()) + "\n")
+    parts.append("## Documents\n\nWhat the functions answer (GetMetadata: `components.schemas`).\n")
+    parts.extend(_document(name, schema) for name, schema in metadata["components"]["schemas"].items())
     return "\n".join(parts)
 
 

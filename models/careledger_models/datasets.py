@@ -12,10 +12,37 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 FEATURE_SYSTEM = "urn:careledger:feature"
 OUTCOME_SYSTEM = "urn:careledger:outcome"  # the known outcome, for training; the runner never reads it
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    """People a model's performance is reported for: those whose `feature` lies in [low, high) (an open end
+    is None). Registered with the model, so "people like you" means the same thing to everyone."""
+
+    name: str
+    feature: str
+    low: float | None = None
+    high: float | None = None
+
+    def contains(self, value: float) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value < self.high)
+
+    def mask(self, column: pd.Series) -> np.ndarray:
+        inside = np.ones(len(column), dtype=bool)
+        if self.low is not None:
+            inside &= (column >= self.low).to_numpy()
+        if self.high is not None:
+            inside &= (column < self.high).to_numpy()
+        return inside
+
+    def rule(self) -> dict[str, Any]:
+        bounds = {k: v for k, v in (("low", self.low), ("high", self.high)) if v is not None}
+        return {"name": self.name, "feature": self.feature, **bounds}
 
 
 @dataclass(frozen=True)
@@ -27,6 +54,7 @@ class Dataset:
     schema: list[dict[str, Any]]
     category: str  # the records' category on the ledger
     loinc: tuple[str, str]  # the Observation's code
+    subgroups: tuple[Subgroup, ...] = ()
 
     @property
     def features(self) -> list[str]:
@@ -64,6 +92,13 @@ def breast_cancer() -> Dataset:
         c: ("mm" if c.endswith(("radius", "perimeter")) else "mm2" if c.endswith("area") else "1")
         for c in frame.columns
     }
+    # Tumour-size terciles of the whole dataset, rounded: fixed bounds, so one patient's group is known.
+    low, high = (round(float(q), 2) for q in frame["mean radius"].quantile([1 / 3, 2 / 3]))
+    sizes = (
+        Subgroup("radius-small", "mean radius", high=low),
+        Subgroup("radius-medium", "mean radius", low, high),
+        Subgroup("radius-large", "mean radius", low=high),
+    )
     return Dataset(
         "breast-cancer",
         "classification",
@@ -72,6 +107,7 @@ def breast_cancer() -> Dataset:
         _schema(frame, units, {}),
         "pathology",
         ("22637-3", "Pathology report"),
+        sizes,
     )
 
 
@@ -108,6 +144,12 @@ def diabetes() -> Dataset:
         _schema(frame, units, descriptions),
         "laboratory",
         ("33747-0", "General chemistry"),
+        (
+            Subgroup("sex-1", "sex", high=1.5),
+            Subgroup("sex-2", "sex", low=1.5),
+            Subgroup("age-under-50", "age", high=50.0),
+            Subgroup("age-50-plus", "age", low=50.0),
+        ),
     )
 
 
@@ -198,3 +240,14 @@ def check_features(schema: list[dict[str, Any]], features: dict[str, Any]) -> li
         elif not spec.get("min", -math.inf) <= value <= spec.get("max", math.inf):
             problems.append(f"{name}: {value} is outside {spec.get('min')}..{spec.get('max')}")
     return problems
+
+
+# -- the feature pipeline's identity -----------------------------------------------------------------------------
+def transform_sha256() -> str:
+    """The SHA-256 of the code that turns a record into a model's input row (read, check, canonical form):
+    a training run names it, so a trace can tell whether the pipeline that scores a record is the one the
+    model was trained and evaluated with."""
+    import inspect
+
+    source = "\n".join(inspect.getsource(f) for f in (from_observation, outcome_of, check_features, canonical_row))
+    return hashlib.sha256(source.encode()).hexdigest()

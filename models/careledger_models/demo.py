@@ -14,9 +14,11 @@ from careledger.services import Session
 from careledger_network.paths import state_dir
 
 from .datasets import DATASETS
+from .policies import ensure_policy
 from .runner import ModelRunner, register
 from .seed import seed
 from .train import train
+from .verify import verify_and_approve
 
 
 def _line(text: str = "") -> None:
@@ -56,10 +58,13 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
             metrics = ", ".join(f"{k}={v}" for k, v in trained.card["metrics"].items() if k != "n")
             _line(f"  trained: {metrics}")
             entry = register(researcher, trained)
+            policy = ensure_policy(auditor, entry["model_id"])
             if entry["status"] == "registered":
-                entry = auditor.approve_model(entry["model_id"], entry["version"])
+                # The auditor reproduces the registered metrics from the artifact; the ledger applies the policy.
+                entry = verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
             _line(
-                f"  registry: {entry['model_id']}@{entry['version']} {entry['status']}, "
+                f"  registry: {entry['model_id']}@{entry['version']} {entry['status']} under approval policy "
+                f"v{policy['version']} (metrics reproduced by {entry.get('approved_by', '-')}), "
                 f"artifact {entry['artifact_sha256'][:16]}…"
             )
             runner = ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"])

@@ -5,6 +5,10 @@ decrypted; each is checked against the feature schema (problems are reported per
 imputed); the model is loaded only if its artifact hashes to an approved, not retired, registry
 entry; predictions come with XGBoost's own SHAP contributions; every inference is recorded on the
 ledger (model version, record, input digest, output, explanation digest) in batches.
+
+Opening and scoring (scoring.score_sealed) runs in this interpreter, batches taking turns, or with
+`processes` in that many scoring processes (careledger_models.pool) that hold the keys and the model;
+both give the same inferences. Batches overlap their ledger round trips either way.
 """
 
 from __future__ import annotations
@@ -12,21 +16,23 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol, Self
 
-import numpy as np
-import pandas as pd
-import xgboost as xgb
 from careledger.errors import CareLedgerError, EndorseError
 from careledger.json_types import JsonArgument
-from careledger.services import OpenedRecord, Refused, Session
-from careledger_protocol import Model, Purpose
+from careledger.services import OpenedRecord, Refused, SealedRecord, Session
+from careledger_protocol import AccessResult, CohortLeaf, Grant, InferencesRecorded, Model, Purpose
+from joserfc.jwk import ECKey
 
-from .datasets import canonical_row, check_features, from_observation
+from .pool import ScoringPool, WorkerKeys
+from .scoring import Inference, ModelSpec, Scored, load_booster, score_sealed
 from .train import TrainedModel, next_version
+
+__all__ = ["Inference", "ModelRefused", "ModelRunner", "RunReport", "RunnerSession", "register"]
 
 
 class ModelRefused(CareLedgerError):
@@ -40,23 +46,28 @@ def register(session: Session, trained: TrainedModel) -> Model:
     trained.artifact.with_name("card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     if already:
         return session.model(trained.model_id, version)
-    return session.register_model(card)
+    cohort_file = trained.artifact.with_name("cohort.json")
+    cohort = [CohortLeaf(*leaf) for leaf in json.loads(cohort_file.read_text())] if cohort_file.exists() else []
+    return session.register_model(card, cohort)
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+class RunnerSession(Protocol):
+    """What the runner asks of its session (a careledger Session; offline benchmarks and tests give theirs)."""
 
+    org_key: ECKey | None
 
-@dataclass
-class Inference:
-    record_id: str
-    patient_id: str
-    output: dict[str, Any]
-    contributions: dict[str, float]  # per feature, plus "bias"
-    input_sha256: str
-    explanation_sha256: str
-    access_tx_id: str
-    ciphertext_sha256: str  # the record version the access decided on, which the model saw
+    def model(self, model_id: str, version: str) -> Model: ...
+    def grants_to_me(self) -> list[Grant]: ...
+    def request_access(self, record_ids: list[str], purpose: str) -> AccessResult: ...
+    def fetch_allowed(self, result: AccessResult) -> list[SealedRecord | Refused]: ...
+    def decrypt(self, sealed: SealedRecord) -> OpenedRecord: ...
+    def encryption_key(self) -> ECKey: ...
+    def record_inferences(
+        self,
+        batch: Mapping[str, JsonArgument],
+        outputs: Mapping[str, JsonArgument],
+        explanations: Mapping[str, JsonArgument],
+    ) -> InferencesRecorded: ...
 
 
 @dataclass
@@ -70,25 +81,53 @@ class RunReport:
 
 
 class ModelRunner:
-    def __init__(self, session: Session, artifact: Path, model_id: str, version: str, batch_size: int = 250) -> None:
+    """`processes=0` opens and scores in this interpreter; `processes=N` starts N scoring processes now (they
+    hold this session's private keys and the model; see careledger_models.pool), used until `close()`."""
+
+    def __init__(
+        self,
+        session: RunnerSession,
+        artifact: Path,
+        model_id: str,
+        version: str,
+        batch_size: int = 250,
+        processes: int = 0,
+    ) -> None:
         self.session = session
         self.model_id, self.version = model_id, version
         self.batch_size = batch_size
-        self.entry = self._approved_entry(artifact)
+        raw = artifact.read_bytes()  # read once: the bytes checked are the bytes loaded
+        self.entry = self._approved_entry(artifact, raw)
         self.schema = self.entry["feature_schema"]
         self.features = [f["name"] for f in self.schema]
-        self.booster = xgb.Booster()
-        self.booster.load_model(bytearray(artifact.read_bytes()))
+        self.spec = ModelSpec(
+            tuple(self.features),
+            self.schema,
+            self.entry.get("task", "classification") == "classification",
+            self.entry["artifact_sha256"],
+        )
+        self.booster = load_booster(raw)
         self._cpu_turn = threading.Lock()
+        self.pool = ScoringPool(WorkerKeys.of(session), raw, self.spec, processes) if processes > 0 else None
 
-    def _approved_entry(self, artifact: Path) -> Model:
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _approved_entry(self, artifact: Path, raw: bytes) -> Model:
         try:
             entry = self.session.model(self.model_id, self.version)
         except EndorseError as exc:
             raise ModelRefused(f"{self.model_id}@{self.version} is not in the registry: {exc}") from None
         if entry["status"] != "approved":
             raise ModelRefused(f"{self.model_id}@{self.version} is {entry['status']}, not approved: it may not run")
-        actual = hashlib.sha256(artifact.read_bytes()).hexdigest()
+        actual = hashlib.sha256(raw).hexdigest()
         if actual != entry["artifact_sha256"]:
             raise ModelRefused(
                 f"the artifact {artifact} does not match the approved {self.model_id}@{self.version} "
@@ -122,56 +161,21 @@ class ModelRunner:
     def _run_batch(self, batch: list[str]) -> RunReport:
         part = RunReport(self.model_id, self.version)
         access = self.session.request_access(batch, purpose=Purpose.DIAGNOSIS_AI)
-        fetched = self.session.fetch_allowed(access)  # denied records are never fetched
-        # Decryption and prediction hold the GIL; batches take turns so that one finishes early and
-        # records its inferences on the ledger while the next decrypts, instead of all finishing together.
-        with self._cpu_turn:
-            rows: list[list[float]] = []
-            kept: list[OpenedRecord] = []
-            ciphertexts: dict[str, str] = {}
-            for item in fetched:
-                if isinstance(item, Refused):
-                    part.denied.append((item.record_id, item.reason))
-                    continue
-                opened = self.session.decrypt(item)
-                features = from_observation(opened.resource)
-                problems = check_features(self.schema, features)
-                if problems:
-                    part.invalid.append((item.record_id, problems))
-                    continue
-                rows.append([float(features[f]) for f in self.features])
-                kept.append(opened)
-                ciphertexts[item.record_id] = item.key_entry["ciphertext_sha256"]
-            if not kept:
-                return part
-            matrix = xgb.DMatrix(pd.DataFrame(np.array(rows), columns=self.features), feature_names=self.features)
-            predictions = self.booster.predict(matrix)
-            contributions = self.booster.predict(matrix, pred_contribs=True)
-        classification = self.entry.get("task", "classification") == "classification"
-        for record, row, prediction, contrib in zip(kept, rows, predictions, contributions, strict=True):
-            output: dict[str, Any] = (
-                {"probability": round(float(prediction), 6), "label": "positive" if prediction >= 0.5 else "negative"}
-                if classification
-                else {"prediction": round(float(prediction), 4)}
-            )
-            explanation = {name: round(float(v), 6) for name, v in zip([*self.features, "bias"], contrib, strict=True)}
-            part.inferences.append(
-                Inference(
-                    record_id=record.record_id,
-                    patient_id=record.patient_id,
-                    output=output,
-                    contributions=explanation,
-                    input_sha256=hashlib.sha256(canonical_row(dict(zip(self.features, row, strict=True)))).hexdigest(),
-                    explanation_sha256=_digest(explanation),
-                    access_tx_id=record.access_tx_id,
-                    ciphertext_sha256=ciphertexts[record.record_id],
-                )
-            )
+        sealed: list[SealedRecord] = []
+        for item in self.session.fetch_allowed(access):  # denied records are never fetched
+            if isinstance(item, Refused):
+                part.denied.append((item.record_id, item.reason))
+            else:
+                sealed.append(item)
+        scored = self._score(sealed)
+        part.inferences, part.invalid = scored.inferences, scored.invalid
+        if not part.inferences:
+            return part
         batch_doc: dict[str, JsonArgument] = {
             "model_id": self.model_id,
             "version": self.version,
             "artifact_sha256": self.entry["artifact_sha256"],
-            "access_tx_id": kept[0].access_tx_id,
+            "access_tx_id": part.inferences[0].access_tx_id,
             "inferences": [
                 {
                     "record_id": i.record_id,
@@ -184,5 +188,14 @@ class ModelRunner:
         }
         # Outputs are patient data: transient, kept as private data that erasure purges; salted digests in public.
         outputs = {i.record_id: i.output for i in part.inferences}
-        part.inference_tx_ids.append(self.session.record_inferences(batch_doc, outputs)["tx_id"])
+        explanations = {i.record_id: i.contributions for i in part.inferences}
+        part.inference_tx_ids.append(self.session.record_inferences(batch_doc, outputs, explanations)["tx_id"])
         return part
+
+    def _score(self, sealed: list[SealedRecord]) -> Scored:
+        if self.pool is not None:
+            return self.pool.score(sealed)
+        # Decryption and prediction hold the GIL; batches take turns so that one finishes early and
+        # records its inferences on the ledger while the next decrypts, instead of all finishing together.
+        with self._cpu_turn:
+            return score_sealed(sealed, self.session.decrypt, self.booster, self.spec)

@@ -20,13 +20,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from careledger_protocol import Model, Purpose
+from careledger_protocol import CohortLeaf, Model, Purpose, merkle_root, sha256_of_json
 
-from .datasets import Dataset, fingerprint
+from .datasets import Dataset, fingerprint, transform_sha256
 
+LEDGER_COHORT = "ledger-cohort"  # a training run's data_source when it read consented records from the ledger
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DEFAULT_PARAMS: dict[str, Any] = {"max_depth": 3, "eta": 0.1, "subsample": 0.9, "colsample_bytree": 0.8, "nthread": 2}
 ROUNDS = 200
+
+
+@dataclass(frozen=True)
+class Scores:
+    metrics: dict[str, float]
+    subgroups: dict[str, dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -105,24 +112,36 @@ def _regression_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def _subgroups(dataset: Dataset, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Subgroups the data allows: sex and age bands (diabetes); tumour-size terciles (breast cancer)."""
-    if dataset.name == "diabetes-progression":
-        return {
-            "sex-1": (frame["sex"] == 1).to_numpy(),
-            "sex-2": (frame["sex"] == 2).to_numpy(),
-            "age-under-50": (frame["age"] < 50).to_numpy(),
-            "age-50-plus": (frame["age"] >= 50).to_numpy(),
-        }
-    radius = frame["mean radius"]
-    low, high = radius.quantile([1 / 3, 2 / 3])
-    return {
-        "radius-small": (radius <= low).to_numpy(),
-        "radius-medium": ((radius > low) & (radius <= high)).to_numpy(),
-        "radius-large": (radius > high).to_numpy(),
+    """Each of the dataset's subgroups (sex and age bands for diabetes; tumour-size terciles for breast
+    cancer) as a mask over the rows."""
+    return {group.name: group.mask(frame[group.feature]) for group in dataset.subgroups}
+
+
+def evaluation_split(dataset: Dataset, seed: int, test_fraction: float) -> tuple[pd.DataFrame, pd.Series]:
+    """The held-out rows a model of this seed is evaluated on (a verifier rebuilds them the same way)."""
+    _, test_idx = _split(len(dataset.frame), seed, test_fraction)
+    return dataset.frame.iloc[test_idx], dataset.target.iloc[test_idx]
+
+
+def score(dataset: Dataset, booster: xgb.Booster, x_test: pd.DataFrame, y_test: np.ndarray) -> Scores:
+    """A model's metrics on evaluation rows, overall and for each subgroup of at least 10 rows."""
+    predicted = booster.predict(xgb.DMatrix(x_test, feature_names=dataset.features))
+    metric = _classification_metrics if dataset.task == "classification" else _regression_metrics
+    subgroups = {
+        name: metric(y_test[mask], predicted[mask])
+        for name, mask in _subgroups(dataset, x_test).items()
+        if mask.sum() >= 10
     }
+    return Scores(metric(y_test, predicted), subgroups)
 
 
-def train(dataset: Dataset, seed: int = 7, test_fraction: float = 0.25, out_dir: Path | None = None) -> TrainedModel:
+def train(
+    dataset: Dataset,
+    seed: int = 7,
+    test_fraction: float = 0.25,
+    out_dir: Path | None = None,
+    data_source: str = "",
+) -> TrainedModel:
     frame, target = dataset.frame, dataset.target
     train_idx, test_idx = _split(len(frame), seed, test_fraction)
     x_train, y_train = frame.iloc[train_idx], target.iloc[train_idx]
@@ -132,13 +151,7 @@ def train(dataset: Dataset, seed: int = 7, test_fraction: float = 0.25, out_dir:
     booster = xgb.train(
         params, xgb.DMatrix(x_train, label=y_train, feature_names=dataset.features), num_boost_round=ROUNDS
     )
-    predicted = booster.predict(xgb.DMatrix(x_test, feature_names=dataset.features))
-    score = _classification_metrics if dataset.task == "classification" else _regression_metrics
-    subgroup_metrics = {
-        name: score(y_test[mask], predicted[mask])
-        for name, mask in _subgroups(dataset, x_test).items()
-        if mask.sum() >= 10
-    }
+    scores = score(dataset, booster, x_test, y_test)
     out_dir = out_dir or ARTIFACTS
     raw = bytes(booster.save_raw("json"))
     artifact_sha = hashlib.sha256(raw).hexdigest()
@@ -160,8 +173,16 @@ def train(dataset: Dataset, seed: int = 7, test_fraction: float = 0.25, out_dir:
             "test_fraction": test_fraction,
             "train_rows": len(train_idx),
         },
-        "metrics": score(y_test, predicted),
-        "subgroup_metrics": subgroup_metrics,
+        "metrics": scores.metrics,
+        "subgroup_metrics": scores.subgroups,
+        "training": {
+            "seed": seed,
+            "evaluation_fingerprint": fingerprint(x_test, target.iloc[test_idx]),
+            "schema_sha256": sha256_of_json(dataset.schema),
+            "transform_sha256": transform_sha256(),
+            "data_source": data_source or f"scikit-learn:{dataset.name}",
+            "subgroups": [group.rule() for group in dataset.subgroups],
+        },
         "code_ref": _code_ref(),
         "libraries": _libraries(),
         "trained_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -188,7 +209,8 @@ def train_on_cohort(
         r for g in grants if g["status"] == "active" and Purpose.RESEARCH in g["purposes"] for r in g["keyed_records"]
     }
     candidates = sorted(wanted)
-    rows, labels, used, skipped = [], [], [], []
+    rows, labels, used, skipped, leaves = [], [], [], [], []
+    access_tx_ids: set[str] = set()
     for i in range(0, len(candidates), 250):
         for item in session.open_records(candidates[i : i + 250], purpose=Purpose.RESEARCH):
             if not isinstance(item, OpenedRecord):
@@ -202,15 +224,25 @@ def train_on_cohort(
             rows.append([float(features[f]) for f in dataset.features])
             labels.append(outcome)
             used.append(item.record_id)
+            leaves.append(CohortLeaf(item.record_id, item.version, item.ciphertext_sha256))
+            access_tx_ids.add(item.access_tx_id)
     if len(used) < 20:
         raise ValueError(f"only {len(used)} usable records were granted for research; at least 20 are needed")
     frame = pd.DataFrame(rows, columns=dataset.features)
     target = pd.Series(labels, name=dataset.target.name)
-    cohort = Dataset(dataset.name, dataset.task, frame, target, dataset.schema, dataset.category, dataset.loinc)
-    trained = train(cohort, seed=seed, out_dir=out_dir)
-    trained.card["parameters"].update(
-        cohort="ledger research consents", cohort_records=len(used), cohort_fingerprint=fingerprint(frame, target)
+    cohort = Dataset(
+        dataset.name, dataset.task, frame, target, dataset.schema, dataset.category, dataset.loinc, dataset.subgroups
     )
+    trained = train(cohort, seed=seed, out_dir=out_dir, data_source=LEDGER_COHORT)
+    trained.card["parameters"].update(cohort_records=len(used), cohort_fingerprint=fingerprint(frame, target))
+    trained.card["training"]["cohort"] = {
+        "access_tx_ids": sorted(access_tx_ids),
+        "records": len(leaves),
+        "merkle_root": merkle_root(leaves),
+    }
+    # The leaves say which records were used: kept beside the artifact (for `model trace`), sent to the ledger
+    # as transient data only.
+    trained.artifact.with_name("cohort.json").write_text(json.dumps(sorted(leaves)) + "\n")
     trained.card["description"] = f"XGBoost {dataset.task} on {len(used)} consented records read from the ledger"
     return trained, {"records": used, "skipped": skipped, "frame": frame, "target": target}
 

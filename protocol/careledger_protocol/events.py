@@ -19,7 +19,11 @@ class Event(StrEnum):
     MODEL_REGISTERED = "ModelRegistered"
     MODEL_APPROVED = "ModelApproved"
     MODEL_RETIRED = "ModelRetired"
+    APPROVAL_POLICY_SET = "ApprovalPolicySet"
     INFERENCES_RECORDED = "InferencesRecorded"
+    INFERENCE_REVIEWED = "InferenceReviewed"
+    OUTCOME_RECORDED = "OutcomeRecorded"
+    MODEL_SUSPENDED = "ModelSuspended"  # an outcome's check found a monitoring bound crossed: an alert for auditors
     CONSORTIUM_SET = "ConsortiumSet"
 
 

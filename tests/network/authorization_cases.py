@@ -9,12 +9,14 @@ from joserfc.jwk import ECKey
 
 from .authorization_scene import (
     Arguments,
+    approval_of,
     current_org_key,
     emergency_on_spare,
     grant_doc,
     model_doc,
     new_record,
     page_of,
+    policy_for_scene,
     verify_scene_access,
 )
 
@@ -85,10 +87,14 @@ CASES: list[Case] = [
     ("register-model/researcher", "h1-researcher-1", "RegisterModel", lambda s: [model_doc("1.1.0")], True, True),
     ("register-model/clinician", "h1-clinician-1", "RegisterModel", lambda s: [model_doc("1.2.0")], True, False),
     ("register-model/patient", "h1-patient-1", "RegisterModel", lambda s: [model_doc("1.3.0")], True, False),
-    ("approve-model/authority-auditor", "ha-auditor-1", "ApproveModel", lambda s: [s.model, "1.0.0"], True, True),
-    ("approve-model/researcher", "h1-researcher-1", "ApproveModel", lambda s: [s.model, "1.0.0"], True, False),
-    ("approve-model/hospital-admin", "h1-admin", "ApproveModel", lambda s: [s.model, "1.0.0"], True, False),
-    ("approve-model/authority-admin", "ha-admin", "ApproveModel", lambda s: [s.model, "1.0.0"], True, False),
+    ("approve-model/authority-auditor", "ha-auditor-1", "ApproveModel", approval_of("1.0.0"), True, True),
+    ("approve-model/researcher", "h1-researcher-1", "ApproveModel", approval_of("1.0.0"), True, False),
+    ("approve-model/hospital-admin", "h1-admin", "ApproveModel", approval_of("1.0.0"), True, False),
+    ("approve-model/authority-admin", "ha-admin", "ApproveModel", approval_of("1.0.0"), True, False),
+    ("set-policy/authority-auditor", "ha-auditor-1", "SetApprovalPolicy", policy_for_scene, True, True),
+    ("set-policy/hospital-admin", "h1-admin", "SetApprovalPolicy", policy_for_scene, True, False),
+    ("set-policy/researcher", "h1-researcher-1", "SetApprovalPolicy", policy_for_scene, True, False),
+    ("read-policy/patient", "h1-patient-1", "GetApprovalPolicy", lambda s: [s.model, ""], False, True),
     ("retire-model/clinician", "h2-clinician-1", "RetireModel", lambda s: [s.model, "1.0.0", "no"], True, False),
     # organization keys
     ("org-key/admin", "h2-admin", "RegisterOrganizationKey", lambda s: [current_org_key(H2, s)], True, True),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from careledger_protocol import sha256_of_json
 from fabric_gateway import Contract
 
 RUN = uuid.uuid4().hex[:8]
@@ -101,7 +102,35 @@ def model_doc(version: str) -> dict[str, Any]:
         "parameters": {"seed": 1},
         "metrics": {"auc": 0.9},
         "code_ref": "test",
+        "training": {
+            "seed": 1,
+            "evaluation_fingerprint": sha("evaluation"),
+            "schema_sha256": sha256_of_json([{"name": "f1", "type": "float"}]),
+            "transform_sha256": sha("transform"),
+            "data_source": "scikit-learn:matrix",
+        },
     }
+
+
+def reproduction_doc(version: str) -> dict[str, Any]:
+    """What an auditor who reproduced model_doc(version)'s metrics sends with ApproveModel."""
+    model = model_doc(version)
+    return {
+        "artifact_sha256": model["artifact_sha256"],
+        "evaluation_fingerprint": model["training"]["evaluation_fingerprint"],
+        "metrics": model["metrics"],
+        "subgroup_metrics": {},
+    }
+
+
+def approval_of(version: str) -> Arguments:
+    """ApproveModel of the scene's model version, with the reproduced metrics."""
+    return lambda s: [s.model, version, reproduction_doc(version)]
+
+
+def policy_for_scene(s: Scene) -> list[Any]:
+    """An approval policy the scene's model meets (set again, as a new version, by each allowed case)."""
+    return [{"model_id": s.model, "min_metrics": {"auc": 0.8}}]
 
 
 def current_org_key(msp: str, s: Scene) -> str:

@@ -119,7 +119,9 @@ def test_grant_open_revoke_refuse(portal_app: Any, hospital_app: Any, web_users:
 
     grants = patient.get("/grants").get_data(as_text=True)
     grant_id = grants.split("/grants/")[1].split("/revoke")[0]
-    revoked = patient.post(f"/grants/{grant_id}/revoke", follow_redirects=True)
+    asked = patient.post(f"/grants/{grant_id}/revoke")  # revoking asks first
+    assert "Yes, revoke access" in asked.get_data(as_text=True)
+    revoked = patient.post(f"/grants/{grant_id}/revoke", {"confirm": "revoke"}, follow_redirects=True)
     assert "revoked" in revoked.get_data(as_text=True)
     again = clinician.post(f"/records/{web_users.record_id}/open", {"purpose": "treatment"})
     assert again.status_code == 403

@@ -17,7 +17,7 @@ from careledger_network.network import Network
 from fabric_gateway import Contract, Gateway
 
 from .authorization_cases import CASES
-from .authorization_scene import RUN, USERS, Scene, jwe, model_doc, q, record_doc, split_private
+from .authorization_scene import RUN, USERS, Scene, jwe, model_doc, policy_for_scene, q, record_doc, split_private
 
 pytestmark = pytest.mark.network
 
@@ -46,6 +46,7 @@ def scene(network: Network) -> Iterator[Scene]:
     }
     s.grant = s.call("h1-patient-1", "GrantConsent", grant, write=True)["id"]
     s.call("h1-researcher-1", "RegisterModel", model_doc("1.0.0"), write=True)
+    s.call("ha-auditor-1", "SetApprovalPolicy", policy_for_scene(s)[0], write=True)
     s.access_tx = s.call(
         "h2-clinician-1", "RequestAccess", {"record_ids": [s.record], "purpose": "treatment"}, write=True
     )["tx_id"]

@@ -36,8 +36,10 @@ def _serve(app: Any, cert: Path, key: Path) -> tuple[str, Any]:
 @pytest.fixture(scope="module")
 def model(network: Network, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     from careledger_models.datasets import breast_cancer
+    from careledger_models.policies import ensure_policy
     from careledger_models.runner import register
     from careledger_models.train import train
+    from careledger_models.verify import verify_and_approve
 
     artifacts = tmp_path_factory.mktemp("models")
     trained = train(breast_cancer(), seed=7, out_dir=artifacts)
@@ -48,7 +50,8 @@ def model(network: Network, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     if entry["status"] == "registered":
         with Session.open(profiles / "healthauthority.json", "ha-auditor-1") as auditor:
             auditor.register()
-            entry = auditor.submit("ApproveModel", entry["model_id"], entry["version"])
+            ensure_policy(auditor, entry["model_id"])
+            entry = verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
     return artifacts, entry
 
 
@@ -160,6 +163,7 @@ def test_grant_open_run_live_log_revoke_refuse(
         # 4. The patient revokes; 5. the clinician is refused, with the reason.
         patient.goto(f"{sites['portal']}/grants")
         patient.locator("tr", has_text=web_users.clinician).locator("button.revoke").first.click()
+        patient.click("#confirm-revoke")  # revoking asks first, on a page of its own
         expect(patient.locator(".flash")).to_contain_text("revoked")
         patient.screenshot(path=str(ARTIFACTS / "5-patient-revokes.png"), full_page=True)
         clinician.goto(patient_page)

@@ -11,9 +11,11 @@ import pytest
 from careledger import crypto
 from careledger.services import Session
 from careledger_models.datasets import breast_cancer
+from careledger_models.policies import ensure_policy
 from careledger_models.runner import ModelRefused, ModelRunner, register
 from careledger_models.seed import SeedResult, seed
 from careledger_models.train import TrainedModel, train
+from careledger_models.verify import verify_and_approve
 from careledger_network.network import Network
 
 pytestmark = pytest.mark.network
@@ -59,8 +61,9 @@ def approved(
 ) -> tuple[TrainedModel, dict[str, Any]]:
     trained = train(breast_cancer(), seed=21, out_dir=tmp_path_factory.mktemp("artifacts"))
     entry = register(sessions["researcher"], trained)
+    ensure_policy(sessions["auditor"], entry["model_id"])
     if entry["status"] == "registered":
-        entry = sessions["auditor"].submit("ApproveModel", entry["model_id"], entry["version"])
+        entry = verify_and_approve(sessions["auditor"], entry["model_id"], entry["version"], trained.artifact)
     assert entry["status"] == "approved"
     return trained, entry
 
@@ -128,7 +131,7 @@ def test_unapproved_retired_and_tampered_models_are_refused(
     )
     with pytest.raises(ModelRefused, match="not approved"):
         ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
-    sessions["auditor"].submit("ApproveModel", newer["model_id"], newer["version"])
+    verify_and_approve(sessions["auditor"], newer["model_id"], newer["version"], retrained.artifact)
     sessions["auditor"].submit("RetireModel", newer["model_id"], newer["version"], "superseded in test")
     with pytest.raises(ModelRefused, match="retired"):
         ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])

@@ -10,7 +10,9 @@ from typing import Any
 from careledger_chaincode.contracts import all_contracts
 from careledger_chaincode.runtime import ClientIdentity, Outcome, Router
 from careledger_chaincode.runtime.testing import MemoryLedger
-from careledger_protocol import EVENT_NAMES
+from careledger_protocol import EVENT_NAMES, sha256_of_json
+
+from .contract_declarations import CheckedLedger
 
 JWK = json.dumps(
     {
@@ -89,10 +91,11 @@ class Actor:
 
 
 class World:
-    """A ledger with registered members of three orgs and org keys for both hospitals."""
+    """A ledger with registered members of three orgs and org keys for both hospitals; every call is checked
+    against what its function declares (contract_declarations)."""
 
     def __init__(self) -> None:
-        self.ledger = MemoryLedger(Router(all_contracts()))
+        self.ledger: MemoryLedger = CheckedLedger(Router(all_contracts()))
         L = self.ledger
         self.h1_admin = Actor(L, "h1-admin", H1, "admin")
         self.h2_admin = Actor(L, "h2-admin", H2, "admin")
@@ -170,3 +173,49 @@ class World:
         keys = {r: jwe(grantee) for r in (record_ids or [])}
         doc = self.grant(grantee, record_ids, **extra)
         return dict(patient.ok("GrantConsent", doc, transient={"wrapped_keys": keys}))
+
+
+# -- models ------------------------------------------------------------------------------------------------------
+def training_run(feature_schema: list[dict[str, Any]], **changes: Any) -> dict[str, Any]:
+    """A training run on a public dataset, consistent with the schema (the contract recomputes its digest)."""
+    return {
+        "seed": 7,
+        "evaluation_fingerprint": digest("evaluation rows"),
+        "schema_sha256": sha256_of_json(feature_schema),
+        "transform_sha256": digest("transform code"),
+        "data_source": "scikit-learn:test",
+        **changes,
+    }
+
+
+def reproduction(model: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """What an auditor who reproduced the model's registered metrics sends with ApproveModel."""
+    return {
+        "artifact_sha256": model["artifact_sha256"],
+        "evaluation_fingerprint": model["training"]["evaluation_fingerprint"],
+        "metrics": model["metrics"],
+        "subgroup_metrics": model.get("subgroup_metrics", {}),
+        **changes,
+    }
+
+
+def approve(world: World, model: dict[str, Any]) -> dict[str, Any]:
+    """The authority's auditor approves a registered model under a policy that asks for nothing."""
+    try:
+        world.auditor.ok("GetApprovalPolicy", model["model_id"], "")
+    except AssertionError:
+        world.auditor.ok("SetApprovalPolicy", {"model_id": model["model_id"]})
+    approved: dict[str, Any] = world.auditor.ok(
+        "ApproveModel", model["model_id"], model["version"], reproduction(model)
+    )
+    return approved
+
+
+def explanation(*features: str) -> dict[str, float]:
+    """Per-feature contributions as the runner sends them (transient 'explanations'), plus "bias"."""
+    return {"bias": -0.1, **{name: round(0.1 * (n + 1), 6) for n, name in enumerate(features)}}
+
+
+def inference_transient(outputs: dict[str, Any], features: tuple[str, ...] = ("mean radius",)) -> dict[str, Any]:
+    """RecordInferences' transient data for these outputs: the salt, and each record's explanation."""
+    return {"outputs": outputs, "salt": SALT, "explanations": {r: explanation(*features) for r in outputs}}

@@ -8,10 +8,24 @@ import json
 import pytest
 from careledger_chaincode.contracts import all_contracts
 from careledger_chaincode.runtime import Router
+from careledger_protocol import sha256_of_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .chaincode_helpers import SALT, Actor, World, digest
+from .chaincode_helpers import Actor, World, approve, digest, explanation, inference_transient, training_run
+
+MODEL_M = {
+    "model_id": "m",
+    "version": "1.0.0",
+    "artifact_sha256": digest("a"),
+    "format": "xgboost-json",
+    "training_data_fingerprint": digest("d"),
+    "feature_schema": [{"name": "x", "type": "float"}],
+    "parameters": {},
+    "metrics": {"auc": 0.9},
+    "code_ref": "c",
+    "training": training_run([{"name": "x", "type": "float"}]),
+}
 
 ALICE = "h1-patient-1@Hospital1MSP"
 BOB = "h1-patient-2@Hospital1MSP"
@@ -33,19 +47,9 @@ def _world() -> World:
         patient.ok("GrantConsent", grant, transient=keys)
     w.researcher.ok(
         "RegisterModel",
-        {
-            "model_id": "m",
-            "version": "1.0.0",
-            "artifact_sha256": digest("a"),
-            "format": "xgboost-json",
-            "training_data_fingerprint": digest("d"),
-            "feature_schema": [{"name": "x", "type": "float"}],
-            "parameters": {},
-            "metrics": {"auc": 0.9},
-            "code_ref": "c",
-        },
+        MODEL_M,
     )
-    w.auditor.ok("ApproveModel", "m", "1.0.0")
+    approve(w, MODEL_M)
     for record_id in ("rec-a", "rec-b"):
         txid = w.dr_h2.ok("RequestAccess", {"record_ids": [record_id], "purpose": "diagnosis-ai"})["tx_id"]
         batch = {
@@ -58,15 +62,12 @@ def _world() -> World:
                     "record_id": record_id,
                     "ciphertext_sha256": digest(record_id),
                     "input_sha256": digest("in"),
-                    "explanation_sha256": digest("ex"),
+                    "explanation_sha256": sha256_of_json(explanation("x")),
                 }
             ],
         }
-        w.dr_h2.ok(
-            "RecordInferences",
-            batch,
-            transient={"outputs": {record_id: {"label": "positive", "probability": 0.9}}, "salt": SALT},
-        )
+        outputs = {record_id: {"label": "positive", "probability": 0.9}}
+        w.dr_h2.ok("RecordInferences", batch, transient=inference_transient(outputs, ("x",)))
     return w
 
 
@@ -213,6 +214,11 @@ def test_read_only_functions_are_marked() -> None:
         "GetNewRecordRecipients",
         "GetRecipients",
         "GetConsortium",
+        "GetApprovalPolicy",
+        "TraceInference",
+        "GetInferenceReviews",
+        "GetModelUse",
+        "GetModelPerformance",
     }
 
 

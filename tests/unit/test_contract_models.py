@@ -6,8 +6,18 @@ import json
 from typing import Any
 
 import pytest
+from careledger_protocol import sha256_of_json
 
-from .chaincode_helpers import SALT, World, digest
+from .chaincode_helpers import (
+    SALT,
+    World,
+    approve,
+    digest,
+    explanation,
+    inference_transient,
+    reproduction,
+    training_run,
+)
 
 MODEL = "breast-cancer-xgb"
 OUTPUT = {"label": "positive", "probability": 0.991}
@@ -30,6 +40,7 @@ def model_doc(version: str = "1.0.0") -> dict[str, Any]:
         "metrics": {"auc": 0.99, "accuracy": 0.96},
         "subgroup_metrics": {"large-tumours": {"auc": 0.97}},
         "code_ref": "git:abc123",
+        "training": training_run([{"name": "mean radius", "type": "float", "unit": "mm", "min": 0, "max": 50}]),
     }
 
 
@@ -37,10 +48,10 @@ def test_model_lifecycle(w: World) -> None:
     w.dr_h1.refused("NOT_AUTHORIZED", "RegisterModel", model_doc())
     assert w.researcher.ok("RegisterModel", model_doc())["status"] == "registered"
     w.researcher.refused("CONFLICT", "RegisterModel", model_doc())
-    w.h1_auditor.refused("NOT_AUTHORIZED", "ApproveModel", MODEL, "1.0.0")
-    w.researcher.refused("NOT_AUTHORIZED", "ApproveModel", MODEL, "1.0.0")
-    assert w.auditor.ok("ApproveModel", MODEL, "1.0.0")["status"] == "approved"
-    w.auditor.refused("FAILED_PRECONDITION", "ApproveModel", MODEL, "1.0.0")
+    w.h1_auditor.refused("NOT_AUTHORIZED", "ApproveModel", MODEL, "1.0.0", reproduction(model_doc()))
+    w.researcher.refused("NOT_AUTHORIZED", "ApproveModel", MODEL, "1.0.0", reproduction(model_doc()))
+    assert approve(w, model_doc())["status"] == "approved"
+    w.auditor.refused("FAILED_PRECONDITION", "ApproveModel", MODEL, "1.0.0", reproduction(model_doc()))
     assert w.auditor.ok("RetireModel", MODEL, "1.0.0", "superseded")["status"] == "retired"
     w.auditor.refused("FAILED_PRECONDITION", "RetireModel", MODEL, "1.0.0", "again")
     w.researcher.ok("RegisterModel", model_doc("1.1.0"))
@@ -78,7 +89,7 @@ def _batch(txid: str, record: str = "rec-1", **changes: Any) -> dict[str, Any]:
         "record_id": record,
         "ciphertext_sha256": digest(record),
         "input_sha256": digest("in"),
-        "explanation_sha256": digest("ex"),
+        "explanation_sha256": sha256_of_json(explanation("mean radius")),
     }
     inference.update(changes.pop("inference", {}))
     return {
@@ -92,14 +103,14 @@ def _batch(txid: str, record: str = "rec-1", **changes: Any) -> dict[str, Any]:
 
 
 def _outputs(record: str = "rec-1", output: Any = None) -> dict[str, Any]:
-    return {"outputs": {record: OUTPUT if output is None else output}, "salt": SALT}
+    return inference_transient({record: OUTPUT if output is None else output})
 
 
 def test_inferences_need_an_approved_model(w: World) -> None:
     txid, _ = _setup(w, ["diagnosis-ai"])
     message = w.dr_h2.refused("FAILED_PRECONDITION", "RecordInferences", _batch(txid), transient=_outputs())
     assert "not approved" in message
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     assert w.dr_h2.ok("RecordInferences", _batch(txid), transient=_outputs())["count"] == 1
     w.auditor.ok("RetireModel", MODEL, "1.0.0", "drift")
     w.dr_h2.refused("FAILED_PRECONDITION", "RecordInferences", _batch(txid), transient=_outputs())
@@ -107,10 +118,11 @@ def test_inferences_need_an_approved_model(w: World) -> None:
 
 def test_inferences_listed_per_record_and_patient_with_outputs_kept_private(w: World) -> None:
     txid, _ = _setup(w, ["diagnosis-ai"])
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     w.dr_h2.ok("RecordInferences", _batch(txid), transient=_outputs())
     by_patient = w.alice.ok("ListInferencesByPatient", w.alice.id, "10", "")["items"]
     assert by_patient[0]["output"] == OUTPUT
+    assert by_patient[0]["explanation"] == explanation("mean radius")
     assert by_patient[0]["access_tx_id"] == txid
     assert w.dr_h1.ok("ListInferencesByRecord", "rec-1", "10", "")["items"] == by_patient
     w.bob.refused("NOT_AUTHORIZED", "ListInferencesByPatient", w.alice.id, "10", "")
@@ -135,6 +147,19 @@ def test_inferences_listed_per_record_and_patient_with_outputs_kept_private(w: W
         ({}, {"outputs": {"rec-1": {"anything": "goes"}}, "salt": SALT}, "INVALID_ARGUMENT", "missing"),
         ({}, {"outputs": {}, "salt": SALT}, "INVALID_ARGUMENT", "exactly"),
         ({}, {"outputs": {"rec-1": OUTPUT}}, "INVALID_ARGUMENT", "salt"),
+        ({}, {"outputs": {"rec-1": OUTPUT}, "salt": SALT}, "INVALID_ARGUMENT", "'explanations'"),
+        (
+            {},
+            {**_outputs(), "explanations": {"rec-1": {**explanation("mean radius"), "bias": 0.5}}},
+            "INVALID_ARGUMENT",
+            "not the explanation its explanation_sha256 names",
+        ),
+        (
+            {},
+            {**_outputs(), "explanations": {"rec-1": explanation("another feature")}},
+            "INVALID_ARGUMENT",
+            "each of the model's features",
+        ),
     ],
 )
 def test_unbound_or_malformed_inferences_are_refused(
@@ -142,7 +167,7 @@ def test_unbound_or_malformed_inferences_are_refused(
 ) -> None:
     """Finding 9: an invented output with all-zero hashes was accepted."""
     txid, _ = _setup(w, ["diagnosis-ai"])
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     refusal = w.dr_h2.refused(
         code, "RecordInferences", _batch(txid, **batch_changes), transient=transient or _outputs()
     )
@@ -151,7 +176,7 @@ def test_unbound_or_malformed_inferences_are_refused(
 
 def test_an_erased_records_inference_outputs_are_shredded(w: World) -> None:
     txid, _ = _setup(w, ["diagnosis-ai"])
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     w.dr_h2.ok("RecordInferences", _batch(txid), transient=_outputs())
     w.alice.ok("EraseRecord", "rec-1")
     items = w.alice.ok("ListInferencesByPatient", w.alice.id, "10", "")["items"]
@@ -161,7 +186,7 @@ def test_an_erased_records_inference_outputs_are_shredded(w: World) -> None:
 
 def test_inferences_need_a_diagnosis_ai_decision_by_the_caller(w: World) -> None:
     txid, _ = _setup(w, ["treatment"])
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     assert "diagnosis-ai" in w.dr_h2.refused("NOT_AUTHORIZED", "RecordInferences", _batch(txid), transient=_outputs())
     w.dr_h1.refused("NOT_AUTHORIZED", "RecordInferences", _batch(txid), transient=_outputs())
     w.dr_h2.refused("NOT_FOUND", "RecordInferences", _batch("0" * 64), transient=_outputs())
@@ -180,7 +205,7 @@ def test_inferences_after_the_deciding_consent_lapsed(
     w: World, second_grant: str | None, lapse: str, recorded: bool
 ) -> None:
     txid, grant_id = _setup(w, ["diagnosis-ai"])
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     if second_grant == "to the clinician":
         w.give(w.dr_h2.id, ["rec-1"], purposes=["diagnosis-ai", "treatment"])
     elif second_grant == "to the organization":
@@ -197,13 +222,13 @@ def test_inferences_after_the_deciding_consent_lapsed(
 
 def test_inferences_after_the_access_window_are_refused(w: World) -> None:
     txid, _ = _setup(w, ["diagnosis-ai"])
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     w.ledger.advance(minutes=11)
     assert "ended" in w.dr_h2.refused("NOT_AUTHORIZED", "RecordInferences", _batch(txid), transient=_outputs())
 
 
 def test_inferences_only_on_allowed_records(w: World) -> None:
     txid, _ = _setup(w, ["diagnosis-ai"])
-    w.auditor.ok("ApproveModel", MODEL, "1.0.0")
+    approve(w, model_doc())
     w.create("rec-2")
     w.dr_h2.refused("NOT_AUTHORIZED", "RecordInferences", _batch(txid, "rec-2"), transient=_outputs("rec-2"))

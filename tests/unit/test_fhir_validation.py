@@ -6,11 +6,13 @@ careledger.fhir one resource at a time, and the Observations records carry (the 
 datasets', normalised by fhir.validate as create_record stores them). The ledger documents are shaped as
 the chaincode writes them (careledger_protocol.documents). One JVM run validates it all; the summary
 printed on failure counts errors and warnings per kind and the distinct messages.
+
+The IHE profiles the exports claim or follow (PCF consents, the BALP authorization-decision pattern) are not
+available to the engine; tests/ihe_profiles.py checks their rules over the same corpus.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter, defaultdict
@@ -24,143 +26,20 @@ from careledger import fhir
 from careledger.cli import main
 from careledger.cli._base import Context
 from careledger_apps import create_hospital_app, create_portal_app
-from careledger_protocol import PURPOSES, AuditEvent, Grant, Inference
+from careledger_protocol import AuditEvent, Grant, Inference
 from click.testing import CliRunner
 
-from tests.fhir_validation import Issue, Report, engine_version, validate
+from tests.fhir_validation import UNKNOWN_PROFILE, Issue, Report, engine_version, validate
+from tests.ihe_profiles import CHECKED_BY, UNAVAILABLE_PROFILES, pcf_level, resources
+from tests.ledger_documents import CLINICIAN, EVENTS, GRANTS, H1, PATIENT, inference, trail
 
 pytestmark = pytest.mark.slow  # a JVM start and a full validation run: tens of seconds
 
-PATIENT = "h1-patient-1@Hospital1MSP"
-CLINICIAN = "h1-clinician-1@Hospital1MSP"
-OTHER_CLINICIAN = "h2-clinician-1@Hospital2MSP"
-RESEARCHER = "h1-researcher-1@Hospital1MSP"
-H1, H2 = "Hospital1MSP", "Hospital2MSP"
 LARGE_LOG = 500  # a page-sized trail: the exporters must not degrade with volume
 CONTROL = "control/invalid-observation"  # must fail: proves the engine is really judging
-
-
-def _tx(seed: str) -> str:
-    return hashlib.sha256(seed.encode()).hexdigest()  # Fabric transaction ids are 64 hex digits
-
-
-def _time(i: int) -> str:
-    # The chaincode's stored form: UTC, microseconds, fixed width.
-    return f"2026-03-{1 + i // 1440 % 28:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00.{i % 1000000:06d}Z"
-
-
-# -- ledger documents, as the chaincode writes them ----------------------------------------------------------
-def event(i: int, *, decision: str = "allowed", purpose: str = "treatment", emergency: bool = False) -> AuditEvent:
-    tx = _tx(f"access-{i}")
-    allowed = decision == "allowed"
-    doc: dict[str, Any] = {
-        "tx_id": tx,
-        "time": _time(i),
-        "requester": OTHER_CLINICIAN if emergency else (RESEARCHER if purpose == "research" else CLINICIAN),
-        "requester_org": H2 if emergency else H1,
-        "requester_role": "researcher" if purpose == "research" else "clinician",
-        "purpose": purpose,
-        "emergency": emergency,
-        "n": i % 3,
-        "record_id": f"rec-{i:04d}",
-        "patient_id": PATIENT,
-        "custodian": H1,
-        "decision": decision,
-        "reason": "emergency access" if emergency else (f"consent g-{tx[:32]}" if allowed else "no active consent"),
-    }
-    if allowed:
-        doc.update(version=1 + i % 2, ciphertext_sha256=_tx(f"ciphertext-{i}"))
-    if emergency:
-        doc.update(justification_sha256=_tx(f"justification-{i}"), justification_length=64)
-    return doc  # type: ignore[return-value]
-
-
-def missing_record_event(i: int) -> AuditEvent:
-    """A denial for a record id that does not exist: no patient, no custodian (the requester's trail)."""
-    doc: dict[str, Any] = {**event(i, decision="denied"), "patient_id": "", "custodian": "", "reason": "no such record"}
-    return doc  # type: ignore[return-value]
-
-
-def grant(
-    name: str,
-    *,
-    records: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    purposes: tuple[str, ...] = ("treatment",),
-    grantee: str = CLINICIAN,
-    revoked: bool = False,
-    valid_until: str = "2027-06-30T23:59:59.000000Z",
-) -> Grant:
-    tx = _tx(f"grant-{name}")
-    doc: dict[str, Any] = {
-        "id": f"g-{tx[:32]}",
-        "patient_id": PATIENT,
-        "grantee": grantee,
-        "grantee_org": grantee.split("@")[-1] if "@" in grantee else grantee.removeprefix("org:"),
-        "record_ids": list(records),
-        "categories": list(categories),
-        "purposes": sorted(purposes),
-        "valid_from": "2026-01-15T08:00:00.000000Z",
-        "valid_until": valid_until,
-        "status": "revoked" if revoked else "active",
-        "created_at": "2026-01-15T08:00:00.000000Z",
-        "keyed_records": sorted(records),
-    }
-    if revoked:
-        doc["revoked_at"] = "2026-02-01T12:00:00.000000Z"
-    return doc  # type: ignore[return-value]
-
-
-GRANTS: dict[str, Grant] = {
-    "record": grant("record", records=("rec-0001",)),
-    "records": grant("records", records=("rec-0001", "rec-0002", "rec-0003")),
-    "category": grant("category", categories=("laboratory",)),
-    "categories-and-records": grant("mixed", records=("rec-0004",), categories=("laboratory", "imaging")),
-    "all-purposes": grant("all-purposes", categories=("pathology",), purposes=PURPOSES),
-    "research": grant("research", categories=("laboratory",), purposes=("research",), grantee=RESEARCHER),
-    "organization": grant("organization", categories=("imaging",), grantee=f"org:{H2}"),
-    "revoked": grant("revoked", records=("rec-0001",), revoked=True),
-    "expired": grant("expired", categories=("laboratory",), valid_until="2026-01-31T00:00:00.000000Z"),
-}
-
-EVENTS: dict[str, AuditEvent] = {
-    "consented": event(1),
-    "denied": event(2, decision="denied"),
-    "break-glass": event(3, emergency=True),
-    "research": event(4, purpose="research"),
-    "diagnosis-ai": event(5, purpose="diagnosis-ai"),
-    "missing-record": missing_record_event(6),
-}
-
-
-def inference(i: int) -> Inference:
-    return {
-        "record_id": f"rec-{i:04d}",
-        "ciphertext_sha256": _tx(f"ciphertext-{i}"),
-        "input_sha256": _tx(f"input-{i}"),
-        "explanation_sha256": _tx(f"explanation-{i}"),
-        "output_sha256": _tx(f"output-{i}"),
-        "tx_id": _tx(f"inference-{i}"),
-        "n": i,
-        "time": _time(i),
-        "model_id": "breast-cancer-risk",
-        "version": "1.0.0",
-        "artifact_sha256": _tx("artifact"),
-        "access_tx_id": _tx(f"access-{i}"),
-        "requester": CLINICIAN,
-        "requester_org": H1,
-        "patient_id": PATIENT,
-        "custodian": H1,
-    }
-
-
-def trail(count: int, start: int = 1000) -> list[AuditEvent]:
-    """A mixed trail: mostly consented reads, some denials and break-glass, every purpose. Its
-    transactions start at `start`, apart from EVENTS', so a bundle of both holds no event twice."""
-    return [
-        event(i, decision="denied" if i % 7 == 3 else "allowed", purpose=PURPOSES[i % 3], emergency=i % 11 == 5)
-        for i in range(start, start + count)
-    ]
+# Must fail too: a profile claim nobody vouches for stays an error (only UNAVAILABLE_PROFILES become notes).
+CONTROL_PROFILE = "control/unknown-profile"
+CONTROLS = (CONTROL, CONTROL_PROFILE)
 
 
 # -- the project's own emitters --------------------------------------------------------------------------------
@@ -314,6 +193,8 @@ def corpus(tmp: Path) -> dict[str, dict[str, Any]]:
         items[f"record/hospital-form-{i}"] = observation
     items.update(dataset_observations())
     items[CONTROL] = {"resourceType": "Observation", "code": {"text": "no status"}}  # status is 1..1
+    unknown = "https://profiles.example.org/StructureDefinition/unknown-consent"
+    items[CONTROL_PROFILE] = {**fhir.consent(GRANTS["record"]), "meta": {"profile": [unknown]}}
     return items
 
 
@@ -325,7 +206,7 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
 
 @pytest.fixture(scope="module")
 def reports(documents: dict[str, dict[str, Any]]) -> dict[str, Report]:
-    return validate(documents)  # one JVM for the whole corpus
+    return validate(documents, UNAVAILABLE_PROFILES)  # one JVM for the whole corpus
 
 
 def _group(name: str) -> str:
@@ -352,7 +233,7 @@ def summary(reports: dict[str, Report], types: dict[str, str], top_warnings: int
     errors: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
     for name, report in reports.items():
-        if name == CONTROL:
+        if name in CONTROLS:
             continue
         groups[_group(name)].update(documents=1, errors=len(report.errors), warnings=len(report.warnings))
         for severity, issues in (("errors", report.errors), ("warnings", report.warnings)):
@@ -360,7 +241,12 @@ def summary(reports: dict[str, Report], types: dict[str, str], top_warnings: int
                 by_type[_resource_type(issue, name, types)][severity] += 1
         errors.update(_message(i) for i in report.errors)
         warnings.update(_message(i) for i in report.warnings)
-    lines = [f"HAPI FHIR {engine_version()} (R4): {len(reports) - 1} documents", "by emitter (documents, issues):"]
+    noted = sum(1 for n, r in reports.items() if n not in CONTROLS for i in r.information if CHECKED_BY in i.message)
+    lines = [f"HAPI FHIR {engine_version()} (R4): {len(reports) - len(CONTROLS)} documents"]
+    lines += [
+        f"IHE profile claims the engine cannot check ({CHECKED_BY}): {noted} notes",
+        "by emitter (documents, issues):",
+    ]
     lines += [
         f"  {g:<20} {c['documents']:>3} docs {c['errors']:>6} errors {c['warnings']:>6} warnings"
         for g, c in sorted(groups.items())
@@ -377,10 +263,24 @@ def test_the_engine_rejects_a_known_invalid_resource(reports: dict[str, Report])
     assert any("status" in i.location or "status" in i.message for i in reports[CONTROL].errors)
 
 
+def test_only_the_profiles_checked_elsewhere_are_excused(
+    documents: dict[str, dict[str, Any]], reports: dict[str, Report]
+) -> None:
+    """An unknown profile is an error, unless it is one of the IHE profiles tests/ihe_profiles.py checks;
+    those claims show as notes, one per claiming resource at least."""
+    assert any(i.message_id == UNKNOWN_PROFILE for i in reports[CONTROL_PROFILE].errors)
+    for name, document in documents.items():
+        if name in CONTROLS:
+            continue
+        claims = sum(1 for r in resources(document) if r["resourceType"] == "Consent" and pcf_level(r))
+        notes = [i for i in reports[name].information if i.message_id == UNKNOWN_PROFILE and CHECKED_BY in i.message]
+        assert len(notes) >= claims, name
+
+
 def test_every_fhir_export_validates_without_errors(
     documents: dict[str, dict[str, Any]], reports: dict[str, Report]
 ) -> None:
     text = summary(reports, {name: str(doc["resourceType"]) for name, doc in documents.items()})
     print(text)  # shown with -s or -rP, and in the failure below
-    failing = sorted(name for name, r in reports.items() if r.errors and name != CONTROL)
+    failing = sorted(name for name, r in reports.items() if r.errors and name not in CONTROLS)
     assert not failing, f"{len(failing)} documents fail FHIR validation (first: {failing[:5]}):\n{text}"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from careledger_chaincode.contracts import all_contracts
+from careledger_chaincode.contracts.healthcare.migration import CURRENT_VERSION
 from careledger_chaincode.runtime import Router
 from careledger_chaincode.runtime.testing import MemoryLedger
 from careledger_protocol import jwk_thumbprint
@@ -90,12 +91,12 @@ def test_migrate_names_every_existing_key_by_its_thumbprint(layout_2_ledger: Wor
     while not (result := w.h1_admin.ok("Migrate", "1", ""))["done"]:
         rounds += 1
         assert rounds < 20
-    assert result["version"] == 3
+    assert result["version"] == CURRENT_VERSION
     assert rounds >= 2
     for mid, jwk in ((w.alice.id, JWK), (w.dr_h2.id, JWK), ("org:" + H1, OTHER_JWK)):
         assert w.alice.ok("GetMember", mid)["public_key"]["kid"] == jwk_thumbprint(json.loads(jwk))
     untouched = dict(w.ledger.state)
-    assert w.h1_admin.ok("Migrate", "500", "") == {"done": True, "version": 3, "moved": 0}
+    assert w.h1_admin.ok("Migrate", "500", "") == {"done": True, "version": CURRENT_VERSION, "moved": 0}
     assert w.h1_admin.ok("Migrate", "500", "yes")["done"] is True  # a rescan changes nothing more
     assert {k: v for k, v in w.ledger.state.items() if "layout" not in k} == {
         k: v for k, v in untouched.items() if "layout" not in k

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TypedDict
 
 from careledger_protocol import INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND
 from fabric_protos.common import policies_pb2
@@ -22,7 +22,34 @@ from ..runtime import ChaincodeError, Context, Contract, transaction
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MSP = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 MAX_VALUE = 64 * 1024
+MAX_MANY = 1000
 SIMPLE_PREFIX = "diag-"
+# The arguments' schemas, for GetMetadata.
+KEY = {"type": "string", "title": "diag-key", "pattern": _KEY.pattern, "description": "1 to 128 of A-Z a-z 0-9 . _ : -"}
+VALUE = {"type": "string", "description": f"at most {MAX_VALUE} bytes of UTF-8"}
+MSP_CSV = {"type": "string", "description": "MSP ids separated by commas"}
+
+
+def _decimal(what: str) -> dict[str, str]:
+    return {"type": "string", "pattern": "^[0-9]+$", "description": what}
+
+
+class CallAnswer(TypedDict):
+    """diag:Call: what the called chaincode answered."""
+
+    status: int
+    message: str
+    payload: str
+
+
+class DiagIdentity(TypedDict):
+    """diag:WhoAmI: the caller's identity as the chaincode sees it."""
+
+    msp_id: str
+    enrollment_id: str
+    type: str
+    role: str
+    member_id: str
 
 
 def _check(key: str) -> str:
@@ -71,7 +98,13 @@ def policy_msps(raw: bytes) -> list[str]:
 class DiagnosticsContract(Contract):
     name = "diag"
 
-    @transaction("Put")
+    @transaction(
+        "Put",
+        arguments={"key": KEY, "value": VALUE},
+        returns=None,
+        events=("diag.Put",),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
     def put(self, ctx: Context, key: str, value: str) -> None:
         """Diagnostics (admins only): write a diag key, with a diag.Put event."""
         _admin(ctx)
@@ -80,18 +113,27 @@ class DiagnosticsContract(Contract):
         ctx.stub.put_state(_key(ctx, key), value.encode())
         ctx.stub.set_event("diag.Put", key.encode())
 
-    @transaction("PutMany")
+    @transaction(
+        "PutMany",
+        arguments={
+            "key": KEY,
+            "count": _decimal(f"how many keys, 1 to {MAX_MANY}"),
+            "value_bytes": _decimal(f"the size of each value, 0 to {MAX_VALUE}"),
+        },
+        returns=None,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
     def put_many(self, ctx: Context, key: str, count: str, value_bytes: str) -> None:
         """`count` keys of `value_bytes` each in one transaction: what each written key costs the network."""
         _admin(ctx)
         n, size = int(count), int(value_bytes)
-        if not (1 <= n <= 1000 and 0 <= size <= MAX_VALUE):
-            raise ChaincodeError(INVALID_ARGUMENT, f"count must be 1..1000 and value_bytes 0..{MAX_VALUE}")
+        if not (1 <= n <= MAX_MANY and 0 <= size <= MAX_VALUE):
+            raise ChaincodeError(INVALID_ARGUMENT, f"count must be 1..{MAX_MANY} and value_bytes 0..{MAX_VALUE}")
         value = b"v" * size
         for i in range(n):
             ctx.stub.put_state(_key(ctx, f"{key}.{i}"), value)
 
-    @transaction("Get", read_only=True)
+    @transaction("Get", read_only=True, arguments={"key": KEY}, refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND))
     def get(self, ctx: Context, key: str) -> str:
         """Diagnostics (admins only): the value of a diag key."""
         _admin(ctx)
@@ -100,26 +142,37 @@ class DiagnosticsContract(Contract):
             raise ChaincodeError(NOT_FOUND, f"no value under key {key!r}")
         return value.decode()
 
-    @transaction("GetMany", read_only=True)
+    @transaction(
+        "GetMany",
+        read_only=True,
+        arguments={"keys_csv": {"type": "string", "description": "diag keys separated by commas"}},
+        returns=list[str | None],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
     def get_many(self, ctx: Context, keys_csv: str) -> list[str | None]:
         """Values of many keys in one GET_STATE_MULTIPLE round trip (None where missing)."""
         _admin(ctx)
         keys = [_key(ctx, k) for k in keys_csv.split(",") if k]
         return [v.decode() if v else None for v in ctx.stub.get_states(keys)]
 
-    @transaction("PutSimple")
+    @transaction("PutSimple", arguments={"key": KEY}, returns=None, refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED))
     def put_simple(self, ctx: Context, key: str, value: str) -> None:
         """A simple (non-composite) key, for range-query and key-level endorsement checks."""
         _admin(ctx)
         ctx.stub.put_state(_simple(key), value.encode())
 
-    @transaction("RangeSimple", read_only=True)
+    @transaction("RangeSimple", read_only=True, returns=list[str], refusals=(NOT_AUTHORIZED,))
     def range_simple(self, ctx: Context) -> list[str]:
         """Every simple diag key: composite keys (all of the healthcare contract's state) never appear."""
         _admin(ctx)
         return [k for k, _ in ctx.stub.get_state_by_range("", "")]
 
-    @transaction("SetKeyEndorsers")
+    @transaction(
+        "SetKeyEndorsers",
+        arguments={"key": KEY, "msp_csv": MSP_CSV},
+        returns=None,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
     def set_key_endorsers(self, ctx: Context, key: str, msp_csv: str) -> None:
         """Key-level endorsement: from now on a peer of one of these orgs must endorse writes to the key."""
         _admin(ctx)
@@ -128,41 +181,47 @@ class DiagnosticsContract(Contract):
             raise ChaincodeError(INVALID_ARGUMENT, "give one or more MSP ids separated by commas")
         ctx.stub.set_state_validation_parameter(_simple(key), peer_policy(msps))
 
-    @transaction("GetKeyEndorsers", read_only=True)
+    @transaction(
+        "GetKeyEndorsers",
+        read_only=True,
+        arguments={"key": KEY},
+        returns=list[str],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
     def get_key_endorsers(self, ctx: Context, key: str) -> list[str]:
         """Diagnostics (admins only): the organizations a diag key's key-level endorsement policy names."""
         _admin(ctx)
         raw = ctx.stub.get_state_validation_parameter(_simple(key))
         return policy_msps(raw) if raw else []
 
-    @transaction("Transient", read_only=True)
+    @transaction("Transient", read_only=True, returns=dict[str, str], refusals=(NOT_AUTHORIZED,))
     def transient(self, ctx: Context) -> dict[str, str]:
         """The transient fields' names and SHA-256 digests (never their values)."""
         _admin(ctx)
         return {name: hashlib.sha256(value).hexdigest() for name, value in sorted(ctx.stub.transient.items())}
 
-    @transaction("PrivateGet", read_only=True)
+    @transaction("PrivateGet", read_only=True, arguments={"key": KEY}, refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED))
     def private_get(self, ctx: Context, collection: str, key: str) -> str:
         """Diagnostics (admins only): a value of a private data collection, as the endorsing peer holds it."""
         _admin(ctx)
         value = ctx.stub.get_private_data(collection, _check(key))
         return value.decode() if value else ""
 
-    @transaction("Call", read_only=True)
-    def call(self, ctx: Context, chaincode: str, function: str, argument: str) -> dict[str, Any]:
+    @transaction("Call", read_only=True, returns=CallAnswer, refusals=(NOT_AUTHORIZED,))
+    def call(self, ctx: Context, chaincode: str, function: str, argument: str) -> CallAnswer:
         """Call another chaincode (or this one) and report its answer."""
         _admin(ctx)
         response = ctx.stub.invoke_chaincode(chaincode, [function.encode(), argument.encode()])
         return {"status": response.status, "message": response.message, "payload": response.payload.decode()}
 
-    @transaction("Fail")
+    @transaction("Fail", returns=None, refusals=(NOT_AUTHORIZED,))
     def fail(self, ctx: Context) -> None:
         """Raise an unexpected exception: the runtime must still answer the peer at once."""
         _admin(ctx)
         raise RuntimeError("diagnostic failure")
 
-    @transaction("WhoAmI", read_only=True)
-    def who_am_i(self, ctx: Context) -> dict[str, str]:
+    @transaction("WhoAmI", read_only=True, returns=DiagIdentity, refusals=(NOT_AUTHORIZED,))
+    def who_am_i(self, ctx: Context) -> DiagIdentity:
         """Diagnostics (admins only): the caller's identity as the chaincode sees it."""
         _admin(ctx)
         ident = ctx.stub.identity

@@ -11,8 +11,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from careledger_protocol import (
@@ -58,14 +58,47 @@ class TransactionInfo:
     name: str
     read_only: bool
     parameters: tuple[str, ...]
+    # What the metadata says of the function beyond its name (see transaction()).
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    returns: Any = str
+    events: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()
 
 
-def transaction(name: str | None = None, *, read_only: bool = False) -> Callable[[F], F]:
-    """Mark a method `def fn(self, ctx, *args: str)` as a transaction function."""
+def transaction(
+    name: str | None = None,
+    *,
+    read_only: bool = False,
+    arguments: Mapping[str, Any] | None = None,
+    returns: Any = str,
+    events: Iterable[str] = (),
+    refusals: Iterable[str] = (),
+) -> Callable[[F], F]:
+    """Mark a method `def fn(self, ctx, *args: str)` as a transaction function, and say what it does:
+
+    - arguments: parameter name -> what the string holds, a JSON Schema (mapping) or a type (see
+      _schema); a parameter left out is any string. A schema other than a string's means JSON text.
+    - returns: the result's type or schema; `str` (the default) for text, None for no payload.
+    - events: the names of the chaincode events it may set (a read-only function sets none).
+    - refusals: the codes it may refuse with (INVALID_ARGUMENT for a malformed call is added for all).
+    """
+
+    if isinstance(events, str) or isinstance(refusals, str):
+        raise TypeError("events and refusals are collections of names, not one string")
+    event_names = tuple(str(e) for e in events)  # str(): an enum member's value
+    codes = tuple(str(c) for c in refusals)
 
     def mark(fn: F) -> F:
         params = tuple(inspect.signature(fn).parameters)[2:]
-        fn.__careledger_tx__ = TransactionInfo(name or fn.__name__, read_only, params)  # type: ignore[attr-defined]
+        unknown = sorted(set(arguments or {}) - set(params))
+        if unknown:
+            raise TypeError(f"{fn.__qualname__} declares arguments it does not take: {', '.join(unknown)}")
+        if read_only and event_names:
+            raise TypeError(f"{fn.__qualname__} is read-only: an evaluated transaction's events go nowhere")
+        info = TransactionInfo(
+            name or fn.__name__, read_only, params, dict(arguments or {}), returns, event_names, codes
+        )
+        fn.__careledger_tx__ = info  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -99,7 +132,7 @@ class _SystemContract(Contract):
     def __init__(self, metadata: dict[str, Any]) -> None:
         self._metadata = metadata
 
-    @transaction("GetMetadata", read_only=True)
+    @transaction("GetMetadata", read_only=True, returns=dict[str, Any])
     def get_metadata(self, ctx: Context) -> dict[str, Any]:
         """The contracts, their transactions and parameters, in the fabric-contract-api metadata format."""
         return self._metadata

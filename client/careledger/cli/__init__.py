@@ -8,9 +8,16 @@ Output is human-readable, or JSON with --json. Exit codes:
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 # Each module registers its commands on `main` when imported.
 from . import _audit, _consent, _members, _models, _records, _wallet
 from ._base import main
+
+# Commands other installed CareLedger packages add the same way (the models package: `model verify`, `model
+# trace`, `inference verify`), found by entry point so that this package does not import them.
+for _plugin in entry_points(group="careledger.cli"):
+    _plugin.load()
 
 __all__ = ["main"]
 del _audit, _consent, _members, _models, _records, _wallet

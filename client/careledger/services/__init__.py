@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from ._access import AccessFlows
 from ._consent import ConsentFlows
-from ._core import OpenedRecord, Refused, SealedRecord, SessionCore, endorsers_disagreed
+from ._core import OpenedRecord, Refused, SealedRecord, SessionCore, endorsers_disagreed, unwrap_record_key
 from ._models import ModelFlows
-from ._records import RecordFlows
+from ._records import RecordFlows, open_sealed
 
 
 class Session(ConsentFlows, ModelFlows):
@@ -34,4 +34,6 @@ __all__ = [
     "Session",
     "SessionCore",
     "endorsers_disagreed",
+    "open_sealed",
+    "unwrap_record_key",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,7 @@ class OpenedRecord:
     version: int
     resource: dict[str, Any]
     access_tx_id: str
+    ciphertext_sha256: str  # the version the access decision released, as the ledger hashed it
 
 
 @dataclass
@@ -253,14 +254,7 @@ class SessionCore:
         return self._all_pages("ListMembers", org_msp, role)
 
     def _unwrap(self, entry: AccessKey, ref: crypto.RecordRef) -> bytes:
-        recipient = entry["recipient"]
-        if recipient.startswith(protocol.ORG_MEMBER_PREFIX):
-            if self.org_key is None:
-                raise IdentityError(
-                    f"the key of {ref.record_id} is wrapped for {recipient}: open it from a hospital system"
-                )
-            return crypto.unwrap_key(entry["wrapped_key"], ref, self.org_key)
-        return crypto.unwrap_key(entry["wrapped_key"], ref, self.encryption_key())
+        return unwrap_record_key(entry, ref, self.org_key, self.encryption_key)
 
     # -- stores ------------------------------------------------------------------------------------------------
     def store(self, custodian_msp: str) -> StoreClient:
@@ -271,6 +265,22 @@ class SessionCore:
             identity = self.wallet.get(self.user, self.passphrase)
             self._stores[custodian_msp] = StoreClient(endpoint.url, endpoint.ca_pem, identity)
         return self._stores[custodian_msp]
+
+
+def unwrap_record_key(
+    entry: AccessKey, ref: crypto.RecordRef, org_key: ECKey | None, member_key: Callable[[], ECKey]
+) -> bytes:
+    """A released record key, unwrapped with the organization's key (`org:` recipients) or the member's own
+    (asked for only then); its binding to the record, patient and version is checked (crypto.unwrap_key).
+    Also what the scoring processes of careledger_models run, with the keys they hold."""
+    recipient = entry["recipient"]
+    if recipient.startswith(protocol.ORG_MEMBER_PREFIX):
+        if org_key is None:
+            raise IdentityError(
+                f"the key of {ref.record_id} is wrapped for {recipient}: open it from a hospital system"
+            )
+        return crypto.unwrap_key(entry["wrapped_key"], ref, org_key)
+    return crypto.unwrap_key(entry["wrapped_key"], ref, member_key())
 
 
 def _encode_transient(values: Transient | None) -> dict[str, bytes] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from careledger_protocol import AccessKey, AccessResult, HistoryEntry, Purpose, Recipient, Record
@@ -120,11 +121,7 @@ class RecordFlows(AccessFlows):
 
     def decrypt(self, sealed: SealedRecord) -> OpenedRecord:
         """Unwrap the record key and open the ciphertext (its integrity and binding to the record are checked)."""
-        ref = crypto.RecordRef(sealed.record_id, sealed.patient_id, sealed.version)
-        plaintext = crypto.open_blob(sealed.blob, self._unwrap(sealed.key_entry, ref), ref)
-        return OpenedRecord(
-            sealed.record_id, sealed.patient_id, sealed.version, json.loads(plaintext), sealed.access_tx_id
-        )
+        return open_sealed(sealed, self._unwrap)
 
     def rotate_record(self, record_id: str) -> Record:
         """Re-encrypt a record under a new key for its current recipients (after a revocation)."""
@@ -155,3 +152,18 @@ class RecordFlows(AccessFlows):
         for address in sorted(a for a in addresses if a):
             self.store(erased["custodian"]).delete(address, record_id)
         return erased
+
+
+def open_sealed(sealed: SealedRecord, unwrap: Callable[[AccessKey, crypto.RecordRef], bytes]) -> OpenedRecord:
+    """RecordFlows.decrypt with the key unwrapping given (the session's, or a scoring process's with the keys
+    it holds): the ciphertext's integrity and its binding to the record, patient and version are checked."""
+    ref = crypto.RecordRef(sealed.record_id, sealed.patient_id, sealed.version)
+    plaintext = crypto.open_blob(sealed.blob, unwrap(sealed.key_entry, ref), ref)
+    return OpenedRecord(
+        sealed.record_id,
+        sealed.patient_id,
+        sealed.version,
+        json.loads(plaintext),
+        sealed.access_tx_id,
+        sealed.key_entry["ciphertext_sha256"],
+    )

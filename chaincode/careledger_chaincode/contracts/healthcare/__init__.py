@@ -2,14 +2,17 @@
 
 from ...runtime import Contract
 from .access import AccessMixin
+from .approval import ApprovalMixin
 from .audit import AuditMixin
 from .consent import ConsentMixin
 from .inferences import InferencesMixin
 from .members import MembersMixin
 from .migration import MigrationMixin
 from .models import ModelsMixin
+from .oversight import OversightMixin
 from .records import RecordsMixin
 from .settings import SettingsMixin
+from .trace import TraceMixin
 
 
 class HealthcareContract(
@@ -19,7 +22,10 @@ class HealthcareContract(
     AccessMixin,
     AuditMixin,
     ModelsMixin,
+    ApprovalMixin,
     InferencesMixin,
+    TraceMixin,
+    OversightMixin,
     MigrationMixin,
     SettingsMixin,
     Contract,

@@ -12,6 +12,7 @@ from ._state import key, load
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
+MAX_BOOKMARK = 1024
 
 
 def page_args(page_size: str, bookmark: str) -> tuple[int, str]:
@@ -21,7 +22,7 @@ def page_args(page_size: str, bookmark: str) -> tuple[int, str]:
         raise invalid(f"page_size must be an integer from 1 to {MAX_PAGE}") from None
     if not 1 <= size <= MAX_PAGE:
         raise invalid(f"page_size must be an integer from 1 to {MAX_PAGE}")
-    if len(bookmark) > 1024:
+    if len(bookmark) > MAX_BOOKMARK:
         raise invalid("bookmark is too long: pass back the bookmark of the previous page")
     return size, bookmark
 

@@ -16,9 +16,20 @@ import hashlib
 import json
 from typing import Any
 
-from careledger_protocol import INVALID_ARGUMENT, PURPOSES, UNKNOWN_ACCESS, Event, Purpose
+from careledger_protocol import (
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    PURPOSES,
+    UNKNOWN_ACCESS,
+    Event,
+    Purpose,
+    documents,
+)
 
 from ...runtime import ChaincodeError, Context, transaction
+from . import _schemas as schema
 from ._arguments import MAX_BATCH, Shape, enum, json_object, object_id, refuse_in_arguments, tx_id
 from ._caller import Caller, caller, member_id, require_role
 from ._refusals import denied, invalid, not_found
@@ -45,6 +56,8 @@ JUSTIFICATION = "justification"  # private: the text of a break-glass justificat
 MAX_JUSTIFICATION = 2000
 _EVENT_FIELDS = ("tx_id", "time", "requester", "requester_org", "requester_role", "purpose", "emergency")
 _JUSTIFICATION_FIELDS = ("justification_sha256", "justification_length")
+EMERGENCY_REQUEST = schema.object_of({"record_ids": schema.list_of(schema.ID, MAX_BATCH, min_items=1)})
+ACCESS_REQUEST = schema.object_of({**EMERGENCY_REQUEST["properties"], "purpose": schema.one_of(PURPOSES)})
 
 
 def salted_sha256(salt: str, text: str) -> str:
@@ -80,7 +93,13 @@ def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dic
 
 
 class AccessMixin:
-    @transaction("RequestAccess")
+    @transaction(
+        "RequestAccess",
+        arguments={"request_json": ACCESS_REQUEST},
+        returns=documents.AccessResult,
+        events=(Event.ACCESS_REQUESTED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def request_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
         """Decide, record and answer access to up to 500 records for one purpose.
 
@@ -88,12 +107,18 @@ class AccessMixin:
         has committed, so no key leaves the ledger without its audit events (an evaluate or an endorsed
         but unsubmitted RequestAccess yields none)."""
         who = caller(ctx)
-        shape = Shape(json_object(request_json, "request"), "request", ("record_ids", "purpose"))
+        shape = Shape(json_object(request_json, "request"), "request", *schema.fields(ACCESS_REQUEST))
         record_ids = shape.items("record_ids", object_id, MAX_BATCH, min_items=1)
         purpose = shape.string("purpose", enum(PURPOSES))
         return self._record_decisions(ctx, who, record_ids, purpose, justification=None)
 
-    @transaction("EmergencyAccess")
+    @transaction(
+        "EmergencyAccess",
+        arguments={"request_json": EMERGENCY_REQUEST},
+        returns=documents.AccessResult,
+        events=(Event.ACCESS_REQUESTED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def emergency_access(self, ctx: Context, request_json: str) -> dict[str, Any]:
         """Break-glass: a clinician opens records without consent, with a written justification.
 
@@ -104,7 +129,7 @@ class AccessMixin:
         require_role(who, "clinician")
         doc = json_object(request_json, "request")
         refuse_in_arguments(doc, "justification")
-        shape = Shape(doc, "request", ("record_ids",))
+        shape = Shape(doc, "request", *schema.fields(EMERGENCY_REQUEST))
         record_ids = shape.items("record_ids", object_id, MAX_BATCH, min_items=1)
         return self._record_decisions(ctx, who, record_ids, Purpose.TREATMENT, justification=_justification(ctx))
 
@@ -187,7 +212,13 @@ class AccessMixin:
             raise denied("that access transaction was made by someone else")
         return access
 
-    @transaction("GetAccessKeys", read_only=True)
+    @transaction(
+        "GetAccessKeys",
+        read_only=True,
+        arguments={"access_tx_id": schema.TX_ID},
+        returns=documents.AccessKeys,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_access_keys(self, ctx: Context, access_tx_id: str) -> dict[str, Any]:
         """The caller's wrapped keys for the record versions its committed access transaction allowed,
         within the access window; consent is checked again now."""
@@ -254,7 +285,13 @@ class AccessMixin:
             "ciphertext_sha256": record["ciphertext_sha256"],
         }
 
-    @transaction("VerifyAccess", read_only=True)
+    @transaction(
+        "VerifyAccess",
+        read_only=True,
+        arguments={"access_tx_id": schema.TX_ID, "requester_id": schema.MEMBER, "record_id": schema.ID},
+        returns=documents.Verdict,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def verify_access(self, ctx: Context, access_tx_id: str, requester_id: str, record_id: str) -> dict[str, Any]:
         """Does the committed transaction `access_tx_id` let `requester_id` have the record's current
         ciphertext now? (for record stores; the requester and auditors may ask too)"""
@@ -266,7 +303,17 @@ class AccessMixin:
             raise denied("only the record's custodian, the requester and auditors may verify an access")
         return self._verdict(ctx, get_json(ctx, ACCESS, txid), requester_id, record)
 
-    @transaction("VerifyAccessBatch", read_only=True)
+    @transaction(
+        "VerifyAccessBatch",
+        read_only=True,
+        arguments={
+            "access_tx_id": schema.TX_ID,
+            "requester_id": schema.MEMBER,
+            "record_ids_json": schema.list_of(schema.ID, MAX_BATCH, min_items=1, unique=False),
+        },
+        returns=documents.Verdicts,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def verify_access_batch(
         self, ctx: Context, access_tx_id: str, requester_id: str, record_ids_json: str
     ) -> dict[str, Any]:
@@ -295,7 +342,13 @@ class AccessMixin:
                 verdicts[rid] = self._verdict(ctx, access, requester_id, record)
         return {"access_tx_id": txid, "verdicts": verdicts}
 
-    @transaction("GetJustification", read_only=True)
+    @transaction(
+        "GetJustification",
+        read_only=True,
+        arguments={"access_tx_id": schema.TX_ID},
+        returns=documents.Justification,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_justification(self, ctx: Context, access_tx_id: str) -> dict[str, Any]:
         """The text of a break-glass justification: for its requester, the patients whose records it
         opened, and auditors."""

@@ -2,7 +2,9 @@
 
 Access decisions are stored by the access contract (access.py): one key per decision under the patient,
 and one per access transaction (holding its decision count) under the requester and under the time, so
-the requester's and the whole log page by event without reading whole transactions they skip.
+the requester's and the whole log page by event without reading whole transactions they skip. Which grant
+allowed each record is kept once, in the access transaction (`consents`); every view adds it to the
+events it returns as `consent_id`.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from careledger_protocol import INVALID_ARGUMENT
+from careledger_protocol import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, documents
 
 from ...runtime import ChaincodeError, Context, transaction
+from . import _schemas as schema
 from ._arguments import MAX_BATCH, object_id
 from ._caller import caller, member_id
 from ._paging import page, page_args
@@ -32,6 +35,22 @@ def _resume_at(bookmark: str, prefix: str) -> tuple[str, int]:
     if not (isinstance(start, str) and start.startswith(prefix) and isinstance(skip, int) and 0 <= skip < MAX_BATCH):
         raise ChaincodeError(INVALID_ARGUMENT, "bookmark is not from this view: pass back the previous page's bookmark")
     return start, skip
+
+
+def with_consent(event: dict[str, Any], access: dict[str, Any]) -> dict[str, Any]:
+    """The event with the grant that allowed its record (`consent_id`), as its access transaction recorded it
+    (transactions recorded before `consents` existed name none)."""
+    grant_id = access.get("consents", {}).get(event["record_id"]) if event["decision"] == "allowed" else None
+    return {**event, "consent_id": grant_id} if grant_id else event
+
+
+def with_consents(ctx: Context, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored per-patient events with their `consent_id`: the access transactions of the allowed ones are
+    read in one round trip."""
+    txids = sorted({e["tx_id"] for e in events if e["decision"] == "allowed" and not e["emergency"]})
+    raw = ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if txids else []
+    accesses = {t: load(r) for t, r in zip(txids, raw, strict=True) if r}
+    return [with_consent(e, accesses[e["tx_id"]]) if e["tx_id"] in accesses else e for e in events]
 
 
 def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size: str, bookmark: str) -> dict[str, Any]:
@@ -55,7 +74,7 @@ def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size
         scan.close()
     txids = [ctx.stub.split_composite_key(k)[1][-1] for k, _ in rows]
     accesses = [load(raw) for raw in ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if raw]
-    events = [audit_event(a, n, d) for a in accesses for n, d in enumerate(a["decisions"])]
+    events = [with_consent(audit_event(a, n, d), a) for a in accesses for n, d in enumerate(a["decisions"])]
     if seen > wanted:  # the page ends inside the last transaction
         last_key, last_count = rows[-1]
         next_mark = json.dumps([last_key, last_count - (seen - wanted)])
@@ -65,7 +84,13 @@ def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size
 
 
 class AuditMixin:
-    @transaction("ListAccessByPatient", read_only=True)
+    @transaction(
+        "ListAccessByPatient",
+        read_only=True,
+        arguments={"patient_id": schema.MEMBER, **schema.PAGE},
+        returns=documents.Page[documents.AuditEvent],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def list_access_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """The patient and auditors see every event; a custodian's staff see the events on its records."""
         who = caller(ctx)
@@ -80,7 +105,13 @@ class AuditMixin:
             return result
         raise denied("only the patient, the custodian's staff and auditors may read a patient's access log")
 
-    @transaction("ListAccessByRequester", read_only=True)
+    @transaction(
+        "ListAccessByRequester",
+        read_only=True,
+        arguments={"requester_id": schema.MEMBER, **schema.PAGE},
+        returns=documents.Page[documents.AuditEvent],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def list_access_by_requester(
         self, ctx: Context, requester_id: str, page_size: str, bookmark: str
     ) -> dict[str, Any]:
@@ -94,7 +125,13 @@ class AuditMixin:
             raise denied("only the requester, its organization's admin and auditors may read its access log")
         return _events_by_transaction(ctx, AUDIT_BY_REQUESTER, [requester_id], page_size, bookmark)
 
-    @transaction("ListAllAccess", read_only=True)
+    @transaction(
+        "ListAllAccess",
+        read_only=True,
+        arguments=schema.PAGE,
+        returns=documents.Page[documents.AuditEvent],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def list_all_access(self, ctx: Context, page_size: str, bookmark: str) -> dict[str, Any]:
         """Every access event of the consortium, paginated, newest transactions last: auditors of the health authority
         only."""
@@ -105,9 +142,17 @@ class AuditMixin:
 
     @staticmethod
     def _patient_page(ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        return page(ctx, AUDIT_BY_PATIENT, [patient_id], page_size, bookmark)
+        result = page(ctx, AUDIT_BY_PATIENT, [patient_id], page_size, bookmark)
+        result["items"] = with_consents(ctx, result["items"])
+        return result
 
-    @transaction("GetRecordHistory", read_only=True)
+    @transaction(
+        "GetRecordHistory",
+        read_only=True,
+        arguments={"record_id": schema.ID},
+        returns=list[documents.HistoryEntry],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_record_history(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
         """Every committed version of a record's metadata with the transaction that wrote it, for those who may see the
         record."""

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import PURPOSES, Event
+from careledger_protocol import (
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    PURPOSES,
+    Event,
+    documents,
+)
 
 from ...runtime import Context, transaction
-from ._arguments import Shape, enum, json_object, object_id, refuse_in_arguments, slug
+from . import _schemas as schema
+from ._arguments import MAX_BATCH, Shape, enum, json_object, object_id, refuse_in_arguments, slug
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, recipient_id, require_role
 from ._paging import index_page
 from ._refusals import denied, invalid, not_found, precondition
@@ -33,6 +42,19 @@ from .records import (
 )
 
 GRANT_BY_GRANTEE = "grant-g"
+MAX_CATEGORIES = 50
+NEW_GRANT = schema.object_of(
+    {
+        "grantee": schema.RECIPIENT,
+        "purposes": schema.list_of(schema.one_of(PURPOSES), len(PURPOSES), min_items=1),
+        "valid_until": schema.TIME,
+    },
+    {
+        "record_ids": schema.list_of(schema.ID, MAX_BATCH),
+        "categories": schema.list_of(schema.SLUG, MAX_CATEGORIES),
+        "valid_from": schema.TIME,
+    },
+)
 
 # what its events tell subscribers (careledger_protocol.Event)
 GRANT_EVENT_FIELDS = ("patient_id", "grantee", "purposes", "status", "valid_until")
@@ -61,22 +83,28 @@ def can_see_grant(ctx: Context, who: Caller, grant: dict[str, Any]) -> bool:
 
 
 class ConsentMixin:
-    @transaction("GrantConsent")
+    @transaction(
+        "GrantConsent",
+        arguments={"grant_json": NEW_GRANT},
+        returns=documents.Grant,
+        events=(Event.CONSENT_GRANTED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def grant_consent(self, ctx: Context, grant_json: str) -> dict[str, Any]:
         """Only the patient grants; the grant must carry the record key wrapped for every record in scope."""
         who = caller(ctx)
         require_role(who, "patient")
         doc = json_object(grant_json, "grant")
         refuse_in_arguments(doc, "wrapped_keys")
-        shape = Shape(doc, "grant", ("grantee", "purposes", "valid_until"), ("record_ids", "categories", "valid_from"))
+        shape = Shape(doc, "grant", *schema.fields(NEW_GRANT))
         grantee_id = shape.string("grantee", recipient_id)
-        record_ids = shape.items("record_ids", object_id, 500)
+        record_ids = shape.items("record_ids", object_id, MAX_BATCH)
         ctx.stub.get_states(  # what this reads for sure, in one round trip per namespace
             [member_key(ctx, who.member_id), member_key(ctx, grantee_id), *(key(ctx, RECORD, r) for r in record_ids)]
         )
         ctx.stub.get_states([wkey_key(ctx, r, grantee_id) for r in record_ids], PRIVATE)
         require_registered_caller(ctx, who)
-        categories = shape.items("categories", slug, 50)
+        categories = shape.items("categories", slug, MAX_CATEGORIES)
         purposes = sorted(shape.items("purposes", enum(PURPOSES), len(PURPOSES), min_items=1))
         at = now(ctx)
         valid_from = timestamp(shape.doc["valid_from"], "grant.valid_from") if "valid_from" in shape.doc else at
@@ -153,7 +181,13 @@ class ConsentMixin:
                     records[record["id"]] = record
         return [records[r] for r in sorted(records)]
 
-    @transaction("RevokeConsent")
+    @transaction(
+        "RevokeConsent",
+        arguments={"grant_id": schema.ID},
+        returns=documents.Grant,
+        events=(Event.CONSENT_REVOKED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def revoke_consent(self, ctx: Context, grant_id: str) -> dict[str, Any]:
         """The patient revokes: the grantee's wrapped keys that no other grant justifies are dropped at once."""
         who = caller(ctx)
@@ -182,18 +216,36 @@ class ConsentMixin:
         event(ctx, Event.CONSENT_REVOKED, summary(grant, GRANT_EVENT_FIELDS, id_as="grant_id"))
         return grant
 
-    @transaction("GetGrant", read_only=True)
+    @transaction(
+        "GetGrant",
+        read_only=True,
+        arguments={"grant_id": schema.ID},
+        returns=documents.Grant,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_grant(self, ctx: Context, grant_id: str) -> dict[str, Any]:
         """A grant, for its patient, its grantee (or the grantee organization's staff) and auditors."""
         return _visible_grant(ctx, grant_id)
 
-    @transaction("ListGrantsByPatient", read_only=True)
+    @transaction(
+        "ListGrantsByPatient",
+        read_only=True,
+        arguments={"patient_id": schema.MEMBER, **schema.PAGE},
+        returns=documents.Page[documents.Grant],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def list_grants_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """A patient's grants, paginated: for the patient and auditors of the health authority."""
         patient_or_auditor(ctx, patient_id, "grants")
         return self._grant_page(ctx, GRANT_BY_PATIENT, patient_id, page_size, bookmark)
 
-    @transaction("ListGrantsByGrantee", read_only=True)
+    @transaction(
+        "ListGrantsByGrantee",
+        read_only=True,
+        arguments={"grantee_id": schema.RECIPIENT, **schema.PAGE},
+        returns=documents.Page[documents.Grant],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def list_grants_by_grantee(self, ctx: Context, grantee_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """The grants to a grantee, paginated: for the grantee (or, for an organization, its staff) and
         auditors of the health authority."""
@@ -209,7 +261,13 @@ class ConsentMixin:
         grants, next_mark = index_page(ctx, index, [owner], page_size, bookmark, GRANT)
         return {"items": grants, "bookmark": next_mark}
 
-    @transaction("GetGrantHistory", read_only=True)
+    @transaction(
+        "GetGrantHistory",
+        read_only=True,
+        arguments={"grant_id": schema.ID},
+        returns=list[documents.HistoryEntry],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_grant_history(self, ctx: Context, grant_id: str) -> list[dict[str, Any]]:
         """Every committed version of a grant with the transaction that wrote it, for those who may see the grant."""
         _visible_grant(ctx, grant_id)

@@ -7,11 +7,21 @@ when the record is erased); the public entry holds its salted digest.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from careledger_protocol import Event, Purpose
+from careledger_protocol import (
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    Event,
+    Purpose,
+    documents,
+)
 
 from ...runtime import Context, transaction
+from . import _schemas as schema
 from ._arguments import MAX_BATCH, Shape, json_object, object_id, refuse_in_arguments, sha256_hex, text, tx_id
 from ._caller import Caller, caller
 from ._paging import page_args
@@ -20,21 +30,50 @@ from ._state import PRIVATE, canonical, event, get_json, key, load, put_json, pu
 from ._time import now, within_window
 from .access import ACCESS, salted_sha256
 from .members import patient_or_auditor, registered_caller
-from .models import require_model, semantic_version
+from .models import SEMANTIC_VERSION, require_model, semantic_version
 from .policy import entry_allows, terms_allow
-from .records import GRANT, INFERENCE, RECORD, can_view_record, wkey_key
+from .records import GRANT, INFERENCE, INFERENCE_BY_TX, RECORD, can_view_record, wkey_key
+
+# (model_id, version, time, tx_id, n as 4 digits) -> who ran it: a model version's use log (GetModelUse), one key
+# per inference so that parallel batches never write the same key.
+INFERENCE_BY_MODEL = "inference-model"
+NEW_INFERENCE = schema.object_of(
+    {
+        "record_id": schema.ID,
+        "ciphertext_sha256": schema.SHA256,
+        "input_sha256": schema.SHA256,
+        "explanation_sha256": schema.SHA256,
+    }
+)
+INFERENCE_BATCH = schema.object_of(
+    {
+        "model_id": schema.ID,
+        "version": SEMANTIC_VERSION,
+        "artifact_sha256": schema.SHA256,
+        "access_tx_id": schema.TX_ID,
+        "inferences": schema.list_of(NEW_INFERENCE, MAX_BATCH, min_items=1),
+    }
+)
 
 
 class InferencesMixin:
-    @transaction("RecordInferences")
+    @transaction(
+        "RecordInferences",
+        arguments={"batch_json": INFERENCE_BATCH},
+        returns=documents.InferencesRecorded,
+        events=(Event.INFERENCES_RECORDED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def record_inferences(self, ctx: Context, batch_json: str) -> dict[str, Any]:
         """Record inferences of an approved model on record versions the caller was allowed for diagnosis-ai.
 
-        Outputs arrive as the transient field 'outputs' ({record_id: output}) with a transient 'salt'."""
+        Outputs arrive as the transient field 'outputs' ({record_id: output}) with a transient 'salt', and the
+        explanations (per-feature contributions) as 'explanations', each checked against its digest; both are
+        kept as private data, readable by those who may see the record, and purged with it."""
         who = registered_caller(ctx, "clinician")
         doc = json_object(batch_json, "batch")
         refuse_in_arguments(doc, "outputs")
-        shape = Shape(doc, "batch", ("model_id", "version", "artifact_sha256", "access_tx_id", "inferences"))
+        shape = Shape(doc, "batch", *schema.fields(INFERENCE_BATCH))
         model = require_model(ctx, shape.string("model_id", object_id), shape.string("version", semantic_version))
         if model["status"] != "approved":
             raise precondition(f"model {model['model_id']} {model['version']} is {model['status']}, not approved")
@@ -66,6 +105,7 @@ class InferencesMixin:
         if unbound:
             raise denied(f"not the record version the access decided on: {', '.join(unbound[:10])}")
         outputs, salt = _outputs(ctx, model, record_ids)
+        explanations = _explanations(ctx, model, inferences)
         lapsed = self._lapsed_consents(ctx, who, access.get("consents", {}), record_ids, at)
         if lapsed:
             raise denied(f"consent for diagnosis-ai is no longer active for: {', '.join(lapsed[:10])}")
@@ -90,7 +130,11 @@ class InferencesMixin:
             }
             parts = (record["patient_id"], inference["record_id"], at, txid, f"{n:04d}")
             put_json(ctx, entry, INFERENCE, *parts)
-            put_private(ctx, {"output": output, "salt": salt}, INFERENCE, *parts)
+            private = {"output": output, "salt": salt, "explanation": explanations[inference["record_id"]]}
+            put_private(ctx, private, INFERENCE, *parts)
+            put_json(ctx, list(parts), INFERENCE_BY_TX, txid, f"{n:04d}")  # its name: <tx_id>:<n>
+            ran = {"requester": who.member_id, "requester_org": who.msp_id}
+            put_json(ctx, ran, INFERENCE_BY_MODEL, model["model_id"], model["version"], at, txid, f"{n:04d}")
             stored.append(entry)
         event(
             ctx,
@@ -133,7 +177,13 @@ class InferencesMixin:
             )
         ]
 
-    @transaction("ListInferencesByRecord", read_only=True)
+    @transaction(
+        "ListInferencesByRecord",
+        read_only=True,
+        arguments={"record_id": schema.ID, **schema.PAGE},
+        returns=documents.Page[documents.Inference],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def list_inferences_by_record(self, ctx: Context, record_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """The inferences recorded on a record, paginated, for those who may see the record; the output of an erased
         record is gone."""
@@ -146,7 +196,13 @@ class InferencesMixin:
             raise denied(f"{who.member_id} may not see the inferences on record {record_id}")
         return _inference_page(ctx, [record["patient_id"], record_id], page_size, bookmark)
 
-    @transaction("ListInferencesByPatient", read_only=True)
+    @transaction(
+        "ListInferencesByPatient",
+        read_only=True,
+        arguments={"patient_id": schema.MEMBER, **schema.PAGE},
+        returns=documents.Page[documents.Inference],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def list_inferences_by_patient(
         self, ctx: Context, patient_id: str, page_size: str, bookmark: str
     ) -> dict[str, Any]:
@@ -163,7 +219,8 @@ def _inference_page(ctx: Context, parts: list[str], page_size: str, bookmark: st
     items = []
     for (_, value), private in zip(rows, outputs, strict=True):
         item = load(value)
-        item["output"] = load(private)["output"] if private else None
+        kept = load(private) if private else {}
+        item["output"], item["explanation"] = kept.get("output"), kept.get("explanation")
         items.append(item)
     return {"items": items, "bookmark": next_mark}
 
@@ -179,7 +236,7 @@ def _digest(value: Any, what: str) -> str:
 def _inference(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid(f"{what} must be an object")
-    shape = Shape(value, what, ("record_id", "ciphertext_sha256", "input_sha256", "explanation_sha256"))
+    shape = Shape(value, what, *schema.fields(NEW_INFERENCE))
     inference = {
         "record_id": shape.string("record_id", object_id),
         "ciphertext_sha256": shape.string("ciphertext_sha256", sha256_hex),
@@ -202,6 +259,27 @@ def _outputs(ctx: Context, model: dict[str, Any], record_ids: list[str]) -> tupl
     for record_id, output in given.items():
         _check_output(model.get("task", "classification"), output, f"outputs[{record_id}]")
     return given, salt
+
+
+def _explanations(ctx: Context, model: dict[str, Any], inferences: list[dict[str, Any]]) -> dict[str, Any]:
+    """The transient explanations (per-feature contributions, plus "bias"), one per record, each the one its
+    explanation_sha256 is the SHA-256 of (canonical JSON): an explanation that does not match is refused."""
+    given = transient_json(ctx, "explanations", "the model's per-feature contributions per record")
+    wanted = sorted(i["record_id"] for i in inferences)
+    if not isinstance(given, dict) or sorted(given) != wanted:
+        shape = "{record_id: {feature: contribution}}"
+        raise invalid(f"send the transient field 'explanations' as {shape} for exactly the inferences' records")
+    names = {f["name"] for f in model["feature_schema"]} | {"bias"}
+    for inference in inferences:
+        explanation, what = given[inference["record_id"]], f"explanations[{inference['record_id']}]"
+        numbers = isinstance(explanation, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in explanation.values()
+        )
+        if not numbers or set(explanation) != names:
+            raise invalid(f"{what} must give a number for each of the model's features and 'bias'")
+        if hashlib.sha256(canonical(explanation)).hexdigest() != inference["explanation_sha256"]:
+            raise invalid(f"{what} is not the explanation its explanation_sha256 names: send the one the model gave")
+    return given
 
 
 def _check_output(task: str, output: Any, what: str) -> None:

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import CONFLICT, Event, jwk_thumbprint
+from careledger_protocol import (
+    CONFLICT,
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    Event,
+    documents,
+    jwk_thumbprint,
+)
 
 from ...runtime import ChaincodeError, Context, transaction
+from . import _schemas as schema
 from ._arguments import enum, json_object
 from ._caller import (
     ORG_MEMBER_PREFIX,
@@ -32,7 +42,18 @@ from ._time import now
 
 MEMBER = "member"
 MEMBER_BY_ORG = "member-org"
-_KEY_CURVES = {"P-256", "P-384", "P-521"}
+_KEY_CURVES = ("P-256", "P-384", "P-521")
+_LISTED_ROLES = (*ROLES, "organization")
+_COORDINATE = {"type": "string", "minLength": 1}
+PUBLIC_KEY = {
+    **schema.object_of(
+        {"kty": schema.one_of(("EC",)), "crv": schema.one_of(_KEY_CURVES), "x": _COORDINATE, "y": _COORDINATE},
+        {"kid": {"type": "string"}, "use": {"type": "string"}, "alg": {"type": "string"}},
+    ),
+    "title": "public-jwk",
+    "description": "an EC public key as a JWK, at most 2 KiB (a private 'd' is refused); kid, if given, must be its "
+    "RFC 7638 thumbprint, which is set when it is left out",
+}
 
 
 def public_jwk(text: str) -> dict[str, Any]:
@@ -44,7 +65,7 @@ def public_jwk(text: str) -> dict[str, Any]:
         raise invalid("public_key contains a private key ('d'): send only the public part, and keep 'd' secret")
     if not all(isinstance(jwk.get(k), str) and jwk[k] for k in ("x", "y")):
         raise invalid("public_key must have the coordinates x and y")
-    allowed = {"kty", "crv", "x", "y", "kid", "use", "alg"}
+    allowed = set(PUBLIC_KEY["properties"])
     unknown = sorted(set(jwk) - allowed)
     if unknown:
         raise invalid(f"public_key has unexpected member(s) {', '.join(unknown)}")
@@ -99,7 +120,13 @@ def patient_or_auditor(ctx: Context, patient_id: str, listing: str) -> Caller:
 
 
 class MembersMixin:
-    @transaction("RegisterMember")
+    @transaction(
+        "RegisterMember",
+        arguments={"public_key": PUBLIC_KEY},
+        returns=documents.Member,
+        events=(Event.MEMBER_REGISTERED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, CONFLICT, FAILED_PRECONDITION),
+    )
     def register_member(self, ctx: Context, public_key: str) -> dict[str, Any]:
         """Register the caller (from its certificate) with its public encryption key."""
         who = caller(ctx)
@@ -111,7 +138,13 @@ class MembersMixin:
             )
         return self._store_member(ctx, who.member_id, who.msp_id, who.role, jwk, who, Event.MEMBER_REGISTERED)
 
-    @transaction("UpdateMemberKey")
+    @transaction(
+        "UpdateMemberKey",
+        arguments={"public_key": PUBLIC_KEY},
+        returns=documents.Member,
+        events=(Event.MEMBER_KEY_UPDATED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def update_member_key(self, ctx: Context, public_key: str) -> dict[str, Any]:
         """Replace the caller's own encryption key. Records wrapped for the old key need the old key (or a
         re-wrap by the patient or custodian) until their next version."""
@@ -123,7 +156,13 @@ class MembersMixin:
             ctx, who.member_id, who.msp_id, existing["role"], public_jwk(public_key), who, Event.MEMBER_KEY_UPDATED
         )
 
-    @transaction("ResetMemberKey")
+    @transaction(
+        "ResetMemberKey",
+        arguments={"mid": schema.MEMBER, "public_key": PUBLIC_KEY},
+        returns=documents.Member,
+        events=(Event.MEMBER_KEY_RESET,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def reset_member_key(self, ctx: Context, mid: str, public_key: str) -> dict[str, Any]:
         """An organization's admin replaces the key of one of its own members (a person who lost theirs)."""
         who = caller(ctx)
@@ -136,7 +175,13 @@ class MembersMixin:
             ctx, target, who.msp_id, existing["role"], public_jwk(public_key), who, Event.MEMBER_KEY_RESET
         )
 
-    @transaction("RegisterOrganizationKey")
+    @transaction(
+        "RegisterOrganizationKey",
+        arguments={"public_key": PUBLIC_KEY},
+        returns=documents.Member,
+        events=(Event.ORGANIZATION_KEY_REGISTERED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def register_organization_key(self, ctx: Context, public_key: str) -> dict[str, Any]:
         """An org admin registers (or replaces) the organization's key, used as custodian and org grantee."""
         who = caller(ctx)
@@ -161,7 +206,7 @@ class MembersMixin:
         event(ctx, event_name, {"member_id": mid, "org": org, "role": role, "by": by.member_id})
         return member
 
-    @transaction("WhoAmI", read_only=True)
+    @transaction("WhoAmI", read_only=True, returns=documents.Caller, refusals=(NOT_AUTHORIZED,))
     def who_am_i(self, ctx: Context) -> dict[str, Any]:
         """The caller as the ledger sees it: ledger id, organization, role, and whether it is registered."""
         who = caller(ctx)
@@ -173,14 +218,26 @@ class MembersMixin:
             "registered": get_member(ctx, registered) is not None,
         }
 
-    @transaction("GetMember", read_only=True)
+    @transaction(
+        "GetMember",
+        read_only=True,
+        arguments={"mid": schema.RECIPIENT},
+        returns=documents.Member,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND),
+    )
     def get_member_tx(self, ctx: Context, mid: str) -> dict[str, Any]:
         """A registered member's public record (role, organization, public encryption key); any member may read it, to
         wrap keys for it."""
         caller(ctx)
         return require_member(ctx, recipient_id(mid, "member_id"))
 
-    @transaction("GetMemberHistory", read_only=True)
+    @transaction(
+        "GetMemberHistory",
+        read_only=True,
+        arguments={"mid": schema.RECIPIENT},
+        returns=list[documents.HistoryEntry],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def get_member_history(self, ctx: Context, mid: str) -> list[dict[str, Any]]:
         """Every key a member has had and who set it: the member, its organization's admins and auditors."""
         who = caller(ctx)
@@ -190,14 +247,20 @@ class MembersMixin:
             raise denied("only the member, its organization's admins and auditors may read its key history")
         return key_history(ctx, MEMBER, target)
 
-    @transaction("ListMembers", read_only=True)
+    @transaction(
+        "ListMembers",
+        read_only=True,
+        arguments={"org": schema.MSP, "role": schema.one_of(("", *_LISTED_ROLES)), **schema.PAGE},
+        returns=documents.Page[documents.Member],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def list_members(self, ctx: Context, org: str, role: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """Members of an org, optionally of one role (role "" for all), paginated. Who is a patient of an
         organization is for that organization's staff and auditors only."""
         who = caller(ctx)
         parts = [msp_id(org, "org")]
         if role:
-            parts.append(enum((*ROLES, "organization"))(role, "role"))
+            parts.append(enum(_LISTED_ROLES)(role, "role"))
         own_staff = who.msp_id == org and who.is_staff
         if role in ("", "patient") and not (own_staff or who.is_authority_auditor):
             raise denied(f"only the staff of {org} and auditors may list its patients; list another role")

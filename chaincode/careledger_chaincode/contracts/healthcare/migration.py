@@ -10,6 +10,8 @@ Version 2 (organization-qualified ids and private data) changes, kind by kind:
   (the old id), so clients still open them; a new version binds to the new id.
 Version 3: every member's public JWK carries its RFC 7638 thumbprint as `kid`, the name wrapped keys
 address it by (registrations set it since).
+Version 4: every inference can be found by its name, `<transaction id>:<n>` (an index; new ones get it).
+Version 5: every inference is in its model version's use log (GetModelUse; an index, new ones get it).
 Values already on old blocks and in public key history stay there: Fabric cannot purge public state.
 The channel ACLs keep raw blocks from patients, clinicians and researchers.
 
@@ -23,13 +25,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from careledger_protocol import is_member_id, jwk_thumbprint
+from careledger_protocol import INVALID_ARGUMENT, NOT_AUTHORIZED, documents, is_member_id, jwk_thumbprint
 
 from ...runtime import Context, transaction
-from ._caller import ORG_MEMBER_PREFIX, caller, require_role
+from . import _schemas as schema
+from ._caller import ORG_MEMBER_PREFIX, caller, member_org, require_role
 from ._refusals import invalid
 from ._state import PRIVATE, canonical, get_json, key, load, put_json
 from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER
+from .inferences import INFERENCE_BY_MODEL
 from .members import MEMBER, MEMBER_BY_ORG
 from .models import MODEL
 from .records import (
@@ -37,6 +41,7 @@ from .records import (
     GRANT_BY_PATIENT,
     GRANT_BY_PATIENT_CATEGORY,
     INFERENCE,
+    INFERENCE_BY_TX,
     KEY_HOLDER,
     PATIENT_RECORD,
     RECORD,
@@ -203,16 +208,37 @@ def _member_kid(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids
     put_json(ctx, {**value, "public_key": {**jwk, "kid": jwk_thumbprint(jwk)}}, MEMBER, *parts)
 
 
+def _inference_name(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    ctx.stub.put_state(key(ctx, INFERENCE_BY_TX, value["tx_id"], f"{value['n']:04d}"), canonical(parts))
+
+
+def _inference_use(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    requester = value["requester"]
+    ran = {"requester": requester, "requester_org": value.get("requester_org", member_org(requester))}
+    use = (value["model_id"], value["version"], value["time"], value["tx_id"], f"{value['n']:04d}")
+    ctx.stub.put_state(key(ctx, INFERENCE_BY_MODEL, *use), canonical(ran))
+
+
 # The moves that reach each version from the one before: STEPS[v - 2] takes a ledger from v - 1 to v.
 STEPS: tuple[tuple[tuple[str, Callable[..., None]], ...], ...] = (
     tuple((kind, _MOVES[kind]) for kind in KINDS),
     ((MEMBER, _member_kid),),
+    ((INFERENCE, _inference_name),),
+    ((INFERENCE, _inference_use),),
 )
 CURRENT_VERSION = 1 + len(STEPS)
 
 
 class MigrationMixin:
-    @transaction("Migrate")
+    @transaction(
+        "Migrate",
+        arguments={
+            "limit": schema.string_of(r"^[0-9]+$", "limit", f"how many keys to move at most, 1 to {MAX_LIMIT}"),
+            "rescan": schema.one_of(("", "yes")),
+        },
+        returns=documents.Migration,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
     def migrate(self, ctx: Context, limit: str, rescan: str) -> dict[str, Any]:
         """Move up to `limit` keys of the old layout to the new one; answers done when nothing is left.
 

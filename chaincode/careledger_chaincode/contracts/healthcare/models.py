@@ -1,5 +1,6 @@
-"""The model registry (researchers register, health-authority auditors approve or retire) and
-inference records (allowed only for an approved model on records the caller may use for diagnosis-ai).
+"""The model registry: researchers register model versions with their training run (training.py),
+health-authority auditors approve them against a policy (approval.py), suspend or retire them; inference
+records (inferences.py) are allowed only for an approved model on records the caller may use for diagnosis-ai.
 
 An inference record is bound to what it claims: the access transaction that released the record, the
 exact ciphertext version that transaction decided on, the approved model's artifact hash, and digests
@@ -12,9 +13,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from careledger_protocol import CONFLICT, Event
+from careledger_protocol import (
+    CONFLICT,
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    Event,
+    documents,
+)
 
 from ...runtime import ChaincodeError, Context, transaction
+from . import _schemas as schema
 from ._arguments import Shape, enum, json_object, object_id, sha256_hex, text
 from ._caller import caller, require_authority_auditor
 from ._paging import page_args
@@ -22,15 +32,50 @@ from ._refusals import invalid, not_found, precondition
 from ._state import canonical, event, get_json, load, put_json, summary
 from ._time import now, timestamp
 from .members import registered_caller
+from .training import training_run
 
 MODEL = "model"
 FORMATS = ("xgboost-json", "xgboost-ubj")
 FEATURE_TYPES = ("float", "int", "bool", "category")
 TASKS = ("classification", "regression")
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.-]{1,40})?$")
+SEMANTIC_VERSION = schema.string_of(_VERSION, "semver", "a model version: a semantic version such as 1.0.0")
 
 # what its events tell subscribers (careledger_protocol.Event)
 MODEL_EVENT_FIELDS = ("model_id", "version", "status", "artifact_sha256")
+
+# The arguments' schemas (GetMetadata): a model version as RegisterModel takes it.
+METRICS = {
+    "type": "object",
+    "additionalProperties": schema.number(),
+    "maxProperties": 100,
+    "description": "named numbers; a name is a letter, then up to 63 letters, digits, '_', '.', '-'",
+}
+FEATURE = schema.object_of(
+    {"name": schema.text_of(100), "type": schema.one_of(FEATURE_TYPES)},
+    {"unit": schema.text_of(40), "min": schema.number(), "max": schema.number(), "description": schema.text_of(200)},
+)
+NEW_MODEL = schema.object_of(
+    {
+        "model_id": schema.ID,
+        "version": SEMANTIC_VERSION,
+        "artifact_sha256": schema.SHA256,
+        "format": schema.one_of(FORMATS),
+        "training_data_fingerprint": schema.SHA256,
+        "feature_schema": schema.list_of(FEATURE, 500, min_items=1),
+        "parameters": {"type": "object", "description": "the training parameters, at most 16 KiB of JSON"},
+        "metrics": METRICS,
+        "code_ref": schema.text_of(200),
+    },
+    {
+        "subgroup_metrics": {"type": "object", "additionalProperties": METRICS, "maxProperties": 100},
+        "description": schema.text_of(500),
+        "libraries": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 30},
+        "trained_at": schema.TIME,
+        "task": schema.one_of(TASKS),
+        "training": documents.TrainingRun,
+    },
+)
 
 
 def semantic_version(value: Any, what: str) -> str:
@@ -39,7 +84,7 @@ def semantic_version(value: Any, what: str) -> str:
     return value
 
 
-def _metrics(value: Any, what: str) -> dict[str, float]:
+def metrics_map(value: Any, what: str) -> dict[str, float]:
     if not isinstance(value, dict) or len(value) > 100:
         raise invalid(f"{what} must be an object of at most 100 named numbers")
     for name, number in value.items():
@@ -86,7 +131,13 @@ def require_model(ctx: Context, model_id: str, version: str) -> dict[str, Any]:
 
 
 class ModelsMixin:
-    @transaction("RegisterModel")
+    @transaction(
+        "RegisterModel",
+        arguments={"model_json": NEW_MODEL},
+        returns=documents.Model,
+        events=(Event.MODEL_REGISTERED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, CONFLICT, FAILED_PRECONDITION),
+    )
     def register_model(self, ctx: Context, model_json: str) -> dict[str, Any]:
         """A registered researcher registers a model version (artifact hash, training data fingerprint, feature schema,
         parameters, metrics)."""
@@ -105,7 +156,7 @@ class ModelsMixin:
                 "metrics",
                 "code_ref",
             ),
-            ("subgroup_metrics", "description", "libraries", "trained_at", "task"),
+            ("subgroup_metrics", "description", "libraries", "trained_at", "task", "training"),
         )
         model_id = shape.string("model_id", object_id)
         version = shape.string("version", semantic_version)
@@ -115,17 +166,18 @@ class ModelsMixin:
         subgroups = shape.object("subgroup_metrics", default={})
         if len(subgroups) > 100:
             raise invalid("model.subgroup_metrics may name at most 100 subgroups")
+        features: list[dict[str, Any]] = shape.items("feature_schema", _feature, 500, min_items=1)
         model = {
             "model_id": model_id,
             "version": version,
             "artifact_sha256": shape.string("artifact_sha256", sha256_hex),
             "format": shape.string("format", enum(FORMATS)),
             "training_data_fingerprint": shape.string("training_data_fingerprint", sha256_hex),
-            "feature_schema": shape.items("feature_schema", _feature, 500, min_items=1),
+            "feature_schema": features,
             "parameters": parameters,
-            "metrics": _metrics(shape.object("metrics"), "model.metrics"),
+            "metrics": metrics_map(shape.object("metrics"), "model.metrics"),
             "subgroup_metrics": {
-                object_id(name, "model.subgroup_metrics key"): _metrics(m, f"model.subgroup_metrics.{name}")
+                object_id(name, "model.subgroup_metrics key"): metrics_map(m, f"model.subgroup_metrics.{name}")
                 for name, m in subgroups.items()
             },
             "code_ref": shape.string("code_ref", text(200)),
@@ -138,28 +190,21 @@ class ModelsMixin:
             "registered_org": who.msp_id,
             "registered_at": now(ctx),
         }
+        if "training" in shape.doc:
+            model["training"] = training_run(ctx, who, shape.doc["training"], features)
         if get_json(ctx, MODEL, model_id, version) is not None:
             raise ChaincodeError(CONFLICT, f"model {model_id} version {version} exists: register a new version")
         put_json(ctx, model, MODEL, model_id, version)
         event(ctx, Event.MODEL_REGISTERED, summary(model, MODEL_EVENT_FIELDS))
         return model
 
-    @transaction("ApproveModel")
-    def approve_model(self, ctx: Context, model_id: str, version: str) -> dict[str, Any]:
-        """An auditor of the health authority approves a registered model version for inference on patients' records."""
-        who = caller(ctx)
-        require_authority_auditor(who)
-        model = require_model(ctx, model_id, version)
-        if model["status"] != "registered":
-            raise precondition(
-                f"model {model_id} {version} is {model['status']}; only a registered model can be approved"
-            )
-        model.update(status="approved", approved_by=who.member_id, approved_at=now(ctx))
-        put_json(ctx, model, MODEL, model_id, version)
-        event(ctx, Event.MODEL_APPROVED, summary(model, MODEL_EVENT_FIELDS))
-        return model
-
-    @transaction("RetireModel")
+    @transaction(
+        "RetireModel",
+        arguments={"model_id": schema.ID, "version": SEMANTIC_VERSION, "reason": schema.text_of(500)},
+        returns=documents.Model,
+        events=(Event.MODEL_RETIRED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def retire_model(self, ctx: Context, model_id: str, version: str, reason: str) -> dict[str, Any]:
         """An auditor of the health authority retires a model version, with a reason: it no longer runs."""
         who = caller(ctx)
@@ -177,14 +222,26 @@ class ModelsMixin:
         event(ctx, Event.MODEL_RETIRED, summary(model, MODEL_EVENT_FIELDS))
         return model
 
-    @transaction("GetModel", read_only=True)
+    @transaction(
+        "GetModel",
+        read_only=True,
+        arguments={"model_id": schema.ID, "version": SEMANTIC_VERSION},
+        returns=documents.Model,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND),
+    )
     def get_model(self, ctx: Context, model_id: str, version: str) -> dict[str, Any]:
         """A model version's registry entry (artifact hash, data fingerprint, schema, metrics, status); any member may
         read it."""
         caller(ctx)
         return require_model(ctx, model_id, version)
 
-    @transaction("ListModels", read_only=True)
+    @transaction(
+        "ListModels",
+        read_only=True,
+        arguments={"model_id": schema.or_empty(schema.ID, "every model"), **schema.PAGE},
+        returns=documents.Page[documents.Model],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
     def list_models(self, ctx: Context, model_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """Every model version, or the versions of one model (model_id "" for all), paginated."""
         caller(ctx)

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger_protocol import CONFLICT, RESOURCE_TYPES, Event
+from careledger_protocol import (
+    CONFLICT,
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    NOT_AUTHORIZED,
+    NOT_FOUND,
+    RESOURCE_TYPES,
+    Event,
+    documents,
+)
 
 from ...runtime import ChaincodeError, Context, transaction
+from . import _schemas as schema
 from ._arguments import Shape, enum, json_object, jwe, object_id, refuse_in_arguments, sha256_hex, slug, text
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, require_role
 from ._paging import index_page
@@ -23,6 +33,7 @@ from ._refusals import denied, invalid, precondition
 from ._state import PRIVATE, event, get_json, key, load, purge_private, put_json, put_private, summary, transient_json
 from ._time import now
 from .members import get_member, registered_caller, require_member
+from .monitoring import purge_oversight
 from .policy import Entry, current_entry, may_see_metadata, split_current
 
 RECORD = "record"
@@ -40,7 +51,25 @@ GRANT_BY_PATIENT = "grant-p"
 GRANT_BY_PATIENT_CATEGORY = "grant-pc"
 # (patient, record, time, tx, n): public inference entries; the outputs are private under the same keys.
 INFERENCE = "inference"
+INFERENCE_BY_TX = "inference-tx"  # (tx_id, n as 4 digits) -> the inference's key parts: its name <tx_id>:<n>
 MAX_CIPHERTEXT = 100 * 1024 * 1024
+MAX_LOCATOR = 512
+# What a version of a record's ciphertext is: the arguments of CreateRecord and AddRecordVersion.
+VERSION_FIELDS = {
+    "ciphertext_sha256": schema.SHA256,
+    "size": schema.integer_in(1, MAX_CIPHERTEXT),
+    "locator": schema.text_of(MAX_LOCATOR),
+}
+NEW_VERSION = schema.object_of(VERSION_FIELDS)
+NEW_RECORD = schema.object_of(
+    {
+        "record_id": schema.ID,
+        "patient_id": schema.MEMBER,
+        "category": schema.SLUG,
+        "resource_type": schema.one_of(RESOURCE_TYPES),
+        **VERSION_FIELDS,
+    }
+)
 
 # what its events tell subscribers (careledger_protocol.Event)
 RECORD_EVENT_FIELDS = ("patient_id", "custodian", "category", "version", "status")
@@ -156,22 +185,24 @@ def _version_fields(shape: Shape) -> dict[str, Any]:
     return {
         "ciphertext_sha256": shape.string("ciphertext_sha256", sha256_hex),
         "size": shape.integer("size", 1, MAX_CIPHERTEXT),
-        "locator": shape.string("locator", text(512)),
+        "locator": shape.string("locator", text(MAX_LOCATOR)),
     }
 
 
 class RecordsMixin:
-    @transaction("CreateRecord")
+    @transaction(
+        "CreateRecord",
+        arguments={"record_json": NEW_RECORD},
+        returns=documents.Record,
+        events=(Event.RECORD_CREATED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, CONFLICT, FAILED_PRECONDITION),
+    )
     def create_record(self, ctx: Context, record_json: str) -> dict[str, Any]:
         """A clinician of the custodian org registers a new record of a registered patient."""
         who = registered_caller(ctx, "clinician")
         doc = json_object(record_json, "record")
         refuse_in_arguments(doc, "wrapped_keys")
-        shape = Shape(
-            doc,
-            "record",
-            ("record_id", "patient_id", "category", "resource_type", "ciphertext_sha256", "size", "locator"),
-        )
+        shape = Shape(doc, "record", *schema.fields(NEW_RECORD))
         record_id = shape.string("record_id", object_id)
         patient_id = shape.string("patient_id", member_id)
         fields = _version_fields(shape)
@@ -216,7 +247,13 @@ class RecordsMixin:
         event(ctx, Event.RECORD_CREATED, summary(record, RECORD_EVENT_FIELDS, id_as="record_id"))
         return record
 
-    @transaction("AddRecordVersion")
+    @transaction(
+        "AddRecordVersion",
+        arguments={"record_id": schema.ID, "version_json": NEW_VERSION},
+        returns=documents.Record,
+        events=(Event.RECORD_VERSION_ADDED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def add_record_version(self, ctx: Context, record_id: str, version_json: str) -> dict[str, Any]:
         """A new version (new ciphertext under a new key) by the custodian's clinician or the patient, keyed
         only for those entitled now: recipients whose grants all ended lose their entry."""
@@ -228,7 +265,7 @@ class RecordsMixin:
             raise denied("only a clinician of the custodian organization or the patient may add a version")
         doc = json_object(version_json, "version")
         refuse_in_arguments(doc, "wrapped_keys")
-        fields = _version_fields(Shape(doc, "version", ("ciphertext_sha256", "size", "locator")))
+        fields = _version_fields(Shape(doc, "version", *schema.fields(NEW_VERSION)))
         at = now(ctx)
         entries = wkey_entries(ctx, record)
         current, ended = split_current(entries, at)
@@ -242,7 +279,13 @@ class RecordsMixin:
         event(ctx, Event.RECORD_VERSION_ADDED, summary(record, RECORD_EVENT_FIELDS, id_as="record_id"))
         return record
 
-    @transaction("GetNewRecordRecipients", read_only=True)
+    @transaction(
+        "GetNewRecordRecipients",
+        read_only=True,
+        arguments={"patient_id": schema.MEMBER, "category": schema.SLUG},
+        returns=list[documents.Recipient],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_new_record_recipients(self, ctx: Context, patient_id: str, category: str) -> list[dict[str, Any]]:
         """Whom a clinician must wrap a new record's key for: the patient, the custodian org, current grantees."""
         who = caller(ctx)
@@ -252,7 +295,13 @@ class RecordsMixin:
         ids = sorted({patient["id"], ORG_MEMBER_PREFIX + who.msp_id} | grantees)
         return [_recipient(ctx, i) for i in ids]
 
-    @transaction("GetRecipients", read_only=True)
+    @transaction(
+        "GetRecipients",
+        read_only=True,
+        arguments={"record_id": schema.ID},
+        returns=list[documents.Recipient],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_recipients(self, ctx: Context, record_id: str) -> list[dict[str, Any]]:
         """Who is entitled to the record's key now (for a new version or a key rotation), with public keys."""
         who = caller(ctx)
@@ -264,7 +313,13 @@ class RecordsMixin:
         entries = wkey_entries(ctx, record)
         return [_recipient(ctx, r) for r, e in sorted(entries.items()) if current_entry(e, at) is not None]
 
-    @transaction("GetRecord", read_only=True)
+    @transaction(
+        "GetRecord",
+        read_only=True,
+        arguments={"record_id": schema.ID},
+        returns=documents.Record,
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def get_record_tx(self, ctx: Context, record_id: str) -> dict[str, Any]:
         """Metadata only: see policy.may_see_metadata for who may read it."""
         who = caller(ctx)
@@ -273,7 +328,13 @@ class RecordsMixin:
             raise denied(f"{who.member_id} may not see record {record_id}")
         return record
 
-    @transaction("ListPatientRecords", read_only=True)
+    @transaction(
+        "ListPatientRecords",
+        read_only=True,
+        arguments={"patient_id": schema.MEMBER, **schema.PAGE},
+        returns=documents.Page[documents.Record],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, FAILED_PRECONDITION),
+    )
     def list_patient_records(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
         """A patient's records (metadata), paginated; others see only those they may view."""
         who = caller(ctx)
@@ -286,10 +347,17 @@ class RecordsMixin:
             raise denied(f"{who.member_id} may not see the records of {patient_id}")
         return {"items": visible, "bookmark": next_mark}
 
-    @transaction("EraseRecord")
+    @transaction(
+        "EraseRecord",
+        arguments={"record_id": schema.ID},
+        returns=documents.Record,
+        events=(Event.RECORD_ERASED,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
+    )
     def erase_record(self, ctx: Context, record_id: str) -> dict[str, Any]:
-        """The patient erases a record: every wrapped key and every inference output on it is purged from
-        every peer; the ledger keeps that the record existed and was erased."""
+        """The patient erases a record: every wrapped key, inference output, review reason and outcome on it is
+        purged from every peer (the outcomes leave the models' live performance); the ledger keeps that the record
+        existed and was erased."""
         who = caller(ctx)
         require_role(who, "patient")
         record = require_record(ctx, object_id(record_id, "record_id"))
@@ -302,6 +370,7 @@ class RecordsMixin:
             INFERENCE, [record["patient_id"], record_id]
         ):
             purge_private(ctx, inference_key)
+        purge_oversight(ctx, record["patient_id"], record_id)  # their reviews' reasons and their outcomes
         at = now(ctx)
         for field in ("ciphertext_sha256", "locator", "size"):
             record.pop(field, None)

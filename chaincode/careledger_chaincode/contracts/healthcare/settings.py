@@ -12,23 +12,32 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from careledger_protocol import CONFLICT, Event
+from careledger_protocol import CONFLICT, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_AUTHORIZED, Event, documents
 
 from ...runtime import ChaincodeError, Context, transaction
+from . import _schemas as schema
 from ._arguments import Shape, json_object
 from ._caller import CONSORTIUM, caller, msp_id, require_role
 from ._refusals import precondition
 from ._state import event, get_json, put_json
 
+SETTINGS = schema.object_of({"authority_msp": schema.MSP})
+
 
 class SettingsMixin:
-    @transaction("SetConsortium")
+    @transaction(
+        "SetConsortium",
+        arguments={"settings_json": SETTINGS},
+        returns=documents.Consortium,
+        events=(Event.CONSORTIUM_SET,),
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, CONFLICT, FAILED_PRECONDITION),
+    )
     def set_consortium(self, ctx: Context, settings_json: str) -> dict[str, Any]:
         """An admin records the consortium settings once (at network set-up or upgrade); each endorser checks them
         against its own configuration, and they cannot change after."""
         who = caller(ctx)
         require_role(who, "admin")
-        shape = Shape(json_object(settings_json, "settings"), "settings", ("authority_msp",))
+        shape = Shape(json_object(settings_json, "settings"), "settings", *schema.fields(SETTINGS))
         settings = {"authority_msp": shape.string("authority_msp", msp_id)}
         configured = os.environ.get("CARELEDGER_AUTHORITY_MSP")
         if configured and configured != settings["authority_msp"]:
@@ -45,7 +54,7 @@ class SettingsMixin:
         event(ctx, Event.CONSORTIUM_SET, settings)
         return settings
 
-    @transaction("GetConsortium", read_only=True)
+    @transaction("GetConsortium", read_only=True, returns=documents.Consortium, refusals=(NOT_AUTHORIZED,))
     def get_consortium(self, ctx: Context) -> dict[str, Any]:
         """The consortium settings the contract decides with (the health authority's MSP); any member may read them."""
         caller(ctx)
