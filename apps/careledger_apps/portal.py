@@ -188,7 +188,11 @@ def log_stream() -> Response:
 @login_required
 def models() -> str:
     me = current_session()
-    return render_template("portal_models.html", inferences=me.inferences_of())
+    inferences = me.inferences_of()
+    # A model that ran on my data and is no longer in use (suspended, retired, recalled) is said at the top.
+    versions = sorted({(i["model_id"], i["version"]) for i in inferences})
+    withdrawn = [m for m in (me.model(*v) for v in versions) if m["status"] != "approved"]
+    return render_template("portal_models.html", inferences=inferences, withdrawn=withdrawn)
 
 
 @bp.route("/models/<inference_id>")

@@ -6,6 +6,7 @@ the reason. Screenshots of each step go to test-artifacts/browser/ (not committe
 from __future__ import annotations
 
 import datetime
+import secrets
 import shutil
 import threading
 from collections.abc import Iterator
@@ -42,7 +43,9 @@ def model(network: Network, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     from careledger_models.verify import verify_and_approve
 
     artifacts = tmp_path_factory.mktemp("models")
-    trained = train(breast_cancer(), seed=7, out_dir=artifacts)
+    # A seed of its own: a new model version each run, registered with its training run and approved under
+    # its policy (an artifact registered by an earlier session would keep that session's registry entry).
+    trained = train(breast_cancer(), seed=secrets.randbelow(10**6) + 1000, out_dir=artifacts)
     profiles = network.state / "profiles"
     with Session.open(profiles / "hospital1.json", "h1-researcher-1") as researcher:
         researcher.register()
@@ -160,6 +163,16 @@ def test_grant_open_run_live_log_revoke_refuse(
         expect(patient.locator("tr.live.inference")).to_have_count(1, timeout=15_000)
         patient.screenshot(path=str(ARTIFACTS / "4-patient-sees-live-events.png"), full_page=True)
 
+        # The patient reads the model card: approval, validation for people like them, the result explained.
+        patient.goto(f"{sites['portal']}/models")
+        patient.locator("#inferences a", has_text="model card").first.click()
+        expect(patient.locator("#result")).to_contain_text("The model gave the result")
+        expect(patient.locator("#model")).to_contain_text("under approval policy version")
+        expect(patient.locator("#validation")).to_contain_text("People like you")
+        expect(patient.locator("figcaption")).to_contain_text("red bars raised it")
+        expect(patient.locator("#trail li.fails")).to_have_count(0)
+        patient.screenshot(path=str(ARTIFACTS / "4b-patient-model-card.png"), full_page=True)
+
         # 4. The patient revokes; 5. the clinician is refused, with the reason.
         patient.goto(f"{sites['portal']}/grants")
         patient.locator("tr", has_text=web_users.clinician).locator("button.revoke").first.click()
@@ -176,6 +189,7 @@ def test_grant_open_run_live_log_revoke_refuse(
         "2-clinician-opens.png",
         "3-clinician-runs-model.png",
         "4-patient-sees-live-events.png",
+        "4b-patient-model-card.png",
         "5-patient-revokes.png",
         "6-clinician-refused.png",
     ]

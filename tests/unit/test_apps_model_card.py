@@ -116,3 +116,17 @@ def test_the_portal_page_shows_the_card_with_a_labelled_chart(portal: tuple[Any,
     assert "in log-odds: red bars raised it, blue bars lowered it" in page
     assert "worst radius" in page
     assert session.opened == ["rec-1"]
+
+
+def test_a_recalled_model_that_ran_on_my_data_is_said_at_the_top_of_my_models(portal: tuple[Any, CardSession]) -> None:
+    client, session = portal
+    inference = session.trace["inference"]
+    retired = {**session.trace["model"], "status": "retired"}
+    session.inferences_of = lambda: [{**inference, "model_id": "breast-cancer", "version": "1.2.0"}]  # type: ignore[method-assign]
+    session.model = lambda model_id, version: retired  # type: ignore[attr-defined]
+    _signed_in(client)
+    page = client.get("/models", base_url="https://localhost").get_data(as_text=True)
+    assert "breast-cancer 1.2.0 is retired: recalled: drift" in page
+    assert f'href="/models/{NAME}"' in page
+    session.model = lambda model_id, version: {**retired, "status": "approved"}  # type: ignore[attr-defined]
+    assert "No longer in use" not in client.get("/models", base_url="https://localhost").get_data(as_text=True)
