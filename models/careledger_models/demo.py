@@ -17,6 +17,7 @@ from .datasets import DATASETS
 from .policies import ensure_policy
 from .runner import ModelRunner, register
 from .seed import seed
+from .tracing import trace
 from .train import train
 from .verify import verify_and_approve
 
@@ -62,11 +63,13 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
             if entry["status"] == "registered":
                 # The auditor reproduces the registered metrics from the artifact; the ledger applies the policy.
                 entry = verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
-            _line(
-                f"  registry: {entry['model_id']}@{entry['version']} {entry['status']} under approval policy "
-                f"v{policy['version']} (metrics reproduced by {entry.get('approved_by', '-')}), "
-                f"artifact {entry['artifact_sha256'][:16]}…"
+            approval = entry.get("approval")
+            how = (
+                f"under approval policy v{approval['policy_version']}, its metrics reproduced by {entry['approved_by']}"
+                if approval
+                else f"before approval policies (the current one is v{policy['version']})"
             )
+            _line(f"  registry: {entry['model_id']}@{entry['version']} {entry['status']} {how}")
             runner = ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"])
             started = time.perf_counter()
             report = runner.run(sorted(result.records))
@@ -79,6 +82,13 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
             if report.denied:
                 record_id, reason = report.denied[0]
                 _line(f"  e.g. denied {record_id[:16]}…: {reason}")
+            if report.inference_tx_ids:
+                # The auditor walks one result back to its model, approval, access, consent and training run.
+                name = f"{report.inference_tx_ids[0]}:0"
+                started = time.perf_counter()
+                traced = trace(auditor, name, trained.artifact)
+                _line(f"  model trace {name[:12]}…:0 ({time.perf_counter() - started:.2f} s):")
+                _line("    " + traced.text().replace("\n", "\n    "))
             if report.inferences:
                 first = report.inferences[0]
                 top = sorted(
