@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,19 @@ class Browser:
 
     def login(self, user: str, passphrase: str = PASSPHRASE, org: str = "hospital1") -> Any:
         return self.post("/login", {"org": org, "user": user, "passphrase": passphrase})
+
+
+@pytest.fixture(scope="module")
+def sessions(network: Network) -> Iterator[dict[str, Session]]:
+    """The model flows' people: Hospital1's researcher and clinician (with the organization key, as the hospital
+    app runs models) and the health authority's auditor."""
+    profiles = network.state / "profiles"
+    opened = {
+        "researcher": Session.open(profiles / "hospital1.json", "h1-researcher-1"),
+        "auditor": Session.open(profiles / "healthauthority.json", "ha-auditor-1"),
+        "clinician": Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin"),
+    }
+    opened["auditor"].register()
+    yield opened
+    for s in opened.values():
+        s.close()

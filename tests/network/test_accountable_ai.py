@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +26,6 @@ from click.testing import CliRunner
 
 pytestmark = pytest.mark.network
 RUN = uuid.uuid4().hex[:6]
-
-
-@pytest.fixture(scope="module")
-def sessions(network: Network) -> Iterator[dict[str, Session]]:
-    profiles = network.state / "profiles"
-    opened = {
-        "researcher": Session.open(profiles / "hospital1.json", "h1-researcher-1"),
-        "auditor": Session.open(profiles / "healthauthority.json", "ha-auditor-1"),
-        "clinician": Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin"),
-    }
-    opened["auditor"].register()
-    yield opened
-    for s in opened.values():
-        s.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,20 +38,6 @@ def decrypted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def seeded(network: Network) -> SeedResult:
     # 80 records over 10 patients: 3 of them consent to research, 24 records, enough to train on
     return seed("breast-cancer", records=80, patients=10, state=network.state)
-
-
-@pytest.fixture(scope="module")
-def sessions(network: Network) -> Iterator[dict[str, Session]]:
-    profiles = network.state / "profiles"
-    opened = {
-        "researcher": Session.open(profiles / "hospital1.json", "h1-researcher-1"),
-        "auditor": Session.open(profiles / "healthauthority.json", "ha-auditor-1"),
-        "clinician": Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin"),
-    }
-    opened["auditor"].register()
-    yield opened
-    for s in opened.values():
-        s.close()
 
 
 @pytest.fixture(scope="module")

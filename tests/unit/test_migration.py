@@ -4,52 +4,20 @@ moves it; every flow works after and the old audit events are still there."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from careledger_chaincode.contracts.healthcare.migration import CURRENT_VERSION
 
-from ..previous_chaincode import extract_previous_chaincode
+from ..previous_chaincode import PREVIOUS, OldActor, load_previous_chaincode
 from .chaincode_helpers import H1, H2, HA, JWK, SALT, World, digest, jwe
-
-
-def _previous(tmp: Path) -> tuple[ModuleType, ModuleType]:
-    """The previous chaincode package, importable as careledger_chaincode_previous."""
-    extract_previous_chaincode(tmp)
-    (tmp / "chaincode" / "careledger_chaincode").rename(tmp / "careledger_chaincode_previous")
-    sys.path.insert(0, str(tmp))
-    try:
-        contracts = importlib.import_module("careledger_chaincode_previous.contracts")
-        testing = importlib.import_module("careledger_chaincode_previous.runtime.testing")
-    finally:
-        sys.path.remove(str(tmp))
-    return contracts, testing
-
-
-class OldActor:
-    def __init__(self, ledger: Any, member_id: str, msp: str, role: str, runtime: ModuleType) -> None:
-        attrs = {"role": role, "member_id": member_id}
-        self.identity = runtime.ClientIdentity(msp_id=msp, certificate_pem=b"", attributes=attrs)
-        self.ledger, self.member_id = ledger, member_id
-
-    def ok(self, function: str, *args: Any) -> Any:
-        outcome = self.ledger.invoke(
-            self.identity, function, *(a if isinstance(a, str) else json.dumps(a) for a in args)
-        )
-        assert outcome.status == 200, f"{function}: {outcome.message}"
-        return json.loads(outcome.payload) if outcome.payload else None
 
 
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, dict[str, Any]]:
-    contracts, testing = _previous(tmp_path_factory.mktemp("previous"))
-    runtime = importlib.import_module("careledger_chaincode_previous.runtime")
-    old = testing.MemoryLedger(runtime.Router(contracts.all_contracts()))
+    previous = load_previous_chaincode(tmp_path_factory.mktemp("previous"), PREVIOUS, "careledger_chaincode_previous")
+    runtime, old = previous.runtime, previous.new_ledger()
     people = {
         "alice": OldActor(old, "h1-patient-1", H1, "patient", runtime),
         "dr_h1": OldActor(old, "h1-clinician-1", H1, "clinician", runtime),

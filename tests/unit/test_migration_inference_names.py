@@ -5,9 +5,6 @@ by the current chaincode's Migrate; the old inference is then found and traced b
 
 from __future__ import annotations
 
-import importlib
-import json
-import sys
 from typing import Any
 
 import pytest
@@ -16,34 +13,17 @@ from careledger_chaincode.contracts.healthcare.migration import CURRENT_VERSION
 from careledger_chaincode.runtime import Router
 from careledger_chaincode.runtime.testing import MemoryLedger
 
-from ..previous_chaincode import LAYOUT_3, extract_previous_chaincode
+from ..previous_chaincode import LAYOUT_3, OldActor, load_previous_chaincode
 from .chaincode_helpers import H1, H2, HA, JWK, SALT, Actor, World, digest, jwe
 
 
 @pytest.fixture(scope="module")
 def layout_3(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, str]:
-    tmp = tmp_path_factory.mktemp("layout3")
-    extract_previous_chaincode(tmp, LAYOUT_3)
-    (tmp / "chaincode" / "careledger_chaincode").rename(tmp / "careledger_chaincode_layout3")
-    sys.path.insert(0, str(tmp))
-    try:
-        contracts = importlib.import_module("careledger_chaincode_layout3.contracts")
-        runtime = importlib.import_module("careledger_chaincode_layout3.runtime")
-        testing = importlib.import_module("careledger_chaincode_layout3.runtime.testing")
-    finally:
-        sys.path.remove(str(tmp))
-    old = testing.MemoryLedger(runtime.Router(contracts.all_contracts()))
+    previous = load_previous_chaincode(tmp_path_factory.mktemp("layout3"), LAYOUT_3, "careledger_chaincode_layout3")
+    old = previous.new_ledger()
 
     def call(who: tuple[str, str, str], function: str, *args: Any, transient: dict[str, Any] | None = None) -> Any:
-        local_id, msp, role = who
-        identity = runtime.ClientIdentity(
-            msp_id=msp, certificate_pem=b"", attributes={"role": role, "member_id": local_id}
-        )
-        encoded = [a if isinstance(a, str) else json.dumps(a) for a in args]
-        private = {k: (v if isinstance(v, str) else json.dumps(v)).encode() for k, v in (transient or {}).items()}
-        outcome = old.invoke(identity, function, *encoded, transient=private)
-        assert outcome.status == 200, f"{function}: {outcome.message}"
-        return json.loads(outcome.payload) if outcome.payload else None
+        return OldActor(old, *who, previous.runtime).ok(function, *args, transient=transient)
 
     alice, dr_h1 = ("h1-patient-1", H1, "patient"), ("h1-clinician-1", H1, "clinician")
     dr_h2, researcher = ("h2-clinician-1", H2, "clinician"), ("h1-researcher-1", H1, "researcher")

@@ -6,9 +6,7 @@ now on get the thumbprint set, and a `kid` that is not the thumbprint is refused
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from careledger_chaincode.runtime.testing import MemoryLedger
 from careledger_protocol import jwk_thumbprint
 from jwcrypto.jwk import JWK as JoseJWK
 
-from ..previous_chaincode import LAYOUT_2, extract_previous_chaincode
+from ..previous_chaincode import LAYOUT_2, OldActor, load_previous_chaincode
 from .chaincode_helpers import H1, H2, JWK, Actor, World
 
 THUMBPRINT = jwk_thumbprint(json.loads(JWK))
@@ -47,25 +45,11 @@ def test_registration_sets_the_thumbprint_and_refuses_another_kid() -> None:
 @pytest.fixture(scope="module")
 def layout_2_ledger(tmp_path_factory: pytest.TempPathFactory) -> World:
     """The current chaincode on a ledger the layout-2 chaincode wrote and left migrated to its version."""
-    tmp = tmp_path_factory.mktemp("layout2")
-    extract_previous_chaincode(tmp, LAYOUT_2)
-    (tmp / "chaincode" / "careledger_chaincode").rename(tmp / "careledger_chaincode_layout2")
-    sys.path.insert(0, str(tmp))
-    try:
-        contracts = importlib.import_module("careledger_chaincode_layout2.contracts")
-        runtime = importlib.import_module("careledger_chaincode_layout2.runtime")
-        testing = importlib.import_module("careledger_chaincode_layout2.runtime.testing")
-    finally:
-        sys.path.remove(str(tmp))
-    old = testing.MemoryLedger(runtime.Router(contracts.all_contracts()))
+    previous = load_previous_chaincode(tmp_path_factory.mktemp("layout2"), LAYOUT_2, "careledger_chaincode_layout2")
+    old = previous.new_ledger()
 
     def call(local_id: str, msp: str, role: str, function: str, *args: Any) -> Any:
-        identity = runtime.ClientIdentity(
-            msp_id=msp, certificate_pem=b"", attributes={"role": role, "member_id": local_id}
-        )
-        outcome = old.invoke(identity, function, *args)
-        assert outcome.status == 200, f"{function}: {outcome.message}"
-        return json.loads(outcome.payload) if outcome.payload else None
+        return OldActor(old, local_id, msp, role, previous.runtime).ok(function, *args)
 
     call("h1-patient-1", H1, "patient", "RegisterMember", JWK)
     # A key registered with a kid of its owner's choosing: the old chaincode kept it as sent.

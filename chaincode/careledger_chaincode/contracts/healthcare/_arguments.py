@@ -60,6 +60,12 @@ class Shape:
             raise invalid(f"{self._name(key)} must be an integer from {low} to {high}")
         return value
 
+    def number(self, key: str) -> int | float:
+        value = self.doc.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise invalid(f"{self._name(key)} must be a number")
+        return value
+
     def items(self, key: str, item: Callable[[Any, str], Any], max_items: int, min_items: int = 0) -> list[Any]:
         value = self.doc.get(key, [])
         if not isinstance(value, list) or not min_items <= len(value) <= max_items:

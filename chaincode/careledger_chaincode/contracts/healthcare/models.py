@@ -114,12 +114,7 @@ def _feature(value: Any, what: str) -> dict[str, Any]:
         feature["unit"] = shape.string("unit", text(40))
     if "description" in value:
         feature["description"] = shape.string("description", text(200))
-    for bound in ("min", "max"):
-        if bound in value:
-            number = value[bound]
-            if isinstance(number, bool) or not isinstance(number, int | float):
-                raise invalid(f"{what}.{bound} must be a number")
-            feature[bound] = number
+    feature.update((bound, shape.number(bound)) for bound in ("min", "max") if bound in value)
     return feature
 
 

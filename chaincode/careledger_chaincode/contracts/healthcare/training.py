@@ -59,12 +59,7 @@ def _subgroup(value: Any, what: str, features: set[str]) -> dict[str, Any]:
     rule: dict[str, Any] = {"name": shape.string("name", object_id), "feature": shape.string("feature", text(100))}
     if rule["feature"] not in features:
         raise invalid(f"{what}.feature {rule['feature']!r} is not in model.feature_schema")
-    for bound in ("low", "high"):
-        if bound in value:
-            number = value[bound]
-            if isinstance(number, bool) or not isinstance(number, int | float):
-                raise invalid(f"{what}.{bound} must be a number")
-            rule[bound] = number
+    rule.update((bound, shape.number(bound)) for bound in ("low", "high") if bound in value)
     return rule
 
 
