@@ -100,12 +100,15 @@ def sessions(network: Network) -> Iterator[dict[str, Session]]:
     """The model flows' people: Hospital1's researcher and clinician (with the organization key, as the hospital
     app runs models) and the health authority's auditor."""
     profiles = network.state / "profiles"
+    with Session.open(profiles / "hospital1.json", "h1-admin") as admin:
+        admin.register()  # the organization key the clinician opens org-wrapped records with (a no-op if there)
     opened = {
         "researcher": Session.open(profiles / "hospital1.json", "h1-researcher-1"),
         "auditor": Session.open(profiles / "healthauthority.json", "ha-auditor-1"),
         "clinician": Session.open(profiles / "hospital1.json", "h1-clinician-1", org_key_from="h1-admin"),
     }
-    opened["auditor"].register()
+    for member in opened.values():
+        member.register()  # on a fresh network these tests may be the first to act (registering again is a no-op)
     yield opened
     for s in opened.values():
         s.close()
