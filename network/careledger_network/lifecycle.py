@@ -71,11 +71,13 @@ class ChaincodeLifecycle:
         step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
 
     def wait_ready(self) -> None:
-        org = self.c.orgs[0]
-        endorsers = wait_ready(self.c, self.state, org)
-        self.launcher.step(
-            f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed"
-        )
+        """Ready when every organization's gateway gets a submit endorsed and committed: each gateway finds the
+        other organizations' peers through gossip in its own time, and a member may connect to any of them."""
+        for org in self.c.orgs:
+            endorsers = wait_ready(self.c, self.state, org)
+            self.launcher.step(
+                f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed"
+            )
 
     def migrate(self, rescan: bool = False) -> None:
         record_settings(self.c, self.state, self.c.orgs[0])
