@@ -20,6 +20,19 @@ from .authorization_scene import (
     verify_scene_access,
 )
 
+
+def review_of(decision: str) -> Arguments:
+    """ReviewInference of the scene's inference; the reason travels as transient data."""
+    return lambda s: [
+        {"inference_id": s.inference, "decision": decision, "reason": "matches the biopsy report seen today"}
+    ]
+
+
+def outcome_of(value: int) -> Arguments:
+    """RecordOutcome of the scene's inference; the outcome travels as transient data."""
+    return lambda s: [{"inference_id": s.inference, "outcome": {"value": value, "subgroups": []}}]
+
+
 # (case id, user, function, arguments from the scene, write?, allowed?)
 Case = tuple[str, str, str, Arguments, bool, bool]
 H1, H2, HA = "Hospital1MSP", "Hospital2MSP", "HealthAuthorityMSP"
@@ -95,6 +108,26 @@ CASES: list[Case] = [
     ("set-policy/hospital-admin", "h1-admin", "SetApprovalPolicy", policy_for_scene, True, False),
     ("set-policy/researcher", "h1-researcher-1", "SetApprovalPolicy", policy_for_scene, True, False),
     ("read-policy/patient", "h1-patient-1", "GetApprovalPolicy", lambda s: [s.model, ""], False, True),
+    # tracing, oversight and use logs of an inference on h1-patient-1's record by h2-clinician-1
+    ("trace/patient", "h1-patient-1", "TraceInference", lambda s: [s.inference], False, True),
+    ("trace/authority-auditor", "ha-auditor-1", "TraceInference", lambda s: [s.inference], False, True),
+    ("trace/grantee-clinician", "h2-clinician-1", "TraceInference", lambda s: [s.inference], False, True),
+    ("trace/other-patient", "h2-patient-1", "TraceInference", lambda s: [s.inference], False, False),
+    ("trace/researcher", "h1-researcher-1", "TraceInference", lambda s: [s.inference], False, False),
+    ("review/grantee-clinician", "h2-clinician-1", "ReviewInference", review_of("confirm"), True, True),
+    ("review/patient", "h1-patient-1", "ReviewInference", review_of("confirm"), True, False),
+    ("review/researcher", "h1-researcher-1", "ReviewInference", review_of("confirm"), True, False),
+    ("reviews/patient", "h1-patient-1", "GetInferenceReviews", lambda s: [s.inference], False, True),
+    ("reviews/other-patient", "h2-patient-1", "GetInferenceReviews", lambda s: [s.inference], False, False),
+    ("outcome/patient", "h1-patient-1", "RecordOutcome", outcome_of(1), True, False),
+    ("outcome/researcher", "h1-researcher-1", "RecordOutcome", outcome_of(1), True, False),
+    ("outcome/grantee-clinician", "h2-clinician-1", "RecordOutcome", outcome_of(1), True, True),
+    ("model-use/authority-auditor", "ha-auditor-1", "GetModelUse", lambda s: [s.model, "2.0.0"], False, True),
+    ("model-use/registering-researcher", "h1-researcher-1", "GetModelUse", lambda s: [s.model, "2.0.0"], False, True),
+    ("model-use/clinician", "h2-clinician-1", "GetModelUse", lambda s: [s.model, "2.0.0"], False, False),
+    ("model-use/hospital-admin", "h1-admin", "GetModelUse", lambda s: [s.model, "2.0.0"], False, False),
+    ("performance/authority-auditor", "ha-auditor-1", "GetModelPerformance", lambda s: [s.model, "2.0.0"], False, True),
+    ("performance/patient", "h1-patient-1", "GetModelPerformance", lambda s: [s.model, "2.0.0"], False, False),
     ("retire-model/clinician", "h2-clinician-1", "RetireModel", lambda s: [s.model, "1.0.0", "no"], True, False),
     # organization keys
     ("org-key/admin", "h2-admin", "RegisterOrganizationKey", lambda s: [current_org_key(H2, s)], True, True),

@@ -42,11 +42,11 @@ def split_private(args: list[Any]) -> tuple[list[str], dict[str, bytes] | None]:
     for arg in args:
         if isinstance(arg, dict):
             arg = dict(arg)
-            for name in ("wrapped_keys", "justification"):
+            for name in ("wrapped_keys", "justification", "reason", "outcome", "outputs", "explanations"):
                 if name in arg:
                     value = arg.pop(name)
                     transient[name] = value.encode() if isinstance(value, str) else json.dumps(value).encode()
-            if "justification" in transient:
+            if transient.keys() & {"justification", "reason", "outcome", "outputs"}:
                 transient["salt"] = SALT.encode()
         encoded.append(arg if isinstance(arg, str) else json.dumps(arg))
     return encoded, transient or None
@@ -69,6 +69,7 @@ class Scene:
     grant: str
     model: str
     access_tx: str
+    inference: str = ""  # <tx_id>:<n> of an approved version's inference on `record`, by h2-clinician-1
 
     def call(self, user: str, function: str, *args: Any, write: bool) -> Any:
         contract = self.contracts[user]
@@ -109,6 +110,27 @@ def model_doc(version: str) -> dict[str, Any]:
             "transform_sha256": sha("transform"),
             "data_source": "scikit-learn:matrix",
         },
+    }
+
+
+def inference_batch(s: Scene, access_tx: str, version: str) -> dict[str, Any]:
+    """RecordInferences of model_doc(version) on the scene's record, outputs and explanation included (they
+    travel as transient data)."""
+    explanation = {"bias": -0.1, "f1": 0.4}
+    record = s.call("h2-clinician-1", "GetRecord", s.record, write=False)
+    return {
+        **{k: model_doc(version)[k] for k in ("model_id", "version", "artifact_sha256")},
+        "access_tx_id": access_tx,
+        "inferences": [
+            {
+                "record_id": s.record,
+                "ciphertext_sha256": record["ciphertext_sha256"],
+                "input_sha256": sha("matrix input"),
+                "explanation_sha256": sha256_of_json(explanation),
+            }
+        ],
+        "outputs": {s.record: {"label": "positive", "probability": 0.9}},
+        "explanations": {s.record: explanation},
     }
 
 

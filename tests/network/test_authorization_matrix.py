@@ -17,7 +17,19 @@ from careledger_network.network import Network
 from fabric_gateway import Contract, Gateway
 
 from .authorization_cases import CASES
-from .authorization_scene import RUN, USERS, Scene, jwe, model_doc, policy_for_scene, q, record_doc, split_private
+from .authorization_scene import (
+    RUN,
+    USERS,
+    Scene,
+    inference_batch,
+    jwe,
+    model_doc,
+    policy_for_scene,
+    q,
+    record_doc,
+    reproduction_doc,
+    split_private,
+)
 
 pytestmark = pytest.mark.network
 
@@ -50,6 +62,15 @@ def scene(network: Network) -> Iterator[Scene]:
     s.access_tx = s.call(
         "h2-clinician-1", "RequestAccess", {"record_ids": [s.record], "purpose": "treatment"}, write=True
     )["tx_id"]
+    # An approved version's inference on the record, for the oversight and trace cases.
+    s.call("h1-researcher-1", "RegisterModel", model_doc("2.0.0"), write=True)
+    s.call("ha-auditor-1", "ApproveModel", s.model, "2.0.0", reproduction_doc("2.0.0"), write=True)
+    ai_access = s.call(
+        "h2-clinician-1", "RequestAccess", {"record_ids": [s.record], "purpose": "diagnosis-ai"}, write=True
+    )["tx_id"]
+    s.inference = (
+        s.call("h2-clinician-1", "RecordInferences", inference_batch(s, ai_access, "2.0.0"), write=True)["tx_id"] + ":0"
+    )
     yield s
     for gw in gateways:
         gw.close()
