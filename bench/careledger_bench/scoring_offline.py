@@ -29,8 +29,8 @@ from careledger.services import SealedRecord
 from careledger_models.datasets import canonical_row, check_features, from_observation
 from careledger_models.pool import DEFAULT_CHUNK
 from careledger_models.runner import ModelRunner, RunReport
-from careledger_models.scoring import XGB_THREADS, ModelSpec, digest
-from careledger_protocol import Purpose
+from careledger_models.scoring import XGB_THREADS, ModelSpec
+from careledger_protocol import Purpose, sha256_of_json
 
 from .offline import FakeLedger, OfflineSession, approved_model, build_corpus
 
@@ -96,7 +96,7 @@ def stage_profile(session: OfflineSession, ledger: FakeLedger, runner: ModelRunn
             explanations = [{k: round(v, 6) for k, v in zip(explained, c, strict=True)} for c in contributions]
         with clock("digests"):
             digests = [
-                (hashlib.sha256(canonical_row(dict(zip(names, row, strict=True)))).hexdigest(), digest(e))
+                (hashlib.sha256(canonical_row(dict(zip(names, row, strict=True)))).hexdigest(), sha256_of_json(e))
                 for row, e in zip(rows, explanations, strict=True)
             ]
         with clock("record"):

@@ -15,7 +15,7 @@ from careledger.errors import CareLedgerError
 from careledger.services import OpenedRecord, Session
 from careledger_protocol import InferenceReview, InferenceTrace, Purpose, SubgroupRule
 
-from .datasets import from_observation
+from .datasets import Subgroup, from_observation
 
 TOP = 5  # the features named in the sentence and drawn in the chart, by size of contribution
 
@@ -88,12 +88,8 @@ def _groups_of(session: Session, record_id: str, ciphertext_sha256: str, rules: 
     if not isinstance(opened, OpenedRecord) or opened.ciphertext_sha256 != ciphertext_sha256:
         return []
     features = from_observation(opened.resource)
-    inside = []
-    for rule in rules:
-        value = features.get(rule["feature"])
-        if isinstance(value, int | float) and rule.get("low", -float("inf")) <= value < rule.get("high", float("inf")):
-            inside.append(rule["name"])
-    return inside
+    groups = [Subgroup(**rule) for rule in rules]
+    return [g.name for g in groups if isinstance(value := features.get(g.feature), int | float) and g.contains(value)]
 
 
 def _sentence(output: dict[str, object] | None, contributions: list[tuple[str, float]], classification: bool) -> str:

@@ -23,7 +23,7 @@ ARTIFACT = click.Path(exists=True, dir_okay=False, path_type=Path)
 @with_session
 def model_verify(c: Context, s: Session, model_id: str, version: str, artifact: Path, approve: bool) -> None:
     """Recompute a registered model's metrics from its artifact and evaluation data, and compare."""
-    from .verify import NotReproducible, verify
+    from .verify import approve_verified, verify
 
     verification = verify(s, model_id, version, artifact)
     result: dict[str, Any] = {
@@ -34,9 +34,7 @@ def model_verify(c: Context, s: Session, model_id: str, version: str, artifact: 
         "reproduction": verification.reproduction,
     }
     if approve:
-        if not verification.reproduced:
-            raise NotReproducible(f"not approved: {'; '.join(verification.mismatches)}")
-        result["approved"] = s.approve_model(model_id, version, verification.reproduction)
+        result["approved"] = approve_verified(s, verification)
     c.emit(result, _verify_text)
 
 

@@ -13,12 +13,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import xgboost as xgb
 from careledger.errors import CareLedgerError
 from careledger.services import Refused, Session
 from careledger_protocol import InferenceTrace, Purpose
 
-from .scoring import Inference, ModelSpec, score_sealed
+from .scoring import Inference, ModelSpec, load_booster, score_sealed
 
 
 class CannotReplay(CareLedgerError):
@@ -51,11 +50,7 @@ def replay(session: Session, inference_id: str, artifact: Path) -> Replay:
             f"the record {recorded['record_id']} has changed since (version {item.version} now): the ciphertext the "
             "model saw is no longer released"
         )
-    features = tuple(f["name"] for f in model["feature_schema"])
-    spec = ModelSpec(features, model["feature_schema"], model.get("task") == "classification", model["artifact_sha256"])
-    booster = xgb.Booster()
-    booster.load_model(bytearray(raw))
-    scored = score_sealed([item], session.decrypt, booster, spec)
+    scored = score_sealed([item], session.decrypt, load_booster(raw), ModelSpec.of(model))
     if scored.invalid:
         raise CannotReplay(f"the record no longer fits the model's schema: {'; '.join(scored.invalid[0][1])}")
     rerun = scored.inferences[0]

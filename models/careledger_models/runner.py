@@ -100,12 +100,7 @@ class ModelRunner:
         self.entry = self._approved_entry(artifact, raw)
         self.schema = self.entry["feature_schema"]
         self.features = [f["name"] for f in self.schema]
-        self.spec = ModelSpec(
-            tuple(self.features),
-            self.schema,
-            self.entry.get("task", "classification") == "classification",
-            self.entry["artifact_sha256"],
-        )
+        self.spec = ModelSpec.of(self.entry)
         self.booster = load_booster(raw)
         self._cpu_turn = threading.Lock()
         self.pool = ScoringPool(WorkerKeys.of(session), raw, self.spec, processes) if processes > 0 else None

@@ -11,7 +11,6 @@ of the explanation.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 from careledger.services import OpenedRecord, SealedRecord
+from careledger_protocol import Model, sha256_of_json
 
 from .datasets import canonical_row, check_features, from_observation
 
@@ -44,6 +44,13 @@ class ModelSpec:
     classification: bool
     artifact_sha256: str
 
+    @classmethod
+    def of(cls, model: Model) -> ModelSpec:
+        """A registry entry's spec; an entry without a task is a classifier, as the registry defaults it."""
+        schema = model["feature_schema"]
+        classification = model.get("task", "classification") == "classification"
+        return cls(tuple(f["name"] for f in schema), schema, classification, model["artifact_sha256"])
+
 
 @dataclass
 class Inference:
@@ -65,10 +72,6 @@ class Scored:
     def extend(self, other: Scored) -> None:
         self.inferences.extend(other.inferences)
         self.invalid.extend(other.invalid)
-
-
-def digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def score_sealed(
@@ -112,7 +115,7 @@ def score_sealed(
                 output=output,
                 contributions=explanation,
                 input_sha256=hashlib.sha256(canonical_row(dict(zip(names, row, strict=True)))).hexdigest(),
-                explanation_sha256=digest(explanation),
+                explanation_sha256=sha256_of_json(explanation),
                 access_tx_id=item.access_tx_id,
                 ciphertext_sha256=item.key_entry["ciphertext_sha256"],
             )

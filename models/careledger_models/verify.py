@@ -15,12 +15,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import xgboost as xgb
 from careledger.errors import CareLedgerError
 from careledger.services import Session
 from careledger_protocol import Model, Reproduction, metric_mismatches, sha256_of_json
 
 from .datasets import DATASETS, fingerprint
+from .scoring import load_booster
 from .train import evaluation_split, score
 
 
@@ -70,9 +70,7 @@ def reproduce(model: Model, artifact: Path) -> Reproduction:
             "the evaluation rows rebuilt here differ from those the model was evaluated on (fingerprint "
             f"{evaluation_fingerprint[:16]}… instead of {training['evaluation_fingerprint'][:16]}…)"
         )
-    booster = xgb.Booster()
-    booster.load_model(bytearray(artifact.read_bytes()))
-    scores = score(dataset, booster, x_test, y_test.to_numpy())
+    scores = score(dataset, load_booster(artifact.read_bytes()), x_test, y_test.to_numpy())
     return {
         "artifact_sha256": artifact_sha256,
         "evaluation_fingerprint": evaluation_fingerprint,
@@ -94,9 +92,14 @@ def verify(session: Session, model_id: str, version: str, artifact: Path) -> Ver
     return Verification(model, reproduction, mismatches)
 
 
-def verify_and_approve(session: Session, model_id: str, version: str, artifact: Path) -> Model:
-    """What an approving auditor does: reproduce, and approve only what reproduced (the ledger checks again)."""
-    verification = verify(session, model_id, version, artifact)
+def approve_verified(session: Session, verification: Verification) -> Model:
+    """Approve what reproduced, sending the reproduction (the ledger compares again and applies the policy)."""
     if not verification.reproduced:
         raise NotReproducible(f"the registered metrics do not reproduce: {'; '.join(verification.mismatches)}")
-    return session.approve_model(model_id, version, verification.reproduction)
+    model = verification.model
+    return session.approve_model(model["model_id"], model["version"], verification.reproduction)
+
+
+def verify_and_approve(session: Session, model_id: str, version: str, artifact: Path) -> Model:
+    """What an approving auditor does: reproduce, and approve only what reproduced."""
+    return approve_verified(session, verify(session, model_id, version, artifact))

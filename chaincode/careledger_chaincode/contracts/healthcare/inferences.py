@@ -7,7 +7,6 @@ when the record is erased); the public entry holds its salted digest.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from careledger_protocol import (
@@ -18,6 +17,7 @@ from careledger_protocol import (
     Event,
     Purpose,
     documents,
+    sha256_of_json,
 )
 
 from ...runtime import Context, transaction
@@ -277,7 +277,7 @@ def _explanations(ctx: Context, model: dict[str, Any], inferences: list[dict[str
         )
         if not numbers or set(explanation) != names:
             raise invalid(f"{what} must give a number for each of the model's features and 'bias'")
-        if hashlib.sha256(canonical(explanation)).hexdigest() != inference["explanation_sha256"]:
+        if sha256_of_json(explanation) != inference["explanation_sha256"]:
             raise invalid(f"{what} is not the explanation its explanation_sha256 names: send the one the model gave")
     return given
 
