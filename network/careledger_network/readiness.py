@@ -15,13 +15,10 @@ from careledger.errors import GatewayError
 
 from .consortium import Consortium, Org
 
-RETRYABLE = (
-    "no combination of peers",
-    "UNAVAILABLE",
-    "failed to connect",
-    "DEADLINE_EXCEEDED",
-    "no peers available",
-)
+# gRPC statuses that mean "not yet": peers still starting or finding each other (the gateway answers
+# FAILED_PRECONDITION or UNAVAILABLE while no combination of peers satisfies the endorsement policy), or a
+# stream cut while an orderer or peer restarts. Anything else is a real error and is raised at once.
+NOT_YET = frozenset({"UNAVAILABLE", "FAILED_PRECONDITION", "DEADLINE_EXCEEDED", "CANCELLED", "ABORTED"})
 
 
 def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 90.0) -> list[str]:
@@ -38,7 +35,7 @@ def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 9
                 return transaction.endorser_msp_ids
             except GatewayError as exc:
                 last = str(exc)
-                if not any(marker in last for marker in RETRYABLE):
+                if exc.grpc_status not in NOT_YET:
                     raise
             time.sleep(0.2)
     raise TimeoutError(f"the network did not become ready within {timeout:.0f} s; last error: {last}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,16 @@ from .resources import observation
 
 PASSPHRASE = "correct horse battery staple"
 OBSERVATION = observation("Hemoglobin", 13.1, "g/dL")
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Wait until `condition()` holds. A write committed through one organization's peer reaches the
+    others' peers a moment later, so a read through another organization must wait for it."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still not so after {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 @dataclass

@@ -112,17 +112,19 @@ def _kill(network: Network, target: str) -> None:
 def test_fault_under_load(network: Network, fault: str) -> None:
     load = Load()
     threads = _run_load(network, load)
-    time.sleep(3)  # steady state
-    target = FAULTS[fault](network)
-    killed_at = time.monotonic()
-    _kill(network, target)
-    time.sleep(3)  # the outage
-    restarted_at = time.monotonic()
-    network.start()  # relaunches what is missing (the supervisor already relaunched a chaincode server)
-    time.sleep(6)
-    load.stop.set()
-    for t in threads:
-        t.join(timeout=30)
+    try:  # the load stops even when the relaunch fails, so later tests do not share the ledger with it
+        time.sleep(3)  # steady state
+        target = FAULTS[fault](network)
+        killed_at = time.monotonic()
+        _kill(network, target)
+        time.sleep(3)  # the outage
+        restarted_at = time.monotonic()
+        network.start()  # relaunches what is missing (the supervisor already relaunched a chaincode server)
+        time.sleep(6)
+    finally:
+        load.stop.set()
+        for t in threads:
+            t.join(timeout=30)
 
     recovered = [t for t in load.successes if t > restarted_at]
     assert recovered, f"no commit after restarting {target}"

@@ -30,10 +30,13 @@ def _events(gw: Gateway, network: Network) -> list[str]:
 
 def test_an_export_checks_out_against_the_chain(auditor: Gateway, network: Network) -> None:
     events = _events(auditor, network)
+    before, _ = BlockReader(auditor, network.c.channel).height()
     report = verify_trail(BlockReader(auditor, network.c.channel), events)
+    after, _ = BlockReader(auditor, network.c.channel).height()
     assert report.ok, report
     assert report.events_checked == len(events) > 0
-    assert report.blocks_checked == BlockReader(auditor, network.c.channel).height()[0]
+    # Every block to the head it saw; other writers may add blocks meanwhile.
+    assert before <= report.blocks_checked <= after
 
 
 def test_an_event_that_never_committed_is_reported(auditor: Gateway, network: Network) -> None:

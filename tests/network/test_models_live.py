@@ -17,6 +17,8 @@ from careledger_models.train import TrainedModel, train
 from careledger_models.verify import verify_and_approve
 from careledger_network.network import Network
 
+from tests.network.conftest import eventually
+
 pytestmark = pytest.mark.network
 
 
@@ -118,6 +120,10 @@ def test_unapproved_retired_and_tampered_models_are_refused(
         ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
     verify_and_approve(sessions["auditor"], newer["model_id"], newer["version"], retrained.artifact)
     sessions["auditor"].submit("RetireModel", newer["model_id"], newer["version"], "superseded in test")
+    eventually(  # committed on the auditor's peer; the clinician's may be a block behind
+        lambda: sessions["clinician"].evaluate("GetModel", newer["model_id"], newer["version"])["status"] == "retired",
+        "the clinician's peer sees the retirement",
+    )
     with pytest.raises(ModelRefused, match="retired"):
         ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
     with pytest.raises(ModelRefused, match="not in the registry"):

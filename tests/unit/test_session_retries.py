@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from careledger.errors import CommitError, EndorseError, PeerMessage
+from careledger.errors import CommitError, EndorseError, NotFound, PeerMessage
 from careledger.services import Session
 
 MISMATCH = EndorseError(
@@ -70,3 +71,50 @@ def test_retries_end() -> None:
     with pytest.raises(EndorseError):
         session.submit("F")
     assert contract.calls == session.max_retries + 1
+
+
+def _lagging(*msp_ids: str) -> NotFound:
+    return NotFound(
+        "endorse failed: ABORTED: failed to endorse transaction",
+        "grant g-1 does not exist",
+        transaction_id="tx5",
+        grpc_status="ABORTED",
+        details=tuple(
+            PeerMessage(f"127.0.0.1:7{n}10", m, "NOT_FOUND: grant g-1 does not exist") for n, m in enumerate(msp_ids)
+        ),
+    )
+
+
+def _session_of(contract: Any, msp_id: str) -> Session:
+    gateway = SimpleNamespace(identity=SimpleNamespace(msp_id=msp_id))
+    return Session(Path("p.json"), "u", gateway=gateway, contract=contract, deployment=None, wallet=None)  # type: ignore[arg-type]
+
+
+def test_a_refusal_by_peers_that_lack_the_sessions_own_write_is_retried() -> None:
+    """A grant committed on Hospital2's peer is "not found" on the others' for a moment: revoking it at
+    once is refused by them only, and passes when asked again."""
+    contract = FlakyContract([])
+    session = _session_of(contract, "Hospital2MSP")
+    session.submit("GrantConsent")
+    contract.failures = [_lagging("Hospital1MSP", "HealthAuthorityMSP")]
+    assert session.submit("RevokeConsent") == {"ok": True}
+    assert contract.calls == 3
+
+
+@pytest.mark.parametrize(
+    ("wrote_first", "refusers"),
+    [
+        (True, ("Hospital2MSP",)),  # the session's own peer refused too: true everywhere
+        (True, ("Hospital2MSP", "Hospital1MSP")),
+        (False, ("Hospital1MSP",)),  # no write of this session's that another peer could lack
+    ],
+)
+def test_a_refusal_that_is_not_a_lag_is_raised(wrote_first: bool, refusers: tuple[str, ...]) -> None:
+    contract = FlakyContract([])
+    session = _session_of(contract, "Hospital2MSP")
+    if wrote_first:
+        session.submit("GrantConsent")
+    contract.failures = [_lagging(*refusers)]
+    with pytest.raises(NotFound):
+        session.submit("RevokeConsent")
+    assert contract.calls == (2 if wrote_first else 1)
