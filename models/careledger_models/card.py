@@ -46,7 +46,7 @@ def model_card(session: Session, inference_id: str) -> ModelCard:
     else:
         status = f"{model['status']}: {model.get('suspended_reason', 'not approved for use now')}"
     rules = model.get("training", {}).get("subgroups", [])
-    groups = _groups_of(session, inference["record_id"], inference["ciphertext_sha256"], rules)
+    groups = record_subgroups(session, inference["record_id"], inference["ciphertext_sha256"], rules) or []
     like_you = {g: model["subgroup_metrics"][g] for g in groups if g in model["subgroup_metrics"]}
     contributions = sorted(
         ((name, value) for name, value in (inference.get("explanation") or {}).items() if name != "bias"),
@@ -76,17 +76,20 @@ def _oversight(review: InferenceReview) -> str:
     return said
 
 
-def _groups_of(session: Session, record_id: str, ciphertext_sha256: str, rules: list[SubgroupRule]) -> list[str]:
-    """The subgroups the record's patient is in, from the record version the model saw (opened in this
-    session; an access of the patient's own record, on the ledger like any other)."""
+def record_subgroups(
+    session: Session, record_id: str, ciphertext_sha256: str, rules: list[SubgroupRule]
+) -> list[str] | None:
+    """The model's subgroups (its registered rules) the record's patient is in, from the record version the
+    model saw, opened in this session (an access like any other, on the ledger); None when this session cannot
+    open that version (refused, erased, or a newer version replaced it)."""
     if not rules:
         return []
     try:
         [opened] = session.open_records([record_id], Purpose.DIAGNOSIS_AI)
     except CareLedgerError:
-        return []
+        return None
     if not isinstance(opened, OpenedRecord) or opened.ciphertext_sha256 != ciphertext_sha256:
-        return []
+        return None
     features = from_observation(opened.resource)
     groups = [Subgroup(**rule) for rule in rules]
     return [g.name for g in groups if isinstance(value := features.get(g.feature), int | float) and g.contains(value)]

@@ -1,6 +1,6 @@
-"""The `careledger` commands that run models: `model verify` (and approve what reproduced), `model trace` and
-`inference verify`. Loaded by `careledger` through the `careledger.cli` entry point; XGBoost is imported only
-when a command runs."""
+"""The `careledger` commands that run models or read records with them: `model verify` (and approve what
+reproduced), `model trace`, `inference verify` and `inference outcome`. Loaded by `careledger` through the
+`careledger.cli` entry point; XGBoost is imported only when a command runs."""
 
 from __future__ import annotations
 
@@ -88,3 +88,41 @@ def inference_verify(c: Context, s: Session, inference_id: str, artifact: Path) 
     )
     if not result.matches:
         raise SystemExit(EXIT_INTEGRITY)
+
+
+@inference.command("outcome")
+@click.argument("name")
+@click.option("--value", type=float, required=True, help="the truth: the class 0 or 1, or the true value")
+@click.option(
+    "--subgroup",
+    "subgroups",
+    multiple=True,
+    help="a subgroup of the model the patient is in (default: worked out from the record by the model's rules)",
+)
+@with_session
+def inference_outcome(c: Context, s: Session, name: str, value: float, subgroups: tuple[str, ...]) -> None:
+    """Record the ground truth of an inference, once (clinicians who may see the record); it counts in the
+    model's live performance, which suspends the model when it crosses its monitoring bounds. The patient's
+    subgroups are read from the record version the model saw, by the rules registered with the model."""
+    from .card import record_subgroups
+
+    truth: float = int(value) if value.is_integer() else value
+    groups: list[str] | None = list(subgroups)
+    if not subgroups:
+        trace = s.trace_inference(name)
+        inference, rules = trace["inference"], trace["model"].get("training", {}).get("subgroups", [])
+        groups = record_subgroups(s, inference["record_id"], inference["ciphertext_sha256"], rules)
+        if groups is None:
+            raise click.UsageError(
+                "you cannot open the record version this inference ran on, so its subgroups cannot be worked "
+                "out: name them with --subgroup (or record no subgroup with --subgroup none)"
+            )
+    groups = [g for g in groups if g != "none"]
+    c.emit({**s.record_outcome(name, truth, groups), "subgroups": groups}, _outcome_text)
+
+
+def _outcome_text(r: Any) -> str:
+    o = r["outcome"]
+    said = f"outcome of {o['inference_id']} recorded; {o['model_id']}@{o['version']} is {r['model_status']}"
+    said += f"\n  counted for the subgroups: {', '.join(r['subgroups']) or 'none'}"
+    return said + (f"\nSUSPENDED: {r['suspended_reason']}" if "suspended_reason" in r else "")

@@ -317,7 +317,7 @@ class Inference(TypedDict):
 class TraceLink(TypedDict):
     """One link of an inference's trail, as the ledger checked it."""
 
-    link: Literal["inference", "model", "approval", "access", "consent", "training"]
+    link: Literal["inference", "model", "approval", "access", "consent", "training", "oversight"]
     ok: bool
     detail: str  # what was checked, or where the link fails, in words
 
@@ -331,6 +331,8 @@ class InferenceTrace(TypedDict):
     policy: NotRequired[ApprovalPolicy]
     access: NotRequired[AuditEvent]
     grant: NotRequired[Grant]
+    reviews: NotRequired[list[InferenceReview]]  # public entries, oldest first (absent only when the model is missing)
+    outcome: NotRequired[InferenceOutcome]
     links: list[TraceLink]
 
 

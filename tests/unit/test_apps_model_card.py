@@ -130,3 +130,54 @@ def test_a_recalled_model_that_ran_on_my_data_is_said_at_the_top_of_my_models(po
     assert f'href="/models/{NAME}"' in page
     session.model = lambda model_id, version: {**retired, "status": "approved"}  # type: ignore[attr-defined]
     assert "No longer in use" not in client.get("/models", base_url="https://localhost").get_data(as_text=True)
+
+
+class OutcomeSession(CardSession):
+    def __init__(self, trace: dict[str, Any]) -> None:
+        super().__init__(trace)
+        self.recorded: list[tuple[str, float, list[str]]] = []
+
+    def record_outcome(self, inference_id: str, value: float, subgroups: list[str]) -> dict[str, Any]:
+        self.recorded.append((inference_id, value, list(subgroups)))
+        about = {"inference_id": inference_id, "model_id": "breast-cancer", "version": "1.2.0"}
+        return {"outcome": about, "model_status": "approved"}
+
+
+def _outcome_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Any, session: Any, *args: str) -> Any:
+    from contextlib import contextmanager
+
+    from careledger.cli import _base, main
+    from click.testing import CliRunner
+
+    @contextmanager
+    def connected(self: Any) -> Any:
+        yield session
+
+    monkeypatch.setattr(_base.Context, "session", connected)
+    profile = tmp_path / "profile.json"
+    profile.write_text("{}")
+    return CliRunner().invoke(main, ["--profile", str(profile), "--user", "u", "inference", "outcome", NAME, *args])
+
+
+def test_an_outcome_counts_for_the_subgroups_the_record_puts_the_patient_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    session = OutcomeSession(_trace())
+    done = _outcome_cli(monkeypatch, tmp_path, session, "--value", "1")
+    assert done.exit_code == 0, done.output
+    assert session.recorded == [(NAME, 1, ["radius-large"])]  # from the record's 17.99 mm, by the registered rule
+    assert "counted for the subgroups: radius-large" in done.output
+    session = OutcomeSession(_trace())
+    assert _outcome_cli(monkeypatch, tmp_path, session, "--value", "0", "--subgroup", "radius-small").exit_code == 0
+    assert session.recorded == [(NAME, 0, ["radius-small"])] and session.opened == []  # named: the record stays shut
+
+
+def test_an_outcome_whose_record_cannot_be_opened_asks_for_the_subgroups(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    trace = _trace()
+    trace["inference"]["ciphertext_sha256"] = "f" * 64  # a newer version replaced the one the model saw
+    session = OutcomeSession(trace)
+    refused = _outcome_cli(monkeypatch, tmp_path, session, "--value", "1")
+    assert refused.exit_code == 2 and "name them with --subgroup" in refused.output
+    assert session.recorded == []

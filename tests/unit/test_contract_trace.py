@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .chaincode_helpers import World, approve, digest
+from .chaincode_helpers import SALT, World, approve, digest
 from .test_contract_models import MODEL, _batch, _outputs, model_doc
 
 
@@ -32,7 +32,7 @@ def test_every_link_holds_for_an_inference_made_as_the_rules_say(w: World) -> No
     trace = w.alice.ok("TraceInference", name)
     assert [(link["link"], link["ok"]) for link in trace["links"]] == [
         ("inference", True), ("model", True), ("approval", True), ("access", True), ("consent", True),
-        ("training", True),
+        ("training", True), ("oversight", True),
     ]  # fmt: skip
     assert trace["inference"]["output"] == {"label": "positive", "probability": 0.991}
     assert trace["policy"]["model_id"] == MODEL
@@ -70,3 +70,24 @@ def test_an_erased_records_inference_stays_traceable_without_its_output(w: World
     assert trace["inference"]["output"] is None
     assert "gone" in trace["links"][0]["detail"]
     assert trace["inference"]["input_sha256"] == digest("in")
+
+
+def test_the_trace_shows_who_verified_the_result_and_its_outcome_but_not_their_words(w: World) -> None:
+    name, _ = _inference(w)
+    assert w.alice.ok("TraceInference", name)["links"][-1]["detail"] == "not reviewed by a clinician yet"
+    reason = "Biopsy confirms the finding"
+    w.dr_h2.ok(
+        "ReviewInference", {"inference_id": name, "decision": "confirm"}, transient={"reason": reason, "salt": SALT}
+    )
+    w.dr_h2.ok(
+        "RecordOutcome",
+        {"inference_id": name},
+        transient={"outcome": {"value": 1, "subgroups": []}, "salt": SALT},
+    )
+    trace = w.auditor.ok("TraceInference", name)
+    oversight = trace["links"][-1]
+    assert oversight["link"] == "oversight" and oversight["ok"]
+    assert f"confirmed by {w.dr_h2.id}" in oversight["detail"] and "outcome recorded" in oversight["detail"]
+    assert [r["decision"] for r in trace["reviews"]] == ["confirm"]
+    assert trace["outcome"]["recorded_by"] == w.dr_h2.id
+    assert reason not in repr(trace) and "value" not in trace["outcome"]  # the words and the truth stay private

@@ -207,19 +207,3 @@ def _reviews_text(r: Any) -> str:
     return "\n".join(lines)
 
 
-@inference.command("outcome")
-@click.argument("name")
-@click.option("--value", type=float, required=True, help="the truth: the class 0 or 1, or the true value")
-@click.option("--subgroup", "subgroups", multiple=True, help="a subgroup of the model the patient belongs to")
-@with_session
-def inference_outcome(c: Context, s: Session, name: str, value: float, subgroups: tuple[str, ...]) -> None:
-    """Record the ground truth of an inference, once (clinicians who may see the record); it counts in the
-    model's live performance, which suspends the model when it crosses its monitoring bounds."""
-    truth: float = int(value) if value.is_integer() else value
-    c.emit(s.record_outcome(name, truth, subgroups), _outcome_text)
-
-
-def _outcome_text(r: Any) -> str:
-    o = r["outcome"]
-    said = f"outcome of {o['inference_id']} recorded; {o['model_id']}@{o['version']} is {r['model_status']}"
-    return said + (f"\nSUSPENDED: {r['suspended_reason']}" if "suspended_reason" in r else "")

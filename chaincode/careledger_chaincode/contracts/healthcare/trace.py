@@ -5,7 +5,8 @@ that let it run (the policy version, and whether the model was approved before i
 that released the input record (same requester, purpose diagnosis-ai, allowed, the same ciphertext, within
 the access window) -> the consent that decision rested on (covering diagnosis-ai and current at the access)
 -> the training run (its data source; a cohort's root was checked against research access decisions when the
-model was registered). Each link says plainly whether it holds and, if not, where it fails. Off-ledger checks
+model was registered) -> human oversight after it ran (every review, and whether its outcome was recorded; the
+public entries only: reasons and truths stay with GetInferenceReviews' readers). Each link says plainly whether it holds and, if not, where it fails. Off-ledger checks
 (the artifact file, the cohort's leaves, the stores, re-running the model) are the client's: `careledger
 model trace` and `careledger inference verify`.
 
@@ -27,6 +28,7 @@ from ._time import within_window
 from .access import ACCESS, audit_event
 from .approval import POLICY
 from .models import MODEL
+from .monitoring import OUTCOME, REVIEW
 from .records import GRANT, INFERENCE, INFERENCE_BY_TX, RECORD, can_view_record
 
 INFERENCE_ID = schema.string_of(
@@ -111,7 +113,26 @@ class TraceMixin:
             )
         else:
             link("training", True, f"trained on {training['data_source']} with seed {training['seed']}")
+        self._oversight(ctx, parts, trace, link)
         return trace
+
+    @staticmethod
+    def _oversight(ctx: Context, parts: list[str], trace: dict[str, Any], link: Any) -> None:
+        """What people did with the result: its reviews (the latest decides) and its recorded outcome. Not
+        being reviewed yet is a fact, not a broken link."""
+        reviews = [load(v) for _, v in ctx.stub.get_state_by_partial_composite_key(REVIEW, parts)]
+        outcome = get_json(ctx, OUTCOME, *parts)
+        trace["reviews"] = reviews
+        if outcome is not None:
+            trace["outcome"] = outcome
+        if reviews:
+            latest = reviews[-1]
+            said = {"confirm": "confirmed", "override": "overridden"}[latest["decision"]]
+            reviewed = f"{said} by {latest['reviewer']} at {latest['time']} ({len(reviews)} review(s))"
+        else:
+            reviewed = "not reviewed by a clinician yet"
+        recorded = f"; outcome recorded by {outcome['recorded_by']} at {outcome['time']}" if outcome else ""
+        link("oversight", True, reviewed + recorded)
 
     @staticmethod
     def _approval(
