@@ -107,17 +107,17 @@ def inference_outcome(c: Context, s: Session, name: str, value: float, subgroups
     from .card import record_subgroups
 
     truth: float = int(value) if value.is_integer() else value
-    groups: list[str] | None = list(subgroups)
+    groups = [g for g in subgroups if g != "none"]
     if not subgroups:
         trace = s.trace_inference(name)
         inference, rules = trace["inference"], trace["model"].get("training", {}).get("subgroups", [])
-        groups = record_subgroups(s, inference["record_id"], inference["ciphertext_sha256"], rules)
-        if groups is None:
+        found = record_subgroups(s, inference["record_id"], inference["ciphertext_sha256"], rules)
+        if found is None:
             raise click.UsageError(
                 "you cannot open the record version this inference ran on, so its subgroups cannot be worked "
                 "out: name them with --subgroup (or record no subgroup with --subgroup none)"
             )
-    groups = [g for g in groups if g != "none"]
+        groups = found
     c.emit({**s.record_outcome(name, truth, groups), "subgroups": groups}, _outcome_text)
 
 

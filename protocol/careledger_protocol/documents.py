@@ -426,8 +426,7 @@ class ModelUse(TypedDict):
     reviewed: int  # inferences with at least one review
     confirmed: int  # by their latest review
     overridden: int
-    users: list[ModelUser]  # who ran it, with how many inferences each
-    verifications: list[Verification]  # every review, in time order
+    users: list[ModelUser]  # who ran it, with how many inferences each (who verified what: ListModelVerifications)
 
 
 class LiveMetrics(TypedDict):

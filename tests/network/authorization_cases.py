@@ -4,11 +4,13 @@ allowed?). Function x role x own/other organization."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from joserfc.jwk import ECKey
 
 from .authorization_scene import (
     Arguments,
+    Scene,
     approval_of,
     current_org_key,
     emergency_on_spare,
@@ -31,6 +33,11 @@ def review_of(decision: str) -> Arguments:
 def outcome_of(value: int) -> Arguments:
     """RecordOutcome of the scene's inference; the outcome travels as transient data."""
     return lambda s: [{"inference_id": s.inference, "outcome": {"value": value, "subgroups": []}}]
+
+
+def _verifications(s: Scene) -> list[Any]:
+    """ListModelVerifications of the scene's model: its first page."""
+    return [s.model, "2.0.0", "10", ""]
 
 
 # (case id, user, function, arguments from the scene, write?, allowed?)
@@ -126,6 +133,8 @@ CASES: list[Case] = [
     ("model-use/registering-researcher", "h1-researcher-1", "GetModelUse", lambda s: [s.model, "2.0.0"], False, True),
     ("model-use/clinician", "h2-clinician-1", "GetModelUse", lambda s: [s.model, "2.0.0"], False, False),
     ("model-use/hospital-admin", "h1-admin", "GetModelUse", lambda s: [s.model, "2.0.0"], False, False),
+    ("model-verifications/authority-auditor", "ha-auditor-1", "ListModelVerifications", _verifications, False, True),
+    ("model-verifications/clinician", "h2-clinician-1", "ListModelVerifications", _verifications, False, False),
     ("performance/authority-auditor", "ha-auditor-1", "GetModelPerformance", lambda s: [s.model, "2.0.0"], False, True),
     ("performance/patient", "h1-patient-1", "GetModelPerformance", lambda s: [s.model, "2.0.0"], False, False),
     ("retire-model/clinician", "h2-clinician-1", "RetireModel", lambda s: [s.model, "1.0.0", "no"], True, False),

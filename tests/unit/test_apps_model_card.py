@@ -169,7 +169,8 @@ def test_an_outcome_counts_for_the_subgroups_the_record_puts_the_patient_in(
     assert "counted for the subgroups: radius-large" in done.output
     session = OutcomeSession(_trace())
     assert _outcome_cli(monkeypatch, tmp_path, session, "--value", "0", "--subgroup", "radius-small").exit_code == 0
-    assert session.recorded == [(NAME, 0, ["radius-small"])] and session.opened == []  # named: the record stays shut
+    assert session.recorded == [(NAME, 0, ["radius-small"])]
+    assert session.opened == []  # named: the record stays shut
 
 
 def test_an_outcome_whose_record_cannot_be_opened_asks_for_the_subgroups(
@@ -179,5 +180,6 @@ def test_an_outcome_whose_record_cannot_be_opened_asks_for_the_subgroups(
     trace["inference"]["ciphertext_sha256"] = "f" * 64  # a newer version replaced the one the model saw
     session = OutcomeSession(trace)
     refused = _outcome_cli(monkeypatch, tmp_path, session, "--value", "1")
-    assert refused.exit_code == 2 and "name them with --subgroup" in refused.output
+    assert refused.exit_code == 2
+    assert "name them with --subgroup" in refused.output
     assert session.recorded == []

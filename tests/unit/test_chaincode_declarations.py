@@ -108,6 +108,7 @@ def _tour_models(w: World, txid: str) -> None:
     w.dr_h2.ok("RecordOutcome", {"inference_id": name}, transient=outcome)
     w.alice.ok("GetInferenceReviews", name)
     w.researcher.ok("GetModelUse", "tour-model", "1.0.0")
+    w.auditor.ok("ListModelVerifications", "tour-model", "1.0.0", "10", "")
     w.auditor.ok("GetModelPerformance", "tour-model", "1.0.0")
     w.alice.ok("ListInferencesByRecord", "rec-1", "10", "")
     w.alice.ok("ListInferencesByPatient", w.alice.id, "10", "")

@@ -218,6 +218,7 @@ def test_read_only_functions_are_marked() -> None:
         "TraceInference",
         "GetInferenceReviews",
         "GetModelUse",
+        "ListModelVerifications",
         "GetModelPerformance",
     }
 

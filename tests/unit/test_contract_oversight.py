@@ -267,11 +267,15 @@ def test_the_use_log_counts_inferences_reviews_and_who_verified_each(w: World) -
     assert (use["inferences"], use["reviewed"], use["confirmed"], use["overridden"]) == (3, 2, 1, 1)
     assert use["first_use"] == use["last_use"] != ""
     assert use["users"] == [{"member_id": w.dr_h2.id, "org": H2, "inferences": 3}]
-    assert [(v["inference_id"], v["reviewer"], v["decision"]) for v in use["verifications"]] == [
+    first = w.auditor.ok("ListModelVerifications", MODEL, "1.0.0", "2", "")
+    rest = w.researcher.ok("ListModelVerifications", MODEL, "1.0.0", "2", first["bookmark"])
+    assert [(v["inference_id"], v["reviewer"], v["decision"]) for v in first["items"] + rest["items"]] == [
         (names[0], w.dr_h2.id, "confirm"),
         (names[0], w.dr_h1.id, "override"),
         (names[1], w.dr_h2.id, "confirm"),
     ]
+    assert len(first["items"]) == 2
+    assert rest["bookmark"] == ""
     _infer(w, ["rec-1"])
     later = w.researcher.ok("GetModelUse", MODEL, "1.0.0")
     assert later["inferences"] == 4
@@ -281,12 +285,12 @@ def test_the_use_log_counts_inferences_reviews_and_who_verified_each(w: World) -
 def test_only_auditors_and_the_registering_researcher_read_use_and_performance(w: World) -> None:
     _scene(w)
     other_researcher = _member(w, "h2-researcher-1", H2, "researcher")
-    for function in ("GetModelUse", "GetModelPerformance"):
+    for function, paged in (("GetModelUse", ()), ("GetModelPerformance", ()), ("ListModelVerifications", ("10", ""))):
         for reader in (w.auditor, w.researcher):
-            reader.ok(function, MODEL, "1.0.0")
+            reader.ok(function, MODEL, "1.0.0", *paged)
         for outsider in (w.h1_auditor, w.dr_h2, w.alice, other_researcher, w.h1_admin):
-            outsider.refused("NOT_AUTHORIZED", function, MODEL, "1.0.0")
-        w.auditor.refused("NOT_FOUND", function, MODEL, "9.9.9")
+            outsider.refused("NOT_AUTHORIZED", function, MODEL, "1.0.0", *paged)
+        w.auditor.refused("NOT_FOUND", function, MODEL, "9.9.9", *paged)
 
 
 def test_the_use_log_of_inferences_recorded_before_it_is_filled_by_migrate(w: World) -> None:

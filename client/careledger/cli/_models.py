@@ -61,7 +61,7 @@ def model_retire(c: Context, s: Session, model_id: str, version: str, reason: st
 @with_session
 def model_use(c: Context, s: Session, model_id: str, version: str) -> None:
     """A model version's use log: when and by whom it ran, and who verified its results (auditors, its researcher)."""
-    c.emit(s.model_use(model_id, version), _use_text)
+    c.emit({**s.model_use(model_id, version), "verifications": s.model_verifications(model_id, version)}, _use_text)
 
 
 def _use_text(u: Any) -> str:

@@ -19,6 +19,7 @@ from careledger_protocol import (
     ModelUse,
     OutcomeRecorded,
     Reproduction,
+    Verification,
 )
 
 from ..json_types import JsonArgument
@@ -128,6 +129,11 @@ class ModelFlows(SessionCore):
         """A model version's use log (auditors of the health authority, the researcher who registered it)."""
         use: ModelUse = self._evaluate("GetModelUse", model_id, version)
         return use
+
+    def model_verifications(self, model_id: str, version: str) -> list[Verification]:
+        """Who verified which result of a model version, oldest first (every page; auditors, its researcher)."""
+        verifications: list[Verification] = self._all_pages("ListModelVerifications", model_id, version)
+        return verifications
 
     def model_performance(self, model_id: str, version: str) -> ModelPerformance:
         """A model version's live performance and monitoring bounds (auditors, the registering researcher)."""

@@ -13,6 +13,7 @@ from .oversight import OversightMixin
 from .records import RecordsMixin
 from .settings import SettingsMixin
 from .trace import TraceMixin
+from .use_log import UseLogMixin
 
 
 class HealthcareContract(
@@ -26,6 +27,7 @@ class HealthcareContract(
     InferencesMixin,
     TraceMixin,
     OversightMixin,
+    UseLogMixin,
     MigrationMixin,
     SettingsMixin,
     Contract,

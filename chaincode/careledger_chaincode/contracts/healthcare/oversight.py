@@ -11,9 +11,8 @@ live performance, which suspends the model when it crosses its approval policy's
   authority, those who may see the record); the reason and the override's result only to the patient, the
   auditors and the clinicians of the reviewer's organization: it is that organization's clinical note, and
   other organizations see that a result was confirmed or overridden, when and by whom, and ask it why.
-- Use log (GetModelUse): the period of use, the inference count, how many were reviewed, who ran the model and
-  who verified each result, computed when read from two indexes written one key per inference
-  (RecordInferences) and one per review, so that parallel batches never write a shared key.
+- Use log (use_log.py: GetModelUse and ListModelVerifications), from two indexes written one key per
+  inference (RecordInferences) and one per review, so that parallel batches never write a shared key.
 - Outcomes (RecordOutcome): a clinician who may see the record records an inference's ground truth (the true
   class 0/1, or the true value) and the model's subgroups the patient belongs to (which the client computes
   from the record it decrypted), as transient data kept as private data, one outcome per inference. Each
@@ -23,7 +22,7 @@ live performance, which suspends the model when it crosses its approval policy's
   OutcomeRecorded as the transaction's one event. The suspension says in words which metric, its live value
   over how many outcomes, and the bound: that one aggregate, over at least `min_outcomes` outcomes, becomes
   public.
-- GetModelUse and GetModelPerformance answer auditors of the health authority and the researcher who
+- GetModelPerformance (and the use log) answer auditors of the health authority and the researcher who
   registered the model.
 
 Retention: the ledger keeps the use log (inference entries and their indexes, reviews, outcome entries,
@@ -58,7 +57,6 @@ from ._state import PRIVATE, canonical, event, get_json, get_private, load, put_
 from ._time import now
 from .access import MAX_JUSTIFICATION, salted_sha256
 from .approval import POLICY
-from .inferences import INFERENCE_BY_MODEL
 from .members import registered_caller
 from .models import MODEL, MODEL_EVENT_FIELDS, SEMANTIC_VERSION, require_model
 from .monitoring import (
@@ -171,7 +169,7 @@ def _monitoring(ctx: Context, model: dict[str, Any]) -> tuple[int, dict[str, Any
     return approval["policy_version"], (policy or {}).get("monitoring", {})
 
 
-def _require_overseer(who: Caller, model: dict[str, Any], what: str) -> None:
+def require_overseer(who: Caller, model: dict[str, Any], what: str) -> None:
     registrant = who.role == "researcher" and who.member_id == model["registered_by"]
     if not (registrant or who.is_authority_auditor):
         raise denied(f"only auditors of the health authority and the researcher who registered it may read {what}")
@@ -316,44 +314,6 @@ class OversightMixin:
         return {**answer, "model_status": "suspended", "suspended_reason": reason}
 
     @transaction(
-        "GetModelUse",
-        read_only=True,
-        arguments={"model_id": schema.ID, "version": SEMANTIC_VERSION},
-        returns=documents.ModelUse,
-        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
-    )
-    def get_model_use(self, ctx: Context, model_id: str, version: str) -> dict[str, Any]:
-        """A model version's use log: the first and last inference, how many, who ran it, how many results were
-        reviewed and who verified each; for auditors of the health authority and the researcher who registered
-        it. The ledger keeps it for the channel's life."""
-        who = caller(ctx)
-        model = require_model(ctx, model_id, version)
-        _require_overseer(who, model, "a model's use log")
-        times: list[str] = []
-        users: dict[tuple[str, str], int] = {}
-        for composite, raw in ctx.stub.get_state_by_partial_composite_key(INFERENCE_BY_MODEL, [model_id, version]):
-            times.append(ctx.stub.split_composite_key(composite)[1][2])
-            ran = load(raw)
-            user = (ran["requester"], ran["requester_org"])
-            users[user] = users.get(user, 0) + 1
-        reviews = ctx.stub.get_state_by_partial_composite_key(REVIEW_BY_MODEL, [model_id, version])
-        verifications = [load(v) for _, v in reviews]
-        latest = {v["inference_id"]: v["decision"] for v in verifications}
-        return {
-            "model_id": model_id,
-            "version": version,
-            "status": model["status"],
-            "inferences": len(times),
-            "first_use": times[0] if times else "",
-            "last_use": times[-1] if times else "",
-            "reviewed": len(latest),
-            "confirmed": sum(1 for d in latest.values() if d == "confirm"),
-            "overridden": sum(1 for d in latest.values() if d == "override"),
-            "users": [{"member_id": m, "org": o, "inferences": n} for (m, o), n in sorted(users.items())],
-            "verifications": verifications,
-        }
-
-    @transaction(
         "GetModelPerformance",
         read_only=True,
         arguments={"model_id": schema.ID, "version": SEMANTIC_VERSION},
@@ -366,7 +326,7 @@ class OversightMixin:
         and status; for auditors of the health authority and the researcher who registered it."""
         who = caller(ctx)
         model = require_model(ctx, model_id, version)
-        _require_overseer(who, model, "a model's live performance")
+        require_overseer(who, model, "a model's live performance")
         task = model.get("task", "classification")
         policy_version, monitoring = _monitoring(ctx, model)
         entry = performance(ctx, model)

@@ -6,9 +6,9 @@ that released the input record (same requester, purpose diagnosis-ai, allowed, t
 the access window) -> the consent that decision rested on (covering diagnosis-ai and current at the access)
 -> the training run (its data source; a cohort's root was checked against research access decisions when the
 model was registered) -> human oversight after it ran (every review, and whether its outcome was recorded; the
-public entries only: reasons and truths stay with GetInferenceReviews' readers). Each link says plainly whether it holds and, if not, where it fails. Off-ledger checks
-(the artifact file, the cohort's leaves, the stores, re-running the model) are the client's: `careledger
-model trace` and `careledger inference verify`.
+public entries only: reasons and truths stay with GetInferenceReviews' readers). Each link says plainly
+whether it holds and, if not, where it fails. Off-ledger checks (the artifact file, the cohort's leaves, the
+stores, re-running the model) are the client's: `careledger model trace` and `careledger inference verify`.
 
 An inference is named `<transaction id>:<n>` (its transaction and place in it); an index keeps that name.
 """
