@@ -205,5 +205,3 @@ def _reviews_text(r: Any) -> str:
     if "outcome" in r:
         lines.append(f"  outcome recorded at {r['outcome']['time']} by {r['outcome']['recorded_by']}")
     return "\n".join(lines)
-
-
