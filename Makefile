@@ -54,8 +54,8 @@ chaincode-upgrade: setup
 demo: network-up
 	@$(PY) -m careledger_network.demo
 	@$(PY) -m careledger_models.demo
-	@echo "Web apps (sign in as h1-web-clinician or h1-web-patient, passphrase: demo-passphrase):"
 	@$(NET) apps
+	@$(PY) -m careledger_network.demo_users   # which URL is which app, who signs into which, with what passphrase
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \

@@ -12,6 +12,7 @@ PATIENT = "h1-patient-1@Hospital1MSP"
 CLINICIAN = "h1-clinician-1@Hospital1MSP"
 OTHER_CLINICIAN = "h2-clinician-1@Hospital2MSP"
 RESEARCHER = "h1-researcher-1@Hospital1MSP"
+PROXY = "h2-parent-1@Hospital2MSP"  # a parent the patient named as proxy
 H1, H2 = "Hospital1MSP", "Hospital2MSP"
 
 
@@ -57,6 +58,13 @@ def own_record_event(i: int) -> AuditEvent:
     doc: dict[str, Any] = {**event(i), "requester": PATIENT, "requester_role": "patient"}
     doc.update(reason="the patient's own record")
     del doc["consent_id"]
+    return doc  # type: ignore[return-value]
+
+
+def proxy_event(i: int) -> AuditEvent:
+    """A proxy (a parent) opening the patient's record for them: allowed by the proxy relation, no consent."""
+    doc: dict[str, Any] = {**own_record_event(i), "requester": PROXY, "requester_org": "Hospital2MSP"}
+    doc.update(on_behalf_of=PATIENT, reason=f"opened by {PROXY} for {PATIENT}, as their proxy")
     return doc  # type: ignore[return-value]
 
 
@@ -110,6 +118,7 @@ GRANTS: dict[str, Grant] = {
     "sensitive-category": grant("sensitive", categories=("mental-health",), purposes=("diagnosis-ai",)),
     "records-and-sensitive": grant("records-sensitive", records=("rec-0005",), categories=("hiv", "substance-use")),
     "sensitive-and-unlabelled": grant("sensitive-unlabelled", categories=("mental-health", "laboratory")),
+    "by-proxy": {**grant("by-proxy", records=("rec-0001",)), "granted_by": PROXY},  # PCF's delegate case
 }
 
 EVENTS: dict[str, AuditEvent] = {
@@ -120,6 +129,7 @@ EVENTS: dict[str, AuditEvent] = {
     "diagnosis-ai": event(5, purpose="diagnosis-ai"),
     "missing-record": missing_record_event(6),
     "own-record": own_record_event(7),
+    "by-proxy": proxy_event(8),
 }
 
 

@@ -1,4 +1,4 @@
-"""What both web apps share: sign-in with an enrolled identity, server-side sessions, CSRF, security
+"""What every web app shares: sign-in with an enrolled identity, server-side sessions, CSRF, security
 headers, login rate limiting and error pages that say in words why the ledger refused.
 
 Sign-in opens the user's wallet key with the passphrase (the wallet key is sealed under it, so no
@@ -25,7 +25,7 @@ from careledger_protocol import Purpose
 from flask import Flask, g, redirect, request, session, url_for
 from werkzeug.wrappers.response import Response
 
-from . import _pages
+from . import _display, _pages
 from ._devices import KnownDevices, secret_for
 from ._messages import FormExpired
 from ._throttle import Throttle
@@ -35,6 +35,14 @@ SESSION_SECONDS = 30 * 60
 # Opening a wallet key runs scrypt (32 MiB each): at most this many at once, so a burst of sign-ins on
 # the app's threads cannot take gigabytes.
 KEY_OPENINGS = 4
+
+# Each app's name, as its pages' titles and header say it.
+APP_TITLES = {
+    "hospital": "CareLedger hospital",
+    "portal": "CareLedger patient portal",
+    "research": "CareLedger research",
+    "auditor": "CareLedger audit",
+}
 
 # How the pages name each purpose (forms send the purpose itself).
 PURPOSE_LABELS = {
@@ -125,7 +133,7 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
         static_folder=str(template_folder.parent / "static"),
     )
     app.config.from_mapping(
-        APP_TITLE={"hospital": "CareLedger hospital", "portal": "CareLedger patient portal"}.get(name, "CareLedger"),
+        APP_TITLE=APP_TITLES.get(name, "CareLedger"),
         APP_NAV=f"{name}_nav.html",  # the links every page shows, error pages too
         SECRET_KEY=secrets.token_bytes(32),  # per process: sessions live in this process anyway
         SESSION_COOKIE_SECURE=True,
@@ -168,6 +176,7 @@ def base_app(name: str, template_folder: Path, test_config: dict[str, Any] | Non
         return {"csrf_token": session.get("csrf", ""), "user": g.get("user")}
 
     _pages.install(app)  # times shown as <time>, and the error pages
+    _display.install(app)  # names of people and organizations (each app says whose it may show)
     return app
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from careledger.errors import ChaincodeRefusal
-from careledger_protocol import LOCAL_ID, PURPOSES, is_member_id, valid_justification
+from careledger_protocol import LOCAL_ID, PROXY_RIGHT_NEEDS, PROXY_RIGHTS, PURPOSES, is_member_id, valid_justification
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from ._messages import PROBLEMS, form_refusal
@@ -210,3 +210,31 @@ def read_emergency(form: Form) -> tuple[str, str] | None:
     if not valid_justification(justification):
         form.problem("justification", "justification.short")
     return (record_id, justification) if form.ok else None
+
+
+@dataclass(frozen=True)
+class ProxyChoice:
+    """What the proxy form (people who can act for me) asks the ledger."""
+
+    proxy: str
+    rights: list[str]
+    valid_until: str
+    last_day: datetime.date
+
+
+def read_proxy(form: Form, today: datetime.date) -> ProxyChoice | None:
+    """The proxy the form names, or None with the form's problems said (in page order)."""
+    proxy = form.value("proxy").strip()
+    rights = [r for r in form.chosen("right") if r in PROXY_RIGHTS]
+    if not proxy:
+        form.problem("proxy", "proxy.missing")
+    elif not is_member_id(proxy):
+        form.problem("proxy", "proxy.invalid")
+    if not rights:
+        form.problem("rights", "rights.missing")
+    elif any(PROXY_RIGHT_NEEDS.get(r, r) not in rights for r in rights):
+        form.problem("rights", "rights.grant_needs_view")
+    last_day = _read_day(form, "until", today)
+    if last_day is None or not form.ok:
+        return None
+    return ProxyChoice(proxy, sorted(rights), f"{last_day.isoformat()}T23:59:59Z", last_day)

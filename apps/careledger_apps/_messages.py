@@ -147,6 +147,27 @@ PROBLEMS: dict[str, str] = {
     # emergency access
     "record_id.missing": "Enter the id of the record to open.",
     "justification.short": f"Write why this is an emergency, in at least {MIN_JUSTIFICATION_LETTERS} letters.",
+    # consent requests (the hospital's "ask the patient", the portal's answers) and emergency reviews
+    "ask.purpose.missing": "Choose at least one purpose.",
+    "ask.scope.missing": "Choose records or at least one category of records.",
+    "message.long": "Keep the message to at most 2000 characters.",
+    "reason.long": "Keep the reason to at most 2000 characters.",
+    "emergency.scope.missing": "Choose records, or all of the patient's records.",
+    "verdict.missing": "Choose whether the emergency access was justified.",
+    "note.short": f"Write why, in at least {MIN_JUSTIFICATION_LETTERS} letters.",
+    # the researcher app's training form
+    "dataset.missing": "Choose the model to train.",
+    "source.missing": "Choose the data to train on.",
+    "seed.invalid": "Enter the seed as a whole number from 0 to {most}, for example 7.",
+    # the auditor app: whose trail or export
+    "whose.kind": "Choose whether the id is a patient's or a requester's.",
+    "whose.missing": "Enter the member id.",
+    "whose.invalid": "Enter the full member id with its organization, for example h1-patient-1@Hospital1MSP.",
+    # the portal's proxy form (people who can act for me)
+    "proxy.missing": "Enter the member id of the person who may act for you.",
+    "proxy.invalid": "Enter their full member id with its organization, for example h2-parent-1@Hospital2MSP.",
+    "rights.missing": "Choose at least one thing they may do for you.",
+    "rights.grant_needs_view": "To give access for you they must also be able to see your records: tick both.",
 }
 
 
@@ -178,6 +199,57 @@ FORM_REFUSALS: dict[str, dict[type[ChaincodeRefusal], tuple[str | None, str]]] =
         NotAuthorized: (None, "Your role may not use emergency access."),
         NotFound: ("record_id", "There is no record with this id. Check the id."),
         FailedPrecondition: ("record_id", "This record can no longer be opened (it may have been erased)."),
+    },
+}
+
+
+# The auditor app's forms naming a member (the ledger knows who is registered).
+_WHOSE: dict[type[ChaincodeRefusal], tuple[str | None, str]] = {
+    NotFound: ("member", "No member with this id is registered. Check the id."),
+    InvalidArgument: ("member", "The ledger could not read this id. Check it."),
+    NotAuthorized: (None, "Only auditors of the health authority may read this."),
+}
+FORM_REFUSALS["whose"] = _WHOSE
+FORM_REFUSALS["export"] = {kind: ("patient" if field else None, words) for kind, (field, words) in _WHOSE.items()}
+# Naming a proxy, and a proxy giving access for the patient they act for.
+FORM_REFUSALS["proxy"] = {
+    InvalidArgument: ("proxy", "This person cannot act for you: a proxy is a person registered as a patient."),
+    NotAuthorized: (None, "You may only name people who act for yourself."),
+    NotFound: ("proxy", "No one with this id is registered. Check the id with them."),
+    Conflict: ("proxy", "This person already acts for you. Revoke it first to change what they may do."),
+    FailedPrecondition: (None, "Your records could not be shared with them at the moment. Try again."),
+}
+FORM_REFUSALS["proxy-grant"] = {
+    **FORM_REFUSALS["grant"],
+    NotAuthorized: (None, "Your rights to act for this person do not allow this now (they may have ended)."),
+}
+
+
+# The forms of consent requests and emergency reviews (requests_*.py, _emergency_review.py).
+FORM_REFUSALS |= {
+    "ask": {
+        InvalidArgument: (None, "The ledger could not accept this request. Check the purposes and the last day."),
+        NotAuthorized: (None, "Your role may not ask patients for access."),
+        NotFound: ("scope", "This patient or one of these records is not registered. Check the choices."),
+        FailedPrecondition: ("scope", "A chosen record can no longer be shared (it may have been erased)."),
+    },
+    "answer": {
+        InvalidArgument: (None, "The ledger could not accept this answer. Check each choice and retry."),
+        NotAuthorized: (None, "Only the patient asked may answer this request."),
+        NotFound: (None, "This request is no longer on the ledger."),
+        FailedPrecondition: (None, "This request was answered already or has expired."),
+    },
+    "patient-emergency": {
+        InvalidArgument: ("justification", "The ledger did not accept this justification. Say more about why."),
+        NotAuthorized: (None, "Your role may not use emergency access."),
+        NotFound: (None, "This patient is not registered."),
+        FailedPrecondition: ("scope", "The patient has no records that can be opened (in these categories)."),
+    },
+    "review": {
+        InvalidArgument: ("note", "The ledger did not accept this note. Say more about why."),
+        NotAuthorized: (None, "Only auditors and the hospital's privacy officer may review emergency accesses."),
+        Conflict: (None, "This emergency access has been reviewed already."),
+        NotFound: (None, "This emergency access is not on the ledger."),
     },
 }
 

@@ -5,10 +5,11 @@ words (_messages) what happened and what to do."""
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 
 from careledger.errors import ChaincodeRefusal, GatewayError, NotFoundError
 from careledger.store import StoreError
-from flask import Flask, render_template
+from flask import Flask, current_app, has_app_context, render_template
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
@@ -34,15 +35,25 @@ def _moment(value: str) -> datetime.datetime | None:
     return moment.astimezone(datetime.UTC)
 
 
+def _zone() -> datetime.tzinfo:
+    """The app's TIME_ZONE (an IANA name, e.g. the hospital's Europe/Lisbon; UTC by default)."""
+    name = str(current_app.config.get("TIME_ZONE", "UTC")) if has_app_context() else "UTC"
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return datetime.UTC
+
+
 def when(value: str | None) -> Markup:
-    """A ledger time (ISO 8601, UTC) as `<time>`: readable UTC text that the page's script shows in the
-    viewer's local time; the exact value stays in its title."""
+    """A ledger time (ISO 8601, UTC) as `<time>`: readable text in the app's time zone (TIME_ZONE) that the
+    page's script shows in the viewer's local time; the exact value stays in its title."""
     moment = _moment(value or "")
     if moment is None:
         return escape(value or "")
     fraction = f".{moment.microsecond // 1000:03d}" if moment.microsecond else ""  # HTML allows 3 digits
     machine = f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}Z"
-    text = f"{moment.day} {moment:%b %Y}, {moment:%H:%M} UTC"
+    shown = moment.astimezone(_zone())  # the app's time zone until the script shows the viewer's own
+    text = f"{shown.day} {shown:%b %Y}, {shown:%H:%M} {shown.tzname() or 'UTC'}"
     return Markup('<time datetime="{}" title="{}" data-local>{}</time>').format(machine, value, text)
 
 

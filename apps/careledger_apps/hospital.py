@@ -13,18 +13,20 @@ from typing import Any
 
 from careledger.errors import ChaincodeRefusal
 from careledger.fhir import FHIRError
-from careledger.services import OpenedRecord, Session
+from careledger.services import OpenedRecord, Refused, Session
 from careledger_models.runner import ModelRunner
 from careledger_protocol import MIN_JUSTIFICATION_LETTERS, PURPOSES, Grant, Purpose
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response
 
-from . import _auth, fhir_api
+from . import _auth, _releaser, fhir_api, hospital_patients, hospital_requests
 from ._common import SessionStore, base_app, current_session, login_required
 from ._forms import Form, read_emergency, read_new_record
 from ._messages import ACCESS_REFUSED, EMERGENCY_REFUSED, UNKNOWN_PURPOSE
 from ._pages import error_page
+from .hospital_patients import patient_context
+from .hospital_requests import refused_page
 
 bp = Blueprint("main", __name__)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,8 +49,7 @@ def home() -> str:
 def patient(patient_id: str) -> str:
     me = current_session()
     patient_id = me.qualify(patient_id)  # a bare id names a patient of this hospital
-    records = me.records_of(patient_id)
-    return render_template("hospital_patient.html", patient_id=patient_id, records=records)
+    return render_template("hospital_patient.html", **patient_context(patient_id))
 
 
 @bp.route("/records/<record_id>/open", methods=["POST"])
@@ -58,8 +59,8 @@ def open_record(record_id: str) -> str | tuple[str, int]:
     if purpose not in PURPOSES:
         return error_page(UNKNOWN_PURPOSE)
     result = current_session().open_records([record_id], purpose)[0]
-    if not isinstance(result, OpenedRecord):  # the ledger's decision, in its words for people
-        return error_page(ACCESS_REFUSED, reason=result.reason)
+    if not isinstance(result, OpenedRecord):  # the ledger's decision, in its words, with the ways on
+        return refused_page(ACCESS_REFUSED, result.reason, record_id, purpose, request.form.get("patient_id", ""))
     return render_template("record.html", record=result)
 
 
@@ -74,10 +75,13 @@ def emergency() -> str | tuple[str, int]:
         return _emergency_page(form), 400
     record_id, justification = asked
     try:
-        result = current_session().open_records([record_id], emergency_justification=justification)[0]
+        opening = current_session().break_glass([record_id], justification)
     except ChaincodeRefusal as exc:  # in words, by its type, with the form as it was sent
         form.refused(exc)
         return _emergency_page(form), form.status
+    result = opening.items[0]
+    if isinstance(result, Refused) and result.awaiting_custodian:  # another hospital holds it: it releases the key
+        return render_template("hospital_emergency_result.html", opening=opening, patient_id=None)
     if not isinstance(result, OpenedRecord):
         return error_page(EMERGENCY_REFUSED, reason=result.reason)
     current_app.logger.warning(
@@ -163,7 +167,8 @@ def audit() -> str:
 def create_app(test_config: dict[str, Any] | None = None) -> Any:
     """The hospital app of one organization. Config: PROFILE (connection profile), ORG_KEY_FROM (the
     wallet identity holding the organization key), MODEL_DIR (approved model artifacts); OPEN_SESSION
-    (org, user, passphrase) -> session replaces the ledger session, for tests without a network."""
+    (org, user, passphrase) -> session replaces the ledger session, for tests without a network; DIRECTORY_DIR
+    (the consortium's directories, careledger.directory), ORG_NAMES {MSP: display name}, TIME_ZONE."""
     app = base_app("hospital", TEMPLATES, test_config)
     app.config.setdefault("ROLES", ["clinician", "researcher", "admin"])
     profile = Path(app.config["PROFILE"])
@@ -177,5 +182,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Any:
     app.extensions["careledger.sessions"] = SessionStore(app.config.get("OPEN_SESSION", open_session))
     app.register_blueprint(_auth.bp)
     app.register_blueprint(bp)
+    app.register_blueprint(hospital_patients.bp)
+    app.register_blueprint(hospital_requests.bp)  # asking patients, emergencies from a patient page, reviews
+    _releaser.start(app)  # releases keys other hospitals' emergency requesters await (EMERGENCY_RELEASER)
+    hospital_patients.use_directory(app)  # names from the hospital's directory (DIRECTORY_DIR)
     app.register_blueprint(fhir_api.bp)
     return app

@@ -25,10 +25,12 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from . import _auth
+from . import _auth, _proxy_pages, portal_mine, portal_requests
 from ._common import SessionStore, base_app, current_session, login_required
+from ._display import person_label
 from ._forms import Form, latest_day, read_consent_upload, read_grant, today_utc
 from ._live import EventReaders, LiveLog
+from .portal_mine import home_context, log_page
 
 bp = Blueprint("main", __name__)
 logger = logging.getLogger(__name__)
@@ -38,8 +40,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 @bp.route("/")
 @login_required
 def home() -> str:
-    me = current_session()
-    return render_template("portal_home.html", records=me.my_records())
+    return render_template("portal_home.html", **home_context())  # records named, notifications (portal_mine)
 
 
 @bp.route("/grants")
@@ -86,7 +87,7 @@ def grant() -> WerkzeugResponse | tuple[str, int]:
     except ChaincodeRefusal as exc:  # in words, by its type, with the form as it was sent
         form.refused(exc)
         return _grants_page(form, Form("import"))
-    flash(f"Access granted to {grant['grantee']} until {choice.last_day.day} {choice.last_day:%B %Y}.")
+    flash(f"Access granted to {person_label(grant['grantee'])} until {choice.last_day.day} {choice.last_day:%B %Y}.")
     return redirect(url_for("main.grants"))
 
 
@@ -152,9 +153,7 @@ def revoke(grant_id: str) -> WerkzeugResponse | str:
 @bp.route("/log")
 @login_required
 def log() -> str:
-    events = current_session().access_log()
-    events.sort(key=lambda e: e["time"], reverse=True)
-    return render_template("portal_log.html", events=events)
+    return log_page()  # in plain words, with filters and pages (portal_mine, _access_words)
 
 
 @bp.route("/log/stream")
@@ -259,4 +258,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Any:
     app.extensions["careledger.event_readers"] = EventReaders(app.config.get("EVENT_READER", "event-reader"))
     app.register_blueprint(_auth.bp)
     app.register_blueprint(bp)
+    app.register_blueprint(portal_mine.bp)
+    app.register_blueprint(portal_requests.bp)  # requests for access, and emergency accesses with their review
+    app.register_blueprint(_proxy_pages.bp)  # people who can act for me, and acting for someone
+    portal_mine.use_directory(app)  # names (DIRECTORY_DIR), titles read, last-seen markers (SEEN_FILE)
     return app

@@ -15,6 +15,10 @@ BALP's pattern for an authorization decision (AuthZconsent):
   server (extra-security-role-type authserver), which is also source.observer (security-source-type 6);
 - entities: the patient (audit-entity-type 1, object-role 1), the consent that allowed the access (a
   Consent by its grant id, as CareLedger's Consent exports carry it) when a grant did.
+- a proxy acting for a patient (IHE PCF's delegate case; the ledger checked the proxy's rights): the user
+  agent is the proxy, as a RelatedPerson, and one more agent names the patient they acted for (v3 RoleClass
+  PAT, not a requestor), since R4's AuditEvent.agent has no onBehalfOf; the decision is by role (AuthZ-Role):
+  no consent is looked at, only the proxy relation.
 
 Where these events depart from the AuthZconsent profile, and why (so they claim no meta.profile):
 - no client-application agent: the ledger sees the requester's signed transaction, not the application or
@@ -62,14 +66,16 @@ _SECURITY_SERVER = {"system": _THO + "security-source-type", "code": "6"}
 def audit_event(event: AuditEvent) -> dict[str, Any]:
     """A ledger access decision as a FHIR AuditEvent (IHE BALP authorization decision)."""
     allowed = event["decision"] == "allowed"
-    role_only = event["emergency"] or event["requester"] == event["patient_id"]
+    acting_for = event.get("on_behalf_of")  # the patient a proxy acted for
+    role_only = event["emergency"] or event["requester"] in (event["patient_id"], acting_for) or bool(acting_for)
     purpose = BREAK_THE_GLASS_PURPOSE_OF_USE if event["emergency"] else PURPOSE_OF_USE[event["purpose"]]
     return validate(
         {
             "resourceType": "AuditEvent",
             "id": f"{event['tx_id'][:40]}-{event['n']}",
             "text": narrative(
-                f"{event['requester']} asked for {event['record_id'] or 'a record'} for {event['purpose']}"
+                f"{event['requester']}{f' (for {acting_for}, as their proxy)' if acting_for else ''} asked for "
+                f"{event['record_id'] or 'a record'} for {event['purpose']}"
                 f"{' (emergency)' if event['emergency'] else ''} at {event['time']}: {event['decision']}"
                 f" ({event['reason']})."
             ),
@@ -88,10 +94,11 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
             "agent": [
                 {
                     "type": {"coding": [RECIPIENT]},
-                    "role": [{"text": event["requester_role"]}],
-                    "who": member(event["requester"]),
+                    "role": [{"text": f"proxy of {acting_for}" if acting_for else event["requester_role"]}],
+                    "who": member(event["requester"], "RelatedPerson") if acting_for else member(event["requester"]),
                     "requestor": True,
                 },
+                *_represented(acting_for),
                 {
                     "type": {"coding": [{"system": V3_ROLE_CLASS, "code": "PROV"}]},
                     "who": organization(event["requester_org"]),
@@ -103,6 +110,20 @@ def audit_event(event: AuditEvent) -> dict[str, Any]:
             "entity": [*_patient(event), *_consent(event), _record(event)],
         }
     )
+
+
+def _represented(patient_id: str | None) -> list[dict[str, Any]]:
+    """The patient a proxy acted for, as an agent who did not ask (none when nobody acted for another)."""
+    if not patient_id:
+        return []
+    return [
+        {
+            "type": {"coding": [{"system": V3_ROLE_CLASS, "code": "PAT", "display": "patient"}]},
+            "role": [{"text": "the patient the requester acted for, as their proxy"}],
+            "who": member(patient_id, "Patient"),
+            "requestor": False,
+        }
+    ]
 
 
 def _patient(event: AuditEvent) -> list[dict[str, Any]]:

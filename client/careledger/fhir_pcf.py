@@ -3,7 +3,9 @@
 What a grant becomes (PCF's foundation rules):
 - status `active`, or `inactive` once revoked or past its end; scope `patient-privacy`; category LOINC
   59284-0 (patient consent); identifier: the grant id;
-- patient and performer: the patient (on CareLedger only the patient grants, signing GrantConsent);
+- patient and performer: the patient, who signed GrantConsent; or, when a proxy the patient (or their hospital)
+  named granted for them (IHE PCF's delegate case), the proxy as performer, a RelatedPerson (the grant's
+  `granted_by`; the ledger checked the proxy's grant right);
   organization: the patient's organization, whose portal presents the policy (the ledger enforces it);
 - source: the grant as GrantConsent recorded it (sourceReference by the grant id); policy.uri: CONSENT_POLICY;
 - one permit provision: the grant's period; its grantee as actor in the recipient role (v3
@@ -135,11 +137,11 @@ def consent(grant: Grant, now: datetime | None = None) -> dict[str, Any]:
         "category": [_CONSENT_CATEGORY],
         "patient": member(grant["patient_id"], "Patient"),
         "dateTime": grant["created_at"],
-        "performer": [member(grant["patient_id"], "Patient")],
+        "performer": [_performer(grant)],
         "organization": [organization(grant["patient_id"])],
         "sourceReference": {
             "identifier": {"system": GRANT_SYSTEM, "value": grant["id"]},
-            "display": "the grant as the patient signed it on the CareLedger ledger (GrantConsent)",
+            "display": f"the grant as {_signer(grant)} signed it on the CareLedger ledger (GrantConsent)",
         },
         "policy": [{"uri": CONSENT_POLICY}],
         "provision": provision,
@@ -155,6 +157,17 @@ def _level(provision: dict[str, Any], unlabelled: list[str], labelled: list[str]
         return "advanced"
     basic_purposes = all(c["system"] == V3_ACT_REASON and c["code"] in BASIC_PURPOSES for c in provision["purpose"])
     return "basic" if basic_purposes and not provision.get("data") else "intermediate"
+
+
+def _performer(grant: Grant) -> dict[str, Any]:
+    """Who agreed: the patient, or the proxy who granted for them (a delegate: RelatedPerson)."""
+    proxy = grant.get("granted_by")
+    return member(proxy, "RelatedPerson") if proxy else member(grant["patient_id"], "Patient")
+
+
+def _signer(grant: Grant) -> str:
+    proxy = grant.get("granted_by")
+    return f"{proxy}, proxy of the patient," if proxy else "the patient"
 
 
 def _record(record_id: str) -> dict[str, Any]:
@@ -173,7 +186,9 @@ def _summary(grant: Grant, level: str | None, unlabelled: list[str]) -> str:
         else f"Not an IHE PCF consent: PCF has no way to name the categor{'ies' if len(unlabelled) > 1 else 'y'} "
         f"{', '.join(unlabelled)}."
     )
+    proxies = (("given", grant.get("granted_by")), ("revoked", grant.get("revoked_by")))
+    by_proxy = "".join(f"({what} by {proxy}, their proxy) " for what, proxy in proxies if proxy)
     return (
         f"{grant['patient_id']} permits {grant['grantee']} to open {data} for {', '.join(grant['purposes'])} "
-        f"from {grant['valid_from']} until {grant['valid_until']} ({grant['status']}). {claim}"
+        f"{by_proxy}from {grant['valid_from']} until {grant['valid_until']} ({grant['status']}). {claim}"
     )

@@ -16,7 +16,7 @@ from careledger_network.paths import state_dir
 from .datasets import DATASETS
 from .policies import ensure_policy
 from .runner import ModelRunner, register
-from .seed import seed
+from .seed import SeedResult, seed
 from .tracing import trace
 from .train import train
 from .verify import verify_and_approve
@@ -134,40 +134,91 @@ def _demo(profiles: Path, state: Path, artifacts: Path) -> int:
     finally:
         for session in (researcher, auditor, clinician):
             session.close()
-    _web_users(profiles, state, artifacts)
+    _web_users(profiles, state, artifacts, seeded)
+    _directory(state)
     _line("\nTry the CLI, e.g.:  .venv/bin/careledger --org hospital1 --user h1-patient-1 audit log")
     return 0
 
 
-WEB_PASSPHRASE = b"demo-passphrase"
+def _directory(state: Path) -> None:
+    """Invented names for every demo person, in each hospital's sealed directory (never on the ledger)."""
+    from careledger_network.consortium import load
+    from careledger_network.demo_directory import fill
+
+    counts = fill(load(), state)
+    _line("\n== Directories (names off the ledger): " + ", ".join(f"{k} {v} people" for k, v in counts.items()) + " ==")
 
 
-def _web_users(profiles: Path, state: Path, artifacts: Path) -> None:
-    """Passphrase-protected demo users for the web apps, a record to open, and the model's artifact
-    where the hospital app looks for it (models/artifacts)."""
+def _web_users(profiles: Path, state: Path, artifacts: Path, seeded: dict[str, SeedResult]) -> None:
+    """The web apps' demo users, one of every role in every organization, each with a passphrase
+    (careledger_network.demo_users); a record for each hospital's web patient to open; research consents
+    for the web researchers (from the seeded patients who consented to research), so their cohort is not
+    empty; and the models' artifacts where the apps look for them (models/artifacts)."""
     import shutil
 
     from careledger_network import crypto as netcrypto
+    from careledger_network import demo_users
     from careledger_network.consortium import load
 
-    from .datasets import breast_cancer, to_observation
+    from .datasets import DATASETS, to_observation
     from .train import ARTIFACTS
 
-    org = load().org("hospital1")
-    for user, role in (("h1-web-clinician", "clinician"), ("h1-web-patient", "patient")):
-        netcrypto.enroll_user(state, org, user, role, WEB_PASSPHRASE)
-        with Session.open(profiles / "hospital1.json", user, WEB_PASSPHRASE) as s:
+    c = load()
+
+    def register(state: Path, who: demo_users.DemoUser) -> None:
+        with Session.open(profiles / f"{who.org.key}.json", who.user, who.passphrase.encode()) as s:
             s.register()
-    with Session.open(profiles / "hospital1.json", "h1-web-patient", WEB_PASSPHRASE) as patient:
-        has_records = bool(patient.my_records())
-    if not has_records:
-        dataset = breast_cancer()
-        features = dict(zip(dataset.features, dataset.frame.iloc[3].tolist(), strict=True))
-        with Session.open(profiles / "hospital1.json", "h1-web-clinician", WEB_PASSPHRASE) as clinician:
-            clinician.create_record("h1-web-patient", to_observation(dataset, features), dataset.category)
+
+    demo_users.enroll(c, state, netcrypto.enroll_user, register)
+    for org in (o for o in c.orgs if o.store_port):
+        patient, clinician = (demo_users.user(c, org.key, role) for role in ("patient", "clinician"))
+        with Session.open(profiles / f"{org.key}.json", patient.user, patient.passphrase.encode()) as s:
+            has_records = bool(s.my_records())
+        if not has_records:
+            dataset = DATASETS["breast-cancer"]()
+            features = dict(zip(dataset.features, dataset.frame.iloc[3].tolist(), strict=True))
+            with Session.open(profiles / f"{org.key}.json", clinician.user, clinician.passphrase.encode()) as s:
+                s.create_record(patient.user, to_observation(dataset, features), dataset.category)
+    researchers = [demo_users.user(c, o.key, "researcher") for o in c.orgs if o.store_port]
+    consented = _research_consents(profiles, seeded, [f"{r.user}@{r.org.msp_id}" for r in researchers])
     for folder in artifacts.iterdir():  # the approved artifacts, for the hospital app's model page
         shutil.copytree(folder, ARTIFACTS / folder.name, dirs_exist_ok=True)
-    _line("\n== Web demo users: h1-web-clinician and h1-web-patient (passphrase demo-passphrase) ==")
+    _line(
+        f"\n== Web demo users: every role of every organization, passphrase {demo_users.PASSPHRASE} "
+        f"({consented} research consents given to the web researchers) =="
+    )
+
+
+def _research_consents(profiles: Path, seeded: dict[str, SeedResult], researchers: list[str]) -> int:
+    """The seeded patients who consented to research by the seed's researcher consent to the web researchers
+    too, for the same categories (a demo's stand-in for patients choosing to; each is a grant on the ledger)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from careledger_protocol import Purpose
+
+    from .seed import RESEARCHER, VALID_UNTIL
+
+    patients = sorted({p for result in seeded.values() for p in result.patients})
+
+    def consent(patient_id: str) -> int:
+        org = "hospital1" if patient_id.startswith("h1") else "hospital2"
+        made = 0
+        with Session.open(profiles / f"{org}.json", patient_id) as s:
+            grants = s.grants_of()
+            given = {(g["grantee"], tuple(g["categories"])) for g in grants if g["status"] == "active"}
+            for grant in grants:
+                if grant["status"] != "active" or Purpose.RESEARCH not in grant["purposes"]:
+                    continue
+                if not grant["grantee"].startswith(f"{RESEARCHER}@") or not grant["categories"]:
+                    continue
+                for researcher in researchers:
+                    if (researcher, tuple(grant["categories"])) not in given:
+                        s.grant(researcher, [Purpose.RESEARCH], VALID_UNTIL, categories=grant["categories"])
+                        made += 1
+        return made
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sum(pool.map(consent, patients))
 
 
 if __name__ == "__main__":

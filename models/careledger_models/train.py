@@ -13,6 +13,7 @@ import hashlib
 import json
 import platform
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,14 +193,23 @@ def train(
     return TrainedModel(card, artifact)
 
 
+class CohortTooSmall(ValueError):
+    """Too few consented, usable records to train on (the message says how many of how many are needed)."""
+
+
+MIN_COHORT = 20  # records a cohort needs: fewer leave too few held out to report metrics on
+
+Progress = Callable[[str, int, int], None]  # (stage in words, done, total; total 0 when it cannot count)
+
+
 def train_on_cohort(
-    session: Any, dataset: Dataset, seed: int = 7, out_dir: Path | None = None
+    session: Any, dataset: Dataset, seed: int = 7, out_dir: Path | None = None, progress: Progress | None = None
 ) -> tuple[TrainedModel, dict[str, Any]]:
     """Train on the records whose patients granted this researcher (or its organization) the research purpose.
 
     Only those records are requested (purpose research), decrypted and used; the fingerprint in the card
     covers exactly them. Returns the trained model and what was used: {"records", "skipped", "frame",
-    "target"}, the frame's rows in the order of "records"."""
+    "target"}, the frame's rows in the order of "records". `progress` hears each stage (the web app shows it)."""
     from careledger.services import OpenedRecord
 
     from .datasets import check_features, from_observation, outcome_of
@@ -211,7 +221,9 @@ def train_on_cohort(
     candidates = sorted(wanted)
     rows, labels, used, skipped, leaves = [], [], [], [], []
     access_tx_ids: set[str] = set()
+    report = progress or (lambda _stage, _done, _total: None)
     for i in range(0, len(candidates), 250):
+        report("opening the consented records", i, len(candidates))
         for item in session.open_records(candidates[i : i + 250], purpose=Purpose.RESEARCH):
             if not isinstance(item, OpenedRecord):
                 skipped.append((item.record_id, item.reason))
@@ -226,8 +238,11 @@ def train_on_cohort(
             used.append(item.record_id)
             leaves.append(CohortLeaf(item.record_id, item.version, item.ciphertext_sha256))
             access_tx_ids.add(item.access_tx_id)
-    if len(used) < 20:
-        raise ValueError(f"only {len(used)} usable records were granted for research; at least 20 are needed")
+    if len(used) < MIN_COHORT:
+        raise CohortTooSmall(
+            f"only {len(used)} usable records were granted for research; at least {MIN_COHORT} are needed"
+        )
+    report("training the model", len(candidates), len(candidates))
     frame = pd.DataFrame(rows, columns=dataset.features)
     target = pd.Series(labels, name=dataset.target.name)
     cohort = Dataset(

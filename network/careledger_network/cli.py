@@ -85,7 +85,7 @@ def chaincode_upgrade(consortium_path: Path | None) -> None:
 @main.command()
 @consortium_option
 def apps(consortium_path: Path | None) -> None:
-    """Start the hospital apps and the patient consent portal; print their URLs."""
+    """Start the web apps (hospital apps, consent portal, researcher and auditor apps); print their URLs."""
     for url in _run(consortium_path, Network.start_apps):
         click.echo(f"  {url}")
 

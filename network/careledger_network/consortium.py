@@ -6,6 +6,7 @@ This is the only place that knows the port layout; everything generated reads th
 from __future__ import annotations
 
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,10 @@ class Org:
     chaincode_port: int = 0
     store_port: int = 0  # 0: this org runs no record store
     app_port: int = 0  # the hospital app (hospitals) or the consent portal (the authority)
+    display_name: str = ""  # how pages name the organization (the apps fall back to the name)
+    time_zone: str = "UTC"  # IANA name: the apps show its times in it until the browser shows its own
+    research_port: int = 0  # the researcher app (the authority serves it for every hospital's researchers)
+    audit_port: int = 0  # the auditor app (the authority)
 
     @property
     def key(self) -> str:
@@ -110,6 +115,12 @@ class Consortium:
     def peers(self) -> tuple[Peer, ...]:
         return tuple(p for org in self.orgs for p in org.peers)
 
+    @property
+    def authority(self) -> Org:
+        """The organization whose auditors approve models and read every trail (it serves the portal, the
+        researcher app and the auditor app)."""
+        return next(o for o in self.orgs if o.msp_id == self.authority_msp)  # parse() checks it is one of them
+
     def org(self, key: str) -> Org:
         for org in (*self.orgs, self.orderer_org):
             if key.lower() in (org.key, org.msp_id.lower()):
@@ -133,6 +144,10 @@ class Consortium:
                 ports[org.store_port] = f"record store of {org.name}"
             if org.app_port:
                 ports[org.app_port] = f"{'hospital app' if org.store_port else 'consent portal'} of {org.name}"
+            if org.research_port:
+                ports[org.research_port] = f"researcher app of {org.name}"
+            if org.audit_port:
+                ports[org.audit_port] = f"auditor app of {org.name}"
             for p in org.peers:
                 ports[p.port] = p.name
                 ports[p.chaincode_port] = f"{p.name} (chaincode listener)"
@@ -152,6 +167,14 @@ def _name(value: Any, where: str) -> str:
             f"{where}: {value!r} is not a valid name (a letter, then letters, digits or '-', at most 40)"
         )
     return value
+
+
+def _time_zone(value: Any, where: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConsortiumError(f"{where}: {value!r} is not an IANA time zone (e.g. Europe/Lisbon)") from None
+    return str(value)
 
 
 def _port_base(value: Any, where: str) -> int:
@@ -249,8 +272,12 @@ def parse(doc: Any) -> Consortium:
                 peers=peers,
                 users=tuple(users),
                 chaincode_port=base + 2,
+                display_name=str(raw.get("display_name") or name),
+                time_zone=_time_zone(raw.get("time_zone", "UTC"), f"{where}.time_zone"),
                 store_port=base + 5 if raw.get("record_store", False) else 0,
                 app_port=base + 6 if raw.get("record_store", False) or raw.get("msp_id") == authority else 0,
+                research_port=base + 7 if raw.get("msp_id") == authority else 0,
+                audit_port=base + 8 if raw.get("msp_id") == authority else 0,
             )
         )
 

@@ -357,6 +357,8 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
             "grantee_msps": [o.msp_id for o in c.orgs if o.store_port],
             "portal_org": next((o.key for o in c.orgs if o.msp_id == c.authority_msp), ""),
             "portal_port": next((o.app_port for o in c.orgs if o.msp_id == c.authority_msp), 0),
+            "research_port": c.authority.research_port,
+            "audit_port": c.authority.audit_port,
             "stores": {
                 o.msp_id: {
                     "url": f"https://{c.host}:{o.store_port}",

@@ -222,7 +222,8 @@ class Network:
         return number
 
     def start_apps(self) -> list[str]:
-        """Start the hospital apps and the consent portal (stopped with the rest by network-stop)."""
+        """Start the web apps: the hospital apps, the consent portal, the researcher and auditor apps (stopped with
+        the rest by network-stop)."""
         if not self.is_running():
             raise NetworkError("the network is not running: `make network-up` first")
         apps = specs.app_specs(self.c, self.state)

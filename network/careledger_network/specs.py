@@ -177,4 +177,18 @@ def app_specs(c: Consortium, state: Path) -> list[ProcessSpec]:
                 ca_file=crypto.org_paths(state, org).ca_cert,
             )
         )
+    authority = c.authority
+    models = ["--models", str(REPO_ROOT / "models" / "artifacts")]
+    for name, port in (("research", authority.research_port), ("auditor", authority.audit_port)):
+        if port:  # served with the authority's app TLS identity, like the portal
+            specs.append(
+                ProcessSpec(
+                    name=f"{name}-app",
+                    command=[sys.executable, "-m", "careledger_apps", name, "--port", str(port), *models],
+                    env={**base_env(), "CARELEDGER_STATE": str(state), "PYTHONUNBUFFERED": "1"},
+                    ports=[port],
+                    health_url=f"https://{c.host}:{port}/login",
+                    ca_file=crypto.org_paths(state, authority).ca_cert,
+                )
+            )
     return specs

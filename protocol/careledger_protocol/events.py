@@ -15,6 +15,10 @@ class Event(StrEnum):
     RECORD_ERASED = "RecordErased"
     CONSENT_GRANTED = "ConsentGranted"
     CONSENT_REVOKED = "ConsentRevoked"
+    CONSENT_REQUESTED = "ConsentRequested"  # a clinician or researcher asked a patient for access
+    CONSENT_REQUEST_ANSWERED = "ConsentRequestAnswered"  # the patient approved (with a grant) or declined
+    EMERGENCY_KEYS_RELEASED = "EmergencyKeysReleased"  # the custodian re-wrapped keys for an emergency requester
+    EMERGENCY_REVIEWED = "EmergencyReviewed"  # an emergency access was judged justified or not
     ACCESS_REQUESTED = "AccessRequested"
     MODEL_REGISTERED = "ModelRegistered"
     MODEL_APPROVED = "ModelApproved"
@@ -25,6 +29,8 @@ class Event(StrEnum):
     OUTCOME_RECORDED = "OutcomeRecorded"
     MODEL_SUSPENDED = "ModelSuspended"  # an outcome's check found a monitoring bound crossed: an alert for auditors
     CONSORTIUM_SET = "ConsortiumSet"
+    PROXY_SET = "ProxySet"  # a patient (or their hospital's admin) named a proxy with rights
+    PROXY_REVOKED = "ProxyRevoked"
 
 
 EVENT_NAMES = frozenset(e.value for e in Event)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ GRANT: dict[str, Any] = {
     "keyed_records": ["rec-1"],
 }
 EVENT: dict[str, Any] = {
+    "tx_id": "tx-1",
+    "n": 0,
     "time": "2026-03-01T14:05:00.000000Z",
     "requester": CLINICIAN_ID,
     "requester_org": H1,
@@ -52,8 +55,47 @@ EVENT: dict[str, Any] = {
     "decision": "allowed",
     "reason": "consent g-1",
     "emergency": False,
+    "consent_id": "g-1",
 }
-EMERGENCY_EVENT: dict[str, Any] = {**EVENT, "time": "2026-03-02T03:00:00Z", "emergency": True, "purpose": ""}
+EMERGENCY_EVENT: dict[str, Any] = {
+    **EVENT,
+    "tx_id": "tx-2",
+    "time": "2026-03-02T03:00:00Z",
+    "emergency": True,
+    "purpose": "",
+    "reason": "emergency access",
+}
+DENIED_EVENT: dict[str, Any] = {
+    **EVENT,
+    "tx_id": "tx-3",
+    "time": "2026-03-03T10:00:00Z",
+    "decision": "denied",
+    "purpose": "research",
+    "reason": "no consent from the patient covers this record",
+}
+# The patient opening the key of rec-1 to share it (the grant GRANT was made right after): their own access.
+SHARING_EVENT: dict[str, Any] = {
+    **EVENT,
+    "tx_id": "tx-0",
+    "time": "2025-12-31T23:59:59Z",
+    "requester": PATIENT,
+    "reason": "the patient's own record",
+}
+JUSTIFICATION = "Unconscious on arrival, allergy history needed"
+# Invented people of the directory (careledger.directory), as each app may see them.
+NAMES: dict[str, Any] = {
+    PATIENT: {"display_name": "Ana Silva", "kind": "patient", "birth_date": "1980-05-17"},
+    CLINICIAN_ID: {"display_name": "Dr. João Costa", "kind": "staff", "role": "clinician", "department": "Cardiology"},
+}
+
+
+def people(*member_ids: str) -> Any:
+    """The directory's view with these of NAMES (careledger.directory.People)."""
+    from careledger.directory import People, Person
+
+    return People({m: Person.from_json({"member_id": m, **NAMES[m]}) for m in member_ids})
+
+
 CLINICIAN: dict[str, Any] = {"id": CLINICIAN_ID, "org": H1, "role": "clinician", "public_key": {}}
 
 
@@ -91,7 +133,16 @@ class Patient:
         return [CLINICIAN] if (org, role) == (H1, "clinician") else []
 
     def access_log(self) -> list[dict[str, Any]]:
-        return [EVENT, EMERGENCY_EVENT]
+        return [SHARING_EVENT, EVENT, EMERGENCY_EVENT, DENIED_EVENT]
+
+    def justification(self, access_tx_id: str) -> dict[str, Any]:
+        return {"access_tx_id": access_tx_id, "justification": JUSTIFICATION, "salt": "00"}
+
+    def open_records(self, record_ids: list[str], purpose: str = "treatment", **kwargs: Any) -> list[Any]:
+        self.calls.append(("open", record_ids, purpose))
+        resource = {"resourceType": "Observation", "status": "final", "code": {"text": "Hemoglobin"}}
+        resource |= {"valueQuantity": {"value": 13.5, "unit": "g/dL"}, "effectiveDateTime": "2026-01-01T09:00:00Z"}
+        return [OpenedRecord(rid, PATIENT, 1, resource, "ab" * 32, "cd" * 32) for rid in record_ids]
 
     def inferences_of(self) -> list[dict[str, Any]]:
         return []
@@ -160,6 +211,12 @@ class Clinician:
         resource["valueQuantity"] = {"value": 13.5, "unit": "g/dL"}
         return [OpenedRecord(record_ids[0], PATIENT, 1, resource, "ab" * 32, "cd" * 32)]
 
+    def break_glass(self, record_ids: list[str], justification: str, wait: float = 0.0) -> Any:
+        from careledger.services import EmergencyOpening
+
+        items = self.open_records(record_ids, emergency_justification=justification)
+        return EmergencyOpening("ab" * 32, "2026-03-02T03:10:00.000000Z", items)
+
     def create_record(self, patient_id: str, resource: dict[str, Any], category: str) -> dict[str, Any]:
         from careledger import fhir
 
@@ -202,6 +259,7 @@ def portal(session: Patient | None = None) -> tuple[Browser, Patient]:
             "GRANTEE_ORGS": [H1],
             "TESTING": True,
             "OPEN_SESSION": lambda org, user, passphrase: session,
+            "PEOPLE": lambda _session: people(PATIENT, CLINICIAN_ID),  # the patient's own entry and staff
         }
     )
     return Browser(app, "hospital1", session.user), session
@@ -210,7 +268,10 @@ def portal(session: Patient | None = None) -> tuple[Browser, Patient]:
 def hospital(session: Clinician | None = None, model_dir: Path | None = None) -> tuple[Browser, Clinician]:
     session = session or Clinician()
     config = {"PROFILE": "hospital1.json", "TESTING": True, "OPEN_SESSION": lambda *a: session}
-    app = create_hospital_app({**config, "MODEL_DIR": str(model_dir or Path("unused"))})
+    config["PEOPLE"] = lambda _session: people(PATIENT, CLINICIAN_ID)  # the hospital's directory
+    app = create_hospital_app(
+        {**config, "MODEL_DIR": str(model_dir or Path(tempfile.mkdtemp(prefix="careledger-models-")))}
+    )
     return Browser(app, "hospital1", session.user), session
 
 
@@ -244,6 +305,8 @@ def pages() -> dict[str, tuple[int, str]]:
     browser, patient = portal()
     for path in ("/", "/grants", "/log", "/grants/g-1/revoke", "/records/rec-1/erase", "/nowhere"):
         keep(f"portal {path}", browser.page(path))
+    keep("portal log filtered", browser.page("/log?decision=denied&own=yes&since=2026-01-01&until=bad"))
+    keep("portal read own record", browser.send("/records/rec-1/read", {}))
     keep("portal grant refused in words", browser.send("/grants", {"until": "2000-01-01", "record": "rec-1"}))
     keep("portal erase unconfirmed", browser.send("/records/rec-1/erase", {}))
     bad = {"consent": (io.BytesIO(b"{not json"), "consent.json")}
@@ -254,12 +317,38 @@ def pages() -> dict[str, tuple[int, str]]:
     keep("portal revoke refused by the ledger", browser.send("/grants/g-1/revoke", {"confirm": "revoke"}))
 
     browser, clinician = hospital()
-    for path in ("/", f"/patients/{PATIENT}", "/emergency", "/records/new", "/audit", "/nowhere"):
+    for path in ("/", f"/patients/{PATIENT}", "/emergency", "/records/new", "/audit", "/nowhere", "/patients"):
         keep(f"hospital {path}", browser.page(path))
+    keep("hospital patient search", browser.send("/patients", {"q": "silva"}))
+    keep("hospital patient search, none", browser.send("/patients", {"q": "nobody here"}))
     keep("hospital record", browser.send("/records/rec-1/open", {"purpose": "treatment"}))
     keep("hospital emergency record", browser.send("/emergency", {"record_id": "rec-1", "justification": "x" * 30}))
     keep("hospital new record problems", browser.send("/records/new", {"patient_id": "p", "value": "abc"}))
     keep("hospital emergency problems", browser.send("/emergency", {"record_id": "rec-1", "justification": "hurry"}))
     clinician.decision = "refuse"
     keep("hospital access refused", browser.send("/records/rec-1/open", {"purpose": "treatment"}))
+    out.update(_role_app_pages())  # the researcher and auditor apps
+    out.update(_proxy_pages())  # the portal's proxy pages
+    out.update(_request_pages())  # consent requests and emergencies, in both apps
     return out
+
+
+def _request_pages() -> dict[str, tuple[int, str]]:
+    from tests.unit.request_sessions import request_pages
+
+    return request_pages()
+
+
+def _proxy_pages() -> dict[str, tuple[int, str]]:
+    from tests.unit.proxy_sessions import proxy_pages
+
+    return proxy_pages()
+
+
+def _role_app_pages() -> dict[str, tuple[int, str]]:
+    import tempfile
+
+    from tests.unit import role_app_sessions
+
+    with tempfile.TemporaryDirectory() as folder:  # the models trained for their pages
+        return role_app_sessions.pages(Path(folder))

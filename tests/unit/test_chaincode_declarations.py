@@ -19,7 +19,21 @@ from careledger_chaincode.runtime import ChaincodeError, ClientIdentity, Context
 from careledger_protocol import CONFLICT, NOT_FOUND, sha256_of_json
 from careledger_protocol import codes as codes_module
 
-from .chaincode_helpers import H1, HA, JWK, SALT, World, approve, digest, explanation, inference_transient, training_run
+from .chaincode_helpers import (
+    H1,
+    H2,
+    HA,
+    JWK,
+    SALT,
+    Actor,
+    World,
+    approve,
+    digest,
+    explanation,
+    inference_transient,
+    jwe,
+    training_run,
+)
 from .contract_declarations import CheckedLedger, transactions
 
 JUSTIFICATION = "Unconscious patient in the emergency department: allergy history needed"
@@ -65,6 +79,28 @@ def _tour_access(w: World) -> str:
     w.dr_h2.ok("ListAccessByRequester", w.dr_h2.id, "10", "")
     w.auditor.ok("ListAllAccess", "1", "")
     return txid
+
+
+def _tour_requests_and_emergencies(w: World) -> None:
+    ask = {"patient_id": w.alice.id, "categories": ["laboratory"], "purposes": ["treatment"]}
+    ask["valid_until"] = "2027-01-01T00:00:00Z"
+    request = w.dr_h2.ok("RequestConsent", ask, transient={"message": "May I see your results?", "salt": SALT})
+    w.alice.ok("GetConsentRequest", request["id"])
+    w.alice.ok("ListConsentRequestsForPatient", w.alice.id, "10", "")
+    w.dr_h2.ok("ListConsentRequestsByRequester", w.dr_h2.id, "10", "")
+    grant = w.give(w.dr_h2.id, ["rec-1"])
+    w.alice.ok("AnswerConsentRequest", {"request_id": request["id"], "decision": "approved", "grant_id": grant["id"]})
+    transient = {"justification": JUSTIFICATION, "salt": SALT}
+    txid = w.dr_h2.ok("EmergencyAccess", {"record_ids": ["rec-2"]}, transient=transient)["tx_id"]
+    w.auditor.ok("ListEmergencies", "", "all", "10", "")
+    key = w.h1_admin.ok("GetEmergencyKeysToRelease", txid)["keys"][0]
+    released = {"wrapped_keys": {"rec-2": key["wrapped_key"]}}
+    w.h1_admin.ok("ReleaseEmergencyKeys", {"access_tx_id": txid}, transient=released)
+    w.dr_h2.ok("GetEmergencyKeys", txid)
+    note = {"note": JUSTIFICATION, "salt": SALT}
+    w.auditor.ok("ReviewEmergency", {"access_tx_id": txid, "verdict": "justified"}, transient=note)
+    w.alice.ok("GetEmergencyReview", txid)
+    w.dr_h2.ok("EmergencyAccessForPatient", {"patient_id": w.alice.id}, transient=transient)
 
 
 def _tour_models(w: World, txid: str) -> None:
@@ -115,6 +151,21 @@ def _tour_models(w: World, txid: str) -> None:
     w.auditor.ok("RetireModel", "tour-model", "1.0.0", "the tour is over")
 
 
+def _tour_proxies(w: World) -> None:
+    """Alice names a parent (enrolled at Hospital2 with role patient) who acts for her, then ends it."""
+    parent = Actor(w.ledger, "h2-parent-1", H2, "patient")
+    parent.ok("RegisterMember", JWK)
+    doc = {"patient_id": w.alice.id, "proxy_id": parent.id, "rights": ["grant", "revoke", "view"]}
+    keys = {"wrapped_keys": {"rec-1": jwe("proxy"), "rec-2": jwe("proxy")}}
+    w.alice.ok("SetProxy", {**doc, "valid_until": "2026-12-31T00:00:00Z"}, transient=keys)
+    w.alice.ok("ListProxiesOfPatient", w.alice.id, "10", "")
+    parent.ok("ListPatientsIActFor", "10", "")
+    parent.ok("RequestAccess", {"record_ids": ["rec-1"], "purpose": "treatment", "on_behalf_of": w.alice.id})
+    grant = {**w.grant(w.dr_h1.id, ["rec-1"]), "on_behalf_of": w.alice.id}
+    parent.ok("GrantConsent", grant, transient={"wrapped_keys": {"rec-1": jwe(w.dr_h1.id)}})
+    w.alice.ok("RevokeProxy", w.alice.id, parent.id)
+
+
 def _tour_diagnostics(w: World) -> None:
     for function, *args in (
         ("Put", "k1", "v"),
@@ -136,7 +187,9 @@ def test_every_function_answers_as_it_declares() -> None:
     w = World()
     grant = _tour_records(w)
     txid = _tour_access(w)
+    _tour_requests_and_emergencies(w)
     _tour_models(w, txid)
+    _tour_proxies(w)
     w.alice.ok("RevokeConsent", grant["id"])
     w.alice.ok("EraseRecord", "rec-2")
     w.h1_admin.ok("Migrate", "100", "")

@@ -12,7 +12,7 @@ from careledger_protocol import sha256_of_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .chaincode_helpers import Actor, World, approve, digest, explanation, inference_transient, training_run
+from .chaincode_helpers import JWK, Actor, World, approve, digest, explanation, inference_transient, training_run
 
 MODEL_M = {
     "model_id": "m",
@@ -50,6 +50,10 @@ def _world() -> World:
         MODEL_M,
     )
     approve(w, MODEL_M)
+    parent = Actor(w.ledger, "h2-parent-1", "Hospital2MSP", "patient")  # Bob's proxy: never in Alice's lists
+    parent.ok("RegisterMember", JWK)
+    proxy = {"patient_id": BOB, "proxy_id": parent.id, "rights": ["revoke"], "valid_until": "2026-12-31T00:00:00Z"}
+    w.bob.ok("SetProxy", proxy)
     for record_id in ("rec-a", "rec-b"):
         txid = w.dr_h2.ok("RequestAccess", {"record_ids": [record_id], "purpose": "diagnosis-ai"})["tx_id"]
         batch = {
@@ -80,6 +84,7 @@ ALICE_LISTS = [
     ("ListInferencesByRecord", ["rec-a"]),
     ("ListPatientRecords", [ALICE]),
     ("ListModels", [""]),
+    ("ListProxiesOfPatient", [ALICE]),
 ]
 KINDS = ["audit-patient", "grant-p", "grant-g", "inference", "patient-record", "record", "member", "model", "wkey", ""]
 crafted = st.one_of(
@@ -202,6 +207,13 @@ def test_read_only_functions_are_marked() -> None:
         "VerifyAccess",
         "VerifyAccessBatch",
         "GetJustification",
+        "GetConsentRequest",
+        "ListConsentRequestsForPatient",
+        "ListConsentRequestsByRequester",
+        "ListEmergencies",
+        "GetEmergencyKeysToRelease",
+        "GetEmergencyKeys",
+        "GetEmergencyReview",
         "ListAccessByPatient",
         "ListAccessByRequester",
         "ListAllAccess",
@@ -220,6 +232,8 @@ def test_read_only_functions_are_marked() -> None:
         "GetModelUse",
         "ListModelVerifications",
         "GetModelPerformance",
+        "ListProxiesOfPatient",
+        "ListPatientsIActFor",
     }
 
 

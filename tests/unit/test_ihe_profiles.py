@@ -20,7 +20,7 @@ from tests.ihe_profiles import (
     resources,
     violations,
 )
-from tests.ledger_documents import EVENTS, GRANTS
+from tests.ledger_documents import EVENTS, GRANTS, PATIENT, PROXY
 
 from .test_fhir_validation import CONTROLS, corpus
 
@@ -240,3 +240,25 @@ def test_a_bundle_is_checked_resource_by_resource() -> None:
     found = violations(fhir.bundle([_event("denied"), bad, _consent("record")]))
     assert found == [f"AuditEvent/{bad['id']}: no patient entity (audit-entity-type 1, object-role 1): an allowed "
                      "access is to a patient's data"]  # fmt: skip
+
+
+# -- a proxy acting for the patient (IHE PCF's delegate case) -------------------------------------------------
+def test_a_consent_given_by_a_proxy_names_the_proxy_as_performer() -> None:
+    consent = _consent("by-proxy")
+    assert consent_violations(consent) == []
+    assert consent["performer"] == [
+        {"type": "RelatedPerson", "identifier": {"system": consent["patient"]["identifier"]["system"], "value": PROXY}}
+    ]
+    assert consent["patient"]["identifier"]["value"] != PROXY
+    assert f"given by {PROXY}" in consent["text"]["div"]
+
+
+def test_an_audit_event_of_a_proxy_names_the_proxy_acting_for_the_patient() -> None:
+    event = _event("by-proxy")
+    assert audit_event_violations(event) == []
+    user, *_ = (a for a in event["agent"] if a["requestor"])
+    assert (user["who"]["type"], user["who"]["identifier"]["value"]) == ("RelatedPerson", PROXY)
+    [represented] = [a for a in event["agent"] if a["type"]["coding"][0]["code"] == "PAT"]
+    assert represented["who"]["identifier"]["value"] == PATIENT
+    assert represented["requestor"] is False
+    assert f"for {PATIENT}, as their proxy" in event["text"]["div"]

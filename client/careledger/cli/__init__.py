@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 # Each module registers its commands on `main` when imported.
-from . import _audit, _consent, _members, _models, _records, _wallet
+from . import _audit, _consent, _members, _models, _proxies, _records, _requests, _wallet
 from ._base import main
 
 # Commands other installed CareLedger packages add the same way (the models package: `model verify`, `model
@@ -20,4 +20,4 @@ for _plugin in entry_points(group="careledger.cli"):
     _plugin.load()
 
 __all__ = ["main"]
-del _audit, _consent, _members, _models, _records, _wallet
+del _audit, _consent, _members, _models, _proxies, _records, _requests, _wallet

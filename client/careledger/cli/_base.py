@@ -146,13 +146,16 @@ def with_session(command: Callable[Concatenate[Context, Session, P], None]) -> C
 
 def _grant_row(g: dict[str, Any]) -> str:
     purposes = ",".join(g["purposes"])
-    return f"{g['id']}  -> {g['grantee']:<20} {purposes:<24} {g['status']:<8} until {g['valid_until']}"
+    row = f"{g['id']}  -> {g['grantee']:<20} {purposes:<24} {g['status']:<8} until {g['valid_until']}"
+    by_proxy = (("granted", "granted_by"), ("revoked", "revoked_by"))  # set when a proxy acted for the patient
+    return row + "".join(f"  ({what} by {g[key]} for {g['patient_id']})" for what, key in by_proxy if g.get(key))
 
 
 def _event_row(e: dict[str, Any]) -> str:
     flag = " EMERGENCY" if e["emergency"] else ""
     who = f"{e['requester']:<18} {e['purpose']:<12} {e['record_id']:<40}"
-    return f"{e['time']}  {who} {e['decision']}{flag}  ({e['reason']})"
+    acting = f" by {e['requester']} for {e['on_behalf_of']}" if e.get("on_behalf_of") else ""
+    return f"{e['time']}  {who} {e['decision']}{flag}{acting}  ({e['reason']})"
 
 
 @click.group()

@@ -29,6 +29,7 @@ def consent() -> None:
 @click.option("--category", "categories", multiple=True)
 @click.option("--purpose", "purposes", multiple=True, required=True, type=click.Choice(PURPOSES))
 @click.option("--until", required=True, help="ISO 8601 time with zone, e.g. 2027-06-30T00:00:00Z")
+@click.option("--for", "for_patient", help="grant for this patient, as their proxy (with the grant right)")
 @pass_ctx
 def consent_grant(
     c: Context,
@@ -37,13 +38,16 @@ def consent_grant(
     categories: tuple[str, ...],
     purposes: tuple[str, ...],
     until: str,
+    for_patient: str | None,
 ) -> None:
     if not records and not categories:
         _fail("give at least one --record or --category", EXIT_BAD_INPUT)
 
     def act() -> None:
         with c.session() as s:
-            grant = s.grant(grantee, list(purposes), until, list(records) or None, list(categories) or None)
+            grant = s.grant(
+                grantee, list(purposes), until, list(records) or None, list(categories) or None, for_patient
+            )
             c.emit(
                 grant,
                 lambda g: (
@@ -69,9 +73,10 @@ def consent_revoke(c: Context, s: Session, grant_id: str, rotate: bool) -> None:
 
 @consent.command("list")
 @click.option("--grantee", help="list grants to this grantee instead of your own")
+@click.option("--for", "for_patient", help="the grants of this patient, as their proxy (with the view right)")
 @with_session
-def consent_list(c: Context, s: Session, grantee: str | None) -> None:
-    items = s.grants_to(grantee) if grantee else s.grants_of()
+def consent_list(c: Context, s: Session, grantee: str | None, for_patient: str | None) -> None:
+    items = s.grants_to(grantee) if grantee else s.grants_of(for_patient)
     c.emit(
         items,
         lambda gs: "\n".join(map(_grant_row, gs)) or "no grants",

@@ -57,16 +57,26 @@ def record_list(c: Context, s: Session, patient: str | None) -> None:
 @click.option("--purpose", type=click.Choice(PURPOSES), default=Purpose.TREATMENT.value)
 @click.option("--emergency", "justification", help="break-glass access with this written justification")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="write each record to OUT/<id>.json")
+@click.option("--for", "for_patient", help="open this patient's records, as their proxy (with the view right)")
 @with_session
 def record_open(
-    c: Context, s: Session, record_ids: tuple[str, ...], purpose: str, justification: str | None, out: Path | None
+    c: Context,
+    s: Session,
+    record_ids: tuple[str, ...],
+    purpose: str,
+    justification: str | None,
+    out: Path | None,
+    for_patient: str | None,
 ) -> None:
     """Request access (recorded on the ledger), fetch, verify and decrypt the allowed records."""
     results = []
     batches = [list(record_ids[i : i + 100]) for i in range(0, len(record_ids), 100)]
     with click.progressbar(batches, label="opening", file=sys.stderr, show_pos=True) as bar:
         for batch in bar:
-            results.extend(s.open_records(batch, purpose, justification))
+            if for_patient:
+                results.extend(s.open_records_for(for_patient, batch))
+            else:
+                results.extend(s.open_records(batch, purpose, justification))
     rows = []
     for r in results:
         if isinstance(r, OpenedRecord):

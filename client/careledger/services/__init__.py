@@ -13,23 +13,31 @@ from __future__ import annotations
 from ._access import AccessFlows
 from ._consent import ConsentFlows
 from ._core import OpenedRecord, Refused, SealedRecord, SessionCore, endorsers_disagreed, unwrap_record_key
+from ._emergencies import EmergencyFlows, EmergencyOpening
 from ._models import ModelFlows
+from ._proxies import ProxyFlows
 from ._records import RecordFlows, open_sealed
+from ._requests import RequestFlows
 
 
-class Session(ConsentFlows, ModelFlows):
+class Session(RequestFlows, EmergencyFlows, ProxyFlows, ModelFlows):
     """A member's session: the core (connection, identity, members, stores) and every flow: access and
-    audit (AccessFlows), records (RecordFlows), consent (ConsentFlows), models (ModelFlows). Each returns
-    the typed document the ledger answers with (careledger_protocol.documents)."""
+    audit (AccessFlows), records (RecordFlows), consent (ConsentFlows) and its requests (RequestFlows),
+    emergencies across hospitals and their review (EmergencyFlows), proxies (ProxyFlows), models
+    (ModelFlows). Each returns the typed document the ledger answers with (careledger_protocol.documents)."""
 
 
 __all__ = [
     "AccessFlows",
     "ConsentFlows",
+    "EmergencyFlows",
+    "EmergencyOpening",
     "ModelFlows",
     "OpenedRecord",
+    "ProxyFlows",
     "RecordFlows",
     "Refused",
+    "RequestFlows",
     "SealedRecord",
     "Session",
     "SessionCore",

@@ -7,13 +7,18 @@ import secrets
 
 from careledger_protocol import AccessKeys, AccessResult, AuditEvent, Justification, Verdict
 
+from ..json_types import JsonArgument
 from ._core import SessionCore
 
 
 class AccessFlows(SessionCore):
-    def request_access(self, record_ids: list[str], purpose: str) -> AccessResult:
-        """Decide and record access to up to 500 records for one purpose; the keys follow from access_keys."""
-        result: AccessResult = self._submit("RequestAccess", {"record_ids": record_ids, "purpose": purpose})
+    def request_access(self, record_ids: list[str], purpose: str, on_behalf_of: str | None = None) -> AccessResult:
+        """Decide and record access to up to 500 records for one purpose; the keys follow from access_keys.
+        `on_behalf_of`: the patient this member acts for as their proxy (the ledger checks the proxy's rights)."""
+        request: dict[str, JsonArgument] = {"record_ids": list(record_ids), "purpose": purpose}
+        if on_behalf_of:
+            request["on_behalf_of"] = self.qualify(on_behalf_of)
+        result: AccessResult = self._submit("RequestAccess", request)
         return result
 
     def emergency_access(self, record_ids: list[str], justification: str) -> AccessResult:

@@ -39,18 +39,21 @@ class ConsentFlows(RecordFlows):
         valid_until: str,
         record_ids: list[str] | None = None,
         categories: list[str] | None = None,
+        on_behalf_of: str | None = None,
     ) -> Grant:
-        """Grant consent; the record keys in scope are opened with the patient's key and re-wrapped for the grantee."""
+        """Grant consent; the record keys in scope are opened with the patient's key (or, for a proxy granting
+        `on_behalf_of` a patient, the proxy's own) and re-wrapped for the grantee."""
         grantee = self.qualify(grantee)
         grantee_key = self.member(grantee)["public_key"]
+        patient = self.qualify(on_behalf_of) if on_behalf_of else None
         scope = set(record_ids or [])
         if categories:
-            scope |= {r["id"] for r in self.my_records() if r["category"] in categories and r["status"] == "active"}
+            mine = self.records_of(patient) if patient else self.my_records()
+            scope |= {r["id"] for r in mine if r["category"] in categories and r["status"] == "active"}
         wrapped: dict[str, JsonArgument] = {}
         if scope:
-            access = self.request_access(
-                sorted(scope), Purpose.TREATMENT
-            )  # the patient's own records: audited, allowed
+            # the patient's own records (or the proxy's, for the patient): audited, allowed
+            access = self.request_access(sorted(scope), Purpose.TREATMENT, on_behalf_of=patient)
             for decision in access["decisions"]:
                 if decision["reason"] == "no such record":
                     raise NotFoundError(f"record {decision['record_id']} does not exist")
@@ -68,6 +71,8 @@ class ConsentFlows(RecordFlows):
             doc["record_ids"] = list(record_ids)
         if categories:
             doc["categories"] = list(categories)
+        if patient:
+            doc["on_behalf_of"] = patient
         granted: Grant = self._submit("GrantConsent", doc, transient={"wrapped_keys": wrapped})
         return granted
 

@@ -79,6 +79,7 @@ class SealedRecord:
 class Refused:
     record_id: str
     reason: str
+    awaiting_custodian: bool = False  # an emergency access allowed it; its custodian has not released the key yet
 
 
 @dataclass

@@ -13,6 +13,7 @@ from careledger_protocol import AccessKey, AccessResult, HistoryEntry, Purpose, 
 from .. import crypto, fhir
 from ..errors import CareLedgerError, IntegrityError
 from ..json_types import JsonArgument
+from ..record_content import stamped
 from ..store import StoreError
 from ._access import AccessFlows
 from ._core import OpenedRecord, Refused, SealedRecord
@@ -45,7 +46,7 @@ class RecordFlows(AccessFlows):
     ) -> Record:
         """Validate, encrypt, wrap for every entitled recipient, register on the ledger, then store the
         ciphertext at this org's store (which accepts only the ciphertext the ledger names)."""
-        clean = fhir.validate(resource)
+        clean = fhir.validate(stamped(resource))  # a title and a date inside the content (record_content)
         patient_id = self.qualify(patient_id)
         record_id = record_id or f"rec-{uuid.uuid4().hex}"
         ref = crypto.RecordRef(record_id, patient_id, 1)

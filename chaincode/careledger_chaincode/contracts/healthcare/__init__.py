@@ -4,13 +4,17 @@ from ...runtime import Contract
 from .access import AccessMixin
 from .approval import ApprovalMixin
 from .audit import AuditMixin
+from .break_glass import BreakGlassMixin
 from .consent import ConsentMixin
+from .emergencies import EmergenciesMixin
 from .inferences import InferencesMixin
 from .members import MembersMixin
 from .migration import MigrationMixin
 from .models import ModelsMixin
 from .oversight import OversightMixin
+from .proxies import ProxiesMixin
 from .records import RecordsMixin
+from .requests import RequestsMixin
 from .settings import SettingsMixin
 from .trace import TraceMixin
 from .use_log import UseLogMixin
@@ -21,12 +25,16 @@ class HealthcareContract(
     RecordsMixin,
     ConsentMixin,
     AccessMixin,
+    RequestsMixin,
+    EmergenciesMixin,
+    BreakGlassMixin,
     AuditMixin,
     ModelsMixin,
     ApprovalMixin,
     InferencesMixin,
     TraceMixin,
     OversightMixin,
+    ProxiesMixin,
     UseLogMixin,
     MigrationMixin,
     SettingsMixin,

@@ -24,6 +24,7 @@ from careledger_protocol import (
     PURPOSES,
     UNKNOWN_ACCESS,
     Event,
+    ProxyRight,
     Purpose,
     documents,
 )
@@ -32,6 +33,8 @@ from ...runtime import ChaincodeError, Context, transaction
 from . import _schemas as schema
 from ._arguments import MAX_BATCH, Shape, enum, json_object, object_id, refuse_in_arguments, tx_id
 from ._caller import Caller, caller, member_id, require_role
+from ._emergency_index import index_emergency
+from ._proxy import acts_for, may_act_for, proxy_refusal
 from ._refusals import denied, invalid, not_found
 from ._state import event, get_json, get_private, key, load, put_json, put_private
 from ._time import now, window_end
@@ -56,8 +59,12 @@ JUSTIFICATION = "justification"  # private: the text of a break-glass justificat
 MAX_JUSTIFICATION = 2000
 _EVENT_FIELDS = ("tx_id", "time", "requester", "requester_org", "requester_role", "purpose", "emergency")
 _JUSTIFICATION_FIELDS = ("justification_sha256", "justification_length")
+_OPTIONAL_EVENT_FIELDS = (*_JUSTIFICATION_FIELDS, "on_behalf_of")
 EMERGENCY_REQUEST = schema.object_of({"record_ids": schema.list_of(schema.ID, MAX_BATCH, min_items=1)})
-ACCESS_REQUEST = schema.object_of({**EMERGENCY_REQUEST["properties"], "purpose": schema.one_of(PURPOSES)})
+# on_behalf_of: the patient whose proxy the caller is (checked against the proxy relation, _proxy.acts_for)
+ACCESS_REQUEST = schema.object_of(
+    {**EMERGENCY_REQUEST["properties"], "purpose": schema.one_of(PURPOSES)}, {"on_behalf_of": schema.MEMBER}
+)
 
 
 def salted_sha256(salt: str, text: str) -> str:
@@ -88,7 +95,7 @@ def _justification(ctx: Context) -> tuple[str, str]:
 def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dict[str, Any]:
     """The audit event of decision `n` of an access transaction (the shape every audit view returns)."""
     event_ = {k: access[k] for k in _EVENT_FIELDS}
-    event_.update((k, access[k]) for k in _JUSTIFICATION_FIELDS if k in access)
+    event_.update((k, access[k]) for k in _OPTIONAL_EVENT_FIELDS if k in access)
     return {**event_, "n": n, **decision}
 
 
@@ -110,7 +117,11 @@ class AccessMixin:
         shape = Shape(json_object(request_json, "request"), "request", *schema.fields(ACCESS_REQUEST))
         record_ids = shape.items("record_ids", object_id, MAX_BATCH, min_items=1)
         purpose = shape.string("purpose", enum(PURPOSES))
-        return self._record_decisions(ctx, who, record_ids, purpose, justification=None)
+        for_patient = None
+        if "on_behalf_of" in shape.doc:
+            acting = acts_for(ctx, who, shape.string("on_behalf_of", member_id), ProxyRight.VIEW)
+            for_patient = acting.patient_id if acting.by_proxy else None
+        return self._record_decisions(ctx, who, record_ids, purpose, justification=None, for_patient=for_patient)
 
     @transaction(
         "EmergencyAccess",
@@ -134,7 +145,13 @@ class AccessMixin:
         return self._record_decisions(ctx, who, record_ids, Purpose.TREATMENT, justification=_justification(ctx))
 
     def _record_decisions(
-        self, ctx: Context, who: Caller, record_ids: list[str], purpose: str, justification: tuple[str, str] | None
+        self,
+        ctx: Context,
+        who: Caller,
+        record_ids: list[str],
+        purpose: str,
+        justification: tuple[str, str] | None,
+        for_patient: str | None = None,
     ) -> dict[str, Any]:
         # Everything a decision reads, in one round trip per namespace: the caller's member entry and the
         # records (public), the caller's and its organization's key entries (private).
@@ -153,6 +170,8 @@ class AccessMixin:
             "purpose": purpose,
             "emergency": emergency,
         }
+        if for_patient is not None:  # "by <requester> for <patient>" in every view of this access
+            access["on_behalf_of"] = for_patient
         if justification is not None:
             text, salt = justification
             access["justification_sha256"] = salted_sha256(salt, text)
@@ -161,7 +180,7 @@ class AccessMixin:
         decisions, logged, allowed_ids = [], [], []
         consents: dict[str, str] = {}
         for n, (rid, record, (own, org)) in enumerate(zip(record_ids, records, pairs, strict=True)):
-            decided = decide(who, record, own, org, purpose, at, emergency and record is not None)
+            decided = decide(who, record, own, org, purpose, at, emergency and record is not None, for_patient)
             if decided.allowed:
                 allowed_ids.append(rid)
             if decided.grant_id:
@@ -189,11 +208,15 @@ class AccessMixin:
                     key_available=decided.key_entry is not None,
                 )
             decisions.append(decision)
-        put_json(ctx, {**access, "allowed": allowed_ids, "decisions": logged, "consents": consents}, ACCESS, txid)
+        stored = {**access, "allowed": allowed_ids, "decisions": logged, "consents": consents}
+        put_json(ctx, stored, ACCESS, txid)
+        if emergency:
+            index_emergency(ctx, stored, decisions)  # the review queue and the custodian's key release
         count = str(len(logged)).encode()
         ctx.stub.put_state(key(ctx, AUDIT_BY_REQUESTER, who.member_id, at, txid), count)
         ctx.stub.put_state(key(ctx, AUDIT_BY_TIME, at, txid), count)
         summary = {k: access[k] for k in ("tx_id", "time", "requester", "requester_org", "purpose", "emergency")}
+        summary.update((k, access[k]) for k in ("on_behalf_of",) if k in access)
         event(ctx, Event.ACCESS_REQUESTED, {**summary, "decisions": logged})
         return {
             "tx_id": txid,
@@ -224,6 +247,8 @@ class AccessMixin:
         within the access window; consent is checked again now."""
         who = caller(ctx)
         access = self._require_own_access(ctx, who, access_tx_id)
+        if "on_behalf_of" in access:  # a proxy's keys: only while the proxy still holds the view right
+            acts_for(ctx, who, access["on_behalf_of"], ProxyRight.VIEW)
         allowed = access["allowed"]
         decided = {d["record_id"]: d for d in access["decisions"]}
         records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in allowed])]
@@ -269,7 +294,11 @@ class AccessMixin:
             return {"granted": False, "reason": refusal}
         grant_id = access.get("consents", {}).get(record["id"])
         grant = get_json(ctx, GRANT, grant_id) if grant_id else None
-        if not consent_still_allows(access, record, grant, at):
+        if access.get("on_behalf_of") == record["patient_id"]:  # a proxy's access rests on its relation
+            why = proxy_refusal(ctx, requester_id, record["patient_id"], ProxyRight.VIEW)
+            if why:
+                return {"granted": False, "reason": why}
+        elif not consent_still_allows(access, record, grant, at):
             return {"granted": False, "reason": "the consent this access rested on is no longer active"}
         return {
             "granted": True,
@@ -358,8 +387,11 @@ class AccessMixin:
             raise not_found("no committed emergency access with that id")
         patients = {d["patient_id"] for d in access["decisions"]}
         concerned = who.role == "patient" and who.member_id in patients
+        concerned = concerned or any(may_act_for(ctx, who, p, ProxyRight.VIEW) for p in sorted(patients) if p)
         if not (who.is_authority_auditor or who.member_id == access["requester"] or concerned):
-            raise denied("only the requester, the patients concerned and auditors may read a justification")
+            raise denied(
+                "only the requester, the patients concerned (or their proxies) and auditors may read a justification"
+            )
         stored = get_private(ctx, JUSTIFICATION, access["tx_id"])
         if stored is None:
             raise not_found("the justification of this access is not held on this peer")

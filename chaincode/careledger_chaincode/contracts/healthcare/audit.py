@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from careledger_protocol import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, documents
+from careledger_protocol import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, ProxyRight, documents
 
 from ...runtime import ChaincodeError, Context, transaction
 from . import _schemas as schema
 from ._arguments import MAX_BATCH, object_id
 from ._caller import caller, member_id
 from ._paging import page, page_args
+from ._proxy import may_act_for
 from ._refusals import denied, not_found
 from ._state import key, key_history, load
 from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER, AUDIT_BY_TIME, audit_event
@@ -92,12 +93,13 @@ class AuditMixin:
         refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
     )
     def list_access_by_patient(self, ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        """The patient and auditors see every event; a custodian's staff see the events on its records."""
+        """The patient, their proxies with the view right and auditors see every event; a custodian's staff see
+        the events on its records."""
         who = caller(ctx)
         patient = get_member(ctx, member_id(patient_id, "patient_id"))
         if patient is None:
             raise not_found(f"patient {patient_id} is not registered")
-        if who.is_authority_auditor or is_self(who, patient):
+        if who.is_authority_auditor or is_self(who, patient) or may_act_for(ctx, who, patient_id, ProxyRight.VIEW):
             return self._patient_page(ctx, patient_id, page_size, bookmark)
         if who.role in ("clinician", "admin", "auditor"):
             result = self._patient_page(ctx, patient_id, page_size, bookmark)

@@ -15,14 +15,16 @@ from careledger_protocol import (
     NOT_FOUND,
     PURPOSES,
     Event,
+    ProxyRight,
     documents,
 )
 
 from ...runtime import Context, transaction
 from . import _schemas as schema
 from ._arguments import MAX_BATCH, Shape, enum, json_object, object_id, refuse_in_arguments, slug
-from ._caller import ORG_MEMBER_PREFIX, Caller, caller, recipient_id, require_role
+from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, recipient_id, require_role
 from ._paging import index_page
+from ._proxy import acts_for, may_act_for
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import PRIVATE, event, get_json, key, key_history, load, put_json, summary
 from ._time import now, timestamp
@@ -53,6 +55,7 @@ NEW_GRANT = schema.object_of(
         "record_ids": schema.list_of(schema.ID, MAX_BATCH),
         "categories": schema.list_of(schema.SLUG, MAX_CATEGORIES),
         "valid_from": schema.TIME,
+        "on_behalf_of": schema.MEMBER,  # the patient, when their proxy grants (checked: _proxy.acts_for)
     },
 )
 
@@ -79,7 +82,9 @@ def can_see_grant(ctx: Context, who: Caller, grant: dict[str, Any]) -> bool:
     if who.is_authority_auditor or is_grantee(who, grant):
         return True
     patient = get_member(ctx, grant["patient_id"])
-    return patient is not None and is_self(who, patient)
+    if patient is not None and is_self(who, patient):
+        return True
+    return may_act_for(ctx, who, grant["patient_id"], ProxyRight.VIEW)
 
 
 class ConsentMixin:
@@ -91,12 +96,16 @@ class ConsentMixin:
         refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
     )
     def grant_consent(self, ctx: Context, grant_json: str) -> dict[str, Any]:
-        """Only the patient grants; the grant must carry the record key wrapped for every record in scope."""
+        """Only the patient grants, or their proxy with the grant right (`on_behalf_of`: the patient); the grant
+        must carry the record key wrapped for every record in scope."""
         who = caller(ctx)
         require_role(who, "patient")
         doc = json_object(grant_json, "grant")
         refuse_in_arguments(doc, "wrapped_keys")
         shape = Shape(doc, "grant", *schema.fields(NEW_GRANT))
+        on_behalf_of = shape.string("on_behalf_of", member_id) if "on_behalf_of" in doc else who.member_id
+        acting = acts_for(ctx, who, on_behalf_of, ProxyRight.GRANT)
+        patient_id = acting.patient_id
         grantee_id = shape.string("grantee", recipient_id)
         record_ids = shape.items("record_ids", object_id, MAX_BATCH)
         ctx.stub.get_states(  # what this reads for sure, in one round trip per namespace
@@ -113,20 +122,20 @@ class ConsentMixin:
             raise invalid("grant must name record_ids or categories (or both)")
         if valid_until <= max(valid_from, at):
             raise invalid("grant.valid_until must be after valid_from and in the future")
-        if grantee_id == who.member_id:
-            raise invalid("a patient cannot grant consent to themselves")
+        if grantee_id in (who.member_id, patient_id):
+            raise invalid("a patient (or their proxy) cannot grant consent to themselves")
         grantee = get_member(ctx, grantee_id)
         if grantee is None:
             raise not_found(f"grantee {grantee_id} is not registered (organizations register an organization key)")
         if grantee["role"] == "patient":
             raise invalid("consent can be granted to clinicians, researchers or organizations, not to another patient")
 
-        in_scope = self._records_in_scope(ctx, who, record_ids, categories)
+        in_scope = self._records_in_scope(ctx, patient_id, record_ids, categories)
         keys = wrapped_keys(ctx, {r["id"] for r in in_scope}, "grant")
         grant_id = "g-" + ctx.stub.tx_id[:32]
         grant = {
             "id": grant_id,
-            "patient_id": who.member_id,
+            "patient_id": patient_id,
             "grantee": grantee_id,
             "grantee_org": grantee["org"],
             "record_ids": record_ids,
@@ -138,6 +147,8 @@ class ConsentMixin:
             "created_at": at,
             "keyed_records": sorted(keys),
         }
+        if acting.by_proxy:
+            grant["granted_by"] = who.member_id
         current = ctx.stub.get_states([wkey_key(ctx, r["id"], grantee_id) for r in in_scope], PRIVATE)
         for record, raw in zip(in_scope, current, strict=True):
             entry = load(raw) if raw else new_entry(record, grantee_id, keys[record["id"]])
@@ -145,16 +156,16 @@ class ConsentMixin:
             entry["grants"][grant_id] = grant_terms(grant)
             put_entry(ctx, entry, new=raw is None)
         put_json(ctx, grant, GRANT, grant_id)
-        ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT, who.member_id, grant_id), b"\x00")
+        ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT, patient_id, grant_id), b"\x00")
         ctx.stub.put_state(key(ctx, GRANT_BY_GRANTEE, grantee_id, grant_id), b"\x00")
         for category in categories:
-            ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, who.member_id, category, grant_id), b"\x00")
+            ctx.stub.put_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, patient_id, category, grant_id), b"\x00")
         event(ctx, Event.CONSENT_GRANTED, summary(grant, GRANT_EVENT_FIELDS, id_as="grant_id"))
         return grant
 
     @staticmethod
     def _records_in_scope(
-        ctx: Context, who: Caller, record_ids: list[str], categories: list[str]
+        ctx: Context, patient_id: str, record_ids: list[str], categories: list[str]
     ) -> list[dict[str, Any]]:
         """Named records (which must be the patient's) plus the patient's records in the categories; active only."""
         named = ctx.stub.get_states([key(ctx, RECORD, r) for r in record_ids])
@@ -163,13 +174,13 @@ class ConsentMixin:
             if raw is None:
                 raise not_found(f"record {rid} does not exist")
             record = load(raw)
-            if record["patient_id"] != who.member_id:
+            if record["patient_id"] != patient_id:
                 raise denied(f"record {rid} is not yours: a patient can grant only their own records")
             if record["status"] == "erased":
                 raise precondition(f"record {rid} was erased and cannot be shared")
             records[rid] = record
         if categories:
-            rows = list(ctx.stub.get_state_by_partial_composite_key(PATIENT_RECORD, [who.member_id]))
+            rows = list(ctx.stub.get_state_by_partial_composite_key(PATIENT_RECORD, [patient_id]))
             ids = [
                 ctx.stub.split_composite_key(k)[1][1]
                 for k, _ in rows
@@ -189,13 +200,15 @@ class ConsentMixin:
         refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
     )
     def revoke_consent(self, ctx: Context, grant_id: str) -> dict[str, Any]:
-        """The patient revokes: the grantee's wrapped keys that no other grant justifies are dropped at once."""
+        """The patient revokes, or their proxy with the revoke right: the grantee's wrapped keys that no other grant
+        justifies are dropped at once."""
         who = caller(ctx)
         require_role(who, "patient")
         grant = require_grant(ctx, grant_id)
         patient = get_member(ctx, grant["patient_id"])
-        if patient is None or not is_self(who, patient):
-            raise denied("only the patient who granted this consent may revoke it")
+        if patient is None:
+            raise denied("only the patient who granted this consent (or their proxy) may revoke it")
+        acting = acts_for(ctx, who, patient["id"], ProxyRight.REVOKE)
         if grant["status"] != "active":
             raise precondition(f"grant {grant_id} was already revoked on {grant['revoked_at']}")
         grantee = grant["grantee"]
@@ -212,6 +225,8 @@ class ConsentMixin:
         for category in grant["categories"]:  # new records of the category no longer get keyed for it
             ctx.stub.del_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, grant["patient_id"], category, grant_id))
         grant.update(status="revoked", revoked_at=now(ctx))
+        if acting.by_proxy:
+            grant["revoked_by"] = who.member_id
         put_json(ctx, grant, GRANT, grant_id)
         event(ctx, Event.CONSENT_REVOKED, summary(grant, GRANT_EVENT_FIELDS, id_as="grant_id"))
         return grant

@@ -17,6 +17,7 @@ from careledger_protocol import (
     NOT_AUTHORIZED,
     NOT_FOUND,
     Event,
+    ProxyRight,
     documents,
     jwk_thumbprint,
 )
@@ -36,6 +37,7 @@ from ._caller import (
     require_role,
 )
 from ._paging import index_page
+from ._proxy import may_act_for
 from ._refusals import denied, invalid, not_found
 from ._state import event, get_json, key, key_history, put_json
 from ._time import now
@@ -111,12 +113,15 @@ def registered_caller(ctx: Context, *roles: str) -> Caller:
 
 
 def patient_or_auditor(ctx: Context, patient_id: str, listing: str) -> Caller:
-    """The caller, when it is the (registered) patient or an auditor of the health authority."""
+    """The caller, when it is the (registered) patient, their proxy with the view right, or an auditor of the
+    health authority."""
     who = caller(ctx)
     patient = get_member(ctx, member_id(patient_id, "patient_id"))
-    if not who.is_authority_auditor and (patient is None or not is_self(who, patient)):
-        raise denied(f"only the patient and auditors may list a patient's {listing}")
-    return who
+    if who.is_authority_auditor or (patient is not None and is_self(who, patient)):
+        return who
+    if patient is not None and may_act_for(ctx, who, patient_id, ProxyRight.VIEW):
+        return who
+    raise denied(f"only the patient, their proxies with the view right and auditors may list a patient's {listing}")
 
 
 class MembersMixin:

@@ -91,15 +91,25 @@ class Decision:
 
 
 def decide(
-    who: Caller, record: Record | None, own: Entry | None, org: Entry | None, purpose: str, at: str, emergency: bool
+    who: Caller,
+    record: Record | None,
+    own: Entry | None,
+    org: Entry | None,
+    purpose: str,
+    at: str,
+    emergency: bool,
+    for_patient: str | None = None,
 ) -> Decision:
-    """The decision on one record, from the record and the caller's and its organization's key entries."""
+    """The decision on one record, from the record and the caller's and its organization's key entries.
+    `for_patient`: the patient whose proxy the caller is, with the view right (_proxy.acts_for checked it)."""
     if record is None:
         return Decision(False, "no such record")
     if record["status"] == "erased":
         return Decision(False, f"the record was erased on {record['erased_at']}")
     if who.role == "patient" and record["patient_id"] == who.member_id:
         return Decision(True, "the patient's own record", own)
+    if for_patient is not None and record["patient_id"] == for_patient:
+        return Decision(True, f"opened by {who.member_id} for {for_patient}, as their proxy", own)
     if emergency:
         # The caller's own key, else its organization's (the custodian's, at the custodian); another
         # organization's clinician gets none and asks the custodian, who checks the access on the ledger.
@@ -136,6 +146,8 @@ def key_to_release(
         return entry, "" if entry else "no key for you: the custodian releases it to you after checking this access"
     if who.role == "patient" and record["patient_id"] == who.member_id:
         return own, "" if own else "no key for you on this record"
+    if access.get("on_behalf_of") == record["patient_id"]:  # a proxy; its right was checked again by the caller
+        return own, "" if own else "no key for you on this record: the patient has not shared it with you yet"
     entry = next((e for e in (own, org) if entry_allows(e, access["purpose"], at)), None)
     return entry, "" if entry else "consent no longer active"
 

@@ -21,6 +21,7 @@ from careledger_protocol import (
     NOT_FOUND,
     RESOURCE_TYPES,
     Event,
+    ProxyRight,
     documents,
 )
 
@@ -29,6 +30,7 @@ from . import _schemas as schema
 from ._arguments import Shape, enum, json_object, jwe, object_id, refuse_in_arguments, sha256_hex, slug, text
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, require_role
 from ._paging import index_page
+from ._proxy import PROXY, may_act_for, proxy_refusal, proxy_terms, view_proxies
 from ._refusals import denied, invalid, precondition
 from ._state import PRIVATE, event, get_json, key, load, purge_private, put_json, put_private, summary, transient_json
 from ._time import now
@@ -232,7 +234,9 @@ class RecordsMixin:
             **fields,
         }
         grants = covering_grants(ctx, patient_id, category, at)
-        keys = wrapped_keys(ctx, {patient_id, custodian_key} | {g["grantee"] for g in grants}, "record")
+        proxies = view_proxies(ctx, patient_id, at)
+        entitled = {patient_id, custodian_key} | {g["grantee"] for g in grants} | {p["proxy_id"] for p in proxies}
+        keys = wrapped_keys(ctx, entitled, "record")
         entries = {r: new_entry(record, r, keys[r]) for r in keys}
         entries[patient_id]["roles"].append("patient")
         entries[custodian_key]["roles"].append("custodian")
@@ -240,6 +244,10 @@ class RecordsMixin:
             entries[grant["grantee"]]["grants"][grant["id"]] = grant_terms(grant)
             grant["keyed_records"] = sorted({*grant["keyed_records"], record_id})
             put_json(ctx, grant, GRANT, grant["id"])
+        for proxy in proxies:  # a proxy with the view right opens the patient's new records too
+            entries[proxy["proxy_id"]]["grants"][proxy["id"]] = proxy_terms(proxy)
+            proxy["keyed_records"] = sorted({*proxy["keyed_records"], record_id})
+            put_json(ctx, proxy, PROXY, patient_id, proxy["proxy_id"])
         for entry in entries.values():
             put_entry(ctx, entry, new=True)
         put_json(ctx, record, RECORD, record_id)
@@ -287,12 +295,15 @@ class RecordsMixin:
         refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED, NOT_FOUND, FAILED_PRECONDITION),
     )
     def get_new_record_recipients(self, ctx: Context, patient_id: str, category: str) -> list[dict[str, Any]]:
-        """Whom a clinician must wrap a new record's key for: the patient, the custodian org, current grantees."""
+        """Whom a clinician must wrap a new record's key for: the patient, the custodian org, current grantees and
+        the patient's proxies with the view right."""
         who = caller(ctx)
         require_role(who, "clinician")
         patient = require_member(ctx, member_id(patient_id, "patient_id"), "patient")
-        grantees = {g["grantee"] for g in covering_grants(ctx, patient_id, slug(category, "category"), now(ctx))}
-        ids = sorted({patient["id"], ORG_MEMBER_PREFIX + who.msp_id} | grantees)
+        at = now(ctx)
+        grantees = {g["grantee"] for g in covering_grants(ctx, patient_id, slug(category, "category"), at)}
+        proxies = {p["proxy_id"] for p in view_proxies(ctx, patient_id, at)}
+        ids = sorted({patient["id"], ORG_MEMBER_PREFIX + who.msp_id} | grantees | proxies)
         return [_recipient(ctx, i) for i in ids]
 
     @transaction(
@@ -343,8 +354,11 @@ class RecordsMixin:
         at = now(ctx)
         pairs = caller_entries(ctx, who, [r["id"] for r in records])
         visible = [r for r, (own, org) in zip(records, pairs, strict=True) if may_see_metadata(who, r, own, org, at)]
+        if records and who.member_id != patient_id and may_act_for(ctx, who, patient_id, ProxyRight.VIEW):
+            visible = records  # the patient's proxy sees all their records, keyed for it or not (yet)
         if records and not visible and who.member_id != patient_id:
-            raise denied(f"{who.member_id} may not see the records of {patient_id}")
+            why = proxy_refusal(ctx, who.member_id, patient_id, ProxyRight.VIEW) if who.role == "patient" else None
+            raise denied(f"{who.member_id} may not see the records of {patient_id}" + (f": {why}" if why else ""))
         return {"items": visible, "bookmark": next_mark}
 
     @transaction(
