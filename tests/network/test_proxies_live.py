@@ -5,6 +5,7 @@ parent opens it too; the patient's log says "by <parent> for <patient>", and so 
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,11 +13,15 @@ from careledger import fhir
 from careledger.cli._base import _event_row, _grant_row
 from careledger.errors import NotAuthorized
 from careledger.services import OpenedRecord, Session
+from careledger_network import crypto as netcrypto
 from careledger_network.network import Network
 
 pytestmark = pytest.mark.network
 
-PATIENT, PARENT = "h1-patient-2@Hospital1MSP", "h2-patient-1@Hospital2MSP"
+# A patient enrolled for this run: naming a proxy re-wraps every active record of the patient, and the
+# shared demo patients hold records of other tests whose wrapped keys are deliberately not real JWEs.
+PATIENT_USER = f"h1-proxied-{uuid.uuid4().hex[:6]}"
+PATIENT, PARENT = f"{PATIENT_USER}@Hospital1MSP", "h2-patient-1@Hospital2MSP"
 OBSERVATION = {
     "resourceType": "Observation",
     "status": "final",
@@ -34,8 +39,10 @@ def people(network: Network) -> Iterator[dict[str, Session]]:
     def open_(org: str, user: str) -> Session:
         return Session.open(network.state / "profiles" / f"{org}.json", user)
 
+    netcrypto.enroll_user(network.state, network.c.org("hospital1"), PATIENT_USER, "patient")
+
     sessions = {
-        "patient": open_("hospital1", "h1-patient-2"),
+        "patient": open_("hospital1", PATIENT_USER),
         "parent": open_("hospital2", "h2-patient-1"),
         "dr-h1": open_("hospital1", "h1-clinician-1"),
         "dr-h2": open_("hospital2", "h2-clinician-1"),
