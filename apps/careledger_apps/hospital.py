@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response
 
 from . import _auth, _releaser, fhir_api, hospital_patients, hospital_requests
+from ._artifacts import find_artifact
 from ._common import SessionStore, base_app, current_session, login_required
 from ._forms import Form, read_emergency, read_new_record
 from ._messages import ACCESS_REFUSED, EMERGENCY_REFUSED, UNKNOWN_PURPOSE
@@ -131,7 +132,8 @@ def models() -> str:
 def run_model() -> str | tuple[str, int]:
     model_id, version = request.form.get("model_id", ""), request.form.get("version", "")
     record_ids = [r.strip() for r in request.form.get("record_ids", "").split() if r.strip()]
-    artifact = _find_artifact(current_session().model(model_id, version)["artifact_sha256"])
+    sha256 = current_session().model(model_id, version)["artifact_sha256"]
+    artifact = find_artifact(Path(current_app.config["MODEL_DIR"]), sha256)
     if artifact is None:
         return render_template(
             "error.html", title="Model artifact not found", reason="This hospital has no copy of that model."
@@ -139,15 +141,6 @@ def run_model() -> str | tuple[str, int]:
     runner = ModelRunner(current_session(), artifact, model_id, version)
     report = runner.run(record_ids or None)
     return render_template("hospital_results.html", report=report, features=runner.features)
-
-
-def _find_artifact(sha256: str) -> Path | None:
-    import hashlib
-
-    for candidate in Path(current_app.config["MODEL_DIR"]).glob("*/model.json"):
-        if candidate.parent.name.endswith(sha256[:12]) and hashlib.sha256(candidate.read_bytes()).hexdigest() == sha256:
-            return candidate
-    return None
 
 
 @bp.route("/audit")
