@@ -1,6 +1,6 @@
 """Both web apps offline, for the page tests: scripted ledger sessions (patient, clinician) with canned
 answers stand in for the network (the apps take their session from OPEN_SESSION), and `pages()` renders
-every HTML page of both apps, error pages and forms with problems included."""
+every HTML page of the web apps, error pages and forms with problems included."""
 
 from __future__ import annotations
 
@@ -285,7 +285,7 @@ def anonymous(app_name: str) -> Any:
 
 
 def pages() -> dict[str, tuple[int, str]]:
-    """Every HTML page of both apps, by a name: (status, html). Error pages and refused forms included."""
+    """Every HTML page of the web apps, by a name: (status, html). Error pages and refused forms included."""
     from careledger.errors import NotAuthorized
 
     out: dict[str, tuple[int, str]] = {}

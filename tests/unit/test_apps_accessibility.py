@@ -1,4 +1,4 @@
-"""Every page of both web apps, rendered offline (scripted sessions, see app_sessions.py), passes the markup
+"""Every page of the four web apps, rendered offline (scripted sessions, see app_sessions.py), passes the markup
 checks of html_checks.py: viewport, skip link, landmarks, labels, `th scope`, unique ids, text alternatives.
 The stylesheet's colours meet WCAG AA contrast, and the checker itself is shown to catch each mistake."""
 

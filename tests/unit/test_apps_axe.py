@@ -1,4 +1,4 @@
-"""axe-core (WCAG 2.2 A and AA rules) over every page of both web apps, in Debian's Chromium, offline: the
+"""axe-core (WCAG 2.2 A and AA rules) over every page of the four web apps, in Debian's Chromium, offline: the
 pages are rendered by Flask's test client with scripted sessions (app_sessions.py), saved to files beside a
 copy of the static folder, and loaded from file:// (no server, no network). The same browser checks what
 needs one: the layout of a 390 px wide phone, the skip link and focus outline, local times and busy buttons.
