@@ -8,7 +8,7 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from careledger_protocol import Grant, Record
+from careledger_protocol import PURPOSES, Grant, Record
 
 
 def _current(grant: Grant, now: datetime.datetime) -> bool:
@@ -55,12 +55,13 @@ def by_patient(grants: Iterable[Grant]) -> dict[str, Openness]:
 
 
 def purposes_for(record: Record, grants: Sequence[Grant]) -> list[str]:
-    """The purposes a current grant opens this record for, in the protocol's order of the grants."""
-    found: list[str] = []
+    """The purposes a current grant opens this record for, in the protocol's order (treatment first: what a
+    clinician opening a record from its page most often means, so the page preselects it)."""
+    found: set[str] = set()
     for grant in current_grants(grants):
         if grant["patient_id"] != record["patient_id"]:
             continue
         in_records = record["id"] in (grant.get("record_ids") or [])
         if in_records or record["category"] in (grant.get("categories") or []):
-            found += [p for p in grant["purposes"] if p not in found]
-    return found
+            found.update(grant["purposes"])
+    return [p for p in PURPOSES if p in found]

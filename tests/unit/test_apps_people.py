@@ -234,3 +234,19 @@ def test_an_emergency_shows_its_review_once_there_is_one() -> None:
     assert "Reviewed 4 Mar 2026, 09:00 UTC by Dr. João Costa (clinician, Cardiology)" in text
     assert ": not justified — “No emergency was recorded that night”" in text
     assert "Not reviewed yet" not in text
+
+
+def test_a_records_open_purposes_come_treatment_first_whatever_the_grants_order() -> None:
+    """The patient page preselects the first open purpose: reading a record is treatment, when that is open."""
+    from careledger_apps._coverage import purposes_for
+
+    record: Any = {"id": "rec-1", "patient_id": "p@Hospital1MSP", "category": "laboratory"}
+    grant: Any = {
+        "patient_id": "p@Hospital1MSP", "status": "active", "record_ids": ["rec-1"], "categories": [],
+        "purposes": ["diagnosis-ai", "treatment"], "valid_from": "2026-01-01T00:00:00Z",
+        "valid_until": "2999-01-01T00:00:00Z",
+    }  # fmt: skip
+    assert purposes_for(record, [grant]) == ["treatment", "diagnosis-ai"]
+    research = {**grant, "purposes": ["research"]}
+    assert purposes_for(record, [research, grant]) == ["treatment", "diagnosis-ai", "research"]
+    assert purposes_for({**record, "id": "rec-2"}, [grant]) == []  # not named by the grant
