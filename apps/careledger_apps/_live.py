@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,21 @@ def _items(value: Any) -> list[dict[str, Any]]:
     return value
 
 
+def _as_is(value: str) -> str:
+    return value
+
+
 @dataclass
 class LiveLog:
-    """One patient's view of the event stream; `skipped` counts events dropped as unknown or malformed."""
+    """One patient's view of the event stream; `skipped` counts events dropped as unknown or malformed.
+
+    `name` and `org_name` say who and which organization in words, as the page's rows do (worked out by the
+    page from what the patient may see, before the stream starts); the ids travel beside them for hovering."""
 
     patient_id: str
     skipped: int = 0
+    name: Callable[[str], str] = _as_is
+    org_name: Callable[[str], str] = _as_is
 
     def lines(self, name: Any, payload: Any) -> list[str]:
         """The SSE messages (`event: ...\\ndata: ...\\n\\n`) that one chaincode event yields for this patient."""
@@ -84,14 +94,27 @@ class LiveLog:
             if decision.get("patient_id") == self.patient_id:
                 _text(decision.get("record_id"))
                 _text(decision.get("decision"))
-                rows.append(("access", {**summary, **decision}))
+                named = {
+                    "requester_name": self.name(summary["requester"]),
+                    "org_name": self.org_name(summary["requester_org"]),
+                }
+                rows.append(("access", {**summary, **decision, **named}))
         return rows
 
     def _inferences(self, doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         model = f"{_text(doc.get('model_id'))}@{_text(doc.get('version'))}"
         requester = _text(doc.get("requester"))
+        named = self.name(requester)
         return [
-            ("inference", {"model": model, "record_id": _text(r.get("record_id")), "requester": requester})
+            (
+                "inference",
+                {
+                    "model": model,
+                    "record_id": _text(r.get("record_id")),
+                    "requester": requester,
+                    "requester_name": named,
+                },
+            )
             for r in _items(doc.get("records"))
             if r.get("patient_id") == self.patient_id
         ]

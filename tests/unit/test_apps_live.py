@@ -114,10 +114,20 @@ def test_access_and_inference_events_for_this_patient_only() -> None:
         "model": "risk@1.0.0",
         "record_id": "r1",
         "requester": "h1-researcher-1",
+        "requester_name": "h1-researcher-1",  # no name known: the id
     }
     assert live.lines("AccessRequested", access(patient="someone-else")) == []
     assert live.lines("ConsentGranted", b"not even parsed") == []  # known but not shown: not counted as bad
     assert live.skipped == 0
+
+
+def test_rows_name_people_and_organizations_as_the_page_does() -> None:
+    names = {"h2-clinician-1": "Dr Ana Silva"}
+    live = LiveLog(ME, name=lambda m: names.get(m, m), org_name=lambda msp: {"Hospital2MSP": "Riverside"}.get(msp, msp))
+    (line,) = live.lines("AccessRequested", access())
+    row = json.loads(line.split("data: ")[1])
+    assert (row["requester_name"], row["requester"]) == ("Dr Ana Silva", "h2-clinician-1")  # the id stays, for hover
+    assert row["org_name"] == "Riverside"
 
 
 def test_the_stream_goes_on_after_bad_events(tmp_path: Path) -> None:

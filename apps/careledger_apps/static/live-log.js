@@ -35,19 +35,24 @@
     var row = document.createElement("tr");
     var purpose = (labels[e.purpose] || e.purpose) + (e.emergency ? " (EMERGENCY)" : "");
     row.className = "live" + (e.emergency ? " emergency" : "");
+    var who = e.requester_name || e.requester;
     timeCell(row, e.time);
-    [e.requester, e.requester_org, e.record_id, purpose, e.decision].forEach(function (text) { cell(row, text); });
+    cell(row, who).title = e.requester;  // the ledger's id on hover, as on the rows the page rendered
+    cell(row, e.org_name || e.requester_org).title = e.requester_org;
+    [e.record_id, purpose, e.decision].forEach(function (text) { cell(row, text); });
     body.insertBefore(row, body.firstChild);
-    announce((e.emergency ? "Emergency access: " : "New access: ") + e.requester + " asked to open " + e.record_id +
-      " for " + purpose + ", " + e.decision + ".");
+    announce((e.emergency ? "Emergency access: " : "New access: ") + who + " asked to open a record for " +
+      purpose + ", " + e.decision + ".");
   });
   source.addEventListener("inference", function (message) {
     var e = JSON.parse(message.data);
     var row = document.createElement("tr");
     row.className = "live inference";
     timeCell(row, new Date().toISOString());
-    [e.requester, "", e.record_id, "model " + e.model, "inference recorded"].forEach(function (text) { cell(row, text); });
+    var who = e.requester_name || e.requester;
+    cell(row, who).title = e.requester;
+    ["", e.record_id, "model " + e.model, "inference recorded"].forEach(function (text) { cell(row, text); });
     body.insertBefore(row, body.firstChild);
-    announce("A model (" + e.model + ") ran on record " + e.record_id + " for " + e.requester + ".");
+    announce("A model (" + e.model + ") ran on one of your records for " + who + ".");
   });
 })();
