@@ -61,7 +61,11 @@ def _self_id() -> str:
 
 def org_label(msp_id: str) -> str:
     """An organization's display name: the consortium's (ORG_NAMES), else its MSP id in words."""
-    names: dict[str, str] = current_app.config.get("ORG_NAMES", {})
+    return org_label_in(current_app.config.get("ORG_NAMES", {}), msp_id)
+
+
+def org_label_in(names: dict[str, str], msp_id: str) -> str:
+    """org_label with the names given (for work that outlives the request, such as a live stream)."""
     if msp_id in names:
         return names[msp_id]
     bare = msp_id.removesuffix("MSP")

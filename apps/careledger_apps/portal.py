@@ -27,7 +27,7 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from . import _auth, _proxy_pages, portal_mine, portal_requests
 from ._common import SessionStore, base_app, current_session, login_required
-from ._display import people, person_label
+from ._display import org_label_in, people, person_label
 from ._forms import Form, latest_day, read_consent_upload, read_grant, today_utc
 from ._live import EventReaders, LiveLog
 from .portal_mine import home_context, log_page
@@ -173,7 +173,7 @@ def log_stream() -> Response:
         return found.display_name if found is not None else member_id
 
     def events() -> Iterator[str]:
-        live = LiveLog(patient_id, name=name, org_name=lambda msp: org_names.get(msp, msp))
+        live = LiveLog(patient_id, name=name, org_name=lambda msp: org_label_in(org_names, msp))
         yield ": connected\n\n"
         try:
             network = readers.network(profile, channel)  # as the org's event reader (see _live.py)

@@ -30,6 +30,11 @@
   }
   source.addEventListener("open", function () { status.textContent = "Live: new accesses appear as they are recorded."; });
   source.addEventListener("error", function () { status.textContent = "Live updates paused; reload the page to see new accesses."; });
+  function insert(row) {  // newest first; the "nothing matches" row goes once something does
+    var empty = body.querySelector("tr.empty");
+    if (empty) body.removeChild(empty);
+    body.insertBefore(row, body.firstChild);
+  }
   source.addEventListener("access", function (message) {
     var e = JSON.parse(message.data);
     var row = document.createElement("tr");
@@ -40,7 +45,7 @@
     cell(row, who).title = e.requester;  // the ledger's id on hover, as on the rows the page rendered
     cell(row, e.org_name || e.requester_org).title = e.requester_org;
     [e.record_id, purpose, e.decision].forEach(function (text) { cell(row, text); });
-    body.insertBefore(row, body.firstChild);
+    insert(row);
     announce((e.emergency ? "Emergency access: " : "New access: ") + who + " asked to open a record for " +
       purpose + ", " + e.decision + ".");
   });
@@ -52,7 +57,7 @@
     var who = e.requester_name || e.requester;
     cell(row, who).title = e.requester;
     ["", e.record_id, "model " + e.model, "inference recorded"].forEach(function (text) { cell(row, text); });
-    body.insertBefore(row, body.firstChild);
+    insert(row);
     announce("A model (" + e.model + ") ran on one of your records for " + who + ".");
   });
 })();
