@@ -26,10 +26,15 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 
 
-def _serve(app: Any, cert: Path, key: Path) -> tuple[str, Any]:
+def serve_as(network: Network, app: Any, org: str) -> tuple[str, Any]:
+    """Serve `app` over HTTPS on loopback with `org`'s app certificate (the browser tests share it); its URL and
+    server (shut it down after)."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=(str(cert), str(key)))
+    tls = network.state / "crypto" / org / "app"
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, ssl_context=(str(tls / "server.crt"), str(tls / "server.key"))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"https://127.0.0.1:{server.server_port}", server
 
@@ -72,13 +77,8 @@ def sites(network: Network, model: tuple[Path, dict[str, Any]]) -> Iterator[dict
             "GRANTEE_ORGS": ["Hospital1MSP", "Hospital2MSP"],
         }
     )
-    tls = network.state / "crypto"
-    hospital_url, hospital_server = _serve(
-        hospital, tls / "hospital1" / "app" / "server.crt", tls / "hospital1" / "app" / "server.key"
-    )
-    portal_url, portal_server = _serve(
-        portal, tls / "healthauthority" / "app" / "server.crt", tls / "healthauthority" / "app" / "server.key"
-    )
+    hospital_url, hospital_server = serve_as(network, hospital, "hospital1")
+    portal_url, portal_server = serve_as(network, portal, "healthauthority")
     yield {"hospital": hospital_url, "portal": portal_url}
     hospital_server.shutdown()
     portal_server.shutdown()

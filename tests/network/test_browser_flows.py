@@ -32,7 +32,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from .conftest import PASSPHRASE, eventually
 from .resources import observation
-from .test_browser import CHROMIUM, _serve
+from .test_browser import CHROMIUM, serve_as
 from .test_requests_live import _visible_on_h2
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -95,7 +95,7 @@ def sites(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     first request (from Flask's test client) starts the thread."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    profiles, tls = network.state / "profiles", network.state / "crypto"
+    profiles = network.state / "profiles"
     models = str(tmp_path_factory.mktemp("flow-models"))
     shown = {"ORG_NAMES": {o.msp_id: o.display_name for o in network.c.orgs}}
     releaser = {"EMERGENCY_RELEASER": "h1-admin", "EMERGENCY_RELEASE_SECONDS": 1.0}
@@ -118,7 +118,7 @@ def sites(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     urls: dict[str, str] = {}
     servers: list[Any] = []
     for name, (app, org) in apps.items():
-        urls[name], server = _serve(app, tls / org / "app" / "server.crt", tls / org / "app" / "server.key")
+        urls[name], server = serve_as(network, app, org)
         servers.append(server)
     yield urls
     custodian.extensions["careledger.emergency_releaser"].set()

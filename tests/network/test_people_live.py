@@ -20,7 +20,7 @@ from careledger_network.network import Network
 from careledger_network.paths import REPO_ROOT
 
 from .conftest import PASSPHRASE, WebUsers
-from .test_browser import CHROMIUM, _serve
+from .test_browser import CHROMIUM, serve_as
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "people"
@@ -66,13 +66,8 @@ def sites(network: Network, directory: Path) -> Iterator[dict[str, str]]:
             **shown,
         }
     )
-    tls = network.state / "crypto"
-    hospital_url, hospital_server = _serve(
-        hospital, tls / "hospital1" / "app" / "server.crt", tls / "hospital1" / "app" / "server.key"
-    )
-    portal_url, portal_server = _serve(
-        portal, tls / "healthauthority" / "app" / "server.crt", tls / "healthauthority" / "app" / "server.key"
-    )
+    hospital_url, hospital_server = serve_as(network, hospital, "hospital1")
+    portal_url, portal_server = serve_as(network, portal, "healthauthority")
     yield {"hospital": hospital_url, "portal": portal_url}
     hospital_server.shutdown()
     portal_server.shutdown()

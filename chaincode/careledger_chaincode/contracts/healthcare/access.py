@@ -99,6 +99,22 @@ def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dic
     return {**event_, "n": n, **decision}
 
 
+def available_key(entry: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """A released key (documents.AccessKey): the key wrapped for the requester and what the client needs to
+    fetch the ciphertext and check it (this version, its hash, where it is, whom it is sealed for)."""
+    return {
+        "available": True,
+        "recipient": entry["recipient"],
+        "wrapped_key": entry["jwe"],
+        "version": record["version"],
+        "patient_id": record["patient_id"],
+        "sealed_for": record.get("sealed_for", record["patient_id"]),
+        "custodian": record["custodian"],
+        "locator": record["locator"],
+        "ciphertext_sha256": record["ciphertext_sha256"],
+    }
+
+
 class AccessMixin:
     @transaction(
         "RequestAccess",
@@ -264,17 +280,7 @@ class AccessMixin:
             if entry is None:
                 keys[rid] = {"available": False, "reason": reason}
                 continue
-            keys[rid] = {
-                "available": True,
-                "recipient": entry["recipient"],
-                "wrapped_key": entry["jwe"],
-                "version": record["version"],
-                "patient_id": record["patient_id"],
-                "sealed_for": record.get("sealed_for", record["patient_id"]),
-                "custodian": record["custodian"],
-                "locator": record["locator"],
-                "ciphertext_sha256": record["ciphertext_sha256"],
-            }
+            keys[rid] = available_key(entry, record)
         return {"access_tx_id": access["tx_id"], "purpose": access["purpose"], "keys": keys}
 
     def _verdict(

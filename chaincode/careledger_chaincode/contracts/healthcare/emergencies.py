@@ -66,7 +66,7 @@ from ._state import (
     transient_json,
 )
 from ._time import now, window_end
-from .access import ACCESS, MAX_JUSTIFICATION, salted_sha256
+from .access import ACCESS, MAX_JUSTIFICATION, available_key, salted_sha256
 from .members import get_member
 from .policy import is_custodian_staff, release_refusal
 from .records import RECORD, wkey_key
@@ -296,17 +296,7 @@ class EmergenciesMixin:
             if refusal or record is None or entry is None:
                 keys[rid] = {"available": False, "reason": refusal or NOT_RELEASED}
                 continue
-            keys[rid] = {
-                "available": True,
-                "recipient": entry["recipient"],
-                "wrapped_key": entry["jwe"],
-                "version": record["version"],
-                "patient_id": record["patient_id"],
-                "sealed_for": record.get("sealed_for", record["patient_id"]),
-                "custodian": record["custodian"],
-                "locator": record["locator"],
-                "ciphertext_sha256": record["ciphertext_sha256"],
-            }
+            keys[rid] = available_key(entry, record)
         return {"access_tx_id": access["tx_id"], "purpose": access["purpose"], "keys": keys}
 
     @transaction(
