@@ -11,10 +11,12 @@ from collections.abc import Iterator
 import pytest
 from careledger import fhir
 from careledger.cli._base import _event_row, _grant_row
-from careledger.errors import NotAuthorized
+from careledger.errors import NotAuthorized, NotFound
 from careledger.services import OpenedRecord, Session
 from careledger_network import crypto as netcrypto
 from careledger_network.network import Network
+
+from .conftest import eventually
 
 pytestmark = pytest.mark.network
 
@@ -58,13 +60,27 @@ def people(network: Network) -> Iterator[dict[str, Session]]:
         s.close()
 
 
+def _acts_for(parent: Session) -> bool:
+    return PATIENT in {r["patient_id"] for r in parent.patients_i_act_for(active_only=True)}
+
+
+def _on_hospital2(session: Session, record_id: str) -> bool:
+    try:
+        session.record(record_id)
+    except NotFound:
+        return False
+    except NotAuthorized:
+        pass  # known there: refusing to show it is an answer
+    return True
+
+
 def test_a_parent_grants_for_the_patient_and_the_log_says_by_whom(people: dict[str, Session]) -> None:
     patient, parent, dr_h1, dr_h2 = people["patient"], people["parent"], people["dr-h1"], people["dr-h2"]
     record = dr_h1.create_record(PATIENT, OBSERVATION, category="laboratory")
 
     named = patient.name_proxy(PARENT, ["view", "grant", "revoke"], _until(30))
     assert record["id"] in named["keyed_records"]  # the patient's key, re-wrapped for the parent
-    assert PATIENT in {r["patient_id"] for r in parent.patients_i_act_for(active_only=True)}
+    eventually(lambda: _acts_for(parent), "the relation reaches Hospital2's peer")  # written through Hospital1's
 
     grant = parent.grant(dr_h2.member_id(), ["treatment"], _until(7), [record["id"]], on_behalf_of=PATIENT)
     assert (grant["patient_id"], grant.get("granted_by")) == (PATIENT, PARENT)
@@ -76,6 +92,9 @@ def test_a_parent_grants_for_the_patient_and_the_log_says_by_whom(people: dict[s
     [by_parent] = parent.open_records_for(PATIENT, [record["id"]])  # the parent reads it, with their own key
     assert isinstance(by_parent, OpenedRecord), by_parent
 
+    eventually(  # the accesses went through Hospital2's peer; the patient reads through Hospital1's
+        lambda: sum(e["record_id"] == record["id"] for e in patient.access_log()) >= 2, "the accesses reach Hospital1"
+    )
     log = patient.access_log()
     proxy_events = [e for e in log if e.get("on_behalf_of") == PATIENT and e["record_id"] == record["id"]]
     assert proxy_events, "the parent's access is in the patient's log"
@@ -96,10 +115,12 @@ def test_a_parent_grants_for_the_patient_and_the_log_says_by_whom(people: dict[s
     assert PATIENT in {a["who"].get("identifier", {}).get("value") for a in audit["agent"]}
 
     later = dr_h1.create_record(PATIENT, OBSERVATION, category="laboratory")  # keyed for the parent too
+    eventually(lambda: _on_hospital2(parent, later["id"]), "the new record reaches Hospital2's peer")
     [opened_later] = parent.open_records_for(PATIENT, [later["id"]])
     assert isinstance(opened_later, OpenedRecord), opened_later
 
     patient.revoke_proxy(PARENT)
+    eventually(lambda: not _acts_for(parent), "the revocation reaches Hospital2's peer")
     with pytest.raises(NotAuthorized, match="revoked"):
         parent.open_records_for(PATIENT, [record["id"]])
     with pytest.raises(NotAuthorized):

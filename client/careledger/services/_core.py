@@ -37,15 +37,11 @@ def endorsers_disagreed(exc: EndorseError) -> bool:
     return any(_ENDORSEMENT_MISMATCH in d.message for d in exc.details)
 
 
-# How long after this session's own commit another organization's peer may still lack that block.
-_LAG_WINDOW_SECONDS = 10.0
-
-
 def refused_only_by_lagging_peers(exc: EndorseError, own_msp_id: str) -> bool:
-    """Did only other organizations' peers refuse, while this organization's peer (which committed the
-    session's previous write) endorsed? Right after a write that means they have not yet got its block: a
-    grant just made is "not found" there for a moment. A refusal that is true everywhere comes from the
-    gateway's own peer too, which the gateway always asks first."""
+    """Did only other organizations' peers refuse, while this organization's peer endorsed? The peers then
+    disagree because some have not yet got a block another has: a grant just made, or a proxy just named
+    through another hospital, is "not found" there for a moment. A refusal that is true everywhere comes from
+    the gateway's own peer too, which the gateway always asks first."""
     return bool(exc.details) and all(d.msp_id != own_msp_id for d in exc.details)
 
 
@@ -97,7 +93,6 @@ class SessionCore:
     _member_id: str = ""
     _fetch_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _encryption_key: ECKey | None = field(default=None, repr=False)
-    _last_commit_at: float = field(default=float("-inf"), repr=False)
 
     @classmethod
     def open(
@@ -163,21 +158,17 @@ class SessionCore:
         for attempt in range(self.max_retries + 1):
             try:
                 raw = self.contract.submit_transaction(function, *encoded, transient=private)
-                self._last_commit_at = time.monotonic()
                 return json.loads(raw) if raw else None
             except CommitError as exc:
                 if exc.validation_code not in RETRYABLE_CODES or attempt == self.max_retries:
                     raise
                 time.sleep(0.05 * 2**attempt)
             except EndorseError as exc:
-                if attempt == self.max_retries or not (endorsers_disagreed(exc) or self._peers_behind_own_write(exc)):
+                lagging = refused_only_by_lagging_peers(exc, self.gateway.identity.msp_id)
+                if attempt == self.max_retries or not (endorsers_disagreed(exc) or lagging):
                     raise
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
-
-    def _peers_behind_own_write(self, exc: EndorseError) -> bool:
-        recent = time.monotonic() - self._last_commit_at < _LAG_WINDOW_SECONDS
-        return recent and refused_only_by_lagging_peers(exc, self.gateway.identity.msp_id)
 
     def _evaluate(self, function: str, *args: JsonArgument) -> Any:
         encoded = [a if isinstance(a, str) else json.dumps(a, sort_keys=True) for a in args]
