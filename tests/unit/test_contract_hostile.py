@@ -157,6 +157,11 @@ def test_diag_is_for_admins_only() -> None:
     assert w.h1_admin.call("diag:Put", "k", "v").status == 200
 
 
+@pytest.mark.parametrize(("count", "size"), [("x", "3"), ("2", "-1"), ("", "3"), ("1e3", "3"), ("0", "3")])
+def test_diag_put_many_refuses_what_is_not_a_count_as_the_callers_error(count: str, size: str) -> None:
+    assert "whole number" in World().h1_admin.refused("INVALID_ARGUMENT", "diag:PutMany", "m", count, size)
+
+
 def test_refusals_are_logged_with_their_reason(caplog: pytest.LogCaptureFixture) -> None:
     w = World()
     with caplog.at_level("INFO", logger="careledger.chaincode"):

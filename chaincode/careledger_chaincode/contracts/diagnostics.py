@@ -126,9 +126,12 @@ class DiagnosticsContract(Contract):
     def put_many(self, ctx: Context, key: str, count: str, value_bytes: str) -> None:
         """`count` keys of `value_bytes` each in one transaction: what each written key costs the network."""
         _admin(ctx)
+        wrong = f"count must be a whole number 1..{MAX_MANY} and value_bytes 0..{MAX_VALUE}"
+        if not (count.isdigit() and value_bytes.isdigit()):  # int() would fail as INTERNAL, not as the caller's error
+            raise ChaincodeError(INVALID_ARGUMENT, wrong)
         n, size = int(count), int(value_bytes)
         if not (1 <= n <= MAX_MANY and 0 <= size <= MAX_VALUE):
-            raise ChaincodeError(INVALID_ARGUMENT, f"count must be 1..{MAX_MANY} and value_bytes 0..{MAX_VALUE}")
+            raise ChaincodeError(INVALID_ARGUMENT, wrong)
         value = b"v" * size
         for i in range(n):
             ctx.stub.put_state(_key(ctx, f"{key}.{i}"), value)
