@@ -73,23 +73,33 @@ def salted_sha256(salt: str, text: str) -> str:
     return hashlib.sha256(f"{salt}\n{text}".encode()).hexdigest()
 
 
-def _justification(ctx: Context) -> tuple[str, str]:
-    """(text, salt) of a break-glass justification, from the transient field 'justification'."""
-    raw = ctx.stub.transient.get("justification")
+def transient_salt(ctx: Context) -> str:
+    """The random salt sent beside private text or outputs (the transient field 'salt'), kept private with
+    them: what makes their public SHA-256 unguessable (salted_sha256)."""
     salt = ctx.stub.transient.get("salt", b"").decode("ascii", errors="replace")
+    if len(salt) < 32:
+        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
+    return salt
+
+
+def transient_reason(ctx: Context, name: str) -> str:
+    """A text that must say why (a break-glass justification, a review's reason or note), from the transient
+    field `name`: UTF-8, at least 20 letters, at most MAX_JUSTIFICATION characters."""
+    raw = ctx.stub.transient.get(name)
     if raw is None:
-        raise invalid("send the justification as the transient field 'justification' (it never goes in the block)")
+        raise invalid(f"send the {name} as the transient field '{name}' (it never goes in the block)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise invalid("the justification must be UTF-8 text") from None
+        raise invalid(f"the {name} must be UTF-8 text") from None
     if len(text) > MAX_JUSTIFICATION or not valid_justification(text):
-        raise invalid(
-            f"the justification must say why, in at least 20 letters (at most {MAX_JUSTIFICATION} characters)"
-        )
-    if len(salt) < 32:
-        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
-    return text, salt
+        raise invalid(f"the {name} must say why, in at least 20 letters (at most {MAX_JUSTIFICATION} characters)")
+    return text
+
+
+def _justification(ctx: Context) -> tuple[str, str]:
+    """(text, salt) of a break-glass justification, from the transient fields 'justification' and 'salt'."""
+    return transient_reason(ctx, "justification"), transient_salt(ctx)
 
 
 def audit_event(access: dict[str, Any], n: int, decision: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,6 @@ from careledger_protocol import (
     NOT_FOUND,
     Event,
     documents,
-    valid_justification,
 )
 
 from ...runtime import ChaincodeError, Context, transaction
@@ -66,7 +65,7 @@ from ._state import (
     transient_json,
 )
 from ._time import now, window_end
-from .access import ACCESS, MAX_JUSTIFICATION, available_key, salted_sha256
+from .access import ACCESS, available_key, salted_sha256, transient_reason, transient_salt
 from .members import get_member
 from .policy import is_custodian_staff, release_refusal
 from .records import RECORD, wkey_key
@@ -362,16 +361,4 @@ class EmergenciesMixin:
 
 
 def _note(ctx: Context) -> tuple[str, str]:
-    raw = ctx.stub.transient.get("note")
-    salt = ctx.stub.transient.get("salt", b"").decode("ascii", errors="replace")
-    if raw is None:
-        raise invalid("send the note as the transient field 'note' (it never goes in the block)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise invalid("the note must be UTF-8 text") from None
-    if len(text) > MAX_JUSTIFICATION or not valid_justification(text):
-        raise invalid(f"the note must say why, in at least 20 letters (at most {MAX_JUSTIFICATION} characters)")
-    if len(salt) < 32:
-        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
-    return text, salt
+    return transient_reason(ctx, "note"), transient_salt(ctx)

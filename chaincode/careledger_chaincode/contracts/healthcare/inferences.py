@@ -28,7 +28,7 @@ from ._paging import page_args
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import PRIVATE, canonical, event, get_json, key, load, put_json, put_private, transient_json
 from ._time import now, within_window
-from .access import ACCESS, salted_sha256
+from .access import ACCESS, salted_sha256, transient_salt
 from .members import patient_or_auditor, registered_caller
 from .models import SEMANTIC_VERSION, require_model, semantic_version
 from .policy import entry_allows, terms_allow
@@ -251,11 +251,9 @@ def _inference(value: Any, what: str) -> dict[str, Any]:
 def _outputs(ctx: Context, model: dict[str, Any], record_ids: list[str]) -> tuple[dict[str, Any], str]:
     """The transient outputs, one per record, each of the shape the model's task produces, and the salt."""
     given = transient_json(ctx, "outputs", "the model's output per record")
-    salt = ctx.stub.transient.get("salt", b"").decode("ascii", errors="replace")
     if not isinstance(given, dict) or sorted(given) != sorted(record_ids):
         raise invalid("send the transient field 'outputs' as {record_id: output} for exactly the inferences' records")
-    if len(salt) < 32:
-        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
+    salt = transient_salt(ctx)
     for record_id, output in given.items():
         _check_output(model.get("task", "classification"), output, f"outputs[{record_id}]")
     return given, salt

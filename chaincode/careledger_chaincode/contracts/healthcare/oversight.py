@@ -45,7 +45,6 @@ from careledger_protocol import (
     NOT_FOUND,
     Event,
     documents,
-    valid_justification,
 )
 
 from ...runtime import ChaincodeError, Context, transaction
@@ -55,7 +54,7 @@ from ._caller import Caller, caller
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import PRIVATE, canonical, event, get_json, get_private, load, put_json, put_private, summary
 from ._time import now
-from .access import MAX_JUSTIFICATION, salted_sha256
+from .access import salted_sha256, transient_reason, transient_salt
 from .approval import POLICY
 from .members import registered_caller
 from .models import MODEL, MODEL_EVENT_FIELDS, SEMANTIC_VERSION, require_model
@@ -119,13 +118,6 @@ def _truth(task: str, value: Any, what: str) -> float:
     return value
 
 
-def _salt(ctx: Context) -> str:
-    salt = ctx.stub.transient.get("salt", b"").decode("ascii", errors="replace")
-    if len(salt) < 32:
-        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
-    return salt
-
-
 def _transient_json(ctx: Context, name: str, what: str) -> Any:
     raw = ctx.stub.transient.get(name)
     if raw is None:
@@ -134,19 +126,6 @@ def _transient_json(ctx: Context, name: str, what: str) -> Any:
         return load(raw)
     except ValueError:
         raise invalid(f"transient field {name!r} ({what}) is not valid JSON") from None
-
-
-def _reason(ctx: Context) -> str:
-    raw = ctx.stub.transient.get("reason")
-    if raw is None:
-        raise invalid("send the reason as the transient field 'reason' (it never goes in the block)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise invalid("the reason must be UTF-8 text") from None
-    if len(text) > MAX_JUSTIFICATION or not valid_justification(text):
-        raise invalid(f"the reason must say why, in at least 20 letters (at most {MAX_JUSTIFICATION} characters)")
-    return text
 
 
 def _subgroups(model: dict[str, Any], value: Any) -> list[str]:
@@ -196,7 +175,7 @@ class OversightMixin:
         parts, inference = _inference(ctx, shape.string("inference_id"))
         _on_viewable_record(ctx, who, inference, "review")
         task = require_model(ctx, inference["model_id"], inference["version"]).get("task", "classification")
-        reason, salt = _reason(ctx), _salt(ctx)
+        reason, salt = transient_reason(ctx, "reason"), transient_salt(ctx)
         override: float | None = None
         if decision == "override":
             override = _truth(task, _transient_json(ctx, "override", "your own result"), "override")
@@ -282,7 +261,7 @@ class OversightMixin:
         given = _transient_json(ctx, "outcome", '{"value": ..., "subgroups": [...]}')
         Shape(given if isinstance(given, dict) else {}, "outcome", ("value", "subgroups"))
         truth, subgroups = _truth(task, given["value"], "outcome.value"), _subgroups(model, given["subgroups"])
-        salt = _salt(ctx)
+        salt = transient_salt(ctx)
         output = get_private(ctx, INFERENCE, *parts)
         if output is None:
             raise precondition("this peer holds no output of that inference to compare the outcome with")

@@ -39,7 +39,7 @@ from ._paging import index_page
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import event, get_json, get_private, key, load, put_json, put_private, summary
 from ._time import instant, iso, now, timestamp
-from .access import salted_sha256
+from .access import salted_sha256, transient_salt
 from .consent import MAX_CATEGORIES, is_grantee, require_grant
 from .members import get_member, is_self, registered_caller, require_member
 from .records import RECORD
@@ -80,13 +80,6 @@ def _text(ctx: Context, name: str, required: bool) -> str | None:
     if not text.strip() or len(text) > MAX_MESSAGE:
         raise invalid(f"the {name} must be text of 1 to {MAX_MESSAGE} characters")
     return text
-
-
-def _salt(ctx: Context) -> str:
-    salt = ctx.stub.transient.get("salt", b"").decode("ascii", errors="replace")
-    if len(salt) < 32:
-        raise invalid("send a random salt of at least 32 characters as the transient field 'salt'")
-    return salt
 
 
 def current_status(request: dict[str, Any], at: str) -> str:
@@ -174,7 +167,7 @@ class RequestsMixin:
         }
         message = _text(ctx, "message", required=False)
         if message is not None:
-            salt = _salt(ctx)
+            salt = transient_salt(ctx)
             request.update(message_sha256=salted_sha256(salt, message), message_length=len(message))
             put_private(ctx, {"message": message, "salt": salt}, REQUEST_TEXT, request["id"])
         put_json(ctx, request, REQUEST, request["id"])
@@ -224,7 +217,7 @@ class RequestsMixin:
             request.update(status="declined", answered_at=at)
             reason = _text(ctx, "reason", required=False)
             if reason is not None:
-                salt = _salt(ctx)
+                salt = transient_salt(ctx)
                 request.update(reason_sha256=salted_sha256(salt, reason), reason_length=len(reason))
                 text = get_private(ctx, REQUEST_TEXT, request["id"]) or {}
                 put_private(ctx, {**text, "reason": reason, "reason_salt": salt}, REQUEST_TEXT, request["id"])
