@@ -99,8 +99,12 @@ def read_grant(form: Form, today: datetime.date) -> GrantChoice | None:
     last_day = _read_day(form, "until", today)
     if last_day is None or not form.ok:
         return None
-    until = f"{last_day.isoformat()}T23:59:59Z"  # through the end of the day chosen (UTC)
-    return GrantChoice(grantee, purposes, until, record_ids or None, categories or None, last_day)
+    return GrantChoice(grantee, purposes, through_day(last_day), record_ids or None, categories or None, last_day)
+
+
+def through_day(last_day: datetime.date) -> str:
+    """The ledger time a period chosen by its last day ends at: the end of that day (UTC)."""
+    return f"{last_day.isoformat()}T23:59:59Z"
 
 
 def _read_day(form: Form, name: str, today: datetime.date) -> datetime.date | None:
@@ -237,4 +241,4 @@ def read_proxy(form: Form, today: datetime.date) -> ProxyChoice | None:
     last_day = _read_day(form, "until", today)
     if last_day is None or not form.ok:
         return None
-    return ProxyChoice(proxy, sorted(rights), f"{last_day.isoformat()}T23:59:59Z", last_day)
+    return ProxyChoice(proxy, sorted(rights), through_day(last_day), last_day)

@@ -25,7 +25,7 @@ from werkzeug.wrappers.response import Response
 
 from ._common import current_session, login_required
 from ._emergency_review import queue_context, review_form, submit_review
-from ._forms import Form, _read_day, latest_day, today_utc
+from ._forms import Form, _read_day, latest_day, through_day, today_utc
 from ._messages import Page
 
 bp = Blueprint("requests", __name__)
@@ -73,9 +73,10 @@ def ask(patient_id: str) -> str | Response | tuple[str, int]:
     last_day = _read_day(form, "until", today_utc())
     if last_day is None or not form.ok:
         return _ask_page(patient_id, form), 400
-    until = f"{last_day.isoformat()}T23:59:59Z"
     try:
-        made = me.request_consent(patient_id, purposes, until, records or None, categories or None, message or None)
+        made = me.request_consent(
+            patient_id, purposes, through_day(last_day), records or None, categories or None, message or None
+        )
     except ChaincodeRefusal as exc:
         form.refused(exc)
         return _ask_page(patient_id, form), form.status
