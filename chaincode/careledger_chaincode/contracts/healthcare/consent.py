@@ -37,8 +37,8 @@ from .records import (
     RECORD,
     grant_terms,
     new_entry,
-    purge_entry,
     put_entry,
+    release_holding,
     wkey_key,
     wrapped_keys,
 )
@@ -211,17 +211,7 @@ class ConsentMixin:
         acting = acts_for(ctx, who, patient["id"], ProxyRight.REVOKE)
         if grant["status"] != "active":
             raise precondition(f"grant {grant_id} was already revoked on {grant['revoked_at']}")
-        grantee = grant["grantee"]
-        entries = ctx.stub.get_states([wkey_key(ctx, r, grantee) for r in grant["keyed_records"]], PRIVATE)
-        for raw in entries:
-            if raw is None:  # erased since
-                continue
-            entry = load(raw)
-            entry["grants"].pop(grant_id, None)
-            if entry["grants"] or entry["roles"]:
-                put_entry(ctx, entry)
-            else:
-                purge_entry(ctx, entry)
+        release_holding(ctx, grant["grantee"], grant["keyed_records"], grant_id)
         for category in grant["categories"]:  # new records of the category no longer get keyed for it
             ctx.stub.del_state(key(ctx, GRANT_BY_PATIENT_CATEGORY, grant["patient_id"], category, grant_id))
         grant.update(status="revoked", revoked_at=now(ctx))

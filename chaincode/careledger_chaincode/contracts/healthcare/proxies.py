@@ -36,10 +36,10 @@ from ._caller import Caller, caller, member_id
 from ._paging import page, page_args
 from ._proxy import PROXY, PROXY_BY_PROXY, get_proxy, is_the_patient, proxy_terms
 from ._refusals import denied, invalid, not_found, precondition
-from ._state import PRIVATE, event, get_json, key, load, put_json, summary
+from ._state import event, get_json, key, load, put_json, summary
 from ._time import now, timestamp
 from .members import get_member, require_registered_caller
-from .records import PATIENT_RECORD, RECORD, new_entry, purge_entry, put_entry, wkey_key, wrapped_keys
+from .records import PATIENT_RECORD, RECORD, new_entry, put_entry, release_holding, wrapped_keys
 
 NEW_PROXY = schema.object_of(
     {
@@ -167,16 +167,7 @@ class ProxiesMixin:
             raise denied(f"only {patient_id}, an admin of {patient['org']} or the proxy may end this proxy's rights")
         if relation["status"] != "active":
             raise precondition(f"the proxy rights of {proxy_id} for {patient_id} were already revoked")
-        entries = ctx.stub.get_states([wkey_key(ctx, r, proxy_id) for r in relation["keyed_records"]], PRIVATE)
-        for raw in entries:
-            if raw is None:  # erased since
-                continue
-            entry = load(raw)
-            entry["grants"].pop(relation["id"], None)
-            if entry["grants"] or entry["roles"]:
-                put_entry(ctx, entry)
-            else:
-                purge_entry(ctx, entry)
+        release_holding(ctx, proxy_id, relation["keyed_records"], relation["id"])
         relation.update(status="revoked", revoked_at=now(ctx), revoked_by=who.member_id)
         put_json(ctx, relation, PROXY, patient_id, proxy_id)
         event(

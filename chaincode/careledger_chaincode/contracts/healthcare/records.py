@@ -117,6 +117,20 @@ def purge_entry(ctx: Context, entry: Entry) -> None:
         ctx.stub.del_state(key(ctx, KEY_HOLDER, entry["record_id"], entry["recipient"]))
 
 
+def release_holding(ctx: Context, holder: str, record_ids: list[str], holding_id: str) -> None:
+    """Take one grant or proxy relation (`holding_id`) off `holder`'s key entries of these records; an entry
+    nothing holds any more is purged from every peer. Records erased since have no entry left."""
+    for raw in ctx.stub.get_states([wkey_key(ctx, r, holder) for r in record_ids], PRIVATE):
+        if raw is None:
+            continue
+        entry = load(raw)
+        entry["grants"].pop(holding_id, None)
+        if entry["grants"] or entry["roles"]:
+            put_entry(ctx, entry)
+        else:
+            purge_entry(ctx, entry)
+
+
 def new_entry(record: dict[str, Any], recipient: str, wrapped: dict[str, Any]) -> Entry:
     return {
         "record_id": record["id"],
