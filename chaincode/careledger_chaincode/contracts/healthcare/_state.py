@@ -58,10 +58,12 @@ def purge_private(ctx: Context, composite_key: str) -> None:
     ctx.stub.purge_private_data(PRIVATE, composite_key)
 
 
-def transient_json(ctx: Context, name: str, what: str) -> Any:
-    """A JSON value sent as transient data (kept out of the block), or None when not sent."""
+def transient_json(ctx: Context, name: str, what: str, required: bool = False) -> Any:
+    """A JSON value sent as transient data (kept out of the block); None when not sent, unless `required`."""
     raw = ctx.stub.transient.get(name)
     if raw is None:
+        if required:
+            raise invalid(f"send {what} as the transient field {name!r} (it never goes in the block)")
         return None
     try:
         return json.loads(raw)

@@ -52,7 +52,18 @@ from . import _schemas as schema
 from ._arguments import Shape, enum, json_object, object_id, refuse_in_arguments
 from ._caller import Caller, caller
 from ._refusals import denied, invalid, not_found, precondition
-from ._state import PRIVATE, canonical, event, get_json, get_private, load, put_json, put_private, summary
+from ._state import (
+    PRIVATE,
+    canonical,
+    event,
+    get_json,
+    get_private,
+    load,
+    put_json,
+    put_private,
+    summary,
+    transient_json,
+)
 from ._time import now
 from .access import salted_sha256, transient_reason, transient_salt
 from .approval import POLICY
@@ -118,16 +129,6 @@ def _truth(task: str, value: Any, what: str) -> float:
     return value
 
 
-def _transient_json(ctx: Context, name: str, what: str) -> Any:
-    raw = ctx.stub.transient.get(name)
-    if raw is None:
-        raise invalid(f"send {what} as the transient field {name!r} (it never goes in the block)")
-    try:
-        return load(raw)
-    except ValueError:
-        raise invalid(f"transient field {name!r} ({what}) is not valid JSON") from None
-
-
 def _subgroups(model: dict[str, Any], value: Any) -> list[str]:
     known = model.get("subgroup_metrics", {})
     if not isinstance(value, list) or len(value) > len(known):
@@ -178,7 +179,7 @@ class OversightMixin:
         reason, salt = transient_reason(ctx, "reason"), transient_salt(ctx)
         override: float | None = None
         if decision == "override":
-            override = _truth(task, _transient_json(ctx, "override", "your own result"), "override")
+            override = _truth(task, transient_json(ctx, "override", "your own result", required=True), "override")
         elif "override" in ctx.stub.transient:
             raise invalid("a confirmation has no result of its own: send 'override' only with decision override")
         at, txid = now(ctx), ctx.stub.tx_id
@@ -258,7 +259,7 @@ class OversightMixin:
             raise ChaincodeError(CONFLICT, f"the outcome of inference {_name(inference)} is recorded already")
         model = require_model(ctx, inference["model_id"], inference["version"])
         task = model.get("task", "classification")
-        given = _transient_json(ctx, "outcome", '{"value": ..., "subgroups": [...]}')
+        given = transient_json(ctx, "outcome", '{"value": ..., "subgroups": [...]}', required=True)
         Shape(given if isinstance(given, dict) else {}, "outcome", ("value", "subgroups"))
         truth, subgroups = _truth(task, given["value"], "outcome.value"), _subgroups(model, given["subgroups"])
         salt = transient_salt(ctx)
