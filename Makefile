@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NET := $(PY) -m careledger_network.cli
 
 .PHONY: help setup fabric network-up network-down network-stop network-start network-status \
-        chaincode-upgrade demo test test-unit lint check bench browser softhsm chaos audit
+        chaincode-upgrade demo test test-unit lint check bench browser softhsm s3proxy chaos audit
 
 help:
 	@echo "make demo            set up, bring the network up, run the demo checks"
@@ -33,7 +33,7 @@ setup: $(VENV)/.installed
 fabric:
 	@PYTHONPATH=network $(PYTHON) -m careledger_network.install
 
-network-up: setup fabric
+network-up: setup fabric s3proxy
 	@$(NET) up
 
 network-down: setup
@@ -42,7 +42,7 @@ network-down: setup
 network-stop: setup
 	@$(NET) stop
 
-network-start: setup
+network-start: setup s3proxy
 	@$(NET) start
 
 network-status: setup
@@ -66,13 +66,18 @@ softhsm:
 	@command -v softhsm2-util >/dev/null 2>&1 || { echo "installing Debian's softhsm2 for the HSM signer tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
 
-test: setup fabric browser softhsm
+# S3Proxy: the real S3 API server the replicated record-store tests run (a jar from Maven Central, cached
+# in ~/.cache/careledger and checked against its pinned SHA-256; careledger_network/s3proxy.py).
+s3proxy: setup
+	@$(PY) -m careledger_network.s3proxy >/dev/null
+
+test: setup fabric browser softhsm s3proxy
 	$(PY) -m pytest
 
 chaos: setup fabric
 	$(PY) -m pytest -m chaos -s
 
-test-unit: setup softhsm
+test-unit: setup softhsm s3proxy
 	$(PY) -m pytest -m "not network"
 
 lint: setup

@@ -1,5 +1,6 @@
 """The patient's own view in the portal: reading their records (decrypted with their own key, like the hospital
-app's record page), the access log in plain words (_access_words) and the notification area (_notices).
+app's record page), the access log in plain words (_access_words), the notification area (_notices) and what
+happened to their key if their hospital recovered it (`key_replaced`).
 
 Reading a record is an access on the ledger like any other (the patient's own, for treatment): it is recorded,
 and the log says it as "you read it". What the portal learns by reading — a record's title and date — is kept
@@ -19,7 +20,7 @@ from careledger.directory import People, patient_view
 from careledger.errors import ChaincodeRefusal, NotFoundError
 from careledger.record_content import date_of, title_of
 from careledger.services import OpenedRecord
-from careledger_protocol import PURPOSES, EmergencyReview, Purpose, Record
+from careledger_protocol import PURPOSES, EmergencyReview, KeyRecovery, Purpose, Record
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
@@ -123,9 +124,40 @@ def notices() -> Notices:
     return notices_since(_seen().last_seen(patient_id), patient_id, me.access_log(), me.inferences_of(), requests)
 
 
+@dataclass(frozen=True)
+class KeyReplaced:
+    """What the patient is told about the latest recovery of their key: who replaced it and when (the admin who
+    opened the recovery, after proving who they are), and how many of their records' keys were re-wrapped."""
+
+    by: str
+    on: str
+    status: str  # awaiting-key, rewrapping, completed (documents.KeyRecovery)
+    rewrapped: int
+    to_rewrap: int
+
+
+def key_replaced() -> KeyReplaced | None:
+    """The patient's latest key recovery, where the session offers it (services/_key_recovery.py)."""
+    recovery_of = getattr(current_session(), "key_recovery", None)
+    try:
+        recovery: KeyRecovery | None = recovery_of() if recovery_of is not None else None
+    except (ChaincodeRefusal, NotFoundError):
+        return None
+    if recovery is None:
+        return None
+    shares = recovery.get("custodians", {}).values()
+    return KeyReplaced(
+        by=recovery["opened_by"],
+        on=recovery.get("key_registered_at", recovery["opened_at"]),
+        status=recovery["status"],
+        rewrapped=sum(s["rewrapped"] for s in shares),
+        to_rewrap=sum(s["to_rewrap"] for s in shares),
+    )
+
+
 def home_context() -> dict[str, Any]:
     records, labels = labelled_records()
-    return {"records": records, "labels": labels, "notices": notices(), "now": _now()}
+    return {"records": records, "labels": labels, "notices": notices(), "now": _now(), "key_replaced": key_replaced()}
 
 
 def log_page() -> str:

@@ -5,6 +5,8 @@ Runs workloads against the running local network and prints one row each. Exampl
 
 careledger-bench scoring-offline [--help]: authorized batch scoring without a network (by stage, serial
 and with scoring processes, at 1,000 and 20,000 records).
+careledger-bench store-offline [--help]: the record store's uploads/s with replication off and on (S3Proxy),
+and the scrub's blobs/s, without a network.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def main(argv: list[str]) -> int:
         from .scoring_offline import main as scoring_offline
 
         return scoring_offline(argv[1:])
+    if argv[:1] == ["store-offline"]:  # no network: careledger_bench.store_offline
+        from .store_offline import main as store_offline
+
+        return store_offline(argv[1:])
     out_file = None
     if "--json" in argv:
         i = argv.index("--json")

@@ -183,9 +183,9 @@ def restore(net: Network, org_key: str, source: Path, full_history: bool = False
             net.cli.peer_join(org, peer)
         else:
             _join_by_snapshot(net, org, peer, source / "snapshot", timeout)
-        net.chaincode.rejoin_peers()  # installs this checkout's chaincode package on the new peer
+        net.chaincode.install_current(org, peer)  # the package was in the ledger folder set aside
         net.launcher.launch([s for s in net._chaincode_specs() if s.name == f"cc-{org.key}"], started)
-        net.launcher.launch([s for s in net._store_specs() if s.name == f"store-{org.key}"], started)
+        net.launch_stores(started, names={f"store-{org.key}"})
         _wait_caught_up(net, org, peer, timeout)
 
     net.launcher.run_steps(steps)

@@ -7,7 +7,8 @@ gateway, block delivery from orderers). Here only these may:
 - each application organization's peers and admins (policy roles);
 - identities its CA issued with the organizational unit `blockreader`: auditors, and the organization's
   service identity that streams events to its apps (the portal filters them per signed-in patient);
-- the orderer organization (orderers replicate blocks between themselves).
+- the orderer organization, and under BFT the orderers application organizations run (orderers replicate
+  blocks between themselves).
 Patients, clinicians and researchers still submit, get commit status, and read what chaincode
 queries let them.
 
@@ -134,8 +135,11 @@ def block_readers(apps: list[Organization]) -> list[msp_principal_pb2.MSPPrincip
     return principals
 
 
-def restrict(config: configtx_pb2.Config, apps: list[Organization], orderer_msp: str) -> configtx_pb2.Config:
-    """A copy of the channel configuration with block reading restricted (see the module docstring)."""
+def restrict(
+    config: configtx_pb2.Config, apps: list[Organization], orderer_msp: str, app_orderer_msps: list[str] | None = None
+) -> configtx_pb2.Config:
+    """A copy of the channel configuration with block reading restricted (see the module docstring).
+    `app_orderer_msps`: application organizations that run orderers (BFT), whose orderers replicate blocks."""
     updated = configtx_pb2.Config()
     updated.CopyFrom(config)
     readers = block_readers(apps)
@@ -149,6 +153,8 @@ def restrict(config: configtx_pb2.Config, apps: list[Organization], orderer_msp:
     application.values["ACLs"].CopyFrom(configtx_pb2.ConfigValue(value=acls.SerializeToString(), mod_policy="Admins"))
     # Orderers serve blocks to whoever satisfies /Channel/Readers: the block readers and the orderer org.
     channel_readers = [*readers, _role(orderer_msp, _ROLE.MEMBER)]
+    # Only their orderers: every other member of an application org is a block reader or not by the above.
+    channel_readers += [_role(msp_id, _ROLE.ORDERER) for msp_id in app_orderer_msps or ()]
     updated.channel_group.policies["Readers"].CopyFrom(_any_of(channel_readers))
     return updated
 

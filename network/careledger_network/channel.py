@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from careledger import write_atomic
 
 from . import block_access, config_update, crypto, revocation
-from .consortium import Consortium, Orderer, Org
+from .consortium import Consortium, Orderer, Org, Peer
 from .errors import NetworkError
 from .fabric_cli import CommandError, FabricCLI
 
@@ -22,10 +22,22 @@ _UNAVAILABLE = ("SERVICE_UNAVAILABLE", "connection refused", "Unavailable")
 
 
 class ChannelAdmin:
-    def __init__(self, consortium: Consortium, state: Path, cli: Callable[[], FabricCLI]) -> None:
+    def __init__(
+        self,
+        consortium: Consortium,
+        state: Path,
+        cli: Callable[[], FabricCLI],
+        local: tuple[Org, ...] | None = None,
+    ) -> None:
         self.c = consortium
         self.state = state
         self._cli = cli  # built on first use: it needs the Fabric binaries
+        # The organizations whose admins and nodes this state folder holds (a bundle holds one).
+        self.local = local if local is not None else (consortium.orderer_org, *consortium.orgs)
+
+    @property
+    def local_peers(self) -> list[tuple[Org, Peer]]:
+        return [(org, p) for org in self.c.orgs if org in self.local for p in org.peers]
 
     @property
     def work(self) -> Path:
@@ -33,12 +45,19 @@ class ChannelAdmin:
         work.mkdir(parents=True, exist_ok=True)
         return work
 
-    def join(self) -> None:
-        """Every orderer and every peer joins the channel."""
+    def join(self, timeout: float = 60.0) -> None:
+        """Every local orderer and peer joins the channel. Orderers join with the genesis block; a peer of an
+        organization that was not given it (a bundle) joins with block 0 fetched from the orderers."""
         cli = self._cli()
+        orderers = [o for o in self.c.orderers if self.c.org(o.msp_id) in self.local]
+        peers = self.local_peers
+        if peers and not cli.genesis_block.exists():
+            org = peers[0][0]
+            deadline = time.monotonic() + timeout
+            self.on_any_orderer(lambda o: cli.fetch_block(org, 0, cli.genesis_block, o), deadline)
         with ThreadPoolExecutor(max_workers=6) as pool:
-            jobs = [pool.submit(cli.orderer_join, o) for o in self.c.orderers]
-            jobs += [pool.submit(cli.peer_join, org, p) for org in self.c.orgs for p in org.peers]
+            jobs = [pool.submit(cli.orderer_join, o) for o in orderers]
+            jobs += [pool.submit(cli.peer_join, org, p) for org, p in peers]
             for job in jobs:
                 job.result()
 
@@ -79,21 +98,34 @@ class ChannelAdmin:
         every application organization's admin and the orderer organization's; a no-op once there."""
         org = self.c.orgs[0]
         deadline = time.monotonic() + timeout
-        before, config = self.config(org, timeout)
-        if block_access.is_restricted(config):
+        before, update = self.block_access_update(org, timeout)
+        if update is None:
             return before
-        apps = [
-            block_access.Organization(o.msp_id, crypto.org_paths(self.state, o).ca_cert.read_bytes())
-            for o in self.c.orgs
-        ]
-        updated = block_access.restrict(config, apps, self.c.orderer_org.msp_id)
-        update = self._cli().compute_update(
-            config.SerializeToString(), updated.SerializeToString(), self.work / "block-access"
-        )
         signers = [crypto.wallet(self.state, o).get(o.admin) for o in (*self.c.orgs[1:], self.c.orderer_org)]
         envelope = self.work / "block-access.pb"
         write_atomic(envelope, config_update.signed_update_envelope(update, self.c.channel, signers))
         return self.apply_update(org, envelope, before, deadline)
+
+    @property
+    def _app_orderer_msps(self) -> list[str]:
+        """The application organizations that run orderers (BFT): their orderers replicate blocks too."""
+        return [org.msp_id for org in self.c.ordering_orgs if org is not self.c.orderer_org]
+
+    def block_access_update(self, org: Org, timeout: float = 30.0) -> tuple[int, bytes | None]:
+        """The newest config block's number and the ConfigUpdate restricting block access (None once the
+        channel has it), computed from the config as `org`'s admin fetches it."""
+        before, config = self.config(org, timeout)
+        if block_access.is_restricted(config):
+            return before, None
+        apps = [
+            block_access.Organization(o.msp_id, crypto.org_paths(self.state, o).ca_cert.read_bytes())
+            for o in self.c.orgs
+        ]
+        updated = block_access.restrict(config, apps, self.c.orderer_org.msp_id, self._app_orderer_msps)
+        update = self._cli().compute_update(
+            config.SerializeToString(), updated.SerializeToString(), self.work / "block-access"
+        )
+        return before, update
 
     def apply_update(self, org: Org, envelope: Path, before: int, deadline: float) -> int:
         """Send a config update as the org's admin; return its block's number once every peer committed it."""
@@ -105,10 +137,9 @@ class ChannelAdmin:
                 raise NetworkError("the config update was sent but not ordered in time")
             time.sleep(0.2)
             number, _ = self.config(org, max(1.0, deadline - time.monotonic()))
-        for peer_org in self.c.orgs:
-            for peer in peer_org.peers:
-                while cli.channel_height(peer_org, peer) <= number:
-                    if time.monotonic() > deadline:
-                        raise NetworkError(f"{peer.name} has not committed config block {number} in time")
-                    time.sleep(0.2)
+        for peer_org, peer in self.local_peers:
+            while cli.channel_height(peer_org, peer) <= number:
+                if time.monotonic() > deadline:
+                    raise NetworkError(f"{peer.name} has not committed config block {number} in time")
+                time.sleep(0.2)
         return number

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,10 @@ import click
 
 from .consortium import ConsortiumError, load
 from .network import Network, NetworkError
+from .node_cli import COMMANDS as MULTI_HOST_COMMANDS
+from .node_cli import print_status
 from .paths import SetupError, state_dir
+from .store_verify import store as store_group
 
 T = TypeVar("T")
 
@@ -110,19 +112,52 @@ def revoke(consortium_path: Path | None, org_key: str, reason: str, enrollment_i
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(consortium_path: Path | None, as_json: bool) -> None:
     """Every process: PID, ports and health from its operations endpoint. Exit 1 if any is unhealthy."""
-    rows = _run(consortium_path, Network.status)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    elif not rows:
-        click.echo("no network processes are tracked (is the network up? `make network-up`)")
-    else:
-        click.echo(f"{'PROCESS':<22} {'PID':>8} {'CHILD':>8}  {'PORTS':<20} HEALTH")
-        for r in rows:
-            ports = ",".join(str(p) for p in r["ports"])
-            child = str(r["child_pid"] or "")
-            click.echo(f"{r['name']:<22} {r['pid']:>8} {child:>8}  {ports:<20} {r['health']}")
-    sys.exit(0 if rows and all(r["healthy"] for r in rows) else 1)
+    print_status(_run(consortium_path, Network.status), as_json)
 
+
+def _run_refusable(consortium_path: Path | None, action: Callable[[Network], T]) -> T:
+    """`_run`, where a refused backup or restore (BackupError: bad input, nothing changed) exits 2."""
+    from .backup_manifest import BackupError
+
+    try:
+        return _run(consortium_path, action)
+    except BackupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@main.command("backup")
+@consortium_option
+@click.option("--org", "org_key", required=True, help="the organization to back up (e.g. hospital1)")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+def backup_command(consortium_path: Path | None, org_key: str, folder: Path) -> None:
+    """Back up what ORG owns (store, CA, wallets, directory, a peer ledger snapshot) into the new FOLDER."""
+    from .backup import backup
+
+    manifest = _run_refusable(consortium_path, lambda network: backup(network, org_key, folder))
+    files, block = len(manifest.files), manifest.snapshot_block
+    click.echo(f"{org_key} backed up to {folder}: {files} files, ledger snapshot at block {block}")
+
+
+@main.command("restore")
+@consortium_option
+@click.option("--org", "org_key", required=True, help="the organization to restore (its processes must be stopped)")
+@click.option(
+    "--full-history", is_flag=True, help="rejoin from the genesis block (every block) instead of the snapshot"
+)
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def restore_command(consortium_path: Path | None, org_key: str, full_history: bool, folder: Path) -> None:
+    """Bring ORG back from the backup in FOLDER and rejoin the channel."""
+    from .backup import restore
+
+    manifest = _run_refusable(consortium_path, lambda network: restore(network, org_key, folder, full_history))
+    click.echo(f"{org_key} restored from the backup of {manifest.created} (snapshot block {manifest.snapshot_block})")
+
+
+main.add_command(store_group)  # `careledger-network store verify --org ORG`: the record-store scrub
+
+for command in MULTI_HOST_COMMANDS:  # generate, bundle, node, channel, chaincode (node_cli.py)
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

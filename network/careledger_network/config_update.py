@@ -33,3 +33,30 @@ def signed_update_envelope(update: bytes, channel: str, signers: list[SigningIde
     )
     envelope: bytes = common_pb2.Envelope(payload=payload.SerializeToString()).SerializeToString()
     return envelope
+
+
+def update_envelope(envelope: bytes) -> configtx_pb2.ConfigUpdateEnvelope:
+    """The ConfigUpdateEnvelope (the update and its signatures) inside a CONFIG_UPDATE envelope."""
+    payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(envelope).payload)
+    return configtx_pb2.ConfigUpdateEnvelope.FromString(payload.data)
+
+
+def add_signature(envelope: bytes, signer: SigningIdentity) -> bytes:
+    """The same CONFIG_UPDATE envelope with `signer`'s signature added: each organization's admin signs on
+    its own host and passes the file on."""
+    outer = common_pb2.Envelope.FromString(envelope)
+    payload = common_pb2.Payload.FromString(outer.payload)
+    update_envelope = configtx_pb2.ConfigUpdateEnvelope.FromString(payload.data)
+    update_envelope.signatures.append(_signature(update_envelope.config_update, signer))
+    payload.data = update_envelope.SerializeToString()
+    signed: bytes = common_pb2.Envelope(payload=payload.SerializeToString()).SerializeToString()
+    return signed
+
+
+def signed_by(envelope: bytes, signer: SigningIdentity) -> bool:
+    """Whether the update in `envelope` carries a signature by `signer`'s certificate already."""
+    for signature in update_envelope(envelope).signatures:
+        header = common_pb2.SignatureHeader.FromString(signature.signature_header)
+        if identities_pb2.SerializedIdentity.FromString(header.creator).id_bytes == signer.certificate_pem:
+            return True
+    return False

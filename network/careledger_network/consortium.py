@@ -5,23 +5,34 @@ This is the only place that knows the port layout; everything generated reads th
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .consortium_ordering import BFT as BFT
+from .consortium_ordering import BFT_MIN_ORDERERS as BFT_MIN_ORDERERS
+from .consortium_ordering import RAFT as RAFT
+from .consortium_ordering import check_ordering, org_orderers
+from .consortium_stores import StoreReplica as StoreReplica
+from .consortium_stores import store_replica
+from .errors import ConsortiumError as ConsortiumError  # defined there; raised and exported here
+
 ROLES = ("patient", "clinician", "researcher", "auditor")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 _DURATION = re.compile(r"^\d+(ms|s|m)$")
+# Ordering: Raft (etcdraft, crash fault tolerant, every orderer the orderer org's) or SmartBFT (Fabric 3's
+# BFT: tolerates f faulty orderers of 3f+1, spread over organizations so that none orders alone).
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+# Every TLS certificate also names these, so whoever runs on the node's own machine may use loopback.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "consortium.yaml"
-
-
-class ConsortiumError(ValueError):
-    """The consortium definition is malformed; the message names the field and the fix."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +71,13 @@ class Peer:
 
 @dataclass(frozen=True)
 class Orderer:
-    name: str  # e.g. orderer1
+    name: str  # e.g. orderer1 (the orderer org's), orderer0-hospital1 (an application org's, BFT only)
     host: str
     port: int
     admin_port: int
     operations_port: int
+    org: str  # the organization that runs it: its MSP signs the orderer's blocks (BFT) and admins it
+    msp_id: str
 
     @property
     def address(self) -> str:
@@ -87,11 +100,19 @@ class Org:
     time_zone: str = "UTC"  # IANA name: the apps show its times in it until the browser shows its own
     research_port: int = 0  # the researcher app (the authority serves it for every hospital's researchers)
     audit_port: int = 0  # the auditor app (the authority)
+    store_replica: StoreReplica | None = None  # None: the record store keeps blobs on local disk only
+    host: str = "127.0.0.1"  # where the org's nodes listen and the others reach them (a name or an address)
+    address: str = ""  # the IP address of that host when `host` is a name (certificates name both)
 
     @property
     def key(self) -> str:
         """Lower-case name used for folders, process names and CLI arguments."""
         return self.name.lower()
+
+    @property
+    def tls_hosts(self) -> tuple[str, ...]:
+        """What the org's TLS certificates name: its host and address, and loopback for local clients."""
+        return tuple(dict.fromkeys(h for h in (self.host, self.address, *LOOPBACK_NAMES) if h))
 
 
 @dataclass(frozen=True)
@@ -110,6 +131,7 @@ class Consortium:
     orderers: tuple[Orderer, ...]
     orgs: tuple[Org, ...]
     tuning: dict[str, str] = field(default_factory=dict)
+    consensus: str = RAFT  # RAFT or BFT
 
     @property
     def peers(self) -> tuple[Peer, ...]:
@@ -120,6 +142,24 @@ class Consortium:
         """The organization whose auditors approve models and read every trail (it serves the portal, the
         researcher app and the auditor app)."""
         return next(o for o in self.orgs if o.msp_id == self.authority_msp)  # parse() checks it is one of them
+
+    def orderers_of(self, org: Org) -> tuple[Orderer, ...]:
+        """The orderers `org` runs (under Raft only the orderer org runs any)."""
+        return tuple(o for o in self.orderers if o.msp_id == org.msp_id)
+
+    @property
+    def ordering_orgs(self) -> tuple[Org, ...]:
+        """The organizations that run orderers: the channel's Orderer group lists these."""
+        return tuple(org for org in (self.orderer_org, *self.orgs) if self.orderers_of(org))
+
+    def with_cas_on_loopback(self) -> Consortium:
+        """This consortium with every CA served at 127.0.0.1 (the certificates still name each org's own host):
+        `careledger-network generate` runs every org's CA on one machine just long enough to enroll."""
+
+        def local(org: Org) -> Org:
+            return replace(org, ca=replace(org.ca, host=LOOPBACK_NAMES[0]))
+
+        return replace(self, orderer_org=local(self.orderer_org), orgs=tuple(local(o) for o in self.orgs))
 
     def org(self, key: str) -> Org:
         for org in (*self.orgs, self.orderer_org):
@@ -142,6 +182,8 @@ class Consortium:
             ports[org.chaincode_port] = f"chaincode server of {org.name}"
             if org.store_port:
                 ports[org.store_port] = f"record store of {org.name}"
+            if org.store_replica and org.store_replica.server_port:
+                ports[org.store_replica.server_port] = f"record-store replica (S3Proxy) of {org.name}"
             if org.app_port:
                 ports[org.app_port] = f"{'hospital app' if org.store_port else 'consent portal'} of {org.name}"
             if org.research_port:
@@ -189,6 +231,25 @@ def _count(value: Any, where: str, upper: int) -> int:
     return value
 
 
+def _host(raw: dict[str, Any], default: str, where: str) -> tuple[str, str]:
+    """An organization's (host, address): `host` defaults to the consortium's, `address` must be an IP."""
+    host = str(raw.get("host") or default)
+    if not _HOST_NAME.match(host) and not _is_ip(host):
+        raise ConsortiumError(f"{where}.host: {host!r} is not a host name or IP address (no scheme, no port)")
+    address = str(raw.get("address") or "")
+    if address and not _is_ip(address):
+        raise ConsortiumError(f"{where}.address: {address!r} is not an IP address (put a DNS name in host)")
+    return host, address
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _make_ca(org_name: str, host: str, base: int) -> CA:
     return CA(org=org_name, name=f"ca-{org_name.lower()}", host=host, port=base, operations_port=base + 1)
 
@@ -213,24 +274,32 @@ def parse(doc: Any) -> Consortium:
     oo = _require(doc, "orderer_org", "consortium")
     oo_name = _name(_require(oo, "name", "orderer_org"), "orderer_org.name")
     oo_base = _port_base(_require(oo, "port_base", "orderer_org"), "orderer_org")
+    oo_host, oo_address = _host(oo, host, "orderer_org")
     orderer_org = Org(
         name=oo_name,
         msp_id=_name(_require(oo, "msp_id", "orderer_org"), "orderer_org.msp_id"),
         port_base=oo_base,
         admin=_name(_require(oo, "admin", "orderer_org"), "orderer_org.admin"),
-        ca=_make_ca(oo_name, host, oo_base),
+        ca=_make_ca(oo_name, oo_host, oo_base),
+        host=oo_host,
+        address=oo_address,
     )
+    consensus = str(channel.get("consensus", RAFT)).lower()
+    if consensus not in (RAFT, BFT):
+        raise ConsortiumError(f"channel.consensus: {channel.get('consensus')!r} must be {RAFT} (default) or {BFT}")
     n_orderers = _count(oo.get("orderers", 3), "orderer_org.orderers", 9)
-    orderers = tuple(
+    orderers = [
         Orderer(
             name=f"orderer{i + 1}",
-            host=host,
+            host=oo_host,
             port=oo_base + 10 + 10 * i,
             admin_port=oo_base + 11 + 10 * i,
             operations_port=oo_base + 12 + 10 * i,
+            org=oo_name,
+            msp_id=orderer_org.msp_id,
         )
         for i in range(n_orderers)
-    )
+    ]
 
     orgs: list[Org] = []
     authority = str(chaincode.get("authority_msp", "HealthAuthorityMSP"))
@@ -242,13 +311,27 @@ def parse(doc: Any) -> Consortium:
         name = _name(_require(raw, "name", where), f"{where}.name")
         base = _port_base(_require(raw, "port_base", where), where)
         msp_id = _name(_require(raw, "msp_id", where), f"{where}.msp_id")
+        org_host, org_address = _host(raw, host, where)
         n_peers = _count(raw.get("peers", 1), f"{where}.peers", 8)
+        # An application org's orderers take the node slots after its peers (see the port layout).
+        orderers += [
+            Orderer(
+                name=f"orderer{i}-{name.lower()}",
+                host=org_host,
+                port=base + 10 + 10 * (n_peers + i),
+                admin_port=base + 11 + 10 * (n_peers + i),
+                operations_port=base + 12 + 10 * (n_peers + i),
+                org=name,
+                msp_id=msp_id,
+            )
+            for i in range(org_orderers(raw.get("orderers", 0), consensus, where))
+        ]
         peers = tuple(
             Peer(
                 org=name,
                 msp_id=msp_id,
                 name=f"peer{i}-{name.lower()}",
-                host=host,
+                host=org_host,
                 port=base + 10 + 10 * i,
                 chaincode_port=base + 11 + 10 * i,
                 operations_port=base + 12 + 10 * i,
@@ -268,16 +351,21 @@ def parse(doc: Any) -> Consortium:
                 msp_id=msp_id,
                 port_base=base,
                 admin=_name(_require(raw, "admin", where), f"{where}.admin"),
-                ca=_make_ca(name, host, base),
+                ca=_make_ca(name, org_host, base),
                 peers=peers,
                 users=tuple(users),
                 chaincode_port=base + 2,
                 display_name=str(raw.get("display_name") or name),
                 time_zone=_time_zone(raw.get("time_zone", "UTC"), f"{where}.time_zone"),
                 store_port=base + 5 if raw.get("record_store", False) else 0,
+                store_replica=store_replica(
+                    raw.get("record_store", False), f"{where}.record_store", base + 9, org_host
+                ),
                 app_port=base + 6 if raw.get("record_store", False) or raw.get("msp_id") == authority else 0,
                 research_port=base + 7 if raw.get("msp_id") == authority else 0,
                 audit_port=base + 8 if raw.get("msp_id") == authority else 0,
+                host=org_host,
+                address=org_address,
             )
         )
 
@@ -293,11 +381,13 @@ def parse(doc: Any) -> Consortium:
         chaincode_server_module=str(chaincode.get("server_module", "careledger_chaincode.server")),
         authority_msp=str(chaincode.get("authority_msp", "HealthAuthorityMSP")),
         orderer_org=orderer_org,
-        orderers=orderers,
+        orderers=tuple(orderers),
         orgs=tuple(orgs),
         tuning={str(k): str(v) for k, v in (doc.get("tuning") or {}).items()},
+        consensus=consensus,
     )
     _check_unique(consortium)
+    check_ordering(consortium)
     if consortium.authority_msp not in {o.msp_id for o in consortium.orgs}:
         raise ConsortiumError(f"chaincode.authority_msp: {consortium.authority_msp!r} is not one of the orgs' msp_id")
     return consortium
@@ -312,7 +402,7 @@ def _check_unique(c: Consortium) -> None:
             seen[value] = org.name
     ports: dict[int, str] = {}
     for org in (c.orderer_org, *c.orgs):
-        span = range(org.port_base, org.port_base + 10 + 10 * max(len(org.peers), len(c.orderers)))
+        span = range(org.port_base, org.port_base + 10 + 10 * (len(org.peers) + len(c.orderers_of(org))))
         for other_base, other in ports.items():
             if other_base in span:
                 raise ConsortiumError(f"port_base of {org.name} overlaps the ports of {other}")

@@ -11,6 +11,7 @@ Wallets (folder <state>/wallets/<org>/<id>/) hold the admin's and every demo use
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import secrets
 import subprocess
@@ -36,10 +37,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .consortium import CA, Consortium, Org
+from .consortium import CA, LOOPBACK_NAMES, Consortium, Org
 from .paths import Fabric
 
-TLS_HOSTS = ("127.0.0.1", "localhost")
 # Identities whose certificates carry this organizational unit may read raw blocks (block_access.py):
 # auditors, and each organization's event reader, the service identity its apps stream events with.
 BLOCK_READER_AFFILIATION = "blockreader"
@@ -94,15 +94,16 @@ def wallet(state: Path, org: Org) -> Wallet:
 
 
 # -- CA servers ---------------------------------------------------------------------------------------
-def init_ca(fabric: Fabric, ca: CA, paths: OrgPaths) -> None:
-    """Create the CA's root key and certificate (fabric-ca-server init) and its TLS server certificate."""
+def init_ca(fabric: Fabric, ca: CA, paths: OrgPaths, hosts: tuple[str, ...] = LOOPBACK_NAMES) -> None:
+    """Create the CA's root key and certificate (fabric-ca-server init) and its TLS server certificate,
+    which names `hosts` (the org's Org.tls_hosts)."""
     if not paths.ca_cert.exists():
-        _init_ca_home(fabric, ca, paths)
+        _init_ca_home(fabric, ca, paths, hosts)
     if not paths.ca_tls_cert.exists():
-        _issue_ca_tls_certificate(paths, ca)
+        _issue_ca_tls_certificate(paths, ca, hosts)
 
 
-def _init_ca_home(fabric: Fabric, ca: CA, paths: OrgPaths) -> None:
+def _init_ca_home(fabric: Fabric, ca: CA, paths: OrgPaths, hosts: tuple[str, ...]) -> None:
     paths.ca_home.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(18)
     write_atomic(
@@ -123,7 +124,7 @@ def _init_ca_home(fabric: Fabric, ca: CA, paths: OrgPaths) -> None:
             "--csr.cn",
             ca.name,
             "--csr.hosts",
-            ",".join(TLS_HOSTS),
+            ",".join(hosts),
         ],
         capture_output=True,
         text=True,
@@ -133,7 +134,17 @@ def _init_ca_home(fabric: Fabric, ca: CA, paths: OrgPaths) -> None:
         raise RuntimeError(f"fabric-ca-server init for {ca.name} failed:\n{result.stderr[-2000:]}")
 
 
-def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA) -> None:
+def _subject_alternative_names(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(names)
+
+
+def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA, hosts: tuple[str, ...]) -> None:
     """The CA's own HTTPS (and operations) certificate, signed by the CA's root key.
 
     fabric-ca-server can auto-generate this, but then the key sits in its BCCSP keystore under a name
@@ -152,8 +163,6 @@ def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA) -> None:
         raise RuntimeError(f"{paths.ca_cert} is not an EC certificate; Fabric CA makes P-256 roots")
     tls_key = new_private_key()
     now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{ca.name}-tls")]))
@@ -162,10 +171,7 @@ def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False,
-        )
+        .add_extension(_subject_alternative_names(hosts), critical=False)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
             critical=False,
@@ -257,6 +263,7 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
     """Register and enroll every identity of one org; what already exists is kept."""
     paths = org_paths(state, org)
     client = ca_client(org.ca, paths)
+    hosts = org.tls_hosts
     boot = json.loads((paths.ca_home / "bootstrap.json").read_text())
     registrar = _Registrar(
         client,
@@ -274,12 +281,11 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
         secret = registrar.secret(name, node_type)
         signing = client.enroll(name, secret)
         write_msp(node_dir, org.msp_id, signing.certificate_pem, private_key_pem(signing.private_key), ca_pem)
-        _write_tls(node_dir / "tls", client.enroll(name, secret, hosts=TLS_HOSTS, profile="tls"))
+        _write_tls(node_dir / "tls", client.enroll(name, secret, hosts=hosts, profile="tls"))
 
-    if is_orderer_org:
-        for orderer in consortium.orderers:
-            enroll_node(orderer.name, "orderer")
-    else:
+    for orderer in consortium.orderers_of(org):  # the orderer org's, and under BFT an application org's too
+        enroll_node(orderer.name, "orderer")
+    if not is_orderer_org:
         for peer in org.peers:
             enroll_node(peer.name, "peer")
         if not (paths.chaincode / "client.key").exists():
@@ -287,18 +293,16 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
             for pair in ("server", "client"):
                 _write_tls(
                     paths.chaincode,
-                    client.enroll(f"ccaas-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"),
+                    client.enroll(f"ccaas-{org.key}", secret, hosts=hosts, profile="tls"),
                     pair,
                 )
 
     if org.app_port and not (paths.root / "app" / "server.key").exists():
         secret = registrar.secret(f"app-{org.key}", "client")
-        _write_tls(
-            paths.root / "app", client.enroll(f"app-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"), "server"
-        )
+        _write_tls(paths.root / "app", client.enroll(f"app-{org.key}", secret, hosts=hosts, profile="tls"), "server")
     if org.store_port and not (paths.store / "server.key").exists():
         secret = registrar.secret(f"store-{org.key}", "client")
-        _write_tls(paths.store, client.enroll(f"store-{org.key}", secret, hosts=TLS_HOSTS, profile="tls"), "server")
+        _write_tls(paths.store, client.enroll(f"store-{org.key}", secret, hosts=hosts, profile="tls"), "server")
 
     store = wallet(state, org)
     if not (store.path(org.admin) / "tls" / "client.key").exists():
@@ -313,7 +317,7 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
         secret = registrar.secret(org.admin, "admin", admin_attrs)
         admin = client.enroll(org.admin, secret)
         admin_dir = store.put(org.admin, _identity(org.msp_id, admin), ca_pem, extra={"role": "admin"})
-        _write_tls(admin_dir / "tls", client.enroll(org.admin, secret, hosts=TLS_HOSTS, profile="tls"), "client")
+        _write_tls(admin_dir / "tls", client.enroll(org.admin, secret, hosts=hosts, profile="tls"), "client")
     people = [(u.id, u.role) for u in org.users] + ([] if is_orderer_org else [(EVENT_READER, "service")])
     for user_id, role in people:
         if user_id in store.labels():
@@ -323,8 +327,11 @@ def enroll_org(consortium: Consortium, org: Org, state: Path, is_orderer_org: bo
         store.put(user_id, _identity(org.msp_id, client.enroll(user_id, secret)), ca_pem, extra={"role": role})
 
 
-def enroll_all(consortium: Consortium, state: Path) -> None:
+def enroll_all(consortium: Consortium, state: Path, orgs: tuple[Org, ...] | None = None) -> None:
+    """Enroll the identities of `orgs` (default: every organization), each through its own CA."""
+    keys = None if orgs is None else {o.key for o in orgs}
     jobs = [(consortium.orderer_org, True)] + [(org, False) for org in consortium.orgs]
+    jobs = [(org, is_oo) for org, is_oo in jobs if keys is None or org.key in keys]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         for future in [pool.submit(enroll_org, consortium, org, state, is_oo) for org, is_oo in jobs]:
             future.result()

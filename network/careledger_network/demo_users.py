@@ -87,7 +87,7 @@ class WebApp:
 def web_apps(c: Consortium) -> list[WebApp]:
     """Every web app of the network and its address (the ports come from the consortium, as the network
     serves them: specs.app_specs)."""
-    found = [WebApp("hospital", o, f"https://{c.host}:{o.app_port}/") for o in c.orgs if o.store_port and o.app_port]
+    found = [WebApp("hospital", o, f"https://{o.host}:{o.app_port}/") for o in c.orgs if o.store_port and o.app_port]
     authority = c.authority
     for kind, port in (
         ("portal", authority.app_port),
@@ -95,7 +95,7 @@ def web_apps(c: Consortium) -> list[WebApp]:
         ("auditor", authority.audit_port),
     ):
         if port:
-            found.append(WebApp(kind, authority, f"https://{c.host}:{port}/"))
+            found.append(WebApp(kind, authority, f"https://{authority.host}:{port}/"))
     return found
 
 

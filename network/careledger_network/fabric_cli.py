@@ -76,8 +76,9 @@ class FabricCLI:
     def genesis_block(self) -> Path:
         return self.state / "configtx" / f"{self.c.channel}.block"
 
-    def _orderer_tls_ca(self) -> Path:
-        return org_paths(self.state, self.c.orderer_org).ca_cert
+    def _orderer_tls_ca(self, orderer: Orderer) -> Path:
+        """The CA of the organization that runs `orderer` (under BFT not only the orderer org)."""
+        return org_paths(self.state, self.c.org(orderer.msp_id)).ca_cert
 
     # -- channel ---------------------------------------------------------------------------------------
     def create_genesis_block(self, configtx: Path) -> None:
@@ -96,8 +97,8 @@ class FabricCLI:
         )
 
     def _osnadmin(self, orderer: Orderer, *args: str) -> str:
-        oo = self.c.orderer_org
-        admin_tls = wallet(self.state, oo).path(oo.admin) / "tls"
+        owner = self.c.org(orderer.msp_id)  # each organization's admin administers its own orderers
+        admin_tls = wallet(self.state, owner).path(owner.admin) / "tls"
         return run(
             f"osnadmin on {orderer.name}",
             [
@@ -107,7 +108,7 @@ class FabricCLI:
                 "-o",
                 f"{orderer.host}:{orderer.admin_port}",
                 "--ca-file",
-                str(self._orderer_tls_ca()),
+                str(self._orderer_tls_ca(orderer)),
                 "--client-cert",
                 str(admin_tls / "client.crt"),
                 "--client-key",
@@ -142,7 +143,7 @@ class FabricCLI:
 
     def _orderer_args(self, orderer: Orderer | None = None) -> list[str]:
         target = orderer or self.c.orderers[0]
-        return ["-o", target.address, "--tls", "--cafile", str(self._orderer_tls_ca())]
+        return ["-o", target.address, "--tls", "--cafile", str(self._orderer_tls_ca(target))]
 
     def peer_channels(self, org: Org, peer: Peer) -> list[str]:
         out = self.peer(f"list channels of {peer.name}", org, peer, "channel", "list")
@@ -197,8 +198,10 @@ class FabricCLI:
             package_id,
         )
 
-    def commit(self, definition: ChaincodeDefinition) -> None:
-        org = self.c.orgs[0]
+    def commit(self, definition: ChaincodeDefinition, org: Org | None = None) -> None:
+        """Commit the definition as `org`'s admin (default: the first organization's), endorsed by the first
+        peer of every organization (reached with its org's public TLS CA certificate)."""
+        org = org or self.c.orgs[0]
         targets: list[str] = []
         for other in self.c.orgs:
             targets += [
@@ -243,6 +246,22 @@ class FabricCLI:
             raise
         doc: dict[str, Any] = json.loads(out[out.index("{") :])
         return doc
+
+    def fetch_block(self, org: Org, number: int, into: Path, orderer: Orderer | None = None) -> None:
+        """Block `number` of the channel from the orderers, as `org`'s admin (block 0 lets a peer join)."""
+        into.parent.mkdir(parents=True, exist_ok=True)
+        self.peer(
+            f"fetch block {number}",
+            org,
+            org.peers[0],
+            "channel",
+            "fetch",
+            str(number),
+            str(into),
+            "-c",
+            self.c.channel,
+            *self._orderer_args(orderer),
+        )
 
     def fetch_config_block(self, org: Org, into: Path, orderer: Orderer | None = None) -> bytes:
         """The channel's newest config block, as the orderers have it."""

@@ -15,7 +15,8 @@ import yaml
 from careledger import write_atomic
 from careledger_protocol import PRIVATE_COLLECTION
 
-from .consortium import Consortium, Orderer, Org, Peer
+from . import bft
+from .consortium import BFT, Consortium, Orderer, Org, Peer
 from .crypto import org_paths, wallet
 from .paths import BUILDERS_DIR, Fabric
 
@@ -48,13 +49,31 @@ def _org_section(c: Consortium, org: Org, state: Path, is_orderer: bool) -> dict
         },
     }
     if is_orderer:
-        section["OrdererEndpoints"] = [o.address for o in c.orderers]
+        section["OrdererEndpoints"] = [o.address for o in c.orderers_of(org)]
+        if org is not c.orderer_org:  # an application org that runs BFT orderers: its orderers act here
+            section["Policies"] = bft.orderer_org_policies(m)
     else:
         section["Policies"]["Readers"]["Rule"] = f"OR('{m}.admin', '{m}.peer', '{m}.client')"
         section["Policies"]["Writers"]["Rule"] = f"OR('{m}.admin', '{m}.client')"
         section["Policies"]["Endorsement"] = {"Type": "Signature", "Rule": f"OR('{m}.peer')"}
         section["AnchorPeers"] = [{"Host": org.peers[0].host, "Port": org.peers[0].port}]
     return section
+
+
+def _raft_section(c: Consortium, state: Path) -> dict[str, Any]:
+    """The Raft-specific keys of configtx.yaml's Orderer section: every orderer is a consenter."""
+    consenters = []
+    for o in c.orderers:
+        tls_cert = str(org_paths(state, c.org(o.msp_id)).node(o.name) / "tls" / "server.crt")
+        consenters.append({"Host": o.host, "Port": o.port, "ClientTLSCert": tls_cert, "ServerTLSCert": tls_cert})
+    options = {
+        "TickInterval": "500ms",
+        "ElectionTick": 10,
+        "HeartbeatTick": 1,
+        "MaxInflightBlocks": 5,
+        "SnapshotIntervalSize": "16 MB",
+    }
+    return {"OrdererType": "etcdraft", "EtcdRaft": {"Consenters": consenters, "Options": options}}
 
 
 def write_configtx(c: Consortium, state: Path) -> Path:
@@ -65,42 +84,23 @@ def write_configtx(c: Consortium, state: Path) -> Path:
         "Admins": {"Type": "ImplicitMeta", "Rule": "MAJORITY Admins"},
     }
     endorsement = f"{c.endorsement_policy} Endorsement"
-    oo = org_paths(state, c.orderer_org)
-    consenters = [
-        {
-            "Host": o.host,
-            "Port": o.port,
-            "ClientTLSCert": str(oo.node(o.name) / "tls" / "server.crt"),
-            "ServerTLSCert": str(oo.node(o.name) / "tls" / "server.crt"),
-        }
-        for o in c.orderers
-    ]
     doc = {
         "Profiles": {
             CHANNEL_PROFILE: {
                 "Policies": implicit,
                 "Capabilities": {"V3_0": True},
                 "Orderer": {
-                    "OrdererType": "etcdraft",
                     "BatchTimeout": c.batch_timeout,
                     "BatchSize": {
                         "MaxMessageCount": c.max_message_count,
                         "AbsoluteMaxBytes": c.absolute_max_bytes,
                         "PreferredMaxBytes": c.preferred_max_bytes,
                     },
-                    "EtcdRaft": {
-                        "Consenters": consenters,
-                        "Options": {
-                            "TickInterval": "500ms",
-                            "ElectionTick": 10,
-                            "HeartbeatTick": 1,
-                            "MaxInflightBlocks": 5,
-                            "SnapshotIntervalSize": "16 MB",
-                        },
-                    },
-                    "Organizations": [_org_section(c, c.orderer_org, state, True)],
+                    **(bft.orderer_section(c, state) if c.consensus == BFT else _raft_section(c, state)),
+                    "Organizations": [_org_section(c, org, state, True) for org in c.ordering_orgs],
                     "Policies": {
                         **implicit,
+                        # Under BFT configtxgen replaces it with a quorum of the consenters' signatures.
                         "BlockValidation": {"Type": "ImplicitMeta", "Rule": "ANY Writers"},
                     },
                     "Capabilities": {"V2_0": True},
@@ -149,10 +149,14 @@ def write_peer_config(c: Consortium, fabric: Fabric, state: Path, org: Org, peer
         "peer.gossip.useLeaderElection": False,
         "peer.gossip.orgLeader": peer is org.peers[0],
         "peer.gossip.reconnectInterval": c.tuning.get("gossip_reconnect_interval", "25s"),
-        # Each org has one peer and the contracts keep no private data, so what is missing at commit (its
-        # lifecycle approvals, after a lost ledger) has nobody to come from: do not hold commits 60 s
-        # for it; reconciliation still runs in the background.
+        # Private data missing at commit (an org's own lifecycle approvals after a lost ledger have nobody else to
+        # come from) must not hold commits 60 s; reconciliation goes on fetching it in the background.
         "peer.gossip.pvtData.pullRetryThreshold": c.tuning.get("pvtdata_pull_retry_threshold", "1s"),
+        # A peer restored from a ledger snapshot has the private data's hashes but not the data: the reconciler
+        # fetches it from the collection's other members. Fabric's default (10 items a minute) would leave it
+        # answering private reads wrongly for hours; this makes it minutes at most.
+        "peer.gossip.pvtData.reconcileSleepInterval": c.tuning.get("pvtdata_reconcile_interval", "2s"),
+        "peer.gossip.pvtData.reconcileBatchSize": int(c.tuning.get("pvtdata_reconcile_batch", "1000")),
         "peer.tls.enabled": True,
         "peer.tls.cert.file": str(tls / "server.crt"),
         "peer.tls.key.file": str(tls / "server.key"),
@@ -193,13 +197,14 @@ def _orderer_listener(section: str, address: str, tls: Path, client_auth: bool) 
 
 def write_orderer_config(fabric: Fabric, state: Path, c: Consortium, orderer: Orderer) -> Path:
     doc = yaml.safe_load((fabric.config_dir / "orderer.yaml").read_text())
-    node = org_paths(state, c.orderer_org).node(orderer.name)
+    node = org_paths(state, c.org(orderer.msp_id)).node(orderer.name)
     tls = node / "tls"
     data = state / "data" / orderer.name
+    consensus_dir = data / ("smartbft" if c.consensus == BFT else "etcdraft")
     settings: dict[str, Any] = {
         "General.ListenAddress": orderer.host,
         "General.ListenPort": orderer.port,
-        "General.LocalMSPID": c.orderer_org.msp_id,
+        "General.LocalMSPID": orderer.msp_id,
         "General.LocalMSPDir": str(node / "msp"),
         "General.BootstrapMethod": "none",
         "General.TLS.Enabled": True,
@@ -209,8 +214,8 @@ def write_orderer_config(fabric: Fabric, state: Path, c: Consortium, orderer: Or
         "General.Cluster.ClientCertificate": str(tls / "server.crt"),
         "General.Cluster.ClientPrivateKey": str(tls / "server.key"),
         "FileLedger.Location": str(data),
-        "Consensus.WALDir": str(data / "etcdraft" / "wal"),
-        "Consensus.SnapDir": str(data / "etcdraft" / "snapshot"),
+        "Consensus.WALDir": str(consensus_dir / "wal"),
+        "Consensus.SnapDir": str(consensus_dir / "snapshot"),  # Raft's; SmartBFT keeps no snapshots
         "ChannelParticipation.Enabled": True,
         # osnadmin must present a client certificate; the health check (Operations) need not.
         **_orderer_listener("Admin", f"{orderer.host}:{orderer.admin_port}", tls, client_auth=True),
@@ -275,7 +280,7 @@ def write_collections_config(c: Consortium, state: Path) -> Path:
 
 def chaincode_package(c: Consortium, state: Path, org: Org, sequence: int) -> tuple[Path, str]:
     """The org's CCAAS package of CareLedger's chaincode (see ccaas_package)."""
-    return ccaas_package(state, org, f"{c.chaincode_name}_{org.key}_{sequence}", f"{c.host}:{org.chaincode_port}")
+    return ccaas_package(state, org, f"{c.chaincode_name}_{org.key}_{sequence}", f"{org.host}:{org.chaincode_port}")
 
 
 def ccaas_package(state: Path, org: Org, label: str, address: str) -> tuple[Path, str]:
@@ -314,11 +319,10 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
                 "tlsCACerts": {"pem": tls_ca},
                 "grpcOptions": {"ssl-target-name-override": p.host, "hostnameOverride": p.host},
             }
-    orderer_tls_ca = org_paths(state, c.orderer_org).ca_cert.read_text()
     orderers = {
         o.name: {
             "url": f"grpcs://{o.address}",
-            "tlsCACerts": {"pem": orderer_tls_ca},
+            "tlsCACerts": {"pem": org_paths(state, c.org(o.msp_id)).ca_cert.read_text()},  # its org's CA
             "grpcOptions": {"ssl-target-name-override": o.host, "hostnameOverride": o.host},
         }
         for o in c.orderers
@@ -361,7 +365,7 @@ def write_connection_profile(c: Consortium, state: Path, org: Org) -> Path:
             "audit_port": c.authority.audit_port,
             "stores": {
                 o.msp_id: {
-                    "url": f"https://{c.host}:{o.store_port}",
+                    "url": f"https://{o.host}:{o.store_port}",
                     "tlsCACerts": {"pem": org_paths(state, o).ca_cert.read_text()},
                 }
                 for o in c.orgs

@@ -49,7 +49,7 @@ def probe(process: TrackedProcess, ca_file: Path | None, timeout: float = 1.0) -
         except (OSError, urllib.error.URLError) as exc:
             return False, f"no answer ({getattr(exc, 'reason', exc)})"
         # Fabric serves /healthz a moment before its gRPC ports listen: healthy means both.
-        closed = [p for p in process.ports if not _listening(p, timeout)]
+        closed = [p for p in process.ports if not _listening(process.host, p, timeout)]
         if closed:
             return False, f"operations endpoint up, not yet listening on {', '.join(map(str, closed))}"
         try:
@@ -57,15 +57,17 @@ def probe(process: TrackedProcess, ca_file: Path | None, timeout: float = 1.0) -
         except (ValueError, AttributeError):
             return True, "OK"  # a web app's page: it answered
     port = process.ports[0] if process.ports else 0
-    if _listening(port, timeout):
+    if _listening(process.host, port, timeout):
         return True, "listening"
     return False, f"not listening on {port}"
 
 
-def _listening(port: int, timeout: float) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(timeout)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _listening(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def wait_healthy(

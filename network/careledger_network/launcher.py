@@ -47,7 +47,9 @@ class Launcher:
         launched = []
         for spec in todo:
             launched.append(
-                self.table.start(spec.name, spec.command, spec.env, ports=spec.ports, health_url=spec.health_url)
+                self.table.start(
+                    spec.name, spec.command, spec.env, ports=spec.ports, health_url=spec.health_url, host=spec.host
+                )
             )
             started.append(spec.name)
         ca_files = {s.name: s.ca_file for s in specs}

@@ -29,19 +29,35 @@ class ChaincodeLifecycle:
         launcher: Launcher,
         meta: Meta,
         save_meta: SaveMeta,
+        local: tuple[Org, ...] | None = None,
     ) -> None:
         self.c, self.state = consortium, state
         self._cli, self.launcher, self.meta, self.save_meta = cli, launcher, meta, save_meta
+        # The application organizations whose peers, servers and admins this state folder holds.
+        self.orgs = tuple(o for o in consortium.orgs if local is None or o in local)
 
     def deployed(self) -> dict[str, Any]:
         return dict(self.meta().get("chaincode", {}))
 
     def next_sequence(self) -> int:
-        committed = self._cli().committed(self.c.orgs[0])
+        committed = self._cli().committed(self._first_org())
         return int(committed["sequence"]) + 1 if committed else 1
 
+    def _first_org(self) -> Org:
+        if not self.orgs:
+            raise NetworkError("the orderer organization has no peers: the application organizations run this step")
+        return self.orgs[0]
+
     def deploy(self, sequence: int, started: list[str]) -> None:
+        """Install, serve, approve (by every local organization) and commit the chaincode definition."""
+        self.approve(sequence, started)
+        self.commit(sequence)
+
+    def approve(self, sequence: int, started: list[str]) -> None:
+        """Each local organization installs its CCAAS package on its peers, starts its chaincode server and
+        approves the definition as its admin."""
         cli, step = self._cli(), self.launcher.step
+        orgs = self.orgs or (self._first_org(),)
         version = f"{sequence}.0"
         package_ids: dict[str, str] = {}
 
@@ -51,62 +67,74 @@ class ChaincodeLifecycle:
                 cli.install(org, p, package, package_id)
             package_ids[org.key] = package_id
 
-        with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
-            for job in [pool.submit(per_org, org) for org in self.c.orgs]:
+        with ThreadPoolExecutor(max_workers=len(orgs)) as pool:
+            for job in [pool.submit(per_org, org) for org in orgs]:
                 job.result()
-        step(f"chaincode packages installed on {len(self.c.peers)} peers")
-        servers = [specs.chaincode_spec(self.c, self.state, org, package_ids[org.key]) for org in self.c.orgs]
+        step(f"chaincode packages installed on {sum(len(o.peers) for o in orgs)} peers")
+        servers = [specs.chaincode_spec(self.c, self.state, org, package_ids[org.key]) for org in orgs]
         for spec in servers:  # an upgrade replaces the servers of the previous package ids
             self.launcher.table.stop(spec.name)
         self.launcher.launch(servers, started)
         self.save_meta(chaincode={"sequence": sequence, "version": version, "package_ids": package_ids})
         generate.write_collections_config(self.c, self.state)
         step(f"{len(servers)} chaincode servers listening (mutual TLS)")
-        with ThreadPoolExecutor(max_workers=len(self.c.orgs)) as pool:
+        with ThreadPoolExecutor(max_workers=len(orgs)) as pool:
             definition = cli.definition(sequence, version)
-            for job in [pool.submit(cli.approve, org, package_ids[org.key], definition) for org in self.c.orgs]:
+            for job in [pool.submit(cli.approve, org, package_ids[org.key], definition) for org in orgs]:
                 job.result()
-        step(f"definition approved by {len(self.c.orgs)} orgs")
-        cli.commit(cli.definition(sequence, version))
-        step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
+        step(f"definition approved by {', '.join(o.name for o in orgs)}")
+
+    def commit(self, sequence: int) -> None:
+        """Commit the definition as the first local organization's admin, endorsed by every organization."""
+        cli = self._cli()
+        cli.commit(cli.definition(sequence, f"{sequence}.0"), self._first_org())
+        self.launcher.step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
 
     def wait_ready(self) -> None:
-        """Ready when every organization's gateway gets a submit endorsed and committed: each gateway finds the
-        other organizations' peers through gossip in its own time, and a member may connect to any of them."""
-        for org in self.c.orgs:
+        """Ready when every local organization's gateway gets a submit endorsed and committed: each gateway finds
+        the other organizations' peers through gossip in its own time, and a member may connect to any of them."""
+        for org in self.orgs:
             endorsers = wait_ready(self.c, self.state, org)
             self.launcher.step(
                 f"ready: a submit through {org.name}'s gateway was endorsed by {', '.join(endorsers)} and committed"
             )
 
     def migrate(self, rescan: bool = False) -> None:
-        record_settings(self.c, self.state, self.c.orgs[0])
-        moved, calls = migrate_state(self.c, self.state, self.c.orgs[0], rescan=rescan)
+        record_settings(self.c, self.state, self._first_org())
+        moved, calls = migrate_state(self.c, self.state, self._first_org(), rescan=rescan)
         self.launcher.step(f"ledger state in the current layout ({moved} keys moved in {calls} transactions)")
+
+    def install_current(self, org: Org, peer: Any) -> None:
+        """Install the deployed chaincode package on a peer that lost it (a rejoined or restored ledger)."""
+        package_ids: dict[str, str] = self.deployed().get("package_ids", {})
+        package, package_id = generate.chaincode_package(
+            self.c, self.state, org, int(self.deployed().get("sequence", 1))
+        )
+        if package_id != package_ids.get(org.key):
+            raise NetworkError(
+                f"{peer.name} is on {self.c.channel} but the chaincode package it should run "
+                f"({package_ids.get(org.key)}) is not the one this checkout builds ({package_id}): "
+                "run `make chaincode-upgrade`"
+            )
+        self._cli().install(org, peer, package, package_id)
 
     def rejoin_peers(self) -> None:
         """A peer whose ledger was lost starts with no channel: join it again (it then pulls every block
         from the orderers) and make sure it has the current chaincode package."""
         cli = self._cli()
-        package_ids: dict[str, str] = self.deployed().get("package_ids", {})
-        sequence = int(self.deployed().get("sequence", 1))
 
         def rejoin(org: Org, peer: Any) -> str | None:
             if self.c.channel in cli.peer_channels(org, peer):
                 return None
             cli.peer_join(org, peer)
-            package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)
-            if package_id != package_ids.get(org.key):
-                raise NetworkError(
-                    f"{peer.name} rejoined {self.c.channel} but the chaincode package it should run "
-                    f"({package_ids.get(org.key)}) is not the one this checkout builds ({package_id}): "
-                    "run `make chaincode-upgrade`"
-                )
-            cli.install(org, peer, package, package_id)
+            self.install_current(org, peer)
             return str(peer.name)
 
-        with ThreadPoolExecutor(max_workers=len(self.c.peers)) as pool:
-            jobs = [pool.submit(rejoin, org, p) for org in self.c.orgs for p in org.peers]
+        peers = [(org, p) for org in self.orgs for p in org.peers]
+        if not peers:
+            return
+        with ThreadPoolExecutor(max_workers=len(peers)) as pool:
+            jobs = [pool.submit(rejoin, org, p) for org, p in peers]
             rejoined = [name for job in jobs if (name := job.result())]
         if rejoined:
             self.launcher.step(

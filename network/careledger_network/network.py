@@ -21,11 +21,13 @@ from .channel import ChannelAdmin
 from .consortium import Consortium, Org
 from .errors import NetworkError
 from .fabric_cli import CommandError, FabricCLI
-from .health import probe, wait_raft_leader
+from .health import probe
 from .launcher import Launcher
 from .lifecycle import ChaincodeLifecycle
 from .paths import Fabric, locate_fabric
 from .processes import ProcessTable
+from .readiness import wait_ordering
+from .replica_server import make_ready, replica_server_spec
 from .specs import ProcessSpec
 
 __all__ = ["Network", "NetworkError", "ProcessSpec"]
@@ -38,17 +40,27 @@ class Network:
         state: Path,
         fabric: Fabric | None = None,
         echo: Callable[[str], None] = print,
+        local_orgs: tuple[Org, ...] | None = None,
     ) -> None:
+        """`local_orgs`: the organizations whose processes and keys this state folder holds (default: every
+        one, the single-machine network; a bundle holds one, see node.py)."""
         self.c = consortium
         self.state = state
         self._fabric = fabric
         self.echo = echo
+        self.local = local_orgs if local_orgs is not None else (consortium.orderer_org, *consortium.orgs)
+        self.runs_everything = local_orgs is None
         self.table = ProcessTable(state)
         self.launcher = Launcher(self.table, echo)
-        self.channel = ChannelAdmin(consortium, state, lambda: self.cli)
+        self.channel = ChannelAdmin(consortium, state, lambda: self.cli, self.local)
         self.chaincode = ChaincodeLifecycle(
-            consortium, state, lambda: self.cli, self.launcher, self.meta, self._save_meta
+            consortium, state, lambda: self.cli, self.launcher, self.meta, self.save_meta, self.local
         )
+
+    @property
+    def local_peer_orgs(self) -> tuple[Org, ...]:
+        """The local application organizations (those with peers)."""
+        return tuple(o for o in self.c.orgs if o in self.local)
 
     def channel_config(self, org: Org, timeout: float = 30.0) -> tuple[int, Any]:
         """The channel's newest config block's number and content (see ChannelAdmin.config)."""
@@ -71,7 +83,7 @@ class Network:
     def meta(self) -> dict[str, Any]:
         return json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
 
-    def _save_meta(self, **changes: Any) -> None:
+    def save_meta(self, **changes: Any) -> None:
         doc = {**self.meta(), **changes}
         write_atomic(self.meta_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
 
@@ -79,26 +91,51 @@ class Network:
     def _store_specs(self) -> list[ProcessSpec]:
         if not self.meta().get("initialized"):
             return []
-        return [specs.store_spec(self.c, self.state, org) for org in self.c.orgs if org.store_port]
+        return [specs.store_spec(self.c, self.state, org) for org in self.local_peer_orgs if org.store_port]
+
+    def _replica_specs(self) -> list[ProcessSpec]:
+        """The S3 servers the network runs for stores that replicate to one (`record_store: {replica: s3proxy}`)."""
+        return [
+            replica_server_spec(self.state, org)
+            for org in self.local_peer_orgs
+            if org.store_port and org.store_replica and org.store_replica.served_by_network
+        ]
+
+    def launch_stores(self, started: list[str], names: set[str] | None = None, apps: bool = False) -> None:
+        """The record stores (`names`: only those), each after the replica it checks at start is listening."""
+        wanted = [s for s in self._store_specs() if names is None or s.name in names]
+        owners = {s.name.removeprefix("store-") for s in wanted}
+        replicas = [s for s in self._replica_specs() if s.name.removeprefix("replica-") in owners]
+        for spec in replicas:
+            make_ready(self.state, self.c.org(spec.name.removeprefix("replica-")))
+        self.launcher.launch(replicas, started)
+        self.launcher.launch(wanted + (self._app_specs() if apps else []), started)
 
     def _chaincode_specs(self) -> list[ProcessSpec]:
         deployed = self.meta().get("chaincode", {}).get("package_ids", {})
         return [
             specs.chaincode_spec(self.c, self.state, org, deployed[org.key])
-            for org in self.c.orgs
+            for org in self.local_peer_orgs
             if org.key in deployed
         ]
 
-    def _ca_specs(self) -> list[ProcessSpec]:
-        return [specs.ca_spec(self.state, self.fabric, org) for org in (self.c.orderer_org, *self.c.orgs)]
+    def _ca_specs(self, consortium: Consortium | None = None) -> list[ProcessSpec]:
+        c = consortium or self.c
+        return [specs.ca_spec(self.state, self.fabric, c.org(org.key)) for org in self.local]
+
+    def _node_specs(self) -> list[ProcessSpec]:
+        return specs.node_specs(self.c, self.state, self.fabric, self.local)
+
+    def _app_specs(self) -> list[ProcessSpec]:
+        """The web apps of a bundle's organization once it is part of the channel (the single-machine network
+        starts its apps with `careledger-network apps`)."""
+        if self.runs_everything or not self.meta().get("initialized"):
+            return []
+        return specs.app_specs(self.c, self.state, self.local)
 
     def _all_specs(self) -> list[ProcessSpec]:
-        return (
-            self._ca_specs()
-            + specs.node_specs(self.c, self.state, self.fabric)
-            + self._chaincode_specs()
-            + self._store_specs()
-        )
+        stores = self._replica_specs() + self._store_specs() if self.meta().get("initialized") else []
+        return self._ca_specs() + self._node_specs() + self._chaincode_specs() + stores + self._app_specs()
 
     # -- commands --------------------------------------------------------------------------------------------
     def up(self) -> None:
@@ -118,40 +155,75 @@ class Network:
         self.launcher.step(f"network ready: channel {self.c.channel}, chaincode {self.c.chaincode_name} (sequence 1)")
 
     def _create(self, started: list[str]) -> None:
-        orgs_all = (self.c.orderer_org, *self.c.orgs)
         self.launcher.check_ports(self.c.all_ports())
-        for org in orgs_all:
-            crypto.init_ca(self.fabric, org.ca, crypto.org_paths(self.state, org))
-        self.launcher.launch(self._ca_specs(), started)
-        self.launcher.step(f"{len(orgs_all)} Fabric CAs healthy")
-        crypto.enroll_all(self.c, self.state)
-        self.launcher.step("identities enrolled: nodes, TLS, admins, demo users")
-        configtx = generate.write_configtx(self.c, self.state)
-        self.cli.create_genesis_block(configtx)
-        self._write_node_configs()
-        generate.write_cli_config(self.fabric, self.state)
-        self.launcher.step("channel genesis block and node configs generated")
-        self.launcher.launch(specs.node_specs(self.c, self.state, self.fabric), started)
+        self._enroll_everyone(self.c, started)
+        self._write_channel_and_configs()
+        self.launcher.launch(self._node_specs(), started)
         self.launcher.step(f"{len(self.c.orderers)} orderers and {len(self.c.peers)} peers healthy")
         self.channel.join()
         self.launcher.step(f"channel {self.c.channel} joined by every orderer and peer")
-        self._wait_raft_leader()
-        self.launcher.step("Raft leader elected")
+        self.launcher.step(wait_ordering(self.c, self.state, self.admin_tls_pair))
         self.channel.restrict_block_access()
         self.launcher.step("raw blocks readable only by peers, admins, auditors and event readers (channel ACLs)")
         self.chaincode.deploy(1, started)
         for org in self.c.orgs:
             generate.write_connection_profile(self.c, self.state, org)
-        self._save_meta(initialized=True)
+        self.save_meta(initialized=True)
         self.chaincode.wait_ready()
         self.chaincode.migrate()
-        self.launcher.launch(self._store_specs(), started)
-        self.launcher.step(f"{len(self._store_specs())} record stores serving (HTTPS, signed requests)")
+        self.launch_stores(started)
+        replicated = sum(1 for o in self.local_peer_orgs if o.store_port and o.store_replica)
+        self.launcher.step(
+            f"{len(self._store_specs())} record stores serving (HTTPS, signed requests; {replicated} with a replica)"
+        )
 
-    def _wait_raft_leader(self) -> None:
-        urls = [f"https://{o.host}:{o.operations_port}/metrics" for o in self.c.orderers]
-        oo = self.c.orderer_org
-        wait_raft_leader(urls, self.c.channel, crypto.org_paths(self.state, oo).ca_cert, self.admin_tls_pair(oo))
+    def _enroll_everyone(self, c: Consortium, started: list[str]) -> None:
+        """Every organization's CA (initialized and started as `c` places it), and every identity enrolled."""
+        for org in (c.orderer_org, *c.orgs):
+            crypto.init_ca(self.fabric, org.ca, crypto.org_paths(self.state, org), org.tls_hosts)
+        self.launcher.launch(self._ca_specs(c), started)
+        self.launcher.step(f"{len(c.orgs) + 1} Fabric CAs healthy")
+        crypto.enroll_all(c, self.state)
+        self.launcher.step("identities enrolled: nodes, TLS, admins, demo users")
+
+    def _write_channel_and_configs(self) -> None:
+        configtx = generate.write_configtx(self.c, self.state)
+        self.cli.create_genesis_block(configtx)
+        self._write_node_configs()
+        generate.write_cli_config(self.fabric, self.state)
+        self.launcher.step("channel genesis block and node configs generated")
+
+    def generate(self) -> None:
+        """Every organization's CA, identities and the channel's genesis block, without running the network:
+        the CAs run on this machine's loopback just long enough to enroll, then stop. For a consortium whose
+        organizations run on their own hosts: `careledger-network bundle` then cuts one folder per org."""
+        self.launcher.restart_clock()
+        self.fabric  # fail early, with the install hint, when binaries are missing  # noqa: B018
+        self.state.mkdir(parents=True, exist_ok=True)
+        loopback = self.c.with_cas_on_loopback()
+
+        def steps(started: list[str]) -> None:
+            cas = (loopback.orderer_org, *loopback.orgs)
+            self.launcher.check_ports({org.ca.port: f"CA of {org.name}" for org in cas})
+            try:
+                self._enroll_everyone(loopback, started)
+            finally:
+                self.table.stop_all(list(started))
+            self._write_channel_and_configs()
+            generate.write_collections_config(self.c, self.state)
+            for org in self.c.orgs:
+                generate.write_connection_profile(self.c, self.state, org)
+
+        self.launcher.run_steps(steps)
+        self.launcher.step(f"generated {self.state}: `careledger-network bundle --org ORG --out DIR` for each org")
+
+    def start_services(self) -> None:
+        """Start the local record stores (and a bundle's web apps) once the chaincode is ready."""
+
+        def launch(started: list[str]) -> None:
+            self.launch_stores(started, apps=True)
+
+        self.launcher.run_steps(launch)
 
     def admin_tls_pair(self, org: Org) -> tuple[Path, Path]:
         """The org admin's TLS client certificate and key (for /metrics and the orderer admin API)."""
@@ -165,28 +237,34 @@ class Network:
 
     def start(self) -> None:
         self.launcher.restart_clock()
-        if not self.meta().get("initialized"):
+        initialized = bool(self.meta().get("initialized"))
+        if not initialized and self.runs_everything:
             raise NetworkError("there is no network to start: run `make network-up` first")
 
         def steps(started: list[str]) -> None:
-            for org in self.c.orgs:  # cheap, and carries generator changes to an existing network
+            for org in self.local_peer_orgs:  # cheap, and carries generator changes to an existing network
                 generate.write_connection_profile(self.c, self.state, org)
             self._write_node_configs()
+            if not self.runs_everything:  # a bundle's configs are written on its own host, with its paths
+                generate.write_cli_config(self.fabric, self.state)
+                generate.write_collections_config(self.c, self.state)
             self.launcher.launch(self._ca_specs(), started)
-            crypto.enroll_all(self.c, self.state)  # only what a newer consortium definition added
-            self.launcher.launch(specs.node_specs(self.c, self.state, self.fabric), started)
-            self.chaincode.rejoin_peers()
+            crypto.enroll_all(self.c, self.state, self.local)  # only what a newer consortium definition added
+            self.launcher.launch(self._node_specs(), started)
+            if initialized:
+                self.chaincode.rejoin_peers()
             self.launcher.launch(self._chaincode_specs(), started)
-            self.launcher.launch(self._store_specs(), started)
+            self.launch_stores(started, apps=True)
             self.launcher.step("every process healthy")
-            self.chaincode.wait_ready()
+            if initialized:
+                self.chaincode.wait_ready()
 
         self.launcher.run_steps(steps)
 
     def _write_node_configs(self) -> None:
-        for o in self.c.orderers:
+        for o in (o for org in self.local for o in self.c.orderers_of(org)):
             generate.write_orderer_config(self.fabric, self.state, self.c, o)
-        for org in self.c.orgs:
+        for org in self.local_peer_orgs:
             for p in org.peers:
                 generate.write_peer_config(self.c, self.fabric, self.state, org, p)
 
@@ -260,7 +338,7 @@ class Network:
 
     def status(self) -> list[dict[str, Any]]:
         table = self.table.load()
-        ca_files = {s.name: s.ca_file for s in [*self._all_specs(), *specs.app_specs(self.c, self.state)]}
+        ca_files = {s.name: s.ca_file for s in [*self._all_specs(), *specs.app_specs(self.c, self.state, self.local)]}
         rows = []
         for name, proc in table.items():
             healthy, text = probe(proc, ca_files.get(name))

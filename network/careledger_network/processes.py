@@ -31,6 +31,7 @@ class TrackedProcess:
     log: str
     ports: list[int] = field(default_factory=list)
     health_url: str = ""  # https://host:port/healthz, or "" for a plain TCP check of ports[0]
+    host: str = "127.0.0.1"  # the address its ports listen on
 
     def alive(self) -> bool:
         return _start_ticks(self.pid) == self.start_ticks
@@ -80,6 +81,7 @@ class ProcessTable:
         *,
         ports: list[int],
         health_url: str = "",
+        host: str = "127.0.0.1",
         cwd: Path | None = None,
     ) -> TrackedProcess:
         table = self.load()
@@ -107,6 +109,7 @@ class ProcessTable:
             log=str(log_path),
             ports=ports,
             health_url=health_url,
+            host=host,
         )
         table[name] = tracked
         self.save(table)

@@ -8,17 +8,35 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from careledger.connection import connect
 from careledger.errors import GatewayError
 
-from .consortium import Consortium, Org
+from . import bft, crypto
+from .consortium import BFT, Consortium, Org
+from .health import wait_raft_leader
 
 # gRPC statuses that mean "not yet": peers still starting or finding each other (the gateway answers
 # FAILED_PRECONDITION or UNAVAILABLE while no combination of peers satisfies the endorsement policy), or a
 # stream cut while an orderer or peer restarts. Anything else is a real error and is raised at once.
 NOT_YET = frozenset({"UNAVAILABLE", "FAILED_PRECONDITION", "DEADLINE_EXCEEDED", "CANCELLED", "ABORTED"})
+
+
+def wait_ordering(c: Consortium, state: Path, client_pair_for: Callable[[Org], tuple[Path, Path]]) -> str:
+    """Wait until the orderers can order the channel; returns what was seen. Raft: one orderer reports
+    itself leader. BFT: a quorum of orderers report the same leader with the whole cluster (a leader alone
+    orders nothing: every block needs a quorum's votes). `client_pair_for(org)`: an admin's TLS pair of
+    the org running an orderer, which its /metrics asks for."""
+    if c.consensus == BFT:
+        leader = bft.wait_bft_leader(c, state, client_pair_for)
+        n = len(c.orderers)
+        return f"BFT leader (consenter {leader}) agreed by at least {bft.quorum(n)} of {n} orderers"
+    urls = [f"https://{o.host}:{o.operations_port}/metrics" for o in c.orderers]
+    oo = c.orderer_org
+    wait_raft_leader(urls, c.channel, crypto.org_paths(state, oo).ca_cert, client_pair_for(oo))
+    return "Raft leader elected"
 
 
 def wait_ready(consortium: Consortium, state: Path, org: Org, timeout: float = 90.0) -> list[str]:

@@ -15,7 +15,14 @@ from fabric_protos.msp import msp_config_pb2
 
 from .config_update import signed_update_envelope
 
-__all__ = ["RevocationError", "config_from_block", "msp_revocation_update", "org_msp", "revoked_serials"]
+__all__ = [
+    "RevocationError",
+    "config_from_block",
+    "msp_revocation_update",
+    "org_msp",
+    "org_msps",
+    "revoked_serials",
+]
 
 _MSP_VALUE = "MSP"
 
@@ -63,45 +70,67 @@ def _msp_of(group: configtx_pb2.ConfigGroup) -> msp_config_pb2.FabricMSPConfig:
 
 def org_msp(config: configtx_pb2.Config, msp_id: str) -> tuple[str, str, configtx_pb2.ConfigGroup]:
     """(section, group name, group) of the org whose MSP is `msp_id` (groups are named by org, not MSP)."""
+    found = org_msps(config, msp_id)
+    if not found:
+        raise RevocationError(f"{msp_id} is not an organization of this channel")
+    return found[0]
+
+
+def org_msps(config: configtx_pb2.Config, msp_id: str) -> list[tuple[str, str, configtx_pb2.ConfigGroup]]:
+    """Every (section, group name, group) defining `msp_id`: an organization that both endorses and orders
+    (BFT) is defined in the Application and the Orderer section, and both definitions must stay equal."""
+    found = []
     for section in ("Application", "Orderer"):
         if section not in config.channel_group.groups:
             continue
         for name, group in config.channel_group.groups[section].groups.items():
             if _MSP_VALUE in group.values and _msp_of(group).name == msp_id:
-                return section, name, group
-    raise RevocationError(f"{msp_id} is not an organization of this channel")
+                found.append((section, name, group))
+    return found
 
 
 def msp_revocation_update(config: configtx_pb2.Config, channel: str, msp_id: str, crl_pem: bytes) -> bytes:
-    """An unsigned CONFIG_UPDATE envelope that replaces the CRL of one CA in an org's MSP definition.
+    """An unsigned CONFIG_UPDATE envelope that replaces the CRL of one CA in an org's MSP definition, in every
+    section that defines that MSP.
 
-    The read set pins the versions of the groups on the path; the write set bumps only the MSP value,
-    keeping its mod_policy, so the update needs exactly the org admins' signatures."""
+    The read set pins the versions of the groups on each path; the write set bumps only the MSP values,
+    keeping their mod_policy, so the update needs exactly the org admins' signatures."""
     crl = _load_crl(crl_pem)
     aki = _authority_key_id(crl)
-    section, name, org_group = org_msp(config, msp_id)
-    current = org_group.values[_MSP_VALUE]
-    msp = msp_config_pb2.MSPConfig.FromString(current.value)
+    definitions = org_msps(config, msp_id)
+    if not definitions:
+        raise RevocationError(f"{msp_id} is not an organization of this channel")
+
+    def paths(bump: bool) -> configtx_pb2.ConfigGroup:
+        channel_group = configtx_pb2.ConfigGroup(version=config.channel_group.version)
+        for section, name, org_group in definitions:
+            section_group = channel_group.groups[section]
+            section_group.version = config.channel_group.groups[section].version
+            org = section_group.groups[name]
+            org.version = org_group.version
+            if bump:
+                current = org_group.values[_MSP_VALUE]
+                org.values[_MSP_VALUE].CopyFrom(
+                    configtx_pb2.ConfigValue(
+                        version=current.version + 1,
+                        mod_policy=current.mod_policy,
+                        value=_with_crl(org_group, aki, crl_pem),
+                    )
+                )
+        return channel_group
+
+    update = configtx_pb2.ConfigUpdate(channel_id=channel, read_set=paths(False), write_set=paths(True))
+    return signed_update_envelope(update.SerializeToString(), channel, [])  # the org admin signs it on sending
+
+
+def _with_crl(org_group: configtx_pb2.ConfigGroup, aki: bytes, crl_pem: bytes) -> bytes:
+    """The org's MSPConfig with `crl_pem` in place of that CA's older CRLs (a CA's newest CRL lists every
+    certificate it revoked)."""
+    msp = msp_config_pb2.MSPConfig.FromString(org_group.values[_MSP_VALUE].value)
     fabric_msp = _msp_of(org_group)
-    # A CA's newest CRL lists every certificate it revoked: it replaces that CA's older CRLs.
     kept = [pem for pem in fabric_msp.revocation_list if _authority_key_id(_load_crl(pem)) != aki]
     del fabric_msp.revocation_list[:]
     fabric_msp.revocation_list.extend([*kept, crl_pem])
     msp.config = fabric_msp.SerializeToString()
-
-    def path(version_of_org_value: int | None) -> configtx_pb2.ConfigGroup:
-        channel_group = configtx_pb2.ConfigGroup(version=config.channel_group.version)
-        section_group = channel_group.groups[section]
-        section_group.version = config.channel_group.groups[section].version
-        org = section_group.groups[name]
-        org.version = org_group.version
-        if version_of_org_value is not None:
-            org.values[_MSP_VALUE].CopyFrom(
-                configtx_pb2.ConfigValue(
-                    version=version_of_org_value, mod_policy=current.mod_policy, value=msp.SerializeToString()
-                )
-            )
-        return channel_group
-
-    update = configtx_pb2.ConfigUpdate(channel_id=channel, read_set=path(None), write_set=path(current.version + 1))
-    return signed_update_envelope(update.SerializeToString(), channel, [])  # the org admin signs it on sending
+    result: bytes = msp.SerializeToString()
+    return result

@@ -49,7 +49,7 @@ def deploy(network: Network, side: SideChaincode, definitions: Sequence[SideDefi
     servers = []
     for org in c.orgs:
         package, package_id = generate.ccaas_package(
-            network.state, org, f"{side.label}_{org.key}", f"{c.host}:{side.port(org)}"
+            network.state, org, f"{side.label}_{org.key}", f"{org.host}:{side.port(org)}"
         )
         for peer in org.peers:
             cli.install(org, peer, package, package_id)

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import crypto, generate
 from .consortium import Consortium, Orderer, Org, Peer
 from .paths import REPO_ROOT, Fabric
+from .store_places import store_places
 
 # Fabric variables a user may have set would override our configs: the processes never inherit them.
 _INHERITED_PREFIXES = (
@@ -31,6 +32,7 @@ class ProcessSpec:
     ports: list[int]
     health_url: str
     ca_file: Path | None
+    host: str = "127.0.0.1"  # where its ports listen (the org's host)
 
 
 def base_env() -> dict[str, str]:
@@ -48,6 +50,7 @@ def ca_spec(state: Path, fabric: Fabric, org: Org) -> ProcessSpec:
         ports=[org.ca.port, org.ca.operations_port],
         health_url=f"https://{org.ca.host}:{org.ca.operations_port}/healthz",
         ca_file=paths.ca_cert,
+        host=org.ca.host,
     )
 
 
@@ -67,16 +70,21 @@ def _node(
         ports=ports,
         health_url=f"https://{node.host}:{node.operations_port}/healthz",
         ca_file=crypto.org_paths(state, org).ca_cert,
+        host=node.host,
     )
 
 
-def node_specs(c: Consortium, state: Path, fabric: Fabric) -> list[ProcessSpec]:
+def node_specs(c: Consortium, state: Path, fabric: Fabric, orgs: tuple[Org, ...] | None = None) -> list[ProcessSpec]:
+    """The orderers and peers of `orgs` (default: every organization)."""
+    orgs = (c.orderer_org, *c.orgs) if orgs is None else orgs
     log_spec = c.tuning.get("log_spec", "info")
     specs = []
-    oo = c.orderer_org
     for o in c.orderers:
-        specs.append(_node(fabric, state, oo, o, ["orderer"], [o.port, o.admin_port, o.operations_port], log_spec))
-    for org in c.orgs:
+        owner = c.org(o.msp_id)  # the orderer org's, or under BFT also an application org's
+        if owner in orgs:
+            ports = [o.port, o.admin_port, o.operations_port]
+            specs.append(_node(fabric, state, owner, o, ["orderer"], ports, log_spec))
+    for org in (o for o in c.orgs if o in orgs):
         for p in org.peers:
             ports = [p.port, p.chaincode_port, p.operations_port]
             specs.append(_node(fabric, state, org, p, ["peer", "node", "start"], ports, log_spec))
@@ -113,7 +121,7 @@ def chaincode_server_spec(
         env={
             **base_env(),
             "CHAINCODE_ID": package_id,
-            "CHAINCODE_SERVER_ADDRESS": f"{c.host}:{port}",
+            "CHAINCODE_SERVER_ADDRESS": f"{org.host}:{port}",
             "CHAINCODE_TLS_CERT": str(cc / "server.crt"),
             "CHAINCODE_TLS_KEY": str(cc / "server.key"),
             "CHAINCODE_TLS_CLIENT_CA": str(cc / "ca.crt"),
@@ -123,11 +131,13 @@ def chaincode_server_spec(
         ports=[port],
         health_url="",
         ca_file=None,
+        host=org.host,
     )
 
 
 def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
     paths = crypto.org_paths(state, org)
+    places = store_places(state, org)  # the local folder, or per `record_store:` a replica too
     trust = [f"--trust={o.msp_id}={crypto.org_paths(state, o).ca_cert}" for o in (c.orderer_org, *c.orgs)]
     return ProcessSpec(
         name=f"store-{org.key}",
@@ -138,8 +148,8 @@ def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
             f"--org-msp={org.msp_id}",
             f"--profile={state / 'profiles' / f'{org.key}.json'}",
             f"--identity={org.admin}",
-            f"--data={state / 'stores' / org.key}",
-            f"--listen={c.host}:{org.store_port}",
+            *places.args(),
+            f"--listen={org.host}:{org.store_port}",
             f"--tls-cert={paths.store / 'server.crt'}",
             f"--tls-key={paths.store / 'server.key'}",
             f"--channel={c.channel}",
@@ -152,17 +162,22 @@ def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
                 for o in (c.orderer_org, *c.orgs)
             ),
         ],
-        env={**base_env(), "PYTHONUNBUFFERED": "1"},
+        env={**base_env(), **places.env, "PYTHONUNBUFFERED": "1"},
         ports=[org.store_port],
-        health_url=f"https://{c.host}:{org.store_port}/healthz",
+        health_url=f"https://{org.host}:{org.store_port}/healthz",
         ca_file=paths.ca_cert,
+        host=org.host,
     )
 
 
-def app_specs(c: Consortium, state: Path) -> list[ProcessSpec]:
+def app_specs(c: Consortium, state: Path, orgs: tuple[Org, ...] | None = None) -> list[ProcessSpec]:
+    """The web apps of `orgs` (default: every organization). The consent portal and the researcher app
+    open sessions with every hospital's wallets, so they run only where all of them are (one machine)."""
+    every_org = orgs is None
+    orgs = c.orgs if orgs is None else orgs
     specs = []
-    for org in c.orgs:
-        if not org.app_port:
+    for org in (o for o in c.orgs if o in orgs):
+        if not org.app_port or not (org.store_port or every_org):
             continue
         models = ["--models", str(REPO_ROOT / "models" / "artifacts")]
         kind = ["hospital", "--org", org.key, *models] if org.store_port else ["portal"]
@@ -170,25 +185,40 @@ def app_specs(c: Consortium, state: Path) -> list[ProcessSpec]:
         specs.append(
             ProcessSpec(
                 name=name,
-                command=[sys.executable, "-m", "careledger_apps", *kind],
+                command=[sys.executable, "-m", "careledger_apps", *kind, "--host", org.host],
                 env={**base_env(), "CARELEDGER_STATE": str(state), "PYTHONUNBUFFERED": "1"},
                 ports=[org.app_port],
-                health_url=f"https://{c.host}:{org.app_port}/login",
+                health_url=f"https://{org.host}:{org.app_port}/login",
                 ca_file=crypto.org_paths(state, org).ca_cert,
+                host=org.host,
             )
         )
     authority = c.authority
+    if authority not in orgs:
+        return specs
     models = ["--models", str(REPO_ROOT / "models" / "artifacts")]
-    for name, port in (("research", authority.research_port), ("auditor", authority.audit_port)):
+    apps = (("research", authority.research_port), ("auditor", authority.audit_port))
+    for name, port in apps if every_org else apps[1:]:
         if port:  # served with the authority's app TLS identity, like the portal
             specs.append(
                 ProcessSpec(
                     name=f"{name}-app",
-                    command=[sys.executable, "-m", "careledger_apps", name, "--port", str(port), *models],
+                    command=[
+                        sys.executable,
+                        "-m",
+                        "careledger_apps",
+                        name,
+                        "--port",
+                        str(port),
+                        "--host",
+                        authority.host,
+                        *models,
+                    ],
                     env={**base_env(), "CARELEDGER_STATE": str(state), "PYTHONUNBUFFERED": "1"},
                     ports=[port],
-                    health_url=f"https://{c.host}:{port}/login",
+                    health_url=f"https://{authority.host}:{port}/login",
                     ca_file=crypto.org_paths(state, authority).ca_cert,
+                    host=authority.host,
                 )
             )
     return specs

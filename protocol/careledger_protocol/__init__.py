@@ -43,6 +43,7 @@ from .documents import (
     InferencesRecorded,
     InferenceTrace,
     Justification,
+    KeyRecovery,
     LiveMetrics,
     LivePerformance,
     Member,
@@ -75,7 +76,7 @@ from .ids import (
     member_org,
     qualify,
 )
-from .keys import jwk_thumbprint
+from .keys import COMPROMISE_REASONS, PROOFING_METHODS, jwk_thumbprint
 from .provenance import METRIC_TOLERANCE, CohortLeaf, merkle_root, metric_mismatches, sha256_of_json
 from .proxies import PROXY_RIGHT_NEEDS, PROXY_RIGHTS, PROXY_ROLE, ProxyRight
 from .vocabulary import (
@@ -94,6 +95,7 @@ from .vocabulary import (
 
 __all__ = [
     "BREAK_THE_GLASS_PURPOSE_OF_USE",
+    "COMPROMISE_REASONS",
     "CONFLICT",
     "EVENT_NAMES",
     "FABRIC_CA_ATTRIBUTES_OID",
@@ -111,6 +113,7 @@ __all__ = [
     "ORG_MEMBER_PREFIX",
     "PERSON_ROLES",
     "PRIVATE_COLLECTION",
+    "PROOFING_METHODS",
     "PROXY_RIGHTS",
     "PROXY_RIGHT_NEEDS",
     "PROXY_ROLE",
@@ -148,6 +151,7 @@ __all__ = [
     "InferenceTrace",
     "InferencesRecorded",
     "Justification",
+    "KeyRecovery",
     "LiveMetrics",
     "LivePerformance",
     "Member",

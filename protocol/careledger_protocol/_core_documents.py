@@ -33,6 +33,15 @@ class Caller(TypedDict):
     registered: bool
 
 
+class CompromisedKey(TypedDict):
+    """A key of a member that was lost or left (ReportKeyCompromised, OpenKeyRecovery): never wrapped for again."""
+
+    kid: str  # the key's RFC 7638 thumbprint
+    since: str
+    by: str  # who reported it: the member, or its organization's admin
+    reason: str  # careledger_protocol.COMPROMISE_REASONS, or "recovery"
+
+
 class Member(TypedDict):
     id: str
     org: str
@@ -40,6 +49,52 @@ class Member(TypedDict):
     public_key: PublicJwk
     updated_at: str
     updated_by: NotRequired[str]  # absent on members not changed since layout 1 (before it was kept)
+    compromised_keys: NotRequired[list[CompromisedKey]]  # absent: none ever was
+
+
+class CustodianRewrap(TypedDict):
+    """One custodian's share of a key recovery: entries of its records to re-wrap, and those it did."""
+
+    to_rewrap: int
+    rewrapped: int
+
+
+class KeyRecovery(TypedDict):
+    """A member's key recovery: opened by its organization's admin after identity proofing, pinned to the new
+    enrollment's certificate; the member registers the new key from it; the custodians re-wrap."""
+
+    member_id: str
+    org: str
+    status: Literal["awaiting-key", "rewrapping", "completed"]
+    opened_by: str
+    opened_at: str
+    open_tx_id: str
+    proofing: str  # careledger_protocol.PROOFING_METHODS
+    certificate_sha256: str  # SHA-256 of the new enrollment's certificate (DER): the only one that registers the key
+    compromised_kid: str  # the key it replaces, marked compromised when opened
+    new_kid: NotRequired[str]  # the rest once the new key is registered
+    key_registered_at: NotRequired[str]
+    custodians: NotRequired[dict[str, CustodianRewrap]]  # by custodian MSP
+    completed_at: NotRequired[str]
+
+
+class RecoveryKeyToRewrap(TypedDict):
+    """For a custodian's system: its organization's wrapped key of one record, to re-wrap for the new key."""
+
+    record_id: str
+    version: int
+    patient_id: str
+    sealed_for: str
+    recipient: str  # org:<custodian MSP>
+    wrapped_key: WrappedKey
+
+
+class RecoveryKeysToRewrap(TypedDict):
+    member_id: str
+    custodian: str
+    public_key: PublicJwk  # the member's new key
+    keys: list[RecoveryKeyToRewrap]  # at most 500; ask again after re-wrapping them
+    remaining: int  # entries of this custodian still to re-wrap, these included
 
 
 class Recipient(TypedDict):

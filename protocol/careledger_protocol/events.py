@@ -10,6 +10,10 @@ class Event(StrEnum):
     MEMBER_KEY_UPDATED = "MemberKeyUpdated"
     MEMBER_KEY_RESET = "MemberKeyReset"
     ORGANIZATION_KEY_REGISTERED = "OrganizationKeyRegistered"
+    MEMBER_KEY_COMPROMISED = "MemberKeyCompromised"  # a member's key was lost or left: nothing is wrapped for it again
+    KEY_RECOVERY_OPENED = "KeyRecoveryOpened"  # an org admin, after identity proofing, opened a member's key recovery
+    MEMBER_KEY_RECOVERED = "MemberKeyRecovered"  # the re-enrolled member registered its new key
+    MEMBER_KEYS_REWRAPPED = "MemberKeysRewrapped"  # a custodian re-wrapped record keys for a recovered member's new key
     RECORD_CREATED = "RecordCreated"
     RECORD_VERSION_ADDED = "RecordVersionAdded"
     RECORD_ERASED = "RecordErased"

@@ -21,3 +21,9 @@ def jwk_thumbprint(jwk: Mapping[str, object]) -> str:
     required = {name: jwk[name] for name in EC_THUMBPRINT_MEMBERS}
     digest = hashlib.sha256(json.dumps(required, separators=(",", ":"), sort_keys=True).encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+# Why a member's key is reported compromised (ReportKeyCompromised); a recovery marks the old key "recovery".
+COMPROMISE_REASONS = ("lost-device", "stolen-device", "left-organization", "key-exposed")
+# How an organization's admin proved the identity of a member whose key it recovers (OpenKeyRecovery).
+PROOFING_METHODS = ("in-person", "video-call", "trusted-referee")

@@ -6,21 +6,44 @@ the conversation is careledger.store.StoreClient.
 """
 
 from ._auth import AuthError, Requester, verify_request
-from ._blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore, S3BlobStore
+from ._blobs import (
+    BlobCorrupt,
+    BlobError,
+    BlobNotFound,
+    BlobStore,
+    BlobUnavailable,
+    FileBlobStore,
+    S3BlobStore,
+    check_address,
+)
 from ._nonces import NonceCache, NonceCacheFull
+from ._places import PlaceSpec, open_blobs
+from ._replicas import ReplicatedBlobStore, ReplicaWriteFailed
+from ._scrub import Finding, Problem, ScrubReport, scrub
 from ._server import StoreApp, StoreConfig
 
 __all__ = [
     "AuthError",
+    "BlobCorrupt",
     "BlobError",
     "BlobNotFound",
     "BlobStore",
+    "BlobUnavailable",
     "FileBlobStore",
+    "Finding",
     "NonceCache",
     "NonceCacheFull",
+    "PlaceSpec",
+    "Problem",
+    "ReplicaWriteFailed",
+    "ReplicatedBlobStore",
     "Requester",
     "S3BlobStore",
+    "ScrubReport",
     "StoreApp",
     "StoreConfig",
+    "check_address",
+    "open_blobs",
+    "scrub",
     "verify_request",
 ]

@@ -4,6 +4,10 @@
 --profile FILE       connection profile of that org; --identity LABEL: its wallet identity for ledger queries
 --data DIR           where blobs are kept, or s3://bucket/prefix/ for an S3-compatible bucket
 --s3-endpoint URL    the S3 endpoint (MinIO, Ceph, ...); AWS when omitted
+--replica PLACE      keep every blob in a second place too (a folder or s3://bucket/prefix/): an upload is
+                     acknowledged once both hold it; a read the primary fails is served from the replica,
+                     which repairs the primary (see _replicas.py)
+--replica-endpoint URL  the S3 endpoint of the replica (default: --s3-endpoint)
 --listen HOST:PORT   --tls-cert FILE  --tls-key FILE
 --trust MSP=CA.pem   (repeat) the CA certificate of every consortium organization
 --crl MSP=CRL.pem    (repeat) where each organization's CA CRL is kept; re-read every 30 s, a missing
@@ -22,8 +26,9 @@ from pathlib import Path
 from careledger.connection import connect
 from cryptography import x509
 
-from ._blobs import FileBlobStore, S3BlobStore
+from ._blobs import BlobError
 from ._crl import CrlFiles
+from ._places import PlaceSpec, open_blobs
 from ._serve import ServeOptions, StoreServer, WSGIApp
 from ._server import StoreApp, StoreConfig
 
@@ -47,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identity", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--s3-endpoint")
+    parser.add_argument("--replica")
+    parser.add_argument("--replica-endpoint")
     parser.add_argument("--listen", required=True)
     parser.add_argument("--tls-cert", type=Path, required=True)
     parser.add_argument("--tls-key", type=Path, required=True)
@@ -65,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     for msp, path in _pairs(parser, "--trust", args.trust):
         trusted.setdefault(msp, []).extend(x509.load_pem_x509_certificates(path.read_bytes()))
     crl_files = dict(_pairs(parser, "--crl", args.crl))
+    primary = PlaceSpec(args.data, args.s3_endpoint)
+    replica = PlaceSpec(args.replica, args.replica_endpoint or args.s3_endpoint) if args.replica else None
+    try:  # a missing bucket or an unreachable endpoint stops the store before it serves anyone
+        open_blobs(primary, replica, check=True)
+    except BlobError as exc:
+        log.error("record store of %s not started: %s", args.org_msp, exc)
+        return 2
     if unknown := sorted(set(crl_files) - set(trusted)):
         parser.error(f"--crl for {', '.join(unknown)}: give its CA with --trust too")
 
@@ -72,12 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         # In the worker process, after gunicorn forked it: the gRPC channel and the S3 client are its own.
         gateway = connect(args.profile, args.identity)
         contract = gateway.network(args.channel).contract(args.chaincode)
-        blobs: FileBlobStore | S3BlobStore
-        if args.data.startswith("s3://"):
-            bucket, _, prefix = args.data[len("s3://") :].partition("/")
-            blobs = S3BlobStore(bucket, prefix, endpoint_url=args.s3_endpoint)
-        else:
-            blobs = FileBlobStore(Path(args.data))
+        blobs = open_blobs(primary, replica)
         swept = blobs.sweep_incomplete()
         config = StoreConfig(
             org_msp=args.org_msp,
@@ -86,7 +95,13 @@ def main(argv: list[str] | None = None) -> int:
             evaluate=lambda fn, fn_args: contract.evaluate_transaction(fn, *fn_args),
             revoked=CrlFiles(crl_files, trusted),
         )
-        log.info("record store of %s on https://%s (removed %d incomplete uploads)", args.org_msp, args.listen, swept)
+        log.info(
+            "record store of %s on https://%s, blobs in %s (removed %d incomplete uploads)",
+            args.org_msp,
+            args.listen,
+            blobs,
+            swept,
+        )
         return StoreApp(config), gateway.close
 
     options = ServeOptions(

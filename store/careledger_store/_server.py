@@ -34,7 +34,7 @@ from careledger_protocol import UNKNOWN_ACCESS
 from cryptography import x509
 
 from ._auth import AuthError, Requester, verify_request
-from ._blobs import BlobError, BlobNotFound, BlobStore, check_address
+from ._blobs import BlobError, BlobNotFound, BlobStore, BlobUnavailable, check_address
 from ._crl import RevokedSerials, no_revocations
 from ._guard import CURRENT, GUARD
 from ._nonces import NonceCache, NonceCacheFull
@@ -252,6 +252,9 @@ class StoreApp:
         body = self._read_body(req, who)
         try:
             stored = self.config.blobs.put(body)
+        except BlobUnavailable as exc:  # a place (the replica, a bucket) could not keep it: nothing acknowledged
+            log.error("upload for record %s not stored: %s", record_id, exc)
+            raise Refusal(503, "UNAVAILABLE", "the record store could not keep the blob; retry") from None
         except BlobError as exc:
             raise Refusal(400, "INVALID_ARGUMENT", str(exc)) from None
         return 201, _json({"address": stored, "size": length}), "application/json"
@@ -273,6 +276,9 @@ class StoreApp:
             blob = self.config.blobs.get(address)
         except BlobNotFound as exc:
             raise Refusal(404, "NOT_FOUND", str(exc)) from None
+        except BlobUnavailable as exc:
+            log.error("read for record %s failed: %s", record_id, exc)
+            raise Refusal(503, "UNAVAILABLE", "the record store could not read the blob; retry") from None
         except BlobError as exc:
             raise Refusal(400, "INVALID_ARGUMENT", str(exc)) from None
         return 200, [blob], "application/octet-stream"
@@ -335,7 +341,12 @@ class StoreApp:
         history = self._ledger("GetRecordHistory", record_id)
         if not any((h.get("value") or {}).get("ciphertext_sha256") == address for h in history):
             raise Refusal(403, "NOT_AUTHORIZED", "that blob never belonged to this record")
-        return 200, _json({"deleted": self.config.blobs.delete(address)}), "application/json"
+        try:
+            deleted = self.config.blobs.delete(address)
+        except BlobUnavailable as exc:  # every place must lose it: an erasure half done is retried whole
+            log.error("delete for record %s not done: %s", record_id, exc)
+            raise Refusal(503, "UNAVAILABLE", "the record store could not delete the blob everywhere; retry") from None
+        return 200, _json({"deleted": deleted}), "application/json"
 
 
 def _record_id(req: _Request) -> str:

@@ -15,10 +15,12 @@ from .authorization_scene import (
     current_org_key,
     emergency_on_spare,
     grant_doc,
+    jwe,
     model_doc,
     new_record,
     page_of,
     policy_for_scene,
+    q,
     verify_scene_access,
 )
 
@@ -38,6 +40,22 @@ def outcome_of(value: int) -> Arguments:
 def _verifications(s: Scene) -> list[Any]:
     """ListModelVerifications of the scene's model: its first page."""
     return [s.model, "2.0.0", "10", ""]
+
+
+def _recovery_of(user: str) -> Arguments:
+    """OpenKeyRecovery of a user's key, naming some certificate (the refusals come before it is looked at)."""
+    return lambda s: [{"member_id": q(user), "proofing": "in-person", "certificate_sha256": "0" * 64}]
+
+
+def _rewrap_of(user: str) -> Arguments:
+    """RewrapRecoveredKeys of the scene's record for a user; the wrapped key travels as transient data."""
+    return lambda s: [
+        {
+            "member_id": q(user),
+            "records": [{"record_id": s.record, "version": 1}],
+            "wrapped_keys": {s.record: jwe("rewrapped")},
+        }
+    ]
 
 
 # (case id, user, function, arguments from the scene, write?, allowed?)
@@ -142,5 +160,22 @@ CASES: list[Case] = [
     ("org-key/admin", "h2-admin", "RegisterOrganizationKey", lambda s: [current_org_key(H2, s)], True, True),
     ("org-key/clinician", "h2-clinician-1", "RegisterOrganizationKey",
      lambda s: [json.dumps(ECKey.generate_key("P-256").as_dict(private=False))], True, False),
+    # compromised keys and key recovery: refusals only (an allowed case would compromise a key the scene uses)
+    ("key-compromised/other-org-admin", "h2-admin", "ReportKeyCompromised",
+     lambda s: [{"member_id": q("h1-clinician-1"), "reason": "left-organization"}], True, False),
+    ("key-compromised/colleague", "h1-clinician-1", "ReportKeyCompromised",
+     lambda s: [{"member_id": q("h1-researcher-1"), "reason": "lost-device"}], True, False),
+    ("key-recovery/other-org-admin", "h2-admin", "OpenKeyRecovery", _recovery_of("h1-patient-1"), True, False),
+    ("key-recovery/patient-self", "h1-patient-1", "OpenKeyRecovery", _recovery_of("h1-patient-1"), True, False),
+    ("key-recovery/clinician", "h1-clinician-1", "OpenKeyRecovery", _recovery_of("h1-patient-1"), True, False),
+    ("get-key-recovery/other-patient", "h1-patient-2", "GetKeyRecovery", lambda s: [q("h1-patient-1")], False,
+     False),
+    ("get-key-recovery/other-org-admin", "h2-admin", "GetKeyRecovery", lambda s: [q("h1-patient-1")], False, False),
+    ("get-key-recovery/clinician", "h1-clinician-1", "GetKeyRecovery", lambda s: [q("h1-patient-1")], False, False),
+    ("rewrap-list/clinician", "h1-clinician-1", "GetRecoveryKeysToRewrap", lambda s: [q("h1-patient-1")], False,
+     False),
+    ("rewrap-list/patient", "h1-patient-1", "GetRecoveryKeysToRewrap", lambda s: [q("h1-patient-1")], False, False),
+    ("rewrap/clinician", "h1-clinician-1", "RewrapRecoveredKeys", _rewrap_of("h1-patient-1"), True, False),
+    ("rewrap/patient", "h1-patient-1", "RewrapRecoveredKeys", _rewrap_of("h1-patient-1"), True, False),
 ]
 # fmt: on

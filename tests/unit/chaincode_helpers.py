@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from dataclasses import dataclass
@@ -11,6 +12,10 @@ from careledger_chaincode.contracts import all_contracts
 from careledger_chaincode.runtime import ClientIdentity, Outcome, Router
 from careledger_chaincode.runtime.testing import MemoryLedger
 from careledger_protocol import EVENT_NAMES, sha256_of_json
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from .contract_declarations import CheckedLedger
 
@@ -48,12 +53,46 @@ def encode_transient(transient: dict[str, Any] | None) -> dict[str, bytes]:
     return out
 
 
+def jwe_for(kid: str, tag: str = "k") -> dict[str, Any]:
+    """A JWE (general JSON syntax) addressed to the key `kid`, as careledger.crypto.wrap_key addresses one."""
+    recipient = {"header": {"alg": "ECDH-ES+A256KW", "kid": kid}, "encrypted_key": f"ek-{tag}"}
+    return {"protected": "eyJ9", "recipients": [recipient], "iv": "iv", "ciphertext": "ct", "tag": "tg"}
+
+
+def other_jwk(n: int) -> str:
+    """Another EC public key (the contract never checks the point, only the JWK's form): a distinct thumbprint."""
+    return json.dumps({**json.loads(JWK), "x": f"{n:02d}" + json.loads(JWK)["x"][2:]})
+
+
+def enrollment_certificate(local_id: str) -> bytes:
+    """A self-signed certificate (PEM) standing for one enrollment of `local_id` at a CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, local_id)])
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def certificate_sha256(pem: bytes) -> str:
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+
+
 @dataclass
 class Actor:
     ledger: MemoryLedger
     local_id: str  # the member_id attribute of the certificate
     msp_id: str
     role: str
+    certificate_pem: bytes = b""  # which enrollment signs, where a test needs to tell them apart
 
     @property
     def id(self) -> str:
@@ -67,7 +106,7 @@ class Actor:
     @property
     def identity(self) -> ClientIdentity:
         attrs = {"role": self.role, "member_id": self.local_id, "hf.EnrollmentID": self.local_id}
-        return ClientIdentity(msp_id=self.msp_id, certificate_pem=b"", attributes=attrs)
+        return ClientIdentity(msp_id=self.msp_id, certificate_pem=self.certificate_pem, attributes=attrs)
 
     def call(self, function: str, *args: Any, transient: dict[str, Any] | None = None) -> Outcome:
         encoded = [a if isinstance(a, str) else json.dumps(a) for a in args]

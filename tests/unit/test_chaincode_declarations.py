@@ -28,10 +28,14 @@ from .chaincode_helpers import (
     Actor,
     World,
     approve,
+    certificate_sha256,
     digest,
+    enrollment_certificate,
     explanation,
     inference_transient,
     jwe,
+    jwe_for,
+    other_jwk,
     training_run,
 )
 from .contract_declarations import CheckedLedger, transactions
@@ -166,6 +170,20 @@ def _tour_proxies(w: World) -> None:
     w.alice.ok("RevokeProxy", w.alice.id, parent.id)
 
 
+def _tour_key_recovery(w: World) -> None:
+    """Alice lost her wallet: her hospital's admin recovers her key, Hospital1 re-wraps rec-1 for the new one;
+    the researcher left, and their key is reported compromised."""
+    new_alice = Actor(w.ledger, w.alice.local_id, H1, "patient", enrollment_certificate(w.alice.local_id))
+    pin = certificate_sha256(new_alice.certificate_pem)
+    w.h1_admin.ok("OpenKeyRecovery", {"member_id": w.alice.id, "proofing": "in-person", "certificate_sha256": pin})
+    new_kid = new_alice.ok("RegisterRecoveredKey", other_jwk(1))["new_kid"]
+    w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)
+    rewrap = {"member_id": w.alice.id, "records": [{"record_id": "rec-1", "version": 1}]}
+    w.h1_admin.ok("RewrapRecoveredKeys", rewrap, transient={"wrapped_keys": {"rec-1": jwe_for(new_kid)}})
+    new_alice.ok("GetKeyRecovery", w.alice.id)
+    w.h1_admin.ok("ReportKeyCompromised", {"member_id": w.researcher.id, "reason": "left-organization"})
+
+
 def _tour_diagnostics(w: World) -> None:
     for function, *args in (
         ("Put", "k1", "v"),
@@ -192,6 +210,7 @@ def test_every_function_answers_as_it_declares() -> None:
     _tour_proxies(w)
     w.alice.ok("RevokeConsent", grant["id"])
     w.alice.ok("EraseRecord", "rec-2")
+    _tour_key_recovery(w)
     w.h1_admin.ok("Migrate", "100", "")
     _tour_diagnostics(w)
     assert isinstance(w.ledger, CheckedLedger)

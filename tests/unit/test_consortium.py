@@ -25,8 +25,9 @@ def test_default_consortium_has_three_orgs_and_three_orderers(doc: dict[str, Any
 def test_every_port_is_distinct(doc: dict[str, Any]) -> None:
     c = parse(doc)
     ports = c.all_ports()
-    # CAs, orderers, per org: cc server + peer; 2 stores; 5 apps (2 hospital apps, portal, researcher, auditor)
-    expected = 2 * 4 + 3 * 3 + 3 * (1 + 3) + 2 + 5
+    # CAs, orderers, per org: cc server + peer; 2 stores and their 2 replica servers; 5 apps (2 hospital apps,
+    # portal, researcher, auditor)
+    expected = 2 * 4 + 3 * 3 + 3 * (1 + 3) + 2 + 2 + 5
     assert len(ports) == expected
 
 

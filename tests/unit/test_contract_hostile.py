@@ -239,6 +239,8 @@ def test_read_only_functions_are_marked() -> None:
         "GetModelPerformance",
         "ListProxiesOfPatient",
         "ListPatientsIActFor",
+        "GetKeyRecovery",
+        "GetRecoveryKeysToRewrap",
     }
 
 

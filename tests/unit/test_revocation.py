@@ -103,3 +103,24 @@ def test_a_newer_crl_of_the_same_ca_replaces_the_older_and_others_are_kept() -> 
 def test_bad_input_is_refused_with_the_reason(msp_id: str, crl: bytes, message: str) -> None:
     with pytest.raises(RevocationError, match=message):
         msp_revocation_update(_config(), "careledger", msp_id, crl)
+
+
+def test_an_organization_that_also_orders_gets_the_crl_in_both_of_its_definitions() -> None:
+    """Under BFT a hospital is in the Orderer section too; Fabric refuses two different versions of one MSP."""
+    config = _config()
+    orderer = config.channel_group.groups["Orderer"]
+    orderer.version = 7
+    orderer.groups["Hospital1"].CopyFrom(config.channel_group.groups["Application"].groups["Hospital1"])
+    orderer.groups["Hospital1"].version = 4
+    crl = _crl(7)
+    update = _update(msp_revocation_update(config, "careledger", "Hospital1MSP", crl))
+    for section, version in (("Application", 3), ("Orderer", 7)):
+        assert update.read_set.groups[section].version == version
+        written = update.write_set.groups[section].groups["Hospital1"].values["MSP"]
+        assert written.version == 6
+        fabric_msp = msp_config_pb2.FabricMSPConfig.FromString(
+            msp_config_pb2.MSPConfig.FromString(written.value).config
+        )
+        assert fabric_msp.revocation_list == [crl]
+    assert update.write_set.groups["Orderer"].groups["Hospital1"].version == 4
+    assert "Hospital2" not in update.write_set.groups["Orderer"].groups

@@ -16,11 +16,12 @@ import ssl
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from careledger._signing import SigningIdentity
+from careledger_store import PlaceSpec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -97,7 +98,9 @@ class CA:
 class StoreProcess:
     """The store, served by gunicorn in a subprocess, with a fake ledger read from `ledger.json`."""
 
-    def __init__(self, root: Path, cas: list[CA], org_msp: str = "Hospital1MSP", **options: Any) -> None:
+    def __init__(
+        self, root: Path, cas: list[CA], org_msp: str = "Hospital1MSP", replica: PlaceSpec | None = None, **options: Any
+    ) -> None:
         self.root, self.port = root, free_port()
         self.cert, key = write_tls_pair(root, "tls")
         self.ledger_file, self.log_file = root / "ledger.json", root / "store.log"
@@ -113,6 +116,7 @@ class StoreProcess:
             "trust": {ca.msp_id: str(root / f"{ca.msp_id}.ca.pem") for ca in cas},
             "crl": {msp: str(path) for msp, path in self.crl_files.items()},
             "blobs": str(root / "blobs"),
+            "replica": asdict(replica) if replica else None,  # a second place for every blob
             "ledger": str(self.ledger_file),
             "options": options,
         }
@@ -208,8 +212,8 @@ def fake_evaluate(ledger_file: Path) -> Any:
 def serve(config_path: Path) -> None:
     import logging
 
-    from careledger_store._blobs import FileBlobStore
     from careledger_store._crl import CrlFiles
+    from careledger_store._places import open_blobs
     from careledger_store._serve import ServeOptions, StoreServer
     from careledger_store._server import StoreApp, StoreConfig
 
@@ -220,10 +224,12 @@ def serve(config_path: Path) -> None:
     options = dict(config["options"])
     crl_refresh = options.pop("crl_refresh", 0.2)
 
+    replica = PlaceSpec(**config["replica"]) if config.get("replica") else None
+
     def build() -> Any:
         store = StoreConfig(
             org_msp=config["org_msp"],
-            blobs=FileBlobStore(Path(config["blobs"])),
+            blobs=open_blobs(PlaceSpec(config["blobs"]), replica),
             trusted_cas=trusted,
             evaluate=fake_evaluate(Path(config["ledger"])),
             revoked=CrlFiles(crls, trusted, interval=crl_refresh),

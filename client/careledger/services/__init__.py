@@ -14,17 +14,19 @@ from ._access import AccessFlows
 from ._consent import ConsentFlows
 from ._core import OpenedRecord, Refused, SealedRecord, SessionCore, endorsers_disagreed, unwrap_record_key
 from ._emergencies import EmergencyFlows, EmergencyOpening
+from ._key_recovery import KeyRecoveryFlows
 from ._models import ModelFlows
 from ._proxies import ProxyFlows
 from ._records import RecordFlows, open_sealed
 from ._requests import RequestFlows
 
 
-class Session(RequestFlows, EmergencyFlows, ProxyFlows, ModelFlows):
+class Session(RequestFlows, EmergencyFlows, ProxyFlows, ModelFlows, KeyRecoveryFlows):
     """A member's session: the core (connection, identity, members, stores) and every flow: access and
     audit (AccessFlows), records (RecordFlows), consent (ConsentFlows) and its requests (RequestFlows),
     emergencies across hospitals and their review (EmergencyFlows), proxies (ProxyFlows), models
-    (ModelFlows). Each returns the typed document the ledger answers with (careledger_protocol.documents)."""
+    (ModelFlows), compromised keys and key recovery (KeyRecoveryFlows). Each returns the typed document the
+    ledger answers with (careledger_protocol.documents)."""
 
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "ConsentFlows",
     "EmergencyFlows",
     "EmergencyOpening",
+    "KeyRecoveryFlows",
     "ModelFlows",
     "OpenedRecord",
     "ProxyFlows",

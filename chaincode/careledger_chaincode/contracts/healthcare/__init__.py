@@ -8,6 +8,7 @@ from .break_glass import BreakGlassMixin
 from .consent import ConsentMixin
 from .emergencies import EmergenciesMixin
 from .inferences import InferencesMixin
+from .key_recovery import KeyRecoveryMixin
 from .members import MembersMixin
 from .migration import MigrationMixin
 from .models import ModelsMixin
@@ -22,6 +23,7 @@ from .use_log import UseLogMixin
 
 class HealthcareContract(
     MembersMixin,
+    KeyRecoveryMixin,
     RecordsMixin,
     ConsentMixin,
     AccessMixin,

@@ -22,6 +22,7 @@ from careledger_protocol import (
     ledger_member_id,
     member_org,
 )
+from cryptography.hazmat.primitives import hashes
 
 from ...runtime import Context
 from ._refusals import denied, invalid, precondition
@@ -97,6 +98,16 @@ def caller(ctx: Context) -> Caller:
     if not LOCAL_ID.match(local):
         raise denied("the caller's certificate has no valid member_id attribute (letters, digits, '.', '_', '-')")
     return Caller(msp_id=identity.msp_id, role=role, member_id=ledger_member_id(local, identity.msp_id), ctx=ctx)
+
+
+def certificate_sha256(ctx: Context) -> str:
+    """SHA-256 (hex) of the caller's certificate in DER, as `openssl x509 -fingerprint -sha256` shows it: which
+    enrollment of a member signs (all of them carry the same member id). "" when the creator carries no readable
+    certificate, which then matches nothing."""
+    try:
+        return ctx.stub.identity.certificate.fingerprint(hashes.SHA256()).hex()
+    except ValueError:
+        return ""
 
 
 def require_role(who: Caller, *roles: str) -> None:

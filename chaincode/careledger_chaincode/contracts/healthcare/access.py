@@ -33,12 +33,14 @@ from ...runtime import ChaincodeError, Context, transaction
 from . import _schemas as schema
 from ._arguments import MAX_BATCH, Shape, enum, json_object, object_id, refuse_in_arguments, tx_id
 from ._caller import Caller, caller, member_id, require_role
+from ._compromised import release_refusal as key_release_refusal
 from ._emergency_index import index_emergency
+from ._key_entries import caller_entries
 from ._proxy import acts_for, may_act_for, proxy_refusal
 from ._refusals import denied, invalid, not_found
 from ._state import event, get_json, get_private, key, load, put_json, put_private
 from ._time import now, window_end
-from .members import member_key, require_registered_caller
+from .members import get_member, member_key, require_registered_caller
 from .policy import (
     consent_still_allows,
     decide,
@@ -47,7 +49,7 @@ from .policy import (
     release_refusal,
     valid_justification,
 )
-from .records import GRANT, RECORD, caller_entries, require_record
+from .records import GRANT, RECORD, require_record
 
 ACCESS = "access"
 # Named apart from the 3-keys-per-decision layout of earlier versions ("audit", "audit-p", "audit-r"), whose
@@ -279,7 +281,7 @@ class AccessMixin:
         decided = {d["record_id"]: d for d in access["decisions"]}
         records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in allowed])]
         pairs = caller_entries(ctx, who, allowed)
-        at = now(ctx)
+        at, member = now(ctx), get_member(ctx, who.member_id)
         keys: dict[str, Any] = {}
         for rid, record, (own, org) in zip(allowed, records, pairs, strict=True):
             refusal = release_refusal(access, record, decided[rid], at)
@@ -287,10 +289,8 @@ class AccessMixin:
                 keys[rid] = {"available": False, "reason": refusal}
                 continue
             entry, reason = key_to_release(who, access, record, own, org, at)
-            if entry is None:
-                keys[rid] = {"available": False, "reason": reason}
-                continue
-            keys[rid] = available_key(entry, record)
+            reason = key_release_refusal(member, entry) or reason  # still wrapped for a compromised key: not released
+            keys[rid] = available_key(entry, record) if entry and not reason else {"available": False, "reason": reason}
         return {"access_tx_id": access["tx_id"], "purpose": access["purpose"], "keys": keys}
 
     def _verdict(
@@ -305,7 +305,7 @@ class AccessMixin:
         if record["id"] not in access["allowed"] or decided is None:
             return {"granted": False, "reason": "that transaction did not grant this record"}
         at = now(ctx)
-        refusal = release_refusal(access, record, decided, at)
+        refusal = release_refusal(access, record, decided, at) or key_release_refusal(get_member(ctx, requester_id))
         if refusal:
             return {"granted": False, "reason": refusal}
         grant_id = access.get("consents", {}).get(record["id"])

@@ -23,25 +23,14 @@ from ...runtime import Context, transaction
 from . import _schemas as schema
 from ._arguments import MAX_BATCH, Shape, enum, json_object, object_id, refuse_in_arguments, slug
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, recipient_id, require_role
+from ._key_entries import grant_terms, new_entry, put_entry, release_holding, wkey_key, wrapped_keys
 from ._paging import index_page
 from ._proxy import acts_for, may_act_for
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import PRIVATE, event, get_json, key, key_history, load, put_json, summary
 from ._time import now, timestamp
 from .members import get_member, is_self, member_key, patient_or_auditor, require_registered_caller
-from .records import (
-    GRANT,
-    GRANT_BY_PATIENT,
-    GRANT_BY_PATIENT_CATEGORY,
-    PATIENT_RECORD,
-    RECORD,
-    grant_terms,
-    new_entry,
-    put_entry,
-    release_holding,
-    wkey_key,
-    wrapped_keys,
-)
+from .records import GRANT, GRANT_BY_PATIENT, GRANT_BY_PATIENT_CATEGORY, PATIENT_RECORD, RECORD
 
 GRANT_BY_GRANTEE = "grant-g"
 MAX_CATEGORIES = 50
@@ -131,7 +120,7 @@ class ConsentMixin:
             raise invalid("consent can be granted to clinicians, researchers or organizations, not to another patient")
 
         in_scope = self._records_in_scope(ctx, patient_id, record_ids, categories)
-        keys = wrapped_keys(ctx, {r["id"] for r in in_scope}, "grant")
+        keys = wrapped_keys(ctx, {r["id"] for r in in_scope}, "grant", recipient=grantee_id)
         grant_id = "g-" + ctx.stub.tx_id[:32]
         grant = {
             "id": grant_id,

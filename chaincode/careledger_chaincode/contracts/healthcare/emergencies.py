@@ -40,6 +40,8 @@ from ...runtime import ChaincodeError, Context, transaction
 from . import _schemas as schema
 from ._arguments import Shape, enum, json_object, jwe, refuse_in_arguments, tx_id
 from ._caller import Caller, caller, msp_id
+from ._compromised import refuse_wrapping
+from ._compromised import release_refusal as key_release_refusal
 from ._emergency_index import (
     AWAITING_RELEASE,
     EMERGENCY,
@@ -50,6 +52,7 @@ from ._emergency_index import (
     mark_released,
     mark_reviewed,
 )
+from ._key_entries import wkey_key
 from ._paging import index_page
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import (
@@ -68,7 +71,7 @@ from ._time import now, window_end
 from .access import ACCESS, available_key, salted_sha256, transient_reason, transient_salt
 from .members import get_member
 from .policy import is_custodian_staff, release_refusal
-from .records import RECORD, wkey_key
+from .records import RECORD
 
 RELEASE = "emergency-release"
 RELEASED_KEY = "emergency-key"  # private
@@ -190,6 +193,9 @@ class EmergenciesMixin:
         requester = get_member(ctx, access["requester"])
         if requester is None:
             raise precondition(f"{access['requester']} has no registered key to release to")
+        compromised = key_release_refusal(requester)
+        if compromised:
+            raise precondition(compromised)
         at = now(ctx)
         decided = {d["record_id"]: d for d in access["decisions"]}
         waiting = _awaiting(ctx, access, who.msp_id)
@@ -250,6 +256,7 @@ class EmergenciesMixin:
             if refusal:
                 raise precondition(f"{rid}: {refusal}")
             wrapped = jwe(given[rid], f"wrapped_keys[{rid}]")
+            refuse_wrapping(ctx, access["requester"], [wrapped])
             entry = {"record_id": rid, "recipient": access["requester"], "jwe": wrapped, "version": record["version"]}
             put_private(ctx, entry, RELEASED_KEY, access["tx_id"], rid)
             log = {"record_id": rid, "version": record["version"], "released_by": who.member_id, "time": at}
@@ -285,13 +292,13 @@ class EmergenciesMixin:
         access = _emergency(ctx, access_tx_id)
         if access["requester"] != who.member_id:
             raise denied("that access transaction was made by someone else")
-        at = now(ctx)
+        at, member = now(ctx), get_member(ctx, who.member_id)
         keys: dict[str, Any] = {}
         for decided in (d for d in access["decisions"] if d["decision"] == "allowed"):
             rid = decided["record_id"]
             record = get_json(ctx, RECORD, rid)
             entry = get_private(ctx, RELEASED_KEY, access["tx_id"], rid)
-            refusal = release_refusal(access, record, decided, at)
+            refusal = release_refusal(access, record, decided, at) or key_release_refusal(member, entry)
             if refusal or record is None or entry is None:
                 keys[rid] = {"available": False, "reason": refusal or NOT_RELEASED}
                 continue

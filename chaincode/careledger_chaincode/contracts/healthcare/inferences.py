@@ -24,6 +24,7 @@ from ...runtime import Context, transaction
 from . import _schemas as schema
 from ._arguments import MAX_BATCH, Shape, json_object, object_id, refuse_in_arguments, sha256_hex, text, tx_id
 from ._caller import Caller, caller
+from ._key_entries import wkey_key
 from ._paging import page_args
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import PRIVATE, canonical, event, get_json, key, load, put_json, put_private, transient_json
@@ -32,7 +33,7 @@ from .access import ACCESS, salted_sha256, transient_salt
 from .members import patient_or_auditor, registered_caller
 from .models import SEMANTIC_VERSION, require_model, semantic_version
 from .policy import entry_allows, terms_allow
-from .records import GRANT, INFERENCE, INFERENCE_BY_TX, RECORD, can_view_record, wkey_key
+from .records import GRANT, INFERENCE, INFERENCE_BY_TX, RECORD, can_view_record
 
 # (model_id, version, time, tx_id, n as 4 digits) -> who ran it: a model version's use log (GetModelUse), one key
 # per inference so that parallel batches never write the same key.

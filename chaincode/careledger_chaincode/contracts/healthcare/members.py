@@ -2,8 +2,10 @@
 
 A member is registered under its ledger id (`<member_id>@<MSP>`, see _caller), so only an identity of
 the organization that owns an id can register it. A member's key changes only through that member's
-own identity or, when a person has lost their key, through their organization's admin; every change is
-an event, and the member entry says who made the last change.
+own identity or, when a person has lost their key, through their organization's admin (the key recovery of
+key_recovery.py); every change is an event, and the member entry says who made the last change. A key once
+reported compromised (`compromised_keys`, _compromised) is never registered again, and while the current key
+is compromised only the recovery replaces it.
 """
 
 from __future__ import annotations
@@ -30,15 +32,17 @@ from ._caller import (
     ROLES,
     Caller,
     caller,
+    certificate_sha256,
     member_id,
     member_org,
     msp_id,
     recipient_id,
     require_role,
 )
+from ._compromised import compromised_kids, current_key_mark, refuse_key_change
 from ._paging import index_page
 from ._proxy import may_act_for
-from ._refusals import denied, invalid, not_found
+from ._refusals import denied, invalid, not_found, precondition
 from ._state import event, get_json, key, key_history, put_json
 from ._time import now
 
@@ -112,6 +116,41 @@ def registered_caller(ctx: Context, *roles: str) -> Caller:
     return who
 
 
+def refuse_while_compromised(member: dict[str, Any]) -> None:
+    """A member whose current key is compromised gets a new one only through its recovery: whoever holds the lost
+    wallet holds the member's identity too until its certificate is revoked, and must not choose the key."""
+    mark = current_key_mark(member)
+    if mark is not None:
+        raise precondition(
+            f"the key of {member['id']} was reported compromised on {mark['since']}: only the key recovery its "
+            "organization's admin opens (OpenKeyRecovery, then RegisterRecoveredKey) replaces it"
+        )
+
+
+def store_member(
+    ctx: Context, existing: dict[str, Any], jwk: dict[str, Any], by: Caller, event_name: Event
+) -> dict[str, Any]:
+    """Write a member (id, org, role from `existing`) with the key `jwk`, keeping its compromised keys, and the
+    event `event_name`. A compromised key is refused (FAILED_PRECONDITION)."""
+    mid, org, role = existing["id"], existing["org"], existing["role"]
+    if jwk["kid"] in compromised_kids(existing):
+        raise precondition(f"the key {jwk['kid']} of {mid} was reported compromised: register a new key")
+    member = {
+        "id": mid,
+        "org": org,
+        "role": role,
+        "public_key": jwk,
+        "updated_at": now(ctx),
+        "updated_by": by.member_id,
+    }
+    if existing.get("compromised_keys"):
+        member["compromised_keys"] = existing["compromised_keys"]
+    put_json(ctx, member, MEMBER, mid)
+    ctx.stub.put_state(ctx.stub.create_composite_key(MEMBER_BY_ORG, [org, role, mid]), b"\x00")
+    event(ctx, event_name, {"member_id": mid, "org": org, "role": role, "by": by.member_id})
+    return member
+
+
 def patient_or_auditor(ctx: Context, patient_id: str, listing: str) -> Caller:
     """The caller, when it is the (registered) patient, their proxy with the view right, or an auditor of the
     health authority."""
@@ -141,7 +180,8 @@ class MembersMixin:
             raise ChaincodeError(
                 CONFLICT, f"{who.member_id} is already registered; use UpdateMemberKey to change the key"
             )
-        return self._store_member(ctx, who.member_id, who.msp_id, who.role, jwk, who, Event.MEMBER_REGISTERED)
+        new = {"id": who.member_id, "org": who.msp_id, "role": who.role}
+        return store_member(ctx, new, jwk, who, Event.MEMBER_REGISTERED)
 
     @transaction(
         "UpdateMemberKey",
@@ -157,9 +197,9 @@ class MembersMixin:
         existing = get_member(ctx, who.member_id)
         if existing is None:
             raise not_found(f"{who.member_id} is not registered: call RegisterMember first")
-        return self._store_member(
-            ctx, who.member_id, who.msp_id, existing["role"], public_jwk(public_key), who, Event.MEMBER_KEY_UPDATED
-        )
+        refuse_while_compromised(existing)
+        refuse_key_change(ctx, existing, certificate_sha256(ctx))
+        return store_member(ctx, existing, public_jwk(public_key), who, Event.MEMBER_KEY_UPDATED)
 
     @transaction(
         "ResetMemberKey",
@@ -176,9 +216,8 @@ class MembersMixin:
         if member_org(target) != who.msp_id:
             raise denied(f"only an admin of {member_org(target)} may reset the key of {target}")
         existing = require_member(ctx, target)
-        return self._store_member(
-            ctx, target, who.msp_id, existing["role"], public_jwk(public_key), who, Event.MEMBER_KEY_RESET
-        )
+        refuse_while_compromised(existing)
+        return store_member(ctx, existing, public_jwk(public_key), who, Event.MEMBER_KEY_RESET)
 
     @transaction(
         "RegisterOrganizationKey",
@@ -193,23 +232,8 @@ class MembersMixin:
         require_role(who, "admin")
         jwk = public_jwk(public_key)
         org_id = ORG_MEMBER_PREFIX + who.msp_id
-        return self._store_member(ctx, org_id, who.msp_id, "organization", jwk, who, Event.ORGANIZATION_KEY_REGISTERED)
-
-    def _store_member(
-        self, ctx: Context, mid: str, org: str, role: str, jwk: dict[str, Any], by: Caller, event_name: Event
-    ) -> dict[str, Any]:
-        member = {
-            "id": mid,
-            "org": org,
-            "role": role,
-            "public_key": jwk,
-            "updated_at": now(ctx),
-            "updated_by": by.member_id,
-        }
-        put_json(ctx, member, MEMBER, mid)
-        ctx.stub.put_state(ctx.stub.create_composite_key(MEMBER_BY_ORG, [org, role, mid]), b"\x00")
-        event(ctx, event_name, {"member_id": mid, "org": org, "role": role, "by": by.member_id})
-        return member
+        existing = get_member(ctx, org_id) or {"id": org_id, "org": who.msp_id, "role": "organization"}
+        return store_member(ctx, existing, jwk, who, Event.ORGANIZATION_KEY_REGISTERED)
 
     @transaction("WhoAmI", read_only=True, returns=documents.Caller, refusals=(NOT_AUTHORIZED,))
     def who_am_i(self, ctx: Context) -> dict[str, Any]:

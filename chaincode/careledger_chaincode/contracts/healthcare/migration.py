@@ -30,6 +30,7 @@ from careledger_protocol import INVALID_ARGUMENT, NOT_AUTHORIZED, documents, is_
 from ...runtime import Context, transaction
 from . import _schemas as schema
 from ._caller import ORG_MEMBER_PREFIX, caller, member_org, require_role
+from ._key_entries import KEY_HOLDER, WKEY
 from ._refusals import invalid
 from ._state import PRIVATE, canonical, get_json, key, load, put_json
 from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER
@@ -42,10 +43,8 @@ from .records import (
     GRANT_BY_PATIENT_CATEGORY,
     INFERENCE,
     INFERENCE_BY_TX,
-    KEY_HOLDER,
     PATIENT_RECORD,
     RECORD,
-    WKEY,
 )
 
 LAYOUT = "layout"  # ("layout",) -> {"version": <reached>, "kind": <index>, "after": <last key seen>}

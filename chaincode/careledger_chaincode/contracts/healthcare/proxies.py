@@ -33,13 +33,14 @@ from ...runtime import ChaincodeError, Context, transaction
 from . import _schemas as schema
 from ._arguments import Shape, enum, json_object, refuse_in_arguments
 from ._caller import Caller, caller, member_id
+from ._key_entries import new_entry, put_entry, release_holding, wrapped_keys
 from ._paging import page, page_args
 from ._proxy import PROXY, PROXY_BY_PROXY, get_proxy, is_the_patient, proxy_terms
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import event, get_json, key, load, put_json, summary
 from ._time import now, timestamp
 from .members import get_member, require_registered_caller
-from .records import PATIENT_RECORD, RECORD, new_entry, put_entry, release_holding, wrapped_keys
+from .records import PATIENT_RECORD, RECORD
 
 NEW_PROXY = schema.object_of(
     {
@@ -120,7 +121,7 @@ class ProxiesMixin:
         if existing is not None and existing["status"] == "active":
             raise ChaincodeError(CONFLICT, f"{proxy_id} is already a proxy of {patient_id}: revoke it first")
         keyed = _active_records(ctx, patient_id) if ProxyRight.VIEW in rights and who.role != "admin" else []
-        keys = wrapped_keys(ctx, set(keyed), "proxy")
+        keys = wrapped_keys(ctx, set(keyed), "proxy", recipient=proxy_id)
         relation = {
             "id": "px-" + ctx.stub.tx_id[:32],
             "patient_id": patient_id,

@@ -1,8 +1,6 @@
 """Records: metadata of encrypted FHIR resources held off the ledger, and the record key wrapped per recipient.
 
-A key entry (kind "wkey", per record and recipient) is private data: its wrapped key and why the
-recipient holds it (roles "patient"/"custodian"; grants with their terms, see policy). Blocks carry only
-its hash, and erasing the record or ending a grant purges it from every peer. Wrapped keys arrive as
+The record key is wrapped for each recipient in a private key entry (_key_entries); wrapped keys arrive as
 the transient field `wrapped_keys` ({recipient: JWE}), never as arguments.
 
 A record is registered on the ledger before its ciphertext is uploaded: the custodian's store accepts
@@ -27,25 +25,29 @@ from careledger_protocol import (
 
 from ...runtime import ChaincodeError, Context, transaction
 from . import _schemas as schema
-from ._arguments import Shape, enum, json_object, jwe, object_id, refuse_in_arguments, sha256_hex, slug, text
+from ._arguments import Shape, enum, json_object, object_id, refuse_in_arguments, sha256_hex, slug, text
 from ._caller import ORG_MEMBER_PREFIX, Caller, caller, member_id, require_role
+from ._compromised import compromised_members
+from ._key_entries import (
+    caller_entries,
+    grant_terms,
+    new_entry,
+    purge_entry,
+    put_entry,
+    wkey_entries,
+    wrapped_keys,
+)
 from ._paging import index_page
 from ._proxy import PROXY, may_act_for, proxy_refusal, proxy_terms, view_proxies
 from ._refusals import denied, invalid, precondition
-from ._state import PRIVATE, event, get_json, key, load, purge_private, put_json, put_private, summary, transient_json
+from ._state import event, get_json, key, load, purge_private, put_json, summary
 from ._time import now
 from .members import get_member, registered_caller, require_member
 from .monitoring import purge_oversight
-from .policy import Entry, current_entry, may_see_metadata, split_current
+from .policy import current_entry, may_see_metadata, split_current
 
 RECORD = "record"
 PATIENT_RECORD = "patient-record"
-WKEY = "wkey"
-# Public (record, grantee): who holds a private key entry by a grant. Fabric refuses writes in a transaction
-# that ran a range query over private data (its phantoms cannot be validated), so writers find entries
-# through this public index; it names nothing that the grants, which are public, do not name already.
-# The patient's and the custodian's entries are found from the record itself (every record has both).
-KEY_HOLDER = "wkey-holder"
 GRANT = "grant"
 GRANT_BY_PATIENT = "grant-p"
 # (patient, category, grant): only category grants can cover a record created later (record_ids
@@ -75,92 +77,6 @@ NEW_RECORD = schema.object_of(
 
 # what its events tell subscribers (careledger_protocol.Event)
 RECORD_EVENT_FIELDS = ("patient_id", "custodian", "category", "version", "status")
-
-
-# -- key entries (private) ------------------------------------------------------------------------------------
-def wkey_key(ctx: Context, record_id: str, recipient: str) -> str:
-    return key(ctx, WKEY, record_id, recipient)
-
-
-def role_holders(record: dict[str, Any]) -> tuple[str, str]:
-    """The recipients every record has: its patient and its custodian organization."""
-    return record["patient_id"], ORG_MEMBER_PREFIX + record["custodian"]
-
-
-def wkey_entries(ctx: Context, record: dict[str, Any]) -> dict[str, Entry]:
-    """Every recipient's entry for one record."""
-    rows = ctx.stub.get_state_by_partial_composite_key(KEY_HOLDER, [record["id"]])
-    holders = dict.fromkeys([*role_holders(record), *(ctx.stub.split_composite_key(k)[1][1] for k, _ in rows)])
-    raw = ctx.stub.get_states([wkey_key(ctx, record["id"], h) for h in holders], PRIVATE)
-    return {entry["recipient"]: entry for entry in (load(v) for v in raw if v)}
-
-
-def caller_entries(ctx: Context, who: Caller, record_ids: list[str]) -> list[tuple[Entry | None, Entry | None]]:
-    """The caller's own and its organization's entry for each record, in one read."""
-    raw = ctx.stub.get_states(
-        [k for r in record_ids for k in (wkey_key(ctx, r, who.member_id), wkey_key(ctx, r, who.org_member))], PRIVATE
-    )
-    entries = [load(e) if e else None for e in raw]
-    return [(entries[2 * n], entries[2 * n + 1]) for n in range(len(record_ids))]
-
-
-def put_entry(ctx: Context, entry: Entry, new: bool = False) -> None:
-    """Write a key entry; a new one held by a grant (not a role) is also indexed (KEY_HOLDER)."""
-    put_private(ctx, entry, WKEY, entry["record_id"], entry["recipient"])
-    if new and not entry["roles"]:
-        ctx.stub.put_state(key(ctx, KEY_HOLDER, entry["record_id"], entry["recipient"]), b"\x00")
-
-
-def purge_entry(ctx: Context, entry: Entry) -> None:
-    purge_private(ctx, wkey_key(ctx, entry["record_id"], entry["recipient"]))
-    if not entry["roles"]:
-        ctx.stub.del_state(key(ctx, KEY_HOLDER, entry["record_id"], entry["recipient"]))
-
-
-def release_holding(ctx: Context, holder: str, record_ids: list[str], holding_id: str) -> None:
-    """Take one grant or proxy relation (`holding_id`) off `holder`'s key entries of these records; an entry
-    nothing holds any more is purged from every peer. Records erased since have no entry left."""
-    for raw in ctx.stub.get_states([wkey_key(ctx, r, holder) for r in record_ids], PRIVATE):
-        if raw is None:
-            continue
-        entry = load(raw)
-        entry["grants"].pop(holding_id, None)
-        if entry["grants"] or entry["roles"]:
-            put_entry(ctx, entry)
-        else:
-            purge_entry(ctx, entry)
-
-
-def new_entry(record: dict[str, Any], recipient: str, wrapped: dict[str, Any]) -> Entry:
-    return {
-        "record_id": record["id"],
-        "recipient": recipient,
-        "jwe": wrapped,
-        "version": record["version"],
-        "roles": [],
-        "grants": {},
-    }
-
-
-def grant_terms(grant: dict[str, Any]) -> dict[str, Any]:
-    return {"purposes": grant["purposes"], "valid_from": grant["valid_from"], "valid_until": grant["valid_until"]}
-
-
-def wrapped_keys(ctx: Context, required: set[str], what: str) -> dict[str, dict[str, Any]]:
-    """The transient `wrapped_keys`, exactly for the entitled recipients: none missing, none extra."""
-    given = transient_json(ctx, "wrapped_keys", "the record key wrapped per recipient") or {}
-    if not isinstance(given, dict):
-        raise invalid("transient field 'wrapped_keys' must be a JSON object {recipient: JWE}")
-    missing = sorted(required - set(given))
-    if missing:
-        raise precondition(
-            f"{what}: wrapped keys are missing for {', '.join(missing)} (each is in scope or entitled; send them "
-            "in the transient field 'wrapped_keys')"
-        )
-    extra = sorted(set(given) - required)
-    if extra:
-        raise invalid(f"{what}: {', '.join(extra)} may not receive the record key (no role or active consent)")
-    return {r: jwe(given[r], f"{what}.wrapped_keys[{r}]") for r in sorted(given)}
 
 
 # -- records ---------------------------------------------------------------------------------------------------
@@ -247,8 +163,9 @@ class RecordsMixin:
             "created_by": who.member_id,
             **fields,
         }
-        grants = covering_grants(ctx, patient_id, category, at)
-        proxies = view_proxies(ctx, patient_id, at)
+        grants, proxies = _keyable(
+            ctx, covering_grants(ctx, patient_id, category, at), view_proxies(ctx, patient_id, at)
+        )
         entitled = {patient_id, custodian_key} | {g["grantee"] for g in grants} | {p["proxy_id"] for p in proxies}
         keys = wrapped_keys(ctx, entitled, "record")
         entries = {r: new_entry(record, r, keys[r]) for r in keys}
@@ -291,6 +208,9 @@ class RecordsMixin:
         at = now(ctx)
         entries = wkey_entries(ctx, record)
         current, ended = split_current(entries, at)
+        for holder in sorted(compromised_members(ctx, [r for r, e in current.items() if not e["roles"]])):
+            del current[holder]  # a grantee or proxy whose key is compromised gets no key for the new version
+            ended.append(holder)
         keys = wrapped_keys(ctx, set(current), "version")
         record.update(fields, version=record["version"] + 1, updated_at=at, sealed_for=record["patient_id"])
         for recipient, entry in current.items():
@@ -315,8 +235,10 @@ class RecordsMixin:
         require_role(who, "clinician")
         patient = require_member(ctx, member_id(patient_id, "patient_id"), "patient")
         at = now(ctx)
-        grantees = {g["grantee"] for g in covering_grants(ctx, patient_id, slug(category, "category"), at)}
-        proxies = {p["proxy_id"] for p in view_proxies(ctx, patient_id, at)}
+        grants, relations = _keyable(
+            ctx, covering_grants(ctx, patient_id, slug(category, "category"), at), view_proxies(ctx, patient_id, at)
+        )
+        grantees, proxies = {g["grantee"] for g in grants}, {p["proxy_id"] for p in relations}
         ids = sorted({patient["id"], ORG_MEMBER_PREFIX + who.msp_id} | grantees | proxies)
         return [_recipient(ctx, i) for i in ids]
 
@@ -335,8 +257,9 @@ class RecordsMixin:
         if not (is_custodian_clinician or is_record_patient(who, record)):
             raise denied("only the patient and the custodian's clinicians may list a record's recipients")
         at = now(ctx)
-        entries = wkey_entries(ctx, record)
-        return [_recipient(ctx, r) for r, e in sorted(entries.items()) if current_entry(e, at) is not None]
+        current = {r: e for r, e in wkey_entries(ctx, record).items() if current_entry(e, at) is not None}
+        cut = compromised_members(ctx, [r for r, e in current.items() if not e["roles"]])
+        return [_recipient(ctx, r) for r in sorted(current) if r not in cut]
 
     @transaction(
         "GetRecord",
@@ -406,6 +329,15 @@ class RecordsMixin:
         put_json(ctx, record, RECORD, record_id)
         event(ctx, Event.RECORD_ERASED, summary(record, RECORD_EVENT_FIELDS, id_as="record_id"))
         return record
+
+
+def _keyable(
+    ctx: Context, grants: list[dict[str, Any]], proxies: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The covering grants and view proxies a new record is keyed for: not those whose holder's key is
+    compromised (nothing is wrapped for it; the patient's care goes on without them)."""
+    cut = compromised_members(ctx, [g["grantee"] for g in grants] + [p["proxy_id"] for p in proxies])
+    return [g for g in grants if g["grantee"] not in cut], [p for p in proxies if p["proxy_id"] not in cut]
 
 
 def _recipient(ctx: Context, recipient: str) -> dict[str, Any]:

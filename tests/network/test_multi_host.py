@@ -1,0 +1,138 @@
+"""The consortium on separate hosts (issue 20): each organization in its own network namespace with its own
+address (tests/network/hosts.py), deployed only from its own bundle, each party running its own steps on
+its own host. Then the product's flows across them: a Hospital1 patient's record opened by a Hospital2
+clinician after consent (the ciphertext fetched from Hospital1's store at Hospital1's address), and the
+auditor's check of those transactions against the blocks. Prints the time from bundles to a ready network,
+lone submit p50 and trivial-write tx/s at 64 in flight across the hosts (numbers, never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+from careledger.ledger import BlockReader, verify_trail
+from careledger.services import OpenedRecord, Refused, Session
+from careledger_bench.workloads import Bench
+from careledger_network.consortium import DEFAULT_PATH
+
+from .hosts import Host, HostNetwork, why_unavailable
+from .resources import observation
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable())),
+]
+ORGS = ("ordererorg", "hospital1", "hospital2", "healthauthority")
+CLI = [sys.executable, "-m", "careledger_network.cli"]
+
+
+def _step(host: Host, *args: str, state: Path | None = None, timeout: float = 300.0) -> str:
+    env = "" if state is None else f"CARELEDGER_STATE={state}"
+    done = host.run(["env", *([env] if env else []), *CLI, *args], timeout=timeout)
+    assert done.returncode == 0, (
+        f"`{' '.join(args)}` on {host.name} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    )
+    return done.stdout
+
+
+def _on_each(hosts: dict[str, Host], names: tuple[str, ...], *args: str, bundles: Path) -> None:
+    """The same step, run by each of these parties on its own host at once."""
+    with ThreadPoolExecutor(len(names)) as pool:
+        for job in [pool.submit(_step, hosts[n], *args, "--bundle", str(bundles / n)) for n in names]:
+            job.result()
+
+
+def _consortium(hosts: dict[str, Host], into: Path) -> Path:
+    doc = yaml.safe_load(DEFAULT_PATH.read_text())
+    doc["orderer_org"]["host"] = hosts["ordererorg"].address
+    for org in doc["orgs"]:
+        org["host"] = hosts[org["name"].lower()].address
+    into.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return into
+
+
+def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path) -> None:
+    with HostNetwork("clmh", ORGS, subnet="10.234.0.0/24") as net:
+        hosts = net.hosts
+        consortium = _consortium(hosts, tmp_path / "consortium.yaml")
+        state, bundles = tmp_path / "generated", tmp_path / "bundles"
+        # Generation runs CAs on loopback for a moment: inside a namespace, so never on this machine's ports.
+        _step(hosts["ordererorg"], "generate", "--consortium", str(consortium), state=state)
+        for org in ORGS:
+            _step(hosts["ordererorg"], "bundle", "--consortium", str(consortium), "--org", org, "--out",
+                  str(bundles / org), state=state)  # fmt: skip
+
+        started = time.monotonic()
+        _on_each(hosts, ORGS, "node", "up", bundles=bundles)
+        _step(hosts["ordererorg"], "channel", "join", "--bundle", str(bundles / "ordererorg"))
+        _on_each(hosts, ORGS[1:], "channel", "join", bundles=bundles)
+        update = tmp_path / "block-access-update.pb"  # passed from admin to admin, each signing on its own host
+        for org in ("hospital1", "hospital2", "ordererorg"):
+            _step(hosts[org], "channel", "restrict-blocks", "--bundle", str(bundles / org), "--update", str(update))
+        _step(hosts["hospital1"], "channel", "restrict-blocks", "--bundle", str(bundles / "hospital1"), "--update",
+              str(update), "--submit")  # fmt: skip
+        _on_each(hosts, ORGS[1:], "chaincode", "approve", bundles=bundles)
+        _step(hosts["hospital1"], "chaincode", "commit", "--bundle", str(bundles / "hospital1"))
+        _on_each(hosts, ("hospital2", "healthauthority"), "chaincode", "ready", bundles=bundles)
+        ready_seconds = time.monotonic() - started
+
+        h1, h2, ha = (bundles / o / "profiles" for o in ("hospital1", "hospital2", "healthauthority"))
+        for profile, user in ((h1, "h1-admin"), (h1, "h1-clinician-1"), (h1, "h1-patient-1"), (h2, "h2-clinician-1")):
+            with Session.open(profile / f"{profile.parent.name}.json", user) as s:
+                s.register()
+        with (
+            Session.open(h1 / "hospital1.json", "h1-clinician-1") as clinician,
+            Session.open(h1 / "hospital1.json", "h1-patient-1") as patient,
+            Session.open(h2 / "hospital2.json", "h2-clinician-1") as other_clinician,
+        ):
+            record = clinician.create_record("h1-patient-1", observation("Hemoglobin", 12.9, "g/dL"), "laboratory")
+            refused = other_clinician.open_records([record["id"]])
+            assert isinstance(refused[0], Refused)
+            patient.grant(other_clinician.member_id(), ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
+            opened = _eventually_opened(other_clinician, record["id"])
+            assert opened.resource["valueQuantity"]["value"] == 12.9
+            tx_ids = [opened.access_tx_id]
+        with Session.open(ha / "healthauthority.json", "ha-auditor-1") as auditor:
+            auditor.register()
+            report = verify_trail(BlockReader(auditor.gateway, "careledger"), tx_ids)
+            assert report.ok, report
+
+        lone, loaded = _trivial_writes(h1)
+        line = (
+            f"\nseparate hosts: bundles to a ready network {ready_seconds:.1f} s; lone submit p50 {lone['p50_ms']} ms; "
+            f"trivial write at 64 in flight {loaded['ops_per_s']} tx/s"
+        )
+        if net.delay(20):
+            lone, loaded = _trivial_writes(h1)
+            line += f"; with 20 ms between hosts: p50 {lone['p50_ms']} ms, {loaded['ops_per_s']} tx/s"
+        else:
+            line += "; this kernel has no netem, so no latency could be added between hosts"
+        print(line)
+        for org in ORGS:
+            subprocess.run(hosts[org].command([*CLI, "node", "stop", "--bundle", str(bundles / org)]), check=False,
+                           capture_output=True, timeout=120)  # fmt: skip
+
+
+def _trivial_writes(profiles: Path) -> tuple[dict[str, object], dict[str, object]]:
+    """Lone submit, then 64 in flight, through Hospital1's gateway (the bench's trivial write: diag Put)."""
+    bench = Bench(profiles)
+    try:
+        return bench.trivial_write(1, 30).summary(), bench.trivial_write(64, 1000).summary()
+    finally:
+        bench.close()
+
+
+def _eventually_opened(session: Session, record_id: str, timeout: float = 15.0) -> OpenedRecord:
+    """The grant was committed through Hospital1's peer; Hospital2's peer sees it a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        item = session.open_records([record_id])[0]
+        if isinstance(item, OpenedRecord) or time.monotonic() > deadline:
+            assert isinstance(item, OpenedRecord), item
+            return item
+        time.sleep(0.3)
