@@ -4,11 +4,13 @@ Every blob in every place of the store (its local folder, and the replica named 
 consortium.yaml) is read and checked against its SHA-256; a blob missing or corrupt in one place is
 repaired from the other; blobs checked per second are printed.
 
-What the ledger says must exist: the chaincode offers the custodian's admin no read-only listing of the
-record versions it keeps (ListPatientRecords is per patient and an admin may list only its own org's
-patients, though a custodian keeps records of other orgs' patients too; GetRecordHistory is per record).
-So the scrub checks the addresses the store holds, plus the ledger's ciphertext SHA-256s given with
---expect (one per line, as exported from the ledger), which it reports as lost when no place holds them.
+What the ledger says must exist: by default the scrub asks the ledger (ListCustodianRecords, as the org's
+admin) which records the org keeps and the SHA-256 of each current version's ciphertext. One that no place
+holds is reported lost. A blob that no current version names opens for nobody (an erased record's
+ciphertext brought back by restoring an older backup, or a superseded version's: their keys are gone from
+the ledger), and is deleted from every place. The places are listed before the ledger is asked, so a blob
+uploaded meanwhile (the ledger names a version before its store accepts the ciphertext) is never taken for
+one of these. `--no-ledger` checks only what the places hold, plus the SHA-256s given with --expect.
 It reads the places directly, beside a running store: blobs are immutable and written atomically.
 """
 
@@ -20,9 +22,12 @@ import sys
 from pathlib import Path
 
 import click
+from careledger.errors import CareLedgerError
+from careledger.services import Session
 from careledger_store import BlobError, PlaceSpec, Problem, ScrubReport, check_address, open_blobs, scrub
+from fabric_gateway import GatewayError
 
-from .consortium import ConsortiumError, load
+from .consortium import ConsortiumError, Org, load
 from .paths import state_dir
 from .store_places import store_places
 
@@ -58,6 +63,12 @@ def _summary(report: ScrubReport) -> dict[str, object]:
     }
 
 
+def _current_versions(org: Org) -> set[str]:
+    """The SHA-256 of every current ciphertext the ledger says `org` keeps, asked as the org's admin."""
+    with Session.open(state_dir() / "profiles" / f"{org.key}.json", org.admin) as admin:
+        return {e["ciphertext_sha256"] for e in admin.custodian_records() if "ciphertext_sha256" in e}
+
+
 @click.group("store")
 def store() -> None:
     """The organizations' record stores."""
@@ -73,10 +84,21 @@ def store() -> None:
     default=None,
     help="the ledger's ciphertext SHA-256s of the org's record versions, one per line (lost if no place has one)",
 )
+@click.option(
+    "--ledger/--no-ledger",
+    "use_ledger",
+    default=True,
+    help="check against the ledger's list of the org's records (the network must be up); default: on",
+)
 @click.option("--no-repair", is_flag=True, help="report only; change nothing")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def verify(
-    consortium_path: Path | None, org_key: str, expect_path: Path | None, no_repair: bool, as_json: bool
+    consortium_path: Path | None,
+    org_key: str,
+    expect_path: Path | None,
+    use_ledger: bool,
+    no_repair: bool,
+    as_json: bool,
 ) -> None:
     """Check every blob of ORG's record store in each place; repair a missing or corrupt copy from the other.
     Exit 0 when every blob is whole everywhere (after repairs), 1 when one is lost, not repaired or a place
@@ -95,13 +117,27 @@ def verify(
     os.environ.update(places.env)  # boto3 reads where its credentials are from the environment
     primary = PlaceSpec(places.primary, places.endpoint)
     replica = PlaceSpec(places.replica, places.endpoint) if places.replica else None
+    unnamed: set[str] = set()
     try:
-        report = scrub(open_blobs(primary, replica, check=True), expected, repair=not no_repair)
+        blobs = open_blobs(primary, replica, check=True)
+        if use_ledger:
+            held = set(blobs.addresses())  # before asking the ledger: see the module's docstring
+            current = _current_versions(org)
+            expected = sorted(set(expected) | current)
+            unnamed = held - current
+        report = scrub(blobs, expected, repair=not no_repair, expected_is_complete=use_ledger)
+        if not no_repair:
+            for address in sorted(unnamed):
+                blobs.delete(address)
     except BlobError as exc:  # a place that cannot be used (unreachable endpoint, missing bucket, credentials)
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except (CareLedgerError, GatewayError) as exc:
+        click.echo(f"error: the ledger could not list {org.name}'s records ({exc}); is the network up?", err=True)
+        sys.exit(1)
+    deleted = 0 if no_repair else len(unnamed)
     if as_json:
-        click.echo(json.dumps(_summary(report), indent=2))
+        click.echo(json.dumps({**_summary(report), "named_by_no_record": len(unnamed), "deleted": deleted}, indent=2))
     else:
         for place in report.places:
             click.echo(f"  {place}")
@@ -109,5 +145,9 @@ def verify(
             click.echo(f"  {name}: " + ", ".join(f"{n} {problem}" for problem, n in counts.items()))
         repaired = sum(1 for f in report.findings if f.repaired)
         click.echo(f"  repaired {repaired}; lost (whole in no place) {len(report.lost)}")
+        if use_ledger:
+            click.echo(
+                f"  named by no current record version (erased or superseded): {len(unnamed)}, deleted {deleted}"
+            )
         click.echo(f"checked {report.checked} blobs in {report.seconds:.2f} s: {report.per_second:.0f} blobs/s")
     sys.exit(0 if report.clean else 1)

@@ -52,6 +52,15 @@ class Member(TypedDict):
     compromised_keys: NotRequired[list[CompromisedKey]]  # absent: none ever was
 
 
+class CustodyEntry(TypedDict):
+    """A record whose ciphertext a hospital's store keeps, as its scrub needs it: no patient, no content."""
+
+    record_id: str
+    version: int
+    status: Literal["active", "erased"]
+    ciphertext_sha256: NotRequired[str]  # the current version's; absent once erased
+
+
 class CustodianRewrap(TypedDict):
     """One custodian's share of a key recovery: entries of its records to re-wrap, and those it did."""
 

@@ -177,5 +177,9 @@ CASES: list[Case] = [
     ("rewrap-list/patient", "h1-patient-1", "GetRecoveryKeysToRewrap", lambda s: [q("h1-patient-1")], False, False),
     ("rewrap/clinician", "h1-clinician-1", "RewrapRecoveredKeys", _rewrap_of("h1-patient-1"), True, False),
     ("rewrap/patient", "h1-patient-1", "RewrapRecoveredKeys", _rewrap_of("h1-patient-1"), True, False),
+    # what a hospital's store should hold: that hospital's admins only
+    ("custody/admin", "h1-admin", "ListCustodianRecords", lambda s: ["10", ""], False, True),
+    ("custody/clinician", "h1-clinician-1", "ListCustodianRecords", lambda s: ["10", ""], False, False),
+    ("custody/patient", "h1-patient-1", "ListCustodianRecords", lambda s: ["10", ""], False, False),
 ]
 # fmt: on

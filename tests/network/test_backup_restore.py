@@ -3,12 +3,17 @@ ledger are destroyed while records are being created; the restore brings back it
 (from the snapshot, then the later blocks from the orderers). Every transaction the clients were told had
 committed is then on Hospital1's peer, and every record a clinician was told had been created opens for its
 patient, those created after the backup included (their ciphertexts come back from the store's replica).
-Refusals change nothing: another organization's backup, a damaged one, a restore over a running organization."""
+Refusals change nothing: another organization's backup, a damaged one, a restore over a running organization.
+Erasure survives the restore: a record erased after the backup stays unreadable, and the store's scrub deletes
+the ciphertext the restore brought back."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -112,6 +117,12 @@ def test_hospital1_destroyed_under_load_comes_back_from_its_backup(network: Netw
         backup_seconds = time.monotonic() - started
         at_backup = len(load.records)
         _wait_for(lambda: len(load.records) >= at_backup + 5, "records created after the backup")
+        # The patient erases a record the backup holds: its keys are purged, its ciphertexts destroyed.
+        erased_id = next(iter(load.records))
+        erased_value = load.records.pop(erased_id)
+        with Session.open(network.state / "profiles" / "hospital1.json", "h1-patient-1") as patient:
+            erased_blob = patient.record(erased_id)["ciphertext_sha256"]
+            patient.erase(erased_id)
 
         # Refusals first: each changes nothing.
         with pytest.raises(BackupError, match="is running"):
@@ -152,6 +163,23 @@ def test_hospital1_destroyed_under_load_comes_back_from_its_backup(network: Netw
     assert not unreadable, f"{len(unreadable)} of {len(ids)} acknowledged records do not open: {unreadable[:3]}"
     assert [o.resource["valueQuantity"]["value"] for o in opened if isinstance(o, OpenedRecord)] == list(
         load.records.values()
+    )
+    # Erasure survives the restore: the restored ciphertext opens for nobody, and the scrub deletes it.
+    with Session.open(network.state / "profiles" / "hospital1.json", "h1-patient-1") as patient:
+        assert not isinstance(patient.open_records([erased_id])[0], OpenedRecord)
+    restored_copy = where.parts()["stores"] / erased_blob[:2] / erased_blob[2:4] / erased_blob
+    assert restored_copy.exists(), "the backup was taken before the erasure, so the restore brings the blob back"
+    env = {**os.environ, "CARELEDGER_STATE": str(network.state)}
+    verify = [sys.executable, "-m", "careledger_network.cli", "store", "verify", "--org", org.key, "--json"]
+    scrub = subprocess.run(verify, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert scrub.returncode == 0, scrub.stdout + scrub.stderr
+    summary = json.loads(scrub.stdout)
+    assert summary["deleted"] >= 1
+    assert not restored_copy.exists()
+    assert erased_value not in [o.resource["valueQuantity"]["value"] for o in opened if isinstance(o, OpenedRecord)]
+    print(
+        f"\nhospital1: scrub checked {summary['checked']} blobs ({summary['blobs_per_second']} blobs/s), "
+        f"deleted {summary['deleted']} named by no current record (the erased one among them)"
     )
     print(
         f"\nhospital1: backup {backup_seconds:.1f} s ({len(manifest.files)} files, snapshot at block "

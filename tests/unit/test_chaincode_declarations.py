@@ -182,6 +182,7 @@ def _tour_key_recovery(w: World) -> None:
     w.h1_admin.ok("RewrapRecoveredKeys", rewrap, transient={"wrapped_keys": {"rec-1": jwe_for(new_kid)}})
     new_alice.ok("GetKeyRecovery", w.alice.id)
     w.h1_admin.ok("ReportKeyCompromised", {"member_id": w.researcher.id, "reason": "left-organization"})
+    w.h1_admin.ok("ListCustodianRecords", "10", "")
 
 
 def _tour_diagnostics(w: World) -> None:

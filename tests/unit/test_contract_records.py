@@ -279,3 +279,19 @@ def test_wrapped_keys_never_reach_a_block_or_public_state(w: World) -> None:
         assert not any(block.contains(tag) for block in w.ledger.blocks), tag
         assert not any(tag in v for v in w.ledger.state.values())
     assert not [k for k in w.ledger.private.get("careledger-private", {}) if k.startswith("\x00wkey\x00rec-1\x00")]
+
+
+def test_a_custodian_admin_lists_what_its_store_should_hold_and_nothing_about_patients(w: World) -> None:
+    w.create("rec-1")
+    w.create("rec-2")
+    w.create("rec-h2", by=w.dr_h2)
+    w.alice.ok("EraseRecord", "rec-2")
+    page = w.h1_admin.ok("ListCustodianRecords", "10", "")
+    by_id = {item["record_id"]: item for item in page["items"]}
+    assert set(by_id) == {"rec-1", "rec-2"}  # Hospital2's record is not Hospital1's to keep
+    assert by_id["rec-1"]["ciphertext_sha256"] == w.dr_h1.ok("GetRecord", "rec-1")["ciphertext_sha256"]
+    assert by_id["rec-2"] == {"record_id": "rec-2", "version": 1, "status": "erased"}  # no hash left to keep
+    assert not any("patient" in field for item in page["items"] for field in item)
+    assert [i["record_id"] for i in w.h2_admin.ok("ListCustodianRecords", "10", "")["items"]] == ["rec-h2"]
+    for someone in (w.dr_h1, w.alice):
+        someone.refused("NOT_AUTHORIZED", "ListCustodianRecords", "10", "")

@@ -96,7 +96,17 @@ def test_store_verify_scrubs_the_org_store_named_in_the_consortium(
     fates = _damage(tmp_path, s3proxy, bucket, blobs)
     expect = tmp_path / "ledger.txt"
     expect.write_text("\n".join(fates.values()) + "\n")
-    verify = ["store", "verify", "--consortium", str(consortium), "--org", "hospital1", "--expect", str(expect)]
+    verify = [
+        "store",
+        "verify",
+        "--no-ledger",
+        "--consortium",
+        str(consortium),
+        "--org",
+        "hospital1",
+        "--expect",
+        str(expect),
+    ]
 
     first = CliRunner().invoke(network_cli, [*verify, "--json"])
     assert first.exit_code == 0, first.output  # every finding repaired
@@ -131,7 +141,9 @@ def test_store_verify_names_a_bucket_it_cannot_use(
 ) -> None:
     monkeypatch.setenv("CARELEDGER_STATE", str(tmp_path))
     consortium = _consortium_file(tmp_path, {"replica": "s3", "bucket": "never-made", "endpoint": s3proxy.endpoint})
-    result = CliRunner().invoke(network_cli, ["store", "verify", "--consortium", str(consortium), "--org", "h1"])
+    result = CliRunner().invoke(
+        network_cli, ["store", "verify", "--no-ledger", "--consortium", str(consortium), "--org", "h1"]
+    )
     assert result.exit_code == 2
     assert "unknown organization 'h1'" in result.output
     result = CliRunner().invoke(network_cli, ["store", "verify", "--consortium", str(consortium), "--org", "hospital1"])

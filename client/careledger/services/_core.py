@@ -182,9 +182,10 @@ class SessionCore:
         while True:
             page = self._evaluate(function, *args, str(page_size), bookmark)
             items.extend(page["items"])
-            bookmark = page["bookmark"]
-            if not bookmark or not page["items"]:
+            # A filtered listing may return an empty page mid-way: only the bookmark says where the end is.
+            if not page["bookmark"] or page["bookmark"] == bookmark:
                 return items
+            bookmark = page["bookmark"]
 
     def qualify(self, member: str) -> str:
         """A member's ledger id. A bare id (no '@') names a member of this session's own organization;

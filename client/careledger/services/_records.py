@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from careledger_protocol import AccessKey, AccessResult, HistoryEntry, Purpose, Recipient, Record
+from careledger_protocol import AccessKey, AccessResult, CustodyEntry, HistoryEntry, Purpose, Recipient, Record
 
 from .. import crypto, fhir
 from ..errors import CareLedgerError, IntegrityError
@@ -30,6 +30,11 @@ class RecordFlows(AccessFlows):
         """A patient's records (this member's own, by default) that this member may see."""
         patient = self.qualify(patient_id) if patient_id else self.member_id()
         return self._all_pages("ListPatientRecords", patient, page_size=page_size)
+
+    def custodian_records(self, page_size: int = 500) -> list[CustodyEntry]:
+        """As an organization's admin: every record whose ciphertext its store keeps (id, version, status, the
+        current ciphertext's SHA-256), what the store's scrub checks it against."""
+        return self._all_pages("ListCustodianRecords", page_size=page_size)
 
     def record_history(self, record_id: str) -> list[HistoryEntry]:
         """Every committed value of a record's metadata, newest first."""

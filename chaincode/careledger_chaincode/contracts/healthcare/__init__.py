@@ -6,6 +6,7 @@ from .approval import ApprovalMixin
 from .audit import AuditMixin
 from .break_glass import BreakGlassMixin
 from .consent import ConsentMixin
+from .custody import CustodyMixin
 from .emergencies import EmergenciesMixin
 from .inferences import InferencesMixin
 from .key_recovery import KeyRecoveryMixin
@@ -25,6 +26,7 @@ class HealthcareContract(
     MembersMixin,
     KeyRecoveryMixin,
     RecordsMixin,
+    CustodyMixin,
     ConsentMixin,
     AccessMixin,
     RequestsMixin,
