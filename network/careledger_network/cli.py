@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from careledger_protocol import COMPROMISE_REASONS
 
 from .consortium import ConsortiumError, load
 from .network import Network, NetworkError
@@ -101,10 +102,20 @@ def apps(consortium_path: Path | None) -> None:
     type=click.Choice(["unspecified", "keycompromise", "affiliationchange", "superseded", "cessationofoperation"]),
     help="the RFC 5280 reason recorded in the CRL",
 )
+@click.option(
+    "--ledger-reason",
+    type=click.Choice(COMPROMISE_REASONS),
+    default=None,
+    help="mark the member's encryption key compromised for this reason (default: from --reason: keycompromise, "
+    "affiliationchange and cessationofoperation do)",
+)
 @click.argument("enrollment_id")
-def revoke(consortium_path: Path | None, org_key: str, reason: str, enrollment_id: str) -> None:
-    """Revoke ENROLLMENT_ID at its org's CA and publish the CRL on the channel, so peers refuse it."""
-    _run(consortium_path, lambda network: network.revoke(org_key, enrollment_id, reason))
+def revoke(
+    consortium_path: Path | None, org_key: str, reason: str, ledger_reason: str | None, enrollment_id: str
+) -> None:
+    """Revoke ENROLLMENT_ID at its org's CA and publish the CRL on the channel, so peers refuse it; when the key
+    went with it, mark the member's key compromised on the ledger, so pending grants stop releasing keys."""
+    _run(consortium_path, lambda network: network.revoke(org_key, enrollment_id, reason, ledger_reason=ledger_reason))
 
 
 @main.command()

@@ -71,7 +71,7 @@ def store_replica(value: Any, where: str, server_port: int, host: str) -> StoreR
             )
         bucket = value.get("bucket", "replica")
         _check_bucket(bucket, f"{where}.bucket")
-        return StoreReplica(S3PROXY, bucket, endpoint=f"http://{host}:{server_port}", server_port=server_port)
+        return StoreReplica(S3PROXY, bucket, endpoint=f"https://{host}:{server_port}", server_port=server_port)
     if "bucket" not in value:
         raise ConsortiumError(f"{where}: missing 'bucket'")
     buckets = {"bucket": value["bucket"], "primary_bucket": value.get("primary_bucket")}

@@ -39,8 +39,9 @@ class Launcher:
                 + ". Stop that process, or change port_base in network/consortium.yaml."
             )
 
-    def launch(self, specs: list[ProcessSpec], started: list[str]) -> list[TrackedProcess]:
-        """Start what of `specs` is not running (recording it in `started`) and wait until all are healthy."""
+    def launch(self, specs: list[ProcessSpec], started: list[str], wait: bool = True) -> list[TrackedProcess]:
+        """Start what of `specs` is not running (recording it in `started`) and wait until those are healthy
+        (`wait=False`: return at once; `wait_running` waits later)."""
         running = self.table.load()
         todo = [s for s in specs if not (s.name in running and running[s.name].alive())]
         self.check_ports({p: s.name for s in todo for p in s.ports})
@@ -52,9 +53,16 @@ class Launcher:
                 )
             )
             started.append(spec.name)
-        ca_files = {s.name: s.ca_file for s in specs}
-        wait_healthy(launched, lambda p: ca_files.get(p.name))
+        if wait:
+            ca_files = {s.name: s.ca_file for s in specs}
+            wait_healthy(launched, lambda p: ca_files.get(p.name))
         return launched
+
+    def wait_running(self, specs: list[ProcessSpec]) -> None:
+        """Wait until every one of `specs` is healthy, whoever started it and when."""
+        table = self.table.load()
+        ca_files = {s.name: s.ca_file for s in specs}
+        wait_healthy([table[s.name] for s in specs if s.name in table], lambda p: ca_files.get(p.name))
 
     def run_steps(self, steps: Callable[[list[str]], None]) -> None:
         """Run `steps`; on failure stop every process it started and show why."""

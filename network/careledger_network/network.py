@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from careledger import write_atomic
-from careledger.errors import CAError
+from careledger.errors import CAError, NotFound
+from careledger.services import Session
 
 from . import crypto, generate, revocation, specs
 from .channel import ChannelAdmin
@@ -31,6 +32,14 @@ from .replica_server import make_ready, replica_server_spec
 from .specs import ProcessSpec
 
 __all__ = ["Network", "NetworkError", "ProcessSpec"]
+
+# A certificate revoked for these reasons takes the member's encryption key with it (careledger_protocol's
+# COMPROMISE_REASONS); "superseded" and "unspecified" leave the key alone unless told otherwise.
+LEDGER_REASON_OF_CRL_REASON = {
+    "keycompromise": "key-exposed",
+    "affiliationchange": "left-organization",
+    "cessationofoperation": "left-organization",
+}
 
 
 class Network:
@@ -101,14 +110,21 @@ class Network:
             if org.store_port and org.store_replica and org.store_replica.served_by_network
         ]
 
+    def start_replicas(self, started: list[str], replicas: list[ProcessSpec] | None = None) -> None:
+        """Start the stores' replica servers without waiting: a JVM takes seconds, which the channel and chaincode
+        steps cover when they start right after enrollment (their TLS pair comes from it)."""
+        replicas = self._replica_specs() if replicas is None else replicas
+        for spec in replicas:
+            make_ready(self.state, self.c.org(spec.name.removeprefix("replica-")))
+        self.launcher.launch(replicas, started, wait=False)
+
     def launch_stores(self, started: list[str], names: set[str] | None = None, apps: bool = False) -> None:
         """The record stores (`names`: only those), each after the replica it checks at start is listening."""
         wanted = [s for s in self._store_specs() if names is None or s.name in names]
         owners = {s.name.removeprefix("store-") for s in wanted}
         replicas = [s for s in self._replica_specs() if s.name.removeprefix("replica-") in owners]
-        for spec in replicas:
-            make_ready(self.state, self.c.org(spec.name.removeprefix("replica-")))
-        self.launcher.launch(replicas, started)
+        self.start_replicas(started, replicas)
+        self.launcher.wait_running(replicas)  # a store checks its replica before it serves
         self.launcher.launch(wanted + (self._app_specs() if apps else []), started)
 
     def _chaincode_specs(self) -> list[ProcessSpec]:
@@ -157,6 +173,7 @@ class Network:
     def _create(self, started: list[str]) -> None:
         self.launcher.check_ports(self.c.all_ports())
         self._enroll_everyone(self.c, started)
+        self.start_replicas(started)
         self._write_channel_and_configs()
         self.launcher.launch(self._node_specs(), started)
         self.launcher.step(f"{len(self.c.orderers)} orderers and {len(self.c.peers)} peers healthy")
@@ -250,6 +267,8 @@ class Network:
                 generate.write_collections_config(self.c, self.state)
             self.launcher.launch(self._ca_specs(), started)
             crypto.enroll_all(self.c, self.state, self.local)  # only what a newer consortium definition added
+            if initialized:
+                self.start_replicas(started)
             self.launcher.launch(self._node_specs(), started)
             if initialized:
                 self.chaincode.rejoin_peers()
@@ -268,10 +287,18 @@ class Network:
             for p in org.peers:
                 generate.write_peer_config(self.c, self.fabric, self.state, org, p)
 
-    def revoke(self, org_key: str, enrollment_id: str, reason: str = "unspecified", timeout: float = 60.0) -> int:
+    def revoke(
+        self,
+        org_key: str,
+        enrollment_id: str,
+        reason: str = "unspecified",
+        timeout: float = 60.0,
+        ledger_reason: str | None = None,
+    ) -> int:
         """Revoke an identity's certificates at its org's CA and on the channel: the CA's new CRL goes into
         the org's MSP definition by a config update its admin signs. Returns the config block's number,
-        once every peer has committed it (from then on peers refuse the identity)."""
+        once every peer has committed it (from then on peers refuse the identity). When the reason says the
+        key is gone (or `ledger_reason` names why), the member's encryption key is marked compromised too."""
         if not self.is_running():
             raise NetworkError("the network is not running: `make network-up` first")
         org = self.c.org(org_key)
@@ -297,7 +324,21 @@ class Network:
                 "Run the same command again: it republishes the CA's CRL."
             ) from None
         self.echo(f"{enrollment_id} revoked by {org.name}'s CA; CRL in config block {number}, on every peer")
+        ledger_reason = ledger_reason or LEDGER_REASON_OF_CRL_REASON.get(reason)
+        if ledger_reason:
+            self._mark_compromised(org, enrollment_id, ledger_reason)
         return number
+
+    def _mark_compromised(self, org: Org, enrollment_id: str, reason: str) -> None:
+        """The member's encryption key too: nothing is wrapped for it or released to it any more, so grants still
+        pending to a clinician who left or lost a device stop releasing keys (the certificate alone does not)."""
+        with Session.open(self.state / "profiles" / f"{org.key}.json", org.admin) as admin:
+            try:
+                admin.report_key_compromised(enrollment_id, reason)
+            except NotFound:
+                self.echo(f"{enrollment_id} has no key on the ledger: nothing more to mark")
+                return
+        self.echo(f"{enrollment_id}'s key marked compromised on the ledger ({reason})")
 
     def start_apps(self) -> list[str]:
         """Start the web apps: the hospital apps, the consent portal, the researcher and auditor apps (stopped with

@@ -3,7 +3,8 @@ S3Proxy (a Java S3 server, fetched by `make s3proxy`) run by the network on the 
 
 Its folder is `<state>/replicas/<org>/`: the bucket (the filesystem provider keeps each bucket as a folder),
 its access key and a random secret made on first start (kept only there, mode 0600: the store reads them as
-a boto3 credentials file), and S3Proxy's properties. It listens on the org's host at port base + 9.
+a boto3 credentials file), S3Proxy's properties and its TLS keystore. It serves HTTPS only, on the org's host
+at port base + 9, with the org's store certificate.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from careledger import write_atomic
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, load_pem_private_key, pkcs12
 
+from . import crypto
 from .consortium import Org
 from .consortium_stores import StoreReplica
 from .errors import NetworkError
@@ -40,6 +45,10 @@ class ReplicaServerFolder:
     def properties(self) -> Path:
         return self.root / "s3proxy.properties"
 
+    @property
+    def keystore(self) -> Path:
+        return self.root / "tls.p12"
+
 
 def replica_folder(state: Path, org: Org) -> ReplicaServerFolder:
     return ReplicaServerFolder(state / "replicas" / org.key)
@@ -63,8 +72,20 @@ def prepare(state: Path, org: Org) -> ReplicaServerFolder:
         credentials = f"[default]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {secret}\n"
         write_atomic(folder.credentials, credentials.encode(), mode=0o600)
     secret = _secret(folder.credentials)
+    # TLS like every other endpoint: the org's store certificate (it names the org's host), in a PKCS#12
+    # keystore for Jetty; the store trusts it through the org's CA (AWS_CA_BUNDLE, store_places.py).
+    tls = crypto.org_paths(state, org).store
+    key = load_pem_private_key((tls / "server.key").read_bytes(), password=None)
+    certificate = x509.load_pem_x509_certificate((tls / "server.crt").read_bytes())
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise NetworkError(f"{tls / 'server.key'} is not an EC key: regenerate {org.name}'s store TLS pair")
+    keystore = pkcs12.serialize_key_and_certificates(
+        b"replica", key, certificate, None, BestAvailableEncryption(secret.encode())
+    )
+    write_atomic(folder.keystore, keystore, mode=0o600)
     properties = (
-        f"s3proxy.endpoint=http://{org.host}:{replica.server_port}\n"
+        f"s3proxy.secure-endpoint=https://{org.host}:{replica.server_port}\n"
+        f"s3proxy.keystore-path={folder.keystore}\ns3proxy.keystore-password={secret}\n"
         "s3proxy.authorization=aws-v2-or-v4\n"
         f"s3proxy.identity={ACCESS_KEY}\ns3proxy.credential={secret}\n"
         "jclouds.provider=filesystem\n"
@@ -97,9 +118,20 @@ def make_ready(state: Path, org: Org) -> None:
 def replica_server_spec(state: Path, org: Org) -> ProcessSpec:
     replica = _served(org)
     folder = replica_folder(state, org)
+    # A light JVM: the serial collector and the quick compiler start in half the CPU on these 2 cores; S3Proxy
+    # moves blobs, it does not compute.
     return ProcessSpec(
         name=f"replica-{org.key}",
-        command=[java() or "java", "-Xmx192m", "-jar", str(JAR), "--properties", str(folder.properties)],
+        command=[
+            java() or "java",
+            "-Xmx192m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-jar",
+            str(JAR),
+            "--properties",
+            str(folder.properties),
+        ],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         ports=[replica.server_port],
         health_url="",  # healthy once it accepts connections (S3Proxy has no health endpoint)

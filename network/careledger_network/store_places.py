@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .consortium import Org
+from .crypto import org_paths
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ def store_places(state: Path, org: Org) -> StorePlaces:
         return StorePlaces(primary=local)
     primary = f"s3://{replica.primary_bucket}/{replica.prefix}" if replica.primary_bucket else local
     credentials = replica.credentials_file
-    if replica.served_by_network:  # made by the network beside the bucket (replica_server.py)
+    env: dict[str, str] = {}
+    if replica.served_by_network:  # made by the network beside the bucket, served with the org's TLS (replica_server)
         credentials = str(state / "replicas" / org.key / "credentials")
-    env = {"AWS_SHARED_CREDENTIALS_FILE": credentials} if credentials else {}
+        env["AWS_CA_BUNDLE"] = str(org_paths(state, org).ca_cert)
+    if credentials:
+        env["AWS_SHARED_CREDENTIALS_FILE"] = credentials
     return StorePlaces(primary=primary, replica=replica.location, endpoint=replica.endpoint, env=env)

@@ -160,11 +160,12 @@ CASES: list[Case] = [
     ("org-key/admin", "h2-admin", "RegisterOrganizationKey", lambda s: [current_org_key(H2, s)], True, True),
     ("org-key/clinician", "h2-clinician-1", "RegisterOrganizationKey",
      lambda s: [json.dumps(ECKey.generate_key("P-256").as_dict(private=False))], True, False),
-    # compromised keys and key recovery: refusals only (an allowed case would compromise a key the scene uses)
+    # compromised keys and key recovery: refusals only (an allowed case would compromise a key the scene uses);
+    # the report goes as JSON text, since split_private would move a dict's "reason" to transient data
     ("key-compromised/other-org-admin", "h2-admin", "ReportKeyCompromised",
-     lambda s: [{"member_id": q("h1-clinician-1"), "reason": "left-organization"}], True, False),
+     lambda s: [json.dumps({"member_id": q("h1-clinician-1"), "reason": "left-organization"})], True, False),
     ("key-compromised/colleague", "h1-clinician-1", "ReportKeyCompromised",
-     lambda s: [{"member_id": q("h1-researcher-1"), "reason": "lost-device"}], True, False),
+     lambda s: [json.dumps({"member_id": q("h1-researcher-1"), "reason": "lost-device"})], True, False),
     ("key-recovery/other-org-admin", "h2-admin", "OpenKeyRecovery", _recovery_of("h1-patient-1"), True, False),
     ("key-recovery/patient-self", "h1-patient-1", "OpenKeyRecovery", _recovery_of("h1-patient-1"), True, False),
     ("key-recovery/clinician", "h1-clinician-1", "OpenKeyRecovery", _recovery_of("h1-patient-1"), True, False),

@@ -3,7 +3,8 @@ address (tests/network/hosts.py), deployed only from its own bundle, each party 
 its own host. Then the product's flows across them: a Hospital1 patient's record opened by a Hospital2
 clinician after consent (the ciphertext fetched from Hospital1's store at Hospital1's address), and the
 auditor's check of those transactions against the blocks. Prints the time from bundles to a ready network,
-lone submit p50 and trivial-write tx/s at 64 in flight across the hosts (numbers, never asserted)."""
+lone submit p50 and trivial-write tx/s at 64 in flight across the hosts, and on the single-machine network in
+the same run (numbers, never asserted)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from careledger.ledger import BlockReader, verify_trail
 from careledger.services import OpenedRecord, Refused, Session
 from careledger_bench.workloads import Bench
 from careledger_network.consortium import DEFAULT_PATH
+from careledger_network.network import Network
 
 from .hosts import Host, HostNetwork, why_unavailable
 from .resources import observation
 
 pytestmark = [
+    pytest.mark.network,
     pytest.mark.slow,
     pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable())),
 ]
@@ -56,7 +59,8 @@ def _consortium(hosts: dict[str, Host], into: Path) -> Path:
     return into
 
 
-def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path) -> None:
+def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, network: Network) -> None:
+    """`network` (the single-machine network on loopback) runs beside it, for the figures side by side."""
     with HostNetwork("clmh", ORGS, subnet="10.234.0.0/24") as net:
         hosts = net.hosts
         consortium = _consortium(hosts, tmp_path / "consortium.yaml")
@@ -112,6 +116,8 @@ def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path) 
             line += f"; with 20 ms between hosts: p50 {lone['p50_ms']} ms, {loaded['ops_per_s']} tx/s"
         else:
             line += "; this kernel has no netem, so no latency could be added between hosts"
+        lone, loaded = _trivial_writes(network.state / "profiles")
+        line += f"\nsingle host, same run: lone submit p50 {lone['p50_ms']} ms; 64 in flight {loaded['ops_per_s']} tx/s"
         print(line)
         for org in ORGS:
             subprocess.run(hosts[org].command([*CLI, "node", "stop", "--bundle", str(bundles / org)]), check=False,

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from careledger.connection import connect
 from careledger.errors import EndorseError, GatewayError
+from careledger.services import Session
 from careledger_network import crypto
 from careledger_network.network import Network, NetworkError
 from careledger_network.revocation import revoked_serials
@@ -65,3 +67,38 @@ def test_a_revoked_certificate_is_refused_by_every_peer(network: Network) -> Non
 def test_revoking_an_unknown_identity_says_so(network: Network) -> None:
     with pytest.raises(NetworkError, match="did not revoke 'nobody-"):
         network.revoke("hospital1", f"nobody-{uuid.uuid4().hex[:6]}")
+
+
+def test_a_clinician_revoked_for_leaving_is_never_keyed_again(network: Network) -> None:
+    """Revoking for `affiliationchange` marks the member's encryption key compromised on the ledger too: the
+    patient's category grant to them stays, but new records are no longer keyed for them (issue 21)."""
+    org = network.c.org("hospital1")
+    leaver = f"h1-leaver-{uuid.uuid4().hex[:6]}"
+    crypto.enroll_user(network.state, org, leaver, "clinician")
+    profile = network.state / "profiles" / "hospital1.json"
+    try:
+        with Session.open(profile, leaver) as session:
+            session.register()
+            leaver_id = session.member_id()
+        with Session.open(profile, "h1-patient-1") as patient, Session.open(profile, "h1-clinician-1") as clinician:
+            patient.register()
+            clinician.register()
+            patient.grant(leaver_id, ["treatment"], "2099-01-01T00:00:00Z", categories=["vital-signs"])
+            assert leaver_id in _keyed_for(network, patient.member_id(), "vital-signs")
+
+            network.revoke("hospital1", leaver, "affiliationchange")
+
+            assert clinician.member(leaver_id).get("compromised_keys")
+            assert leaver_id not in _keyed_for(network, patient.member_id(), "vital-signs")
+    finally:
+        crypto.wallet(network.state, org).remove(leaver)
+
+
+def _keyed_for(network: Network, patient_id: str, category: str) -> list[str]:
+    """Whom a new record of the patient in the category is keyed for (as Hospital1's clinician sees it)."""
+    with connect(network.state / "profiles" / "hospital1.json", "h1-clinician-1") as gw:
+        contract = gw.network(network.c.channel).contract(network.c.chaincode_name)
+        recipients: list[dict[str, Any]] = json.loads(
+            contract.evaluate_transaction("GetNewRecordRecipients", patient_id, category)
+        )
+        return [r["id"] for r in recipients]

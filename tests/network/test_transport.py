@@ -31,7 +31,7 @@ def _plaintext_answer(port: int) -> bytes:
 
 def test_every_port_refuses_plaintext(network: Network, consortium: Consortium) -> None:
     ports = consortium.all_ports()
-    assert len(ports) == 36  # with the researcher and auditor apps
+    assert len(ports) == 38  # with the researcher and auditor apps, and the two stores' replica servers
     served = []
     for port, what in sorted(ports.items()):
         answer = _plaintext_answer(port)

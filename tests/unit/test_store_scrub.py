@@ -167,10 +167,11 @@ def test_record_store_true_is_local_only_and_a_mapping_names_the_replica(doc: di
     doc["orgs"][0]["record_store"] = {"replica": "s3proxy"}  # the default consortium's: served by the network
     served = parse(doc).orgs[0]
     assert served.store_replica == StoreReplica(
-        kind="s3proxy", bucket="replica", endpoint="http://127.0.0.1:7109", server_port=7109
+        kind="s3proxy", bucket="replica", endpoint="https://127.0.0.1:7109", server_port=7109
     )
     assert store_places(tmp_path, served).env == {
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "replicas" / "hospital1" / "credentials")
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "replicas" / "hospital1" / "credentials"),
+        "AWS_CA_BUNDLE": str(tmp_path / "crypto" / "hospital1" / "ca" / "ca-cert.pem"),  # it serves HTTPS only
     }
     doc["orgs"][0]["record_store"] = {
         "replica": "s3",
