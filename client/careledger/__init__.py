@@ -8,7 +8,7 @@ Public surface: connecting from a profile and a wallet (`careledger.connection`,
 
 from ._ca_client import Attribute, CAClient, Enrollment
 from ._files import write_atomic
-from ._signing import SigningIdentity, load_private_key, new_private_key, private_key_pem
+from ._signing import SigningIdentity, load_private_key, new_private_key, private_key_pem, subject_alternative_names
 from ._wallet import Wallet, write_msp
 from .errors import (
     CAError,
@@ -42,6 +42,7 @@ __all__ = [
     "load_private_key",
     "new_private_key",
     "private_key_pem",
+    "subject_alternative_names",
     "write_atomic",
     "write_msp",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -39,21 +40,24 @@ def load_private_key(pem: bytes, passphrase: bytes | None = None) -> ec.Elliptic
     return key
 
 
+def subject_alternative_names(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    """A certificate's names for its hosts: IP addresses as addresses, anything else as a DNS name."""
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(names)
+
+
 def csr_pem(key: ec.EllipticCurvePrivateKey, common_name: str, hosts: tuple[str, ...] = ()) -> str:
     """A certificate signing request; the CA fills in the rest of the subject from its own config."""
     builder = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     )
     if hosts:
-        names: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                import ipaddress
-
-                names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                names.append(x509.DNSName(host))
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        builder = builder.add_extension(subject_alternative_names(hosts), critical=False)
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -10,11 +9,11 @@ from typing import TypeVar
 import click
 from careledger_protocol import COMPROMISE_REASONS
 
-from .consortium import ConsortiumError, load
-from .network import Network, NetworkError
+from .consortium import load
+from .network import Network
 from .node_cli import COMMANDS as MULTI_HOST_COMMANDS
-from .node_cli import print_status
-from .paths import SetupError, state_dir
+from .node_cli import guarded, print_status
+from .paths import state_dir
 from .store_verify import store as store_group
 
 T = TypeVar("T")
@@ -26,14 +25,7 @@ def _network(consortium_path: Path | None) -> Network:
 
 def _run(consortium_path: Path | None, action: Callable[[Network], T]) -> T:
     """Run one network action; bad input exits 2, a network failure exits 1, each with the reason."""
-    try:
-        return action(_network(consortium_path))
-    except (ConsortiumError, SetupError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except (NetworkError, TimeoutError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    return guarded(lambda: action(_network(consortium_path)))
 
 
 consortium_option = click.option(
@@ -126,17 +118,6 @@ def status(consortium_path: Path | None, as_json: bool) -> None:
     print_status(_run(consortium_path, Network.status), as_json)
 
 
-def _run_refusable(consortium_path: Path | None, action: Callable[[Network], T]) -> T:
-    """`_run`, where a refused backup or restore (BackupError: bad input, nothing changed) exits 2."""
-    from .backup_manifest import BackupError
-
-    try:
-        return _run(consortium_path, action)
-    except BackupError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
 @main.command("backup")
 @consortium_option
 @click.option("--org", "org_key", required=True, help="the organization to back up (e.g. hospital1)")
@@ -145,7 +126,7 @@ def backup_command(consortium_path: Path | None, org_key: str, folder: Path) -> 
     """Back up what ORG owns (store, CA, wallets, directory, a peer ledger snapshot) into the new FOLDER."""
     from .backup import backup
 
-    manifest = _run_refusable(consortium_path, lambda network: backup(network, org_key, folder))
+    manifest = _run(consortium_path, lambda network: backup(network, org_key, folder))
     files, block = len(manifest.files), manifest.snapshot_block
     click.echo(f"{org_key} backed up to {folder}: {files} files, ledger snapshot at block {block}")
 
@@ -161,7 +142,7 @@ def restore_command(consortium_path: Path | None, org_key: str, full_history: bo
     """Bring ORG back from the backup in FOLDER and rejoin the channel."""
     from .backup import restore
 
-    manifest = _run_refusable(consortium_path, lambda network: restore(network, org_key, folder, full_history))
+    manifest = _run(consortium_path, lambda network: restore(network, org_key, folder, full_history))
     click.echo(f"{org_key} restored from the backup of {manifest.created} (snapshot block {manifest.snapshot_block})")
 
 

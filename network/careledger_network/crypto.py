@@ -11,7 +11,6 @@ Wallets (folder <state>/wallets/<org>/<id>/) hold the admin's and every demo use
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import secrets
 import subprocess
@@ -28,6 +27,7 @@ from careledger import (
     load_private_key,
     new_private_key,
     private_key_pem,
+    subject_alternative_names,
     write_atomic,
     write_msp,
 )
@@ -134,16 +134,6 @@ def _init_ca_home(fabric: Fabric, ca: CA, paths: OrgPaths, hosts: tuple[str, ...
         raise RuntimeError(f"fabric-ca-server init for {ca.name} failed:\n{result.stderr[-2000:]}")
 
 
-def _subject_alternative_names(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return x509.SubjectAlternativeName(names)
-
-
 def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA, hosts: tuple[str, ...]) -> None:
     """The CA's own HTTPS (and operations) certificate, signed by the CA's root key.
 
@@ -171,7 +161,7 @@ def _issue_ca_tls_certificate(paths: OrgPaths, ca: CA, hosts: tuple[str, ...]) -
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(_subject_alternative_names(hosts), critical=False)
+        .add_extension(subject_alternative_names(hosts), critical=False)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
             critical=False,

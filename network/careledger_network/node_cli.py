@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .backup_manifest import BackupError
 from .bundle import write_bundle
 from .consortium import DEFAULT_PATH, ConsortiumError, load
 from .errors import NetworkError
@@ -22,11 +23,12 @@ from .paths import SetupError, state_dir
 T = TypeVar("T")
 
 
-def _guarded(action: Callable[[], T]) -> T:
-    """Bad input exits 2, a network failure exits 1, each with the reason."""
+def guarded(action: Callable[[], T]) -> T:
+    """Run one command's action: bad input (a malformed consortium, a missing setup, a refused backup) exits 2,
+    a network failure exits 1, each with the reason. Every `careledger-network` command maps errors here."""
     try:
         return action()
-    except (ConsortiumError, SetupError) as exc:
+    except (ConsortiumError, SetupError, BackupError) as exc:  # BackupError first: it is a NetworkError too
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except (NetworkError, TimeoutError) as exc:
@@ -39,7 +41,7 @@ def _echo(line: str) -> None:
 
 
 def _on_node(bundle: Path, action: Callable[[Node], T]) -> T:
-    return _guarded(lambda: action(Node(bundle, echo=_echo)))
+    return guarded(lambda: action(Node(bundle, echo=_echo)))
 
 
 def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -78,7 +80,7 @@ bundle_option = click.option(
 def generate_command(consortium_path: Path | None) -> None:
     """Generate every org's CA, identities and the channel genesis block into the state folder, without
     starting the network (each CA runs on loopback just long enough to enroll)."""
-    _guarded(lambda: Network(load(consortium_path), state_dir(), echo=_echo).generate())
+    guarded(lambda: Network(load(consortium_path), state_dir(), echo=_echo).generate())
 
 
 @click.command("bundle")
@@ -88,7 +90,7 @@ def generate_command(consortium_path: Path | None) -> None:
 def bundle_command(consortium_path: Path | None, org_key: str, out: Path) -> None:
     """Cut ORG's bundle from the generated state folder: its own keys, the others' public certificates."""
     definition = consortium_path or DEFAULT_PATH
-    manifest = _guarded(lambda: write_bundle(load(definition), definition, state_dir(), org_key, out))
+    manifest = guarded(lambda: write_bundle(load(definition), definition, state_dir(), org_key, out))
     click.echo(f"bundle of {manifest.org} ({manifest.msp_id}) in {out}: {len(manifest.files)} files")
 
 

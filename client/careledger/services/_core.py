@@ -207,11 +207,8 @@ class SessionCore:
             self._encryption_key = self._load_encryption_key(self.user)
         return self._encryption_key
 
-    def register(self) -> Member:
-        """Make this member's encryption key (kept in the wallet) and register its public part on the ledger.
-
-        An org admin registers the organization's key. Registering again with the same key is a no-op.
-        """
+    def _wallet_encryption_key(self) -> ECKey:
+        """This member's encryption key from the wallet, made and kept there first if it has none."""
         pem = self.wallet.open_encryption_key(self.user, self.passphrase)
         if pem is None:
             key = crypto.new_encryption_key()
@@ -219,6 +216,14 @@ class SessionCore:
         else:
             key = crypto.load_private_key(pem)
         self._encryption_key = key
+        return key
+
+    def register(self) -> Member:
+        """Make this member's encryption key (kept in the wallet) and register its public part on the ledger.
+
+        An org admin registers the organization's key. Registering again with the same key is a no-op.
+        """
+        key = self._wallet_encryption_key()
         jwk = crypto.public_jwk(key)
         if self.wallet.metadata(self.user).get("role") == "admin":
             org_member = self._member_or_none(protocol.ORG_MEMBER_PREFIX + self.gateway.identity.msp_id)

@@ -47,13 +47,7 @@ class KeyRecoveryFlows(SessionCore):
     def register_recovered_key(self) -> KeyRecovery:
         """Register this member's new encryption key (made now and kept in the wallet, unless the wallet has one
         already) from the enrollment the recovery names."""
-        pem = self.wallet.open_encryption_key(self.user, self.passphrase)
-        if pem is None:
-            key = crypto.new_encryption_key()
-            self.wallet.put_encryption_key(self.user, crypto.private_key_pem(key), passphrase=self.passphrase)
-        else:
-            key = crypto.load_private_key(pem)
-        self._encryption_key = key
+        key = self._wallet_encryption_key()
         recovery: KeyRecovery = self._submit("RegisterRecoveredKey", crypto.public_jwk(key))
         return recovery
 
