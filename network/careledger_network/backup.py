@@ -66,7 +66,8 @@ class OrgBackup:
 
     def process_names(self, net: Network) -> set[str]:
         own = {f"ca-{self.org.key}", f"cc-{self.org.key}", f"store-{self.org.key}", *(p.name for p in self.org.peers)}
-        apps = {s.name for s in specs.app_specs(net.c, net.state) if s.name.startswith(self.org.key)}
+        ports = {p for p in (self.org.app_port, self.org.research_port, self.org.audit_port) if p}
+        apps = {s.name for s in specs.app_specs(net.c, net.state) if ports & set(s.ports)}  # served on its ports
         return own | apps
 
 
