@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from . import __version__
 from .contracts import all_contracts
@@ -48,13 +47,9 @@ def main() -> int:
     server = ChaincodeServer(chaincode_id, address, router, tls)
     server.start()
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.stop()
-
     # Handlers first, then the line that tells a launcher the server is up: a stop sent on seeing it must
     # find them in place (else SIGTERM kills the process mid-stream).
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    server.stop_on_signals(signal.SIGTERM, signal.SIGINT)
     logging.getLogger("careledger.chaincode").info(
         "serving %s on %s (%s)", chaincode_id.split(":")[0], address, "mutual TLS" if tls else "plaintext"
     )

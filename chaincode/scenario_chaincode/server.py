@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from careledger_chaincode.runtime import ChaincodeServer, TLSFiles
 
@@ -53,13 +52,9 @@ def main() -> int:
     server = ChaincodeServer(chaincode_id, address, scenario_router(peer_msp), tls)
     server.start()
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.stop()
-
     # Handlers first, then the line that tells a launcher the server is up: a stop sent on seeing it
     # must find them in place.
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    server.stop_on_signals(signal.SIGTERM, signal.SIGINT)
     logging.getLogger("careledger.scenario").info(
         "serving %s for %s on %s (%s)",
         chaincode_id.split(":")[0],

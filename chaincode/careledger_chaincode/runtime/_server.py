@@ -7,10 +7,12 @@ are synchronous, so the process's main thread keeps signal handling.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import grpc
 from fabric_protos.peer import chaincode_shim_pb2, chaincode_shim_pb2_grpc
@@ -81,6 +83,17 @@ class ChaincodeServer:
     def wait(self) -> None:
         """Block until stop() has finished."""
         self._stopped.wait()
+
+    def stop_on_signals(self, *signals: signal.Signals) -> None:
+        """Stop when one of `signals` (default SIGTERM, SIGINT) arrives. The handler only starts a thread that
+        stops: it runs on the main thread, which may be inside wait() holding the event's lock at that moment,
+        and stopping in place (which sets that event) would then wait for itself forever."""
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            threading.Thread(target=self.stop, name="chaincode-server-stop").start()
+
+        for chosen in signals or (signal.SIGTERM, signal.SIGINT):
+            signal.signal(chosen, handler)
 
     def stop(self, grace: float = 0.5) -> None:
         """Stop serving (open streams get `grace` seconds), then the loop."""
