@@ -33,12 +33,12 @@ from .backup_manifest import (
     FileEntry,
     Manifest,
     consortium_fingerprint,
-    file_sha256,
     list_files,
 )
 from .consortium import Org, Peer
 from .errors import NetworkError
 from .network import Network
+from .release_archives import sha256_of
 
 __all__ = ["BackupError", "OrgBackup", "backup", "restore"]
 
@@ -130,7 +130,7 @@ def backup(net: Network, org_key: str, out: Path) -> Manifest:
         block = _snapshot(net, org, org.peers[0], work / "snapshot")
         for name, source in where.parts().items():
             _copy_part(source, work / "parts" / name)
-        files = {rel: FileEntry(file_sha256(p), p.stat().st_size) for rel, p in list_files(work).items()}
+        files = {rel: FileEntry(sha256_of(p), p.stat().st_size) for rel, p in list_files(work).items()}
         manifest = Manifest(fingerprint, org.key, org.msp_id, _now(), block, org.peers[0].name, files)
         (work / "manifest.json").write_text(manifest.to_json())
         if out.exists():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .consortium import Consortium, Org
 from .errors import NetworkError
+from .release_archives import sha256_of
 
 FORMAT = "careledger-org-backup/1"
 MANIFEST = "manifest.json"
@@ -34,14 +35,6 @@ def consortium_fingerprint(c: Consortium, genesis_block: Path) -> str:
             "create or copy it first (`make network-up`, or the organization's bundle)"
         )
     return f"{c.channel}:{hashlib.sha256(genesis_block.read_bytes()).hexdigest()}"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def list_files(root: Path) -> dict[str, Path]:
@@ -142,7 +135,7 @@ class Manifest:
             )
         for name, entry in sorted(self.files.items()):
             path = present[name]
-            if path.stat().st_size != entry.size or file_sha256(path) != entry.sha256:
+            if path.stat().st_size != entry.size or sha256_of(path) != entry.sha256:
                 raise BackupError(
                     f"the backup in {folder} is damaged: {name} differs from its manifest. Use an intact copy"
                 )

@@ -16,7 +16,6 @@ there from this content (node.py); nothing in a bundle names the generating mach
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from careledger import write_atomic
 from .consortium import Consortium, ConsortiumError, Org, load
 from .crypto import org_paths, wallet
 from .paths import SetupError
+from .release_archives import sha256_of
 
 MANIFEST = "bundle.json"
 DEFINITION = "consortium.yaml"
@@ -70,10 +70,6 @@ class Manifest:
             ) from None
         except (ValueError, KeyError, TypeError) as exc:
             raise SetupError(f"{path} is not a bundle manifest ({exc}): cut the bundle again") from None
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _own_roots(state: Path, org: Org) -> list[Path]:
@@ -127,8 +123,8 @@ def write_bundle(c: Consortium, definition: Path, state: Path, org_key: str, out
         org=org.key,
         msp_id=org.msp_id,
         channel=c.channel,
-        consortium_sha256=sha256_file(definition),
-        files={str(p): sha256_file(out / p) for p in _regular_files(out)},
+        consortium_sha256=sha256_of(definition),
+        files={str(p): sha256_of(out / p) for p in _regular_files(out)},
     )
     write_atomic(out / MANIFEST, manifest.to_json())
     return manifest
@@ -138,7 +134,7 @@ def open_bundle(root: Path) -> tuple[Consortium, Org, Manifest]:
     """The consortium a bundle was cut from, its organization and its manifest."""
     manifest = Manifest.read(root)
     definition = root / DEFINITION
-    if not definition.exists() or sha256_file(definition) != manifest.consortium_sha256:
+    if not definition.exists() or sha256_of(definition) != manifest.consortium_sha256:
         raise SetupError(f"{definition} is missing or is not the definition {root / MANIFEST} names: cut it again")
     consortium = load(definition)
     try:
@@ -156,7 +152,7 @@ def verify(root: Path, manifest: Manifest) -> None:
         relative
         for relative, digest in manifest.files.items()
         if not relative.startswith(changing)
-        and (not (root / relative).is_file() or sha256_file(root / relative) != digest)
+        and (not (root / relative).is_file() or sha256_of(root / relative) != digest)
     ]
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")

@@ -12,7 +12,7 @@ from careledger_protocol import COMPROMISE_REASONS
 from .consortium import load
 from .network import Network
 from .node_cli import COMMANDS as MULTI_HOST_COMMANDS
-from .node_cli import guarded, print_status
+from .node_cli import consortium_option, guarded, print_status
 from .paths import state_dir
 from .store_verify import store as store_group
 
@@ -26,15 +26,6 @@ def _network(consortium_path: Path | None) -> Network:
 def _run(consortium_path: Path | None, action: Callable[[Network], T]) -> T:
     """Run one network action; bad input exits 2, a network failure exits 1, each with the reason."""
     return guarded(lambda: action(_network(consortium_path)))
-
-
-consortium_option = click.option(
-    "--consortium",
-    "consortium_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="consortium definition (default: network/consortium.yaml)",
-)
 
 
 @click.group()

@@ -114,9 +114,12 @@ class Network:
         """Start the stores' replica servers without waiting: a JVM takes seconds, which the channel and chaincode
         steps cover when they start right after enrollment (their TLS pair comes from it)."""
         replicas = self._replica_specs() if replicas is None else replicas
-        for spec in replicas:
-            make_ready(self.state, self.c.org(spec.name.removeprefix("replica-")))
-        self.launcher.launch(replicas, started, wait=False)
+        table = self.table.load()
+        to_start = [s for s in replicas if not (s.name in table and table[s.name].alive())]
+        if not to_start:  # all running: no jar to check, no folder to prepare
+            return
+        make_ready(self.state, [self.c.org(s.name.removeprefix("replica-")) for s in to_start])
+        self.launcher.launch(to_start, started, wait=False)
 
     def launch_stores(self, started: list[str], names: set[str] | None = None, apps: bool = False) -> None:
         """The record stores (`names`: only those), each after the replica it checks at start is listening."""

@@ -104,15 +104,18 @@ def _secret(credentials: Path) -> str:
     raise NetworkError(f"{credentials} has no aws_secret_access_key: delete it to make a new one")
 
 
-def make_ready(state: Path, org: Org) -> None:
-    """Java, the jar (fetched once) and the folder with its bucket and secrets: before the server's first start."""
+def make_ready(state: Path, orgs: list[Org]) -> None:
+    """Java and the jar (fetched once, its SHA-256 checked once per call), then each org's folder with its
+    bucket and secrets: before those servers start."""
+    names = " and ".join(org.name for org in orgs)
     if java() is None:
-        raise NetworkError(f"{org.name}'s record store replicates to S3Proxy, which needs Java: install a JRE 17")
+        raise NetworkError(f"the record stores of {names} replicate to S3Proxy, which needs Java: install a JRE 17")
     try:
         ensure_jar()
     except S3ProxyUnavailable as exc:
-        raise NetworkError(f"{org.name}'s record-store replica: {exc} (`make s3proxy` fetches it)") from None
-    prepare(state, org)
+        raise NetworkError(f"record-store replicas of {names}: {exc} (`make s3proxy` fetches it)") from None
+    for org in orgs:
+        prepare(state, org)
 
 
 def replica_server_spec(state: Path, org: Org) -> ProcessSpec:

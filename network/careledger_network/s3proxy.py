@@ -11,7 +11,6 @@ it to play a replica that is down, then bring it back).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import socket
@@ -20,6 +19,8 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from .release_archives import sha256_of
 
 VERSION = "4.1.0"
 JAR_SHA256 = "a4d025969aaf796616ed4b1e2491d87d455ce84bb28cb9db086b2e6aaa68b48d"
@@ -40,7 +41,7 @@ def java() -> str | None:
 
 def ensure_jar() -> Path:
     """The jar, fetched once with Maven (dependency:copy) into a staging folder, checked, then moved in place."""
-    if JAR.exists() and _sha256(JAR) == JAR_SHA256:
+    if JAR.exists() and sha256_of(JAR) == JAR_SHA256:
         return JAR
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -56,19 +57,11 @@ def ensure_jar() -> Path:
     fetched = staging / JAR.name
     if done.returncode != 0 or not fetched.exists():
         raise S3ProxyUnavailable(f"Maven could not fetch {ARTIFACT}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    if (digest := _sha256(fetched)) != JAR_SHA256:
+    if (digest := sha256_of(fetched)) != JAR_SHA256:
         raise S3ProxyUnavailable(f"{ARTIFACT} has SHA-256 {digest}, not the pinned {JAR_SHA256}: refused")
     shutil.rmtree(JAR.parent, ignore_errors=True)
     staging.rename(JAR.parent)
     return JAR
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def free_port() -> int:

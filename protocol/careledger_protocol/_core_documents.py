@@ -87,8 +87,9 @@ class KeyRecovery(TypedDict):
     completed_at: NotRequired[str]
 
 
-class RecoveryKeyToRewrap(TypedDict):
-    """For a custodian's system: its organization's wrapped key of one record, to re-wrap for the new key."""
+class CustodianKey(TypedDict):
+    """The fields a custodian's system needs to re-wrap its organization's key of one record for someone else
+    (an emergency's requester, a member's recovered key)."""
 
     record_id: str
     version: int
@@ -96,6 +97,10 @@ class RecoveryKeyToRewrap(TypedDict):
     sealed_for: str
     recipient: str  # org:<custodian MSP>
     wrapped_key: WrappedKey
+
+
+class RecoveryKeyToRewrap(CustodianKey):
+    """For a custodian's system: its organization's wrapped key of one record, to re-wrap for the new key."""
 
 
 class RecoveryKeysToRewrap(TypedDict):
@@ -330,16 +335,10 @@ class Emergency(TypedDict):
     review: NotRequired[EmergencyReview]
 
 
-class EmergencyKeyToRelease(TypedDict):
+class EmergencyKeyToRelease(CustodianKey):
     """For the custodian's system: its organization's wrapped key of a record an emergency opened, and the
     requester's public key to re-wrap it for."""
 
-    record_id: str
-    version: int
-    patient_id: str
-    sealed_for: str
-    recipient: str  # org:<custodian MSP>
-    wrapped_key: WrappedKey
     requester: str
     requester_key: PublicJwk
 

@@ -12,10 +12,10 @@ from careledger_network.backup_manifest import (
     FileEntry,
     Manifest,
     consortium_fingerprint,
-    file_sha256,
     list_files,
 )
 from careledger_network.consortium import Consortium, load
+from careledger_network.release_archives import sha256_of
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def _backup(folder: Path, consortium: Consortium, genesis: Path, org_key: str = 
     (folder / "snapshot").mkdir()
     (folder / "snapshot" / "txids.data").write_bytes(b"\x00\x01" * 100)
     org = consortium.org(org_key)
-    files = {rel: FileEntry(file_sha256(p), p.stat().st_size) for rel, p in list_files(folder).items()}
+    files = {rel: FileEntry(sha256_of(p), p.stat().st_size) for rel, p in list_files(folder).items()}
     manifest = Manifest(consortium_fingerprint(consortium, genesis), org.key, org.msp_id, "2026-11-28T18:00:00Z", 41,
                         org.peers[0].name, files)  # fmt: skip
     (folder / "manifest.json").write_text(manifest.to_json())
