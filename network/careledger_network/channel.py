@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from careledger import write_atomic
+from fabric_protos.common import configtx_pb2
 
-from . import block_access, config_update, crypto, revocation
+from . import block_access, config_update, crypto, generate, revocation
 from .consortium import Consortium, Orderer, Org, Peer
 from .errors import NetworkError
 from .fabric_cli import CommandError, FabricCLI
@@ -127,8 +128,41 @@ class ChannelAdmin:
         )
         return before, update
 
-    def apply_update(self, org: Org, envelope: Path, before: int, deadline: float) -> int:
-        """Send a config update as the org's admin; return its block's number once every peer committed it."""
+    def members(self, config: Any) -> list[Org]:
+        """The application organizations of this consortium that a channel configuration names (configtxgen keys
+        each organization's group by its name)."""
+        groups = config.channel_group.groups["Application"].groups
+        return [o for o in self.c.orgs if o.name in groups]
+
+    def add_org_update(self, submitter: Org, new: Org, timeout: float = 30.0) -> tuple[int, list[Org], bytes | None]:
+        """The newest config block's number, the application organizations the channel has, and the ConfigUpdate
+        adding `new` to it (None once the channel has it), computed from the config as `submitter`'s admin
+        fetches it. The organization's definition is configtxgen's (the genesis block's own section); where
+        block access is restricted, the BlockReaders and /Channel/Readers policies gain its peers, admins and
+        block readers, or its peer could not even pull blocks from the orderers."""
+        before, config = self.config(submitter, timeout)
+        members = self.members(config)
+        if new in members:
+            return before, members, None
+        cli, work = self._cli(), self.work / f"add-{new.key}"
+        group = cli.org_definition(generate.write_org_configtx(self.c, self.state, new), new.name)
+        updated = configtx_pb2.Config.FromString(
+            cli.with_application_org(config.SerializeToString(), new.name, group, work)
+        )
+        if block_access.is_restricted(config):
+            apps = [
+                block_access.Organization(o.msp_id, crypto.org_paths(self.state, o).ca_cert.read_bytes())
+                for o in (*members, new)
+            ]
+            updated = block_access.restrict(updated, apps, self.c.orderer_org.msp_id, self._app_orderer_msps)
+        update = cli.compute_update(config.SerializeToString(), updated.SerializeToString(), work)
+        return before, members, update
+
+    def apply_update(
+        self, org: Org, envelope: Path, before: int, deadline: float, orgs: tuple[Org, ...] | None = None
+    ) -> int:
+        """Send a config update as the org's admin; return its block's number once every peer committed it
+        (`orgs`: only those organizations' peers, e.g. not those of one that is only now joining)."""
         cli = self._cli()
         self.on_any_orderer(lambda o: cli.channel_update(org, envelope, o), deadline)
         number = before
@@ -138,6 +172,8 @@ class ChannelAdmin:
             time.sleep(0.2)
             number, _ = self.config(org, max(1.0, deadline - time.monotonic()))
         for peer_org, peer in self.local_peers:
+            if orgs is not None and peer_org not in orgs:
+                continue
             while cli.channel_height(peer_org, peer) <= number:
                 if time.monotonic() > deadline:
                     raise NetworkError(f"{peer.name} has not committed config block {number} in time")

@@ -13,6 +13,7 @@ from .consortium import load
 from .network import Network
 from .node_cli import COMMANDS as MULTI_HOST_COMMANDS
 from .node_cli import consortium_option, guarded, print_status
+from .org_join import join_org
 from .paths import state_dir
 from .store_verify import store as store_group
 
@@ -66,6 +67,20 @@ def down(consortium_path: Path | None) -> None:
 def chaincode_upgrade(consortium_path: Path | None) -> None:
     """Redeploy the current chaincode with the next sequence number."""
     _run(consortium_path, Network.upgrade_chaincode)
+
+
+@main.command("join-org")
+@consortium_option
+@click.option("--org", "org_key", required=True, help="the organization joining (in the consortium definition)")
+def join_org_command(consortium_path: Path | None, org_key: str) -> None:
+    """Add ORG, new in the consortium definition, to the running channel, taking every party's steps: its CA and
+    identities, the config update signed by a majority of the members' admins and the orderer org's, its
+    peers joining, the chaincode definition that counts it, its record store (org_join.py)."""
+    joined = _run(consortium_path, lambda network: join_org(network, org_key))
+    click.echo(
+        f"{joined.org} joined in {joined.seconds:.1f} s: config block {joined.config_block}, "
+        f"chaincode sequence {joined.sequence}"
+    )
 
 
 @main.command()

@@ -316,6 +316,32 @@ class FabricCLI:
         )
         return (work / "update.pb").read_bytes()
 
+    def org_definition(self, configtx: Path, name: str) -> dict[str, Any]:
+        """An organization's channel definition (the JSON of a common.ConfigGroup: its MSP, policies and anchor
+        peers) as configtxgen prints it from a configtx.yaml naming the organization."""
+        printed = run(
+            f"configtxgen (the definition of {name})",
+            [self.fabric.bin("configtxgen"), "-printOrg", name],
+            env={"FABRIC_CFG_PATH": str(configtx.parent), "FABRIC_LOGGING_SPEC": "warning"},
+        )
+        group: dict[str, Any] = json.loads(printed[printed.index("{") : printed.rindex("}") + 1])
+        return group
+
+    def with_application_org(self, config: bytes, name: str, group: dict[str, Any], work: Path) -> bytes:
+        """A channel configuration (common.Config) with an application organization's group added. Through
+        configtxlator's JSON: only a whole config tells it which message each of the group's values holds."""
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "config.pb").write_bytes(config)
+        lator = self.fabric.bin("configtxlator")
+        decode = [lator, "proto_decode", "--type", "common.Config", "--input", str(work / "config.pb")]
+        run("configtxlator (decode the channel config)", [*decode, "--output", str(work / "config.json")])
+        doc = json.loads((work / "config.json").read_text())
+        doc["channel_group"]["groups"]["Application"]["groups"][name] = group
+        (work / "with-org.json").write_text(json.dumps(doc))
+        encode = [lator, "proto_encode", "--type", "common.Config", "--input", str(work / "with-org.json")]
+        run(f"configtxlator (encode the config with {name})", [*encode, "--output", str(work / "with-org.pb")])
+        return (work / "with-org.pb").read_bytes()
+
     def channel_height(self, org: Org, peer: Peer) -> int:
         out = self.peer(f"channel info of {peer.name}", org, peer, "channel", "getinfo", "-c", self.c.channel)
         return int(json.loads(out[out.index("{") :])["height"])

@@ -122,6 +122,14 @@ def write_configtx(c: Consortium, state: Path) -> Path:
     return path
 
 
+def write_org_configtx(c: Consortium, state: Path, org: Org) -> Path:
+    """A configtx.yaml naming one application organization only, for `configtxgen -printOrg`: its definition as
+    a config update adds it to the running channel (org_join.py), the same section the genesis block has."""
+    path = state / "configtx" / "joining" / org.key / "configtx.yaml"
+    _dump(path, {"Organizations": [_org_section(c, org, state, False)]})
+    return path
+
+
 # -- node configuration (Fabric's sampleconfig with our settings on top) ---------------------------------
 def node_config_dir(state: Path, node_name: str) -> Path:
     return state / "config" / node_name

@@ -90,6 +90,40 @@ class ChaincodeLifecycle:
         cli.commit(cli.definition(sequence, f"{sequence}.0"), self._first_org())
         self.launcher.step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
 
+    def admit(self, new: Org, members: list[Org], started: list[str]) -> int:
+        """A new definition (the committed one's sequence + 1, same version and code) whose private data
+        collection includes `new`, under which the channel's MAJORITY endorsement policy counts `new` too.
+        `new` installs its package, starts its chaincode server and approves; each member approves the same
+        definition with the package its peers already run, so no server of theirs restarts; the first member
+        commits it. Returns the sequence."""
+        cli, step = self._cli(), self.launcher.step
+        committed = cli.committed(members[0])
+        if committed is None:
+            raise NetworkError("the channel has no chaincode definition yet: a new organization joins a running one")
+        sequence, version = int(committed["sequence"]) + 1, str(committed["version"])
+        package_ids: dict[str, str] = dict(self.deployed().get("package_ids", {}))
+        if missing := [o.name for o in members if o.key not in package_ids]:
+            raise NetworkError(f"no deployed chaincode package is recorded for {', '.join(missing)}")
+        package, package_ids[new.key] = generate.chaincode_package(self.c, self.state, new, sequence)
+        for p in new.peers:
+            cli.install(new, p, package, package_ids[new.key])
+        server = specs.chaincode_spec(self.c, self.state, new, package_ids[new.key])
+        self.launcher.table.stop(server.name)
+        self.launcher.launch([server], started)
+        generate.write_collections_config(self.c, self.state)  # every organization of self.c, `new` included
+        definition = cli.definition(sequence, version)
+        with ThreadPoolExecutor(max_workers=len(members) + 1) as pool:
+            jobs = [pool.submit(cli.approve, o, package_ids[o.key], definition) for o in (*members, new)]
+            for job in jobs:
+                job.result()
+        step(f"definition {sequence} (collection with {new.name}) approved by {len(members) + 1} organizations")
+        cli.commit(definition, members[0])
+        self.save_meta(chaincode={**self.deployed(), "sequence": sequence, "package_ids": package_ids})
+        step(
+            f"definition {sequence} committed: {self.c.endorsement_policy} of {len(members) + 1} organizations endorses"
+        )
+        return sequence
+
     def wait_ready(self) -> None:
         """Ready when every local organization's gateway gets a submit endorsed and committed: each gateway finds
         the other organizations' peers through gossip in its own time, and a member may connect to any of them."""
@@ -107,9 +141,11 @@ class ChaincodeLifecycle:
     def install_current(self, org: Org, peer: Any) -> None:
         """Install the deployed chaincode package on a peer that lost it (a rejoined or restored ledger)."""
         package_ids: dict[str, str] = self.deployed().get("package_ids", {})
-        package, package_id = generate.chaincode_package(
-            self.c, self.state, org, int(self.deployed().get("sequence", 1))
-        )
+        # The sequence the org's package was built for: an organization that joined later has a newer one, and
+        # the others kept theirs when it joined (ChaincodeLifecycle.admit).
+        built_for = package_ids.get(org.key, "").partition(":")[0].rpartition("_")[2]
+        sequence = int(built_for) if built_for.isdigit() else int(self.deployed().get("sequence", 1))
+        package, package_id = generate.chaincode_package(self.c, self.state, org, sequence)
         if package_id != package_ids.get(org.key):
             raise NetworkError(
                 f"{peer.name} is on {self.c.channel} but the chaincode package it should run "

@@ -317,7 +317,8 @@ class Network:
             raise NetworkError(f"{org.name}'s CA did not revoke {enrollment_id!r}: {exc}") from None
         if not crl:
             raise NetworkError(f"{org.name}'s CA has no revoked certificate to publish for {enrollment_id!r}")
-        # The record stores read each org's CRL from its MSP folder (--crl) and refuse revoked signers.
+        # The record stores read each org's CRL from its MSP folder (named in their trust file) and refuse revoked
+        # signers.
         write_atomic(crypto.org_paths(self.state, org).msp / "crls" / "crl.pem", crl)
         try:
             number = self.channel.publish_crl(org, crl, timeout)

@@ -1,12 +1,16 @@
 """The network's processes, as specifications: what each runs, with which environment, on which ports, and
-where its health shows. Nothing here starts anything (see processes.py and network.py)."""
+where its health shows. Nothing here starts anything (see processes.py and network.py); the one file written
+here is the record stores' trust file (write_store_trust), which their command line names."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from careledger import write_atomic
 
 from . import crypto, generate
 from .consortium import Consortium, Orderer, Org, Peer
@@ -135,10 +139,42 @@ def chaincode_server_spec(
     )
 
 
+def store_trust_file(state: Path) -> Path:
+    """The record stores' trust file: one for every store of this state folder (they trust the same orgs)."""
+    return state / "stores" / "trust.json"
+
+
+def write_store_trust(c: Consortium, state: Path) -> Path:
+    """Write the record stores' trust file (python -m careledger_store --trust-file) for every organization of
+    `c`, the orderer org's and the application orgs': its CA certificate, and its CA's CRL where the Fabric MSP
+    layout keeps it (msp/crls/; a file not there yet means nothing revoked). Running stores look at the file
+    every few seconds, so call this with the consortium that includes a newly joined organization and every
+    store trusts it without a restart.
+
+    Paths are absolute and of this host: a bundle's host writes its own (store_spec runs there), from the
+    same layout. Written atomically, and only when the content changed (store_spec calls this whenever the
+    specs are listed; an unchanged rewrite would only make every store re-read it). Returns its path."""
+    doc = {}
+    for o in (c.orderer_org, *c.orgs):
+        paths = crypto.org_paths(state, o)
+        doc[o.msp_id] = {"ca": str(paths.ca_cert.absolute()), "crl": str((paths.msp / "crls" / "crl.pem").absolute())}
+    data = (json.dumps(doc, indent=2) + "\n").encode()
+    path = store_trust_file(state)
+    try:
+        unchanged = path.read_bytes() == data
+    except FileNotFoundError:
+        unchanged = False
+    if not unchanged:
+        write_atomic(path, data)
+    return path
+
+
 def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
     paths = crypto.org_paths(state, org)
     places = store_places(state, org)  # the local folder, or per `record_store:` a replica too
-    trust = [f"--trust={o.msp_id}={crypto.org_paths(state, o).ca_cert}" for o in (c.orderer_org, *c.orgs)]
+    # Whom it trusts, in a file it re-reads while running: an organization that joins later is trusted
+    # once write_store_trust has rewritten the file, without restarting this store.
+    trust_file = write_store_trust(c, state)
     return ProcessSpec(
         name=f"store-{org.key}",
         command=[
@@ -154,13 +190,7 @@ def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
             f"--tls-key={paths.store / 'server.key'}",
             f"--channel={c.channel}",
             f"--chaincode={c.chaincode_name}",
-            *trust,
-            # Each org's CA CRL, where the Fabric MSP layout keeps it (msp/crls/): the store re-reads it
-            # every 30 s and takes a file that does not exist yet for "nothing revoked".
-            *(
-                f"--crl={o.msp_id}={crypto.org_paths(state, o).msp / 'crls' / 'crl.pem'}"
-                for o in (c.orderer_org, *c.orgs)
-            ),
+            f"--trust-file={trust_file}",
         ],
         env={**base_env(), **places.env, "PYTHONUNBUFFERED": "1"},
         ports=[org.store_port],

@@ -21,6 +21,7 @@ from ._places import PlaceSpec, open_blobs
 from ._replicas import ReplicatedBlobStore, ReplicaWriteFailed
 from ._scrub import Finding, Problem, ScrubReport, scrub
 from ._server import StoreApp, StoreConfig
+from ._trust import StaticTrust, Trust, TrustFile, TrustFileError
 
 __all__ = [
     "AuthError",
@@ -40,8 +41,12 @@ __all__ = [
     "Requester",
     "S3BlobStore",
     "ScrubReport",
+    "StaticTrust",
     "StoreApp",
     "StoreConfig",
+    "Trust",
+    "TrustFile",
+    "TrustFileError",
     "check_address",
     "open_blobs",
     "scrub",

@@ -9,9 +9,18 @@
                      which repairs the primary (see _replicas.py)
 --replica-endpoint URL  the S3 endpoint of the replica (default: --s3-endpoint)
 --listen HOST:PORT   --tls-cert FILE  --tls-key FILE
---trust MSP=CA.pem   (repeat) the CA certificate of every consortium organization
+--trust-file FILE    whom to trust: a JSON file {"MSP": {"ca": "ca.pem", "crl": "crl.pem"}, ...} naming every
+                     consortium organization's CA certificate and (optionally) where its CA's CRL is kept;
+                     relative paths are from the file's folder. Looked at every 5 s while running: an
+                     organization added is trusted within seconds, one removed no longer is, no restart. A
+                     file damaged while running is logged and the trust before it kept; missing or damaged
+                     at start, the store does not start (exit 2). Each CRL is re-read every 30 s (at once
+                     for an organization just added); a CRL file that does not exist yet means nothing revoked.
+                     careledger-network writes it (<state>/stores/trust.json, specs.write_store_trust).
+--trust MSP=CA.pem   (repeat) the CA certificate of every consortium organization, fixed at start
 --crl MSP=CRL.pem    (repeat) where each organization's CA CRL is kept; re-read every 30 s, a missing
-                     file means nothing revoked yet
+                     file means nothing revoked yet. --trust/--crl and --trust-file exclude each other:
+                     the trust file is the whole list, so combining them is refused
 --threads N          requests served at once (32); --max-connections N: open connections at most (256)
 """
 
@@ -31,6 +40,7 @@ from ._crl import CrlFiles
 from ._places import PlaceSpec, open_blobs
 from ._serve import ServeOptions, StoreServer, WSGIApp
 from ._server import StoreApp, StoreConfig
+from ._trust import StaticTrust, Trust, TrustFile, TrustFileError
 
 log = logging.getLogger("careledger_store")
 
@@ -45,6 +55,17 @@ def _pairs(parser: argparse.ArgumentParser, option: str, entries: list[str]) -> 
     return pairs
 
 
+def _static_trust(parser: argparse.ArgumentParser, trust: list[str], crl: list[str]) -> StaticTrust:
+    """The trust of --trust/--crl: these organizations, for as long as the store runs."""
+    trusted: dict[str, list[x509.Certificate]] = {}
+    for msp, path in _pairs(parser, "--trust", trust):
+        trusted.setdefault(msp, []).extend(x509.load_pem_x509_certificates(path.read_bytes()))
+    crl_files = dict(_pairs(parser, "--crl", crl))
+    if unknown := sorted(set(crl_files) - set(trusted)):
+        parser.error(f"--crl for {', '.join(unknown)}: give its CA with --trust too")
+    return StaticTrust(trusted, CrlFiles(crl_files, trusted))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m careledger_store", description=__doc__.split("\n")[0])
     parser.add_argument("--org-msp", required=True)
@@ -57,8 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", required=True)
     parser.add_argument("--tls-cert", type=Path, required=True)
     parser.add_argument("--tls-key", type=Path, required=True)
-    parser.add_argument("--trust", action="append", default=[], help="MSP=path/to/ca.pem")
-    parser.add_argument("--crl", action="append", default=[], help="MSP=path/to/crl.pem")
+    parser.add_argument(
+        "--trust-file",
+        type=Path,
+        help='JSON {"MSP": {"ca": "ca.pem", "crl": "crl.pem"}, ...}, looked at every 5 s while running '
+        "(organizations added or removed without a restart); not with --trust/--crl",
+    )
+    parser.add_argument("--trust", action="append", default=[], help="MSP=path/to/ca.pem (fixed at start)")
+    parser.add_argument("--crl", action="append", default=[], help="MSP=path/to/crl.pem (with --trust)")
     parser.add_argument("--channel", default="careledger")
     parser.add_argument("--chaincode", default="careledger")
     parser.add_argument("--threads", type=int, default=32)
@@ -68,10 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--threads must be at least 1 and below --max-connections (kept-alive connections need room)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    trusted: dict[str, list[x509.Certificate]] = {}
-    for msp, path in _pairs(parser, "--trust", args.trust):
-        trusted.setdefault(msp, []).extend(x509.load_pem_x509_certificates(path.read_bytes()))
-    crl_files = dict(_pairs(parser, "--crl", args.crl))
+    if args.trust_file and (args.trust or args.crl):
+        parser.error("--trust-file names every organization's CA and CRL: give it alone, without --trust/--crl")
+    if args.trust_file:
+        try:  # loaded here, before gunicorn forks the worker: a store that cannot trust anyone does not start
+            trust: Trust = TrustFile(args.trust_file)
+        except TrustFileError as exc:
+            log.error("record store of %s not started: %s", args.org_msp, exc)
+            return 2
+    else:
+        trust = _static_trust(parser, args.trust, args.crl)
     primary = PlaceSpec(args.data, args.s3_endpoint)
     replica = PlaceSpec(args.replica, args.replica_endpoint or args.s3_endpoint) if args.replica else None
     try:  # a missing bucket or an unreachable endpoint stops the store before it serves anyone
@@ -79,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     except BlobError as exc:
         log.error("record store of %s not started: %s", args.org_msp, exc)
         return 2
-    if unknown := sorted(set(crl_files) - set(trusted)):
-        parser.error(f"--crl for {', '.join(unknown)}: give its CA with --trust too")
 
     def build() -> tuple[WSGIApp, Callable[[], None]]:
         # In the worker process, after gunicorn forked it: the gRPC channel and the S3 client are its own.
@@ -91,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         config = StoreConfig(
             org_msp=args.org_msp,
             blobs=blobs,
-            trusted_cas=trusted,
+            trust=trust,
             evaluate=lambda fn, fn_args: contract.evaluate_transaction(fn, *fn_args),
-            revoked=CrlFiles(crl_files, trusted),
         )
         log.info(
             "record store of %s on https://%s, blobs in %s (removed %d incomplete uploads)",

@@ -4,7 +4,8 @@ A store accepts a request when
 - the signature matches, by the key of the certificate sent along;
 - its timestamp is within MAX_SKEW_SECONDS (120 s) of the store's clock;
 - its nonce was not seen in that window: a captured request cannot be sent again (replay);
-- the certificate was issued by the CA of the MSP it claims, is valid now and is not on that CA's CRL;
+- the certificate was issued by the CA of the MSP it claims, is valid now and is not on that CA's CRL
+  (both as the store's Trust knows them now, _trust.py);
 - the certificate carries the CareLedger attributes (role, member_id) as the chaincode requires them.
 """
 
@@ -30,8 +31,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ._crl import RevokedSerials, no_revocations
 from ._nonces import NonceCache
+from ._trust import Trust
 
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -59,15 +60,14 @@ def verify_request(
     headers: Mapping[str, str],
     method: str,
     path: str,
-    trusted_cas: dict[str, list[x509.Certificate]],
+    trust: Trust,
     *,
     nonces: NonceCache,
-    revoked: RevokedSerials = no_revocations,
     now: float | None = None,
 ) -> Requester:
     """Check a signed request from its headers; return who sent it and the body hash it signed.
 
-    `trusted_cas` maps MSP id to its CA certificates, `revoked` MSP id to the serials its CA revoked.
+    `trust` answers an MSP id's CA certificates and the serials its CA revoked.
     The nonce is remembered only once everything else checked out, so unauthenticated requests cannot
     fill the replay cache. Raises AuthError, or NonceCacheFull when too many requests are live."""
     lower = {k.lower(): v for k, v in headers.items()}
@@ -100,7 +100,7 @@ def verify_request(
         )
     except InvalidSignature:
         raise AuthError("the request signature does not match the request") from None
-    _check_certificate(cert, msp_id, trusted_cas, revoked)
+    _check_certificate(cert, msp_id, trust)
     attrs = certificate_attributes(cert)
     role, member_id = attrs.get("role", ""), attrs.get("member_id", "")
     # The protocol's rules: a certificate the ledger would refuse is refused here too.
@@ -112,12 +112,10 @@ def verify_request(
     return Requester(msp_id=msp_id, member_id=member_id, role=role, certificate=cert, body_sha256=digest)
 
 
-def _check_certificate(
-    cert: x509.Certificate, msp_id: str, trusted_cas: dict[str, list[x509.Certificate]], revoked: RevokedSerials
-) -> None:
+def _check_certificate(cert: x509.Certificate, msp_id: str, trust: Trust) -> None:
     """The certificate chains to a CA of the MSP it claims (so the member_id it carries is that org's to
     give), is within its validity period, and that CA has not revoked it."""
-    cas = trusted_cas.get(msp_id)
+    cas = trust.cas(msp_id)
     if not cas:
         raise AuthError(f"{msp_id} is not an organization of this consortium")
     now = datetime.datetime.now(datetime.UTC)
@@ -125,7 +123,7 @@ def _check_certificate(
         raise AuthError("the certificate is expired or not yet valid")
     if not any(_issued_by(cert, ca, now) for ca in cas):
         raise AuthError(f"the certificate was not issued by the CA of {msp_id}")
-    if cert.serial_number in revoked(msp_id):
+    if cert.serial_number in trust.revoked(msp_id):
         raise AuthError("certificate revoked")
 
 

@@ -1,7 +1,8 @@
 """Certificate revocation at the store: each organization's CRL, as its CA published it, re-read while running.
 
 `careledger-network revoke` gets a new CRL from the org's CA when it revokes someone; the store reads
-that CRL from a file (`--crl MSP=path`), so a revoked member is refused here as on the peers.
+that CRL from a file (`--crl MSP=path`, or the "crl" of the org's entry in `--trust-file`, see _trust.py),
+so a revoked member is refused here as on the peers.
 """
 
 from __future__ import annotations
@@ -79,6 +80,18 @@ class CrlFiles:
             finally:
                 self._lock.release()
         return self._revoked.get(msp_id, frozenset())
+
+    def update(self, files: dict[str, Path], trusted_cas: dict[str, list[x509.Certificate]]) -> None:
+        """Follow a new list of organizations (the trust file changed, _trust.py). The CRL of an organization
+        added, or whose file or CA changed, is read now, before the caller starts trusting that CA. The serials
+        known of an organization no longer listed are kept: its certificates are refused anyway, and a request
+        racing the change must not see a revocation lifted."""
+        with self._lock:  # not while a request's refresh reads self.files
+            for msp_id, path in files.items():
+                if self.files.get(msp_id) != path or self.trusted_cas.get(msp_id) != trusted_cas.get(msp_id):
+                    self._seen.pop(msp_id, None)
+            self.files, self.trusted_cas = dict(files), trusted_cas
+            self.refresh()
 
     def refresh(self) -> None:
         self._next = self.clock() + self.interval

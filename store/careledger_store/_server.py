@@ -31,13 +31,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from careledger.errors import GatewayError, InvalidArgument, NotAuthorized, NotFound
 from careledger_protocol import UNKNOWN_ACCESS
-from cryptography import x509
 
 from ._auth import AuthError, Requester, verify_request
 from ._blobs import BlobError, BlobNotFound, BlobStore, BlobUnavailable, check_address
-from ._crl import RevokedSerials, no_revocations
 from ._guard import CURRENT, GUARD
 from ._nonces import NonceCache, NonceCacheFull
+from ._trust import Trust
 from ._verdicts import ask_until_committed, closed_by_own_clock
 
 log = logging.getLogger("careledger_store")
@@ -64,9 +63,8 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 class StoreConfig:
     org_msp: str
     blobs: BlobStore
-    trusted_cas: dict[str, list[x509.Certificate]]
+    trust: Trust  # each MSP's CA certificates and the serials its CA revoked, kept current (_trust.py)
     evaluate: Callable[[str, list[str]], bytes]  # evaluate a healthcare-contract function on the ledger
-    revoked: RevokedSerials = no_revocations  # the serials each MSP's CA revoked (its CRL, kept current)
 
 
 class Refusal(Exception):
@@ -159,9 +157,8 @@ class StoreApp:
                 req.headers,
                 req.method,
                 req.target,
-                self.config.trusted_cas,
+                self.config.trust,
                 nonces=self.nonces,
-                revoked=self.config.revoked,
             )
         except AuthError as exc:
             raise Refusal(401, "NOT_AUTHENTICATED", str(exc)) from None

@@ -13,7 +13,7 @@ from careledger._signing import SigningIdentity
 from careledger.store import sign_request
 from careledger_protocol import ledger_member_id
 from careledger_protocol.signed_requests import H_BODY, H_NONCE, H_TIME, MAX_SKEW_SECONDS
-from careledger_store import AuthError, NonceCache, Requester, verify_request
+from careledger_store import AuthError, NonceCache, Requester, StaticTrust, verify_request
 from careledger_store._crl import CrlFiles, RevokedSerials, no_revocations
 from careledger_store._nonces import NonceCacheFull
 from cryptography import x509
@@ -46,9 +46,8 @@ def _verify(
         headers,
         method,
         path,
-        _trusted(cas),
+        StaticTrust(_trusted(cas), revoked),
         nonces=NonceCache() if nonces is None else nonces,
-        revoked=revoked,
         now=now,
     )
 

@@ -96,10 +96,17 @@ class CA:
 
 
 class StoreProcess:
-    """The store, served by gunicorn in a subprocess, with a fake ledger read from `ledger.json`."""
+    """The store, served by gunicorn in a subprocess, with a fake ledger read from `ledger.json`. It trusts
+    `cas` as --trust/--crl give them, or, given `trust_file`, whom that file names (re-read while running)."""
 
     def __init__(
-        self, root: Path, cas: list[CA], org_msp: str = "Hospital1MSP", replica: PlaceSpec | None = None, **options: Any
+        self,
+        root: Path,
+        cas: list[CA],
+        org_msp: str = "Hospital1MSP",
+        replica: PlaceSpec | None = None,
+        trust_file: Path | None = None,
+        **options: Any,
     ) -> None:
         self.root, self.port = root, free_port()
         self.cert, key = write_tls_pair(root, "tls")
@@ -115,6 +122,7 @@ class StoreProcess:
             "tls_key": str(key),
             "trust": {ca.msp_id: str(root / f"{ca.msp_id}.ca.pem") for ca in cas},
             "crl": {msp: str(path) for msp, path in self.crl_files.items()},
+            "trust_file": str(trust_file) if trust_file else None,
             "blobs": str(root / "blobs"),
             "replica": asdict(replica) if replica else None,  # a second place for every blob
             "ledger": str(self.ledger_file),
@@ -216,6 +224,7 @@ def serve(config_path: Path) -> None:
     from careledger_store._places import open_blobs
     from careledger_store._serve import ServeOptions, StoreServer
     from careledger_store._server import StoreApp, StoreConfig
+    from careledger_store._trust import StaticTrust, Trust, TrustFile
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = json.loads(config_path.read_text())
@@ -223,6 +232,13 @@ def serve(config_path: Path) -> None:
     crls = {msp: Path(p) for msp, p in config["crl"].items()}
     options = dict(config["options"])
     crl_refresh = options.pop("crl_refresh", 0.2)
+    trust: Trust
+    if config.get("trust_file"):  # loaded before the fork, as python -m careledger_store does
+        trust = TrustFile(
+            Path(config["trust_file"]), interval=options.pop("trust_refresh", 0.2), crl_interval=crl_refresh
+        )
+    else:
+        trust = StaticTrust(trusted, CrlFiles(crls, trusted, interval=crl_refresh))
 
     replica = PlaceSpec(**config["replica"]) if config.get("replica") else None
 
@@ -230,9 +246,8 @@ def serve(config_path: Path) -> None:
         store = StoreConfig(
             org_msp=config["org_msp"],
             blobs=open_blobs(PlaceSpec(config["blobs"]), replica),
-            trusted_cas=trusted,
+            trust=trust,
             evaluate=fake_evaluate(Path(config["ledger"])),
-            revoked=CrlFiles(crls, trusted, interval=crl_refresh),
         )
         return StoreApp(store), lambda: logging.getLogger("careledger_store").info("worker closed its gateway")
 
