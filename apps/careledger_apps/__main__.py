@@ -40,9 +40,10 @@ def _profile(org: str) -> tuple[Path, dict[str, Any]]:
 def _display_config(org: str) -> dict[str, Any]:
     """Names and times for an app of `org`: the consortium's organization names and that organization's time
     zone, and where the hospitals' directories are (careledger.directory)."""
+    from careledger_network.bundle import definition_of
     from careledger_network.consortium import load
 
-    consortium = load()
+    consortium = load(definition_of(state_dir()))
     return {
         "DIRECTORY_DIR": str(state_dir() / "directory"),
         "ORG_NAMES": {o.msp_id: o.display_name for o in consortium.orgs},

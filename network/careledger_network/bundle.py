@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from careledger import write_atomic
 
-from .consortium import Consortium, ConsortiumError, Org, load
+from .consortium import DEFAULT_PATH, Consortium, ConsortiumError, Org, load
 from .crypto import org_paths, wallet
 from .paths import SetupError
 from .release_archives import sha256_of
@@ -130,6 +130,12 @@ def write_bundle(c: Consortium, definition: Path, state: Path, org_key: str, out
     return manifest
 
 
+def definition_of(state: Path) -> Path:
+    """The consortium definition a state folder runs by: a bundle's own (it gains the organizations that join
+    later, `node add-org`), else the repository's network/consortium.yaml."""
+    return state / DEFINITION if (state / MANIFEST).is_file() else DEFAULT_PATH
+
+
 def open_bundle(root: Path) -> tuple[Consortium, Org, Manifest]:
     """The consortium a bundle was cut from, its organization and its manifest."""
     manifest = Manifest.read(root)
@@ -157,3 +163,62 @@ def verify(root: Path, manifest: Manifest) -> None:
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise SetupError(f"the bundle in {root} does not match its manifest: {shown} missing or changed; cut it again")
+
+
+# -- an organization joining later -------------------------------------------------------------------------------
+DEFINITION_MANIFEST = "org-definition.json"
+
+
+def write_public_part(c: Consortium, definition: Path, state: Path, org_key: str, out: Path) -> Manifest:
+    """What the members need of an organization that joins: its public certificates (PUBLIC_MSP_FILES) and the
+    consortium definition naming it, with a manifest of their SHA-256 (`bundle --org ORG --public`). Each
+    member adds it to its bundle (`node add-org`) before it signs the config update that adds the org."""
+    org = c.org(org_key)
+    if out.exists() and any(out.iterdir()):
+        raise SetupError(f"{out} exists and is not empty: remove it or choose another --out")
+    files = _public_files(state, org)
+    if not files:
+        raise SetupError(f"{state} has no crypto material for {org.name}: run `careledger-network generate` first")
+    for relative in files:
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(state / relative, out / relative)
+    shutil.copyfile(definition, out / DEFINITION)
+    manifest = Manifest(
+        org.key, org.msp_id, c.channel, sha256_of(definition), {str(p): sha256_of(out / p) for p in files}
+    )
+    write_atomic(out / DEFINITION_MANIFEST, manifest.to_json())
+    return manifest
+
+
+def add_member(root: Path, public: Path) -> Org:
+    """Add a joining organization's public part (write_public_part) to the bundle in `root`: its certificates,
+    and the consortium definition naming it, which must keep every organization the bundle's own names as it
+    is. Returns the joining organization. Changes nothing when anything does not match."""
+    own = Manifest.read(root)
+    try:
+        theirs = Manifest(**json.loads((public / DEFINITION_MANIFEST).read_text()))
+    except FileNotFoundError:
+        raise SetupError(f"{public} has no {DEFINITION_MANIFEST}: make it with `bundle --org ORG --public`") from None
+    except (ValueError, TypeError) as exc:
+        raise SetupError(f"{public / DEFINITION_MANIFEST} is not an organization's definition ({exc})") from None
+    if theirs.channel != own.channel:
+        raise SetupError(f"{public} is for channel {theirs.channel!r}; this bundle's is {own.channel!r}")
+    changed = [f for f, digest in theirs.files.items() if not (public / f).is_file() or sha256_of(public / f) != digest]
+    if changed or sha256_of(public / DEFINITION) != theirs.consortium_sha256:
+        raise SetupError(f"{public} does not match its manifest ({', '.join(changed) or DEFINITION}): get it again")
+    before, after = load(root / DEFINITION), load(public / DEFINITION)
+    joining = after.org(theirs.org)
+    kept = {(o.key, o.msp_id, o.port_base, o.host) for o in (before.orderer_org, *before.orgs)}
+    now = {(o.key, o.msp_id, o.port_base, o.host) for o in (after.orderer_org, *after.orgs)}
+    if not kept < now or any(o.key == joining.key for o in before.orgs) or after.channel != before.channel:
+        raise SetupError(
+            f"{public / DEFINITION} must define every organization of {root / DEFINITION} as it is, and "
+            f"{joining.name} besides: ask whoever cut it for the consortium's current definition"
+        )
+    for relative in theirs.files:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(public / relative, root / relative)
+    shutil.copyfile(public / DEFINITION, root / DEFINITION)
+    files = {**own.files, **theirs.files}
+    write_atomic(root / MANIFEST, replace(own, consortium_sha256=theirs.consortium_sha256, files=files).to_json())
+    return joining

@@ -62,6 +62,23 @@ class ChannelAdmin:
             for job in jobs:
                 job.result()
 
+    def wait_caught_up(self, orgs: tuple[Org, ...], number: int, deadline: float) -> None:
+        """Wait until the local peers of `orgs` have committed block `number`. A peer that joined with block 0
+        does not yet know the config that admits its organization, so until then its own admin is refused
+        (access denied): that counts as not there yet."""
+        cli = self._cli()
+        for org, peer in ((o, p) for o, p in self.local_peers if o in orgs):
+            while True:
+                try:
+                    if cli.channel_height(org, peer) > number:
+                        break
+                except CommandError as exc:
+                    if "access denied" not in exc.output:
+                        raise
+                if time.monotonic() > deadline:
+                    raise NetworkError(f"{peer.name} has not caught up with block {number} in time")
+                time.sleep(0.2)
+
     def on_any_orderer(self, action: Callable[[Orderer], T], deadline: float) -> T:
         """Run a peer CLI command against the orderers in turn until one serves it: right after a restart
         or a leader change an orderer answers SERVICE_UNAVAILABLE for a few seconds."""

@@ -90,20 +90,41 @@ class ChaincodeLifecycle:
         cli.commit(cli.definition(sequence, f"{sequence}.0"), self._first_org())
         self.launcher.step(f"definition committed (sequence {sequence}, {self.c.endorsement_policy} endorsement)")
 
+    def _approve_all(self, orgs: tuple[Org, ...], package_ids: dict[str, str], sequence: int) -> None:
+        cli = self._cli()
+        definition = cli.definition(sequence, f"{sequence}.0")
+        with ThreadPoolExecutor(max_workers=len(orgs)) as pool:
+            for job in [pool.submit(cli.approve, o, package_ids[o.key], definition) for o in orgs]:
+                job.result()
+
+    def _running_packages(self, orgs: tuple[Org, ...]) -> dict[str, str]:
+        package_ids: dict[str, str] = dict(self.deployed().get("package_ids", {}))
+        if missing := [o.name for o in orgs if o.key not in package_ids]:
+            raise NetworkError(
+                f"no chaincode package is deployed for {', '.join(missing)}: approve with a new package instead"
+            )
+        return package_ids
+
+    def approve_running(self, sequence: int) -> None:
+        """Each local organization approves `sequence` with the package its peers already run: a definition that
+        changes no code (a new member in the collection), so no chaincode server restarts."""
+        package_ids = self._running_packages(self.orgs)
+        generate.write_collections_config(self.c, self.state)  # every organization of the definition in use
+        self._approve_all(self.orgs, package_ids, sequence)
+        self.save_meta(chaincode={**self.deployed(), "sequence": sequence, "version": f"{sequence}.0"})
+        self.launcher.step(f"definition {sequence} approved by {', '.join(o.name for o in self.orgs)} (same package)")
+
     def admit(self, new: Org, members: list[Org], started: list[str]) -> int:
-        """A new definition (the committed one's sequence + 1, same version and code) whose private data
-        collection includes `new`, under which the channel's MAJORITY endorsement policy counts `new` too.
-        `new` installs its package, starts its chaincode server and approves; each member approves the same
-        definition with the package its peers already run, so no server of theirs restarts; the first member
-        commits it. Returns the sequence."""
+        """A new definition (the committed one's sequence + 1, the same code) whose private data collection
+        includes `new`, under which the channel's MAJORITY endorsement policy counts `new` too. `new` installs
+        its package, starts its chaincode server and approves; each member approves with the package its peers
+        already run, so no server of theirs restarts; the first member commits it. Returns the sequence."""
         cli, step = self._cli(), self.launcher.step
         committed = cli.committed(members[0])
         if committed is None:
             raise NetworkError("the channel has no chaincode definition yet: a new organization joins a running one")
-        sequence, version = int(committed["sequence"]) + 1, str(committed["version"])
-        package_ids: dict[str, str] = dict(self.deployed().get("package_ids", {}))
-        if missing := [o.name for o in members if o.key not in package_ids]:
-            raise NetworkError(f"no deployed chaincode package is recorded for {', '.join(missing)}")
+        sequence = int(committed["sequence"]) + 1
+        package_ids = self._running_packages(tuple(members))
         package, package_ids[new.key] = generate.chaincode_package(self.c, self.state, new, sequence)
         for p in new.peers:
             cli.install(new, p, package, package_ids[new.key])
@@ -111,14 +132,10 @@ class ChaincodeLifecycle:
         self.launcher.table.stop(server.name)
         self.launcher.launch([server], started)
         generate.write_collections_config(self.c, self.state)  # every organization of self.c, `new` included
-        definition = cli.definition(sequence, version)
-        with ThreadPoolExecutor(max_workers=len(members) + 1) as pool:
-            jobs = [pool.submit(cli.approve, o, package_ids[o.key], definition) for o in (*members, new)]
-            for job in jobs:
-                job.result()
+        self._approve_all((*members, new), package_ids, sequence)
         step(f"definition {sequence} (collection with {new.name}) approved by {len(members) + 1} organizations")
-        cli.commit(definition, members[0])
-        self.save_meta(chaincode={**self.deployed(), "sequence": sequence, "package_ids": package_ids})
+        cli.commit(cli.definition(sequence, f"{sequence}.0"), members[0])
+        self.save_meta(chaincode={"sequence": sequence, "version": f"{sequence}.0", "package_ids": package_ids})
         step(
             f"definition {sequence} committed: {self.c.endorsement_policy} of {len(members) + 1} organizations endorses"
         )

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from careledger import write_atomic
 
-from . import config_update, crypto
-from .bundle import open_bundle, verify
-from .consortium import RAFT, Org
+from . import config_update, crypto, generate, specs
+from .bundle import DEFINITION, add_member, open_bundle, verify
+from .consortium import RAFT, Org, load
 from .errors import NetworkError
 from .network import Network
 from .readiness import wait_ordering
@@ -61,6 +61,10 @@ class Node:
         if orderers:
             net.launcher.step(f"{len(orderers)} orderers of {self.org.name} joined {net.c.channel}")
         if self.org.peers:
+            # Caught up with the newest config first: the org's next steps read the channel through its peers
+            # (an organization that joined a running channel would otherwise see no chaincode definition yet).
+            newest, _ = net.channel.config(self.org)
+            net.channel.wait_caught_up((self.org,), newest, time.monotonic() + 120)
             net.launcher.step(f"{len(self.org.peers)} peers of {self.org.name} joined {net.c.channel}")
         if self.is_orderer_org and net.c.consensus == RAFT:  # under BFT each ordering org joins on its own host
             net.launcher.step(wait_ordering(net.c, self.root, net.admin_tls_pair))
@@ -71,16 +75,48 @@ class Node:
         first, from the channel's current config, when the file does not exist yet); with `submit`, send it
         and wait until this org's peers committed it. The update needs a majority of the application
         organizations' admins and the orderer organization's admin."""
+
+        def compute() -> bytes | None:
+            return self.network.channel.block_access_update(self.org, timeout)[1]
+
+        self._sign(update_file, submit, "the block-access update", compute, timeout)
+
+    def add_org(self, public: Path) -> Org:
+        """Take a joining organization's public part (`bundle --org ORG --public`) into this bundle: its
+        certificates and the consortium definition naming it. This org's clients then know its record store,
+        and this org's record store trusts its CA within seconds, without a restart."""
+        joining = add_member(self.root, public)
+        c = load(self.root / DEFINITION)
+        for org in (o for o in c.orgs if o.key == self.org.key and o.peers):
+            generate.write_connection_profile(c, self.root, org)
+            if org.store_port:
+                specs.write_store_trust(c, self.root)
+        self.echo(f"{joining.name} ({joining.msp_id}) added to the bundle of {self.org.name}")
+        return joining
+
+    def sign_add_org(self, org_key: str, update_file: Path, submit: bool, timeout: float = 60.0) -> None:
+        """As sign_block_access, for the config update adding ORG to the channel (after `node add-org`): it
+        needs a majority of the member organizations' admins and the orderer organization's admin."""
+        joining = self.network.c.org(org_key)
+
+        def compute() -> bytes | None:
+            return self.network.channel.add_org_update(self.org, joining, timeout)[2]
+
+        self._sign(update_file, submit, f"the update adding {joining.name}", compute, timeout)
+
+    def _sign(
+        self, update_file: Path, submit: bool, what: str, compute: Callable[[], bytes | None], timeout: float
+    ) -> None:
         net = self.network
         admin = crypto.wallet(self.root, self.org).get(self.org.admin)
         if not update_file.exists():
-            self._require_peers("computing the block-access update")
-            _, update = net.channel.block_access_update(self.org, timeout)
+            self._require_peers(f"computing {what}")
+            update = compute()
             if update is None:
-                self.echo(f"{net.c.channel} already restricts block access: nothing to sign")
+                self.echo(f"{net.c.channel} has it already: nothing to sign")
                 return
             write_atomic(update_file, config_update.signed_update_envelope(update, net.c.channel, [admin]))
-            self.echo(f"wrote the block-access update to {update_file}, signed by {self.org.admin}")
+            self.echo(f"wrote {what} to {update_file}, signed by {self.org.admin}")
         elif not config_update.signed_by(update_file.read_bytes(), admin):
             write_atomic(update_file, config_update.add_signature(update_file.read_bytes(), admin))
             self.echo(f"{update_file}: signed by {self.org.admin} ({_signature_count(update_file)} signatures)")
@@ -88,16 +124,20 @@ class Node:
             self._require_peers("submitting a config update")
             before, _ = net.channel.config(self.org, timeout)
             number = net.channel.apply_update(self.org, update_file, before, time.monotonic() + timeout)
-            self.echo(f"block access restricted: config block {number}, committed by {self.org.name}'s peers")
+            self.echo(f"{what}: config block {number}, committed by {self.org.name}'s peers")
 
-    def approve(self, sequence: int | None) -> int:
+    def approve(self, sequence: int | None, same_package: bool = False) -> int:
         """Install the org's CCAAS package on its peers, start its chaincode server and approve the
-        definition as its admin. Returns the sequence approved (default: the next one)."""
+        definition as its admin (`same_package`: approve with the package its peers run, no new code, e.g.
+        a definition whose collection gains a new member). Returns the sequence approved (default: the next)."""
         self._require_peers("approving the chaincode")
         net = self.network
         net.launcher.restart_clock()
         sequence = sequence or net.chaincode.next_sequence()
-        net.launcher.run_steps(lambda started: net.chaincode.approve(sequence, started))
+        if same_package:
+            net.chaincode.approve_running(sequence)
+        else:
+            net.launcher.run_steps(lambda started: net.chaincode.approve(sequence, started))
         return sequence
 
     def commit(self) -> None:

@@ -13,11 +13,12 @@ from typing import Any, TypeVar
 import click
 
 from .backup_manifest import BackupError
-from .bundle import write_bundle
+from .bundle import write_bundle, write_public_part
 from .consortium import DEFAULT_PATH, ConsortiumError, load
 from .errors import NetworkError
 from .network import Network
 from .node import Node
+from .org_join import generate_org
 from .paths import SetupError, state_dir
 
 T = TypeVar("T")
@@ -77,21 +78,28 @@ bundle_option = click.option(
 
 @click.command("generate")
 @consortium_option
-def generate_command(consortium_path: Path | None) -> None:
+@click.option("--org", "org_key", default=None, help="only this organization, joining a running consortium later")
+def generate_command(consortium_path: Path | None, org_key: str | None) -> None:
     """Generate every org's CA, identities and the channel genesis block into the state folder, without
-    starting the network (each CA runs on loopback just long enough to enroll)."""
-    guarded(lambda: Network(load(consortium_path), state_dir(), echo=_echo).generate())
+    starting the network (each CA runs on loopback just long enough to enroll). With --org: only that org's,
+    added to the consortium definition after the others (docs/deploy.md, "A hospital joins")."""
+    network = Network(load(consortium_path), state_dir(), echo=_echo)
+    guarded(lambda: network.generate() if org_key is None else generate_org(network, org_key))
 
 
 @click.command("bundle")
 @consortium_option
 @click.option("--org", "org_key", required=True, help="the organization whose hosts the bundle is for")
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="a new folder")
-def bundle_command(consortium_path: Path | None, org_key: str, out: Path) -> None:
-    """Cut ORG's bundle from the generated state folder: its own keys, the others' public certificates."""
+@click.option("--public", is_flag=True, help="only ORG's public certificates and the definition: for the members")
+def bundle_command(consortium_path: Path | None, org_key: str, out: Path, public: bool) -> None:
+    """Cut ORG's bundle from the generated state folder: its own keys, the others' public certificates. With
+    --public: what the members add to their bundles (`node add-org`) when ORG joins a running consortium."""
     definition = consortium_path or DEFAULT_PATH
-    manifest = guarded(lambda: write_bundle(load(definition), definition, state_dir(), org_key, out))
-    click.echo(f"bundle of {manifest.org} ({manifest.msp_id}) in {out}: {len(manifest.files)} files")
+    cut = write_public_part if public else write_bundle
+    manifest = guarded(lambda: cut(load(definition), definition, state_dir(), org_key, out))
+    kind = "public part" if public else "bundle"
+    click.echo(f"{kind} of {manifest.org} ({manifest.msp_id}) in {out}: {len(manifest.files)} files")
 
 
 @click.group("node")
@@ -129,6 +137,21 @@ def node_status(bundle: Path, as_json: bool) -> None:
     print_status(_on_node(bundle, lambda node: node.network.status()), as_json)
 
 
+@node_group.command("add-org")
+@bundle_option
+@click.option(
+    "--definition",
+    "public",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="the joining organization's public part (`bundle --org ORG --public`)",
+)
+def node_add_org(bundle: Path, public: Path) -> None:
+    """Add a joining organization's certificates and the consortium definition naming it to this bundle: this
+    org's clients learn its record store, this org's record store trusts its CA (no restart)."""
+    _on_node(bundle, lambda node: node.add_org(public))
+
+
 @click.group("channel")
 def channel_group() -> None:
     """Each organization's steps on the channel, from its bundle."""
@@ -158,6 +181,23 @@ def channel_restrict_blocks(bundle: Path, update_file: Path, submit: bool) -> No
     _on_node(bundle, lambda node: node.sign_block_access(update_file, submit))
 
 
+@channel_group.command("add-org")
+@bundle_option
+@click.option("--org", "org_key", required=True, help="the joining organization (after `node add-org`)")
+@click.option(
+    "--update",
+    "update_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="the signed config update, passed from admin to admin (made by the first, when missing)",
+)
+@click.option("--submit", is_flag=True, help="after signing, send it (a member, once enough have signed)")
+def channel_add_org(bundle: Path, org_key: str, update_file: Path, submit: bool) -> None:
+    """Sign the config update adding ORG to the channel (and to who may read blocks); it needs a majority of
+    the member organizations' admins and the orderer organization's admin."""
+    _on_node(bundle, lambda node: node.sign_add_org(org_key, update_file, submit))
+
+
 @click.group("chaincode")
 def chaincode_group() -> None:
     """Each organization's steps of the chaincode lifecycle, from its bundle."""
@@ -166,9 +206,14 @@ def chaincode_group() -> None:
 @chaincode_group.command("approve")
 @bundle_option
 @click.option("--sequence", type=int, default=None, help="default: the committed sequence + 1")
-def chaincode_approve(bundle: Path, sequence: int | None) -> None:
+@click.option(
+    "--same-package",
+    is_flag=True,
+    help="approve with the package the org's peers run (no new code: e.g. a new member in the collection)",
+)
+def chaincode_approve(bundle: Path, sequence: int | None, same_package: bool) -> None:
     """Install the org's chaincode package on its peers, start its chaincode server, approve as its admin."""
-    approved = _on_node(bundle, lambda node: node.approve(sequence))
+    approved = _on_node(bundle, lambda node: node.approve(sequence, same_package))
     click.echo(f"approved sequence {approved}")
 
 

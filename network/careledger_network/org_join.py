@@ -27,9 +27,8 @@ from careledger import write_atomic
 
 from . import crypto, generate, specs
 from .config_update import signed_update_envelope
-from .consortium import Org, Peer
+from .consortium import Org
 from .errors import NetworkError
-from .fabric_cli import CommandError, FabricCLI
 from .network import Network
 
 
@@ -92,11 +91,7 @@ def join_org(network: Network, org_key: str, timeout: float = 120.0) -> Joined:
         cli = network.cli
         for peer in new.peers:
             cli.peer_join(new, peer)
-        for peer in new.peers:  # caught up with the config that admits it before it endorses anything
-            while _height(cli, new, peer) <= number:
-                if time.monotonic() > deadline:
-                    raise NetworkError(f"{peer.name} has not caught up with block {number} in time")
-                time.sleep(0.2)
+        network.channel.wait_caught_up((new,), number, deadline)  # it knows the config admitting it
         launcher.step(f"{len(new.peers)} peers of {new.name} joined {c.channel} and caught up")
         # 4. the chaincode definition that counts it
         sequence = network.chaincode.admit(new, members, started)
@@ -112,18 +107,38 @@ def join_org(network: Network, org_key: str, timeout: float = 120.0) -> Joined:
     return result[0]
 
 
-def _height(cli: FabricCLI, org: Org, peer: Peer) -> int:
-    """The peer's height, 0 while it has not reached the config that admits its organization: until then its
-    own admin is no reader of the channel as the peer sees it (access denied)."""
-    try:
-        return cli.channel_height(org, peer)
-    except CommandError as exc:
-        if "access denied" in exc.output:
-            return 0
-        raise
-
-
 def _ports_of(org: Org, ports: dict[int, str]) -> dict[int, str]:
     """The ports (of Consortium.all_ports) where `org`'s processes will listen."""
     names = (org.name, *(p.name for p in org.peers))
     return {port: what for port, what in ports.items() if any(n in what.split() for n in names)}
+
+
+def generate_org(network: Network, org_key: str) -> None:
+    """An organization that joins later, into the generated state folder of a multi-host consortium
+    (`careledger-network generate --org ORG`): its CA runs on this machine's loopback just long enough to
+    enroll its nodes, admin and people, as `generate` does for the founding ones; nothing else changes."""
+    c, state, launcher = network.c, network.state, network.launcher
+    new = c.org(org_key)
+    if new is c.orderer_org or not new.peers:
+        raise NetworkError(f"{new.name} has no peers: only an application organization joins the channel")
+    if crypto.org_paths(state, new).ca_cert.exists():
+        raise NetworkError(f"{state} has {new.name}'s crypto material already: bundle it, or `down` to start over")
+    if not network.cli.genesis_block.exists():
+        raise NetworkError(f"{state} holds no generated consortium: `careledger-network generate` first")
+    on_loopback = c.with_cas_on_loopback()
+    loopback = on_loopback.org(org_key)
+    launcher.restart_clock()
+
+    def steps(started: list[str]) -> None:
+        launcher.check_ports({loopback.ca.port: f"CA of {new.name}"})
+        crypto.init_ca(network.fabric, loopback.ca, crypto.org_paths(state, loopback), new.tls_hosts)
+        try:
+            launcher.launch([specs.ca_spec(state, network.fabric, loopback)], started)
+            crypto.enroll_all(on_loopback, state, (loopback,))
+        finally:
+            network.table.stop_all(list(started))
+        for org in c.orgs:
+            generate.write_connection_profile(c, state, org)
+
+    launcher.run_steps(steps)
+    launcher.step(f"generated {new.name}: `bundle --org {new.key}` for its host, `--public` for the members")

@@ -2,7 +2,8 @@
 address (tests/network/hosts.py), deployed only from its own bundle, each party running its own steps on
 its own host. Then the product's flows across them: a Hospital1 patient's record opened by a Hospital2
 clinician after consent (the ciphertext fetched from Hospital1's store at Hospital1's address), and the
-auditor's check of those transactions against the blocks. Prints the time from bundles to a ready network,
+auditor's check of those transactions against the blocks. Then Hospital3 joins from a fifth host, each party
+taking its own step, and its clinician and patient share records with Hospital1's. Prints the time from bundles to a ready network,
 lone submit p50 and trivial-write tx/s at 64 in flight across the hosts, and on the single-machine network in
 the same run (numbers, never asserted)."""
 
@@ -31,6 +32,7 @@ pytestmark = [
     pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable())),
 ]
 ORGS = ("ordererorg", "hospital1", "hospital2", "healthauthority")
+JOINING = "hospital3"  # joins the running consortium from its own host
 CLI = [sys.executable, "-m", "careledger_network.cli"]
 
 
@@ -61,7 +63,7 @@ def _consortium(hosts: dict[str, Host], into: Path) -> Path:
 
 def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, network: Network) -> None:
     """`network` (the single-machine network on loopback) runs beside it, for the figures side by side."""
-    with HostNetwork("clmh", ORGS, subnet="10.234.0.0/24") as net:
+    with HostNetwork("clmh", (*ORGS, JOINING), subnet="10.234.0.0/24") as net:
         hosts = net.hosts
         consortium = _consortium(hosts, tmp_path / "consortium.yaml")
         state, bundles = tmp_path / "generated", tmp_path / "bundles"
@@ -111,6 +113,12 @@ def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, 
             f"\nseparate hosts: bundles to a ready network {ready_seconds:.1f} s; lone submit p50 {lone['p50_ms']} ms; "
             f"trivial write at 64 in flight {loaded['ops_per_s']} tx/s"
         )
+        join_seconds = _hospital3_joins(hosts, consortium, state, bundles, record["id"])
+        lone, loaded = _trivial_writes(h1)
+        line += (
+            f"\nHospital3 joined in {join_seconds:.1f} s; then, 3 of 4 organizations endorsing: lone submit p50 "
+            f"{lone['p50_ms']} ms; 64 in flight {loaded['ops_per_s']} tx/s"
+        )
         if net.delay(20):
             lone, loaded = _trivial_writes(h1)
             line += f"; with 20 ms between hosts: p50 {lone['p50_ms']} ms, {loaded['ops_per_s']} tx/s"
@@ -119,9 +127,66 @@ def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, 
         lone, loaded = _trivial_writes(network.state / "profiles")
         line += f"\nsingle host, same run: lone submit p50 {lone['p50_ms']} ms; 64 in flight {loaded['ops_per_s']} tx/s"
         print(line)
-        for org in ORGS:
+        for org in (*ORGS, JOINING):
             subprocess.run(hosts[org].command([*CLI, "node", "stop", "--bundle", str(bundles / org)]), check=False,
                            capture_output=True, timeout=120)  # fmt: skip
+
+
+def _hospital3_joins(hosts: dict[str, Host], consortium: Path, state: Path, bundles: Path, h1_record: str) -> float:
+    """Hospital3, added to the consortium definition, joins from its own host, each party taking its own steps;
+    then a Hospital1 patient's record (written before) is opened by its clinician after consent, and its
+    patient's record by Hospital1's clinician. Returns the seconds from generating its crypto to its
+    gateway committing."""
+    doc = yaml.safe_load(consortium.read_text())
+    doc["orgs"].append(
+        {"name": "Hospital3", "msp_id": "Hospital3MSP", "port_base": 7400, "peers": 1, "record_store": True,
+         "host": hosts[JOINING].address, "admin": "h3-admin",
+         "users": [{"id": "h3-clinician-1", "role": "clinician"}, {"id": "h3-patient-1", "role": "patient"}]}
+    )  # fmt: skip
+    definition = consortium.with_name("consortium-with-hospital3.yaml")
+    definition.write_text(yaml.safe_dump(doc, sort_keys=False))
+    public, update = bundles.parent / "hospital3-public", bundles.parent / "add-hospital3.pb"
+    started = time.monotonic()
+    generator = hosts["ordererorg"]
+    _step(generator, "generate", "--consortium", str(definition), "--org", JOINING, state=state)
+    for extra in ((), ("--public",)):
+        out = public if extra else bundles / JOINING
+        _step(generator, "bundle", "--consortium", str(definition), "--org", JOINING, *extra, "--out", str(out),
+              state=state)  # fmt: skip
+    _on_each(hosts, ORGS, "node", "add-org", "--definition", str(public), bundles=bundles)
+    for org in ("hospital1", "hospital2", "ordererorg"):  # a majority of the members, and the orderer org
+        _step(
+            hosts[org], "channel", "add-org", "--bundle", str(bundles / org), "--org", JOINING, "--update", str(update)
+        )
+    _step(hosts["hospital1"], "channel", "add-org", "--bundle", str(bundles / "hospital1"), "--org", JOINING,
+          "--update", str(update), "--submit")  # fmt: skip
+    own = ("--bundle", str(bundles / JOINING))
+    _step(hosts[JOINING], "node", "up", *own)
+    _step(hosts[JOINING], "channel", "join", *own)
+    _on_each(hosts, ORGS[1:], "chaincode", "approve", "--same-package", bundles=bundles)
+    _step(hosts[JOINING], "chaincode", "approve", *own)
+    _step(hosts["hospital1"], "chaincode", "commit", "--bundle", str(bundles / "hospital1"))
+    _step(hosts[JOINING], "chaincode", "ready", *own)
+    seconds = time.monotonic() - started
+
+    h1, h3 = bundles / "hospital1" / "profiles" / "hospital1.json", bundles / JOINING / "profiles" / "hospital3.json"
+    for user in ("h3-admin", "h3-clinician-1", "h3-patient-1"):
+        with Session.open(h3, user) as s:
+            s.register()
+    until = "2099-01-01T00:00:00Z"
+    with (
+        Session.open(h1, "h1-patient-1") as h1_patient,
+        Session.open(h1, "h1-clinician-1") as h1_clinician,
+        Session.open(h3, "h3-clinician-1") as h3_clinician,
+        Session.open(h3, "h3-patient-1") as h3_patient,
+    ):
+        assert isinstance(h3_clinician.open_records([h1_record])[0], Refused)
+        h1_patient.grant(h3_clinician.member_id(), ["treatment"], until, record_ids=[h1_record])
+        assert _eventually_opened(h3_clinician, h1_record, timeout=30).resource["valueQuantity"]["value"] == 12.9
+        record = h3_clinician.create_record("h3-patient-1", observation("Hemoglobin", 11.2, "g/dL"), "laboratory")
+        h3_patient.grant(h1_clinician.member_id(), ["treatment"], until, record_ids=[record["id"]])
+        assert _eventually_opened(h1_clinician, record["id"], timeout=30).resource["valueQuantity"]["value"] == 11.2
+    return seconds
 
 
 def _trivial_writes(profiles: Path) -> tuple[dict[str, object], dict[str, object]]:
