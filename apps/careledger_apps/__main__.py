@@ -79,7 +79,7 @@ def hospital(org: str, host: str, port: int | None, model_dir: Path) -> None:
         {
             "PROFILE": str(profile),
             "ORG_KEY_FROM": meta["org_admin"],
-            "EMERGENCY_RELEASER": meta["org_admin"],  # releases keys other hospitals' emergencies await (_releaser)
+            "EMERGENCY_RELEASER": meta["org_admin"],  # emergency releases and recovered keys' re-wraps (_releaser)
             "MODEL_DIR": str(model_dir),
             "DEVICE_SECRET_FILE": str(tls / "hospital-device-secret"),  # known devices outlive restarts
             **_display_config(org),

@@ -1,14 +1,21 @@
-"""The hospital's side of emergency access across hospitals: a thread of the hospital app that releases, with the
-organization key, the keys other hospitals' emergency requesters await from this hospital.
+"""The hospital's jobs that need its organization key: a thread of the hospital app that, every RELEASE_SECONDS,
+hands other members the record keys only this hospital holds (wrapped for the organization), as the ledger asks.
 
-An emergency access by another hospital's clinician is allowed by the ledger, but only this hospital holds the
-record key (wrapped for the organization). Every RELEASE_SECONDS the thread asks the ledger which committed
-emergency accesses await a key from this hospital (ListEmergencies "awaiting-release", as the admin) and re-wraps
-each for its requester (Session.release_pending_emergency_keys): nothing is released that the ledger does not
-name, and the ledger accepts keys only for a committed, still open emergency access that awaits them.
+1. Emergency access across hospitals: an emergency access by another hospital's clinician is allowed by the
+   ledger, but only the custodian holds the record key. The thread asks the ledger which committed emergency
+   accesses await a key from this hospital (ListEmergencies "awaiting-release") and re-wraps each for its
+   requester (Session.release_pending_emergency_keys); the ledger accepts keys only for a committed, still open
+   emergency access that awaits them.
+2. Key recovery: once a person who lost their wallet registered a new key, each custodian re-wraps the keys of
+   its records that person held. The thread asks the ledger whose recovery awaits this hospital
+   (ListKeyRecoveriesToRewrap) and re-wraps their keys for the new key (Session.rewrap_pending_recoveries); the
+   ledger accepts keys only for records on this hospital's list, wrapped for the new key.
+Nothing is handed out that the ledger does not name. Each round opens one session for both jobs; a job that
+fails is said in the log and the other still runs; the next round tries again.
 
-Enabled by EMERGENCY_RELEASER, the wallet identity of the organization's admin (whose key is the organization
-key); its wallet is opened with EMERGENCY_RELEASER_PASSPHRASE when protected. Logs counts only, never patients.
+Enabled by EMERGENCY_RELEASER (the name predates the second job), the wallet identity of the organization's admin
+(whose key is the organization key); its wallet is opened with EMERGENCY_RELEASER_PASSPHRASE when protected, and
+EMERGENCY_RELEASE_SECONDS sets the period. Logs counts only, never patients.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from careledger.errors import CareLedgerError, GatewayError
 from careledger.services import Session
@@ -25,22 +34,63 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 RELEASE_SECONDS = 5.0
+_FAILURES = (CareLedgerError, GatewayError, OSError)  # the ledger, a peer or the wallet failed: next round
+T = TypeVar("T")
 
 
-def release_once(open_session: Callable[[], AbstractContextManager[Session]]) -> int:
-    """One round: the records whose keys were released (0 when the ledger or the wallet failed: said in the log)."""
+@dataclass(frozen=True)
+class Round:
+    """What one round did: counts only."""
+
+    released: int = 0  # record keys released to emergency requesters of other hospitals
+    recovered: int = 0  # recovered members whose keys were re-wrapped for their new key
+    rewrapped: int = 0  # record keys re-wrapped for them
+    unfinished: int = 0  # recoveries refused or with a key that did not open: listed again next round
+
+
+def _job(what: str, run: Callable[[], T], nothing: T) -> T:
+    try:
+        return run()
+    except _FAILURES as exc:
+        log.warning("%s failed this round: %s", what, type(exc).__name__)
+        return nothing
+
+
+def run_once(open_session: Callable[[], AbstractContextManager[Session]]) -> Round:
+    """One round of both jobs in one session (nothing done when the session cannot be opened: said in the log)."""
     try:
         with open_session() as session:
-            return sum(len(r["released"]) for r in session.release_pending_emergency_keys())
-    except (CareLedgerError, GatewayError, OSError) as exc:
-        log.warning("emergency key release failed this round: %s", type(exc).__name__)
-        return 0
+            released = _job(
+                "emergency key release",
+                lambda: sum(len(r["released"]) for r in session.release_pending_emergency_keys()),
+                0,
+            )
+            rewraps = _job("key recovery re-wrap", session.rewrap_pending_recoveries, None)
+    except _FAILURES as exc:
+        log.warning("the hospital's key jobs could not run this round: %s", type(exc).__name__)
+        return Round()
+    if rewraps is None:
+        return Round(released)
+    return Round(released, rewraps.members, rewraps.keys, rewraps.failed)
+
+
+def log_round(done: Round, unfinished_before: int = 0) -> None:
+    """What a round did, in counts; recoveries left unfinished are said when their number changes (one that
+    keeps failing is not repeated every round)."""
+    if done.released:
+        log.info("released %d record key(s) to emergency requesters of other hospitals", done.released)
+    if done.rewrapped:
+        log.info(
+            "re-wrapped %d record key(s) for the new keys of %d recovered member(s)", done.rewrapped, done.recovered
+        )
+    if done.unfinished and done.unfinished != unfinished_before:
+        log.warning("%d key recovery(ies) could not be re-wrapped: tried again each round", done.unfinished)
 
 
 def start(app: Flask) -> None:
-    """Have the app run the releaser when configured for it (EMERGENCY_RELEASER). The thread starts with the
-    first request the app serves, in the process that serves it: gunicorn builds the app before it forks its
-    worker, and neither a thread nor a gRPC channel of the parent survives into the child."""
+    """Have the app run the jobs when configured for it (EMERGENCY_RELEASER). The thread starts with the first
+    request the app serves, in the process that serves it: gunicorn builds the app before it forks its worker,
+    and neither a thread nor a gRPC channel of the parent survives into the child."""
     label = app.config.get("EMERGENCY_RELEASER")
     if not label:
         return
@@ -55,13 +105,14 @@ def start(app: Flask) -> None:
         return Session.open(profile, label, passphrase, org_key_from=label)
 
     def loop() -> None:
+        unfinished = 0
         while not stop.wait(seconds):
-            released = release_once(opened)
-            if released:
-                log.info("released %d record key(s) to emergency requesters of other hospitals", released)
+            done = run_once(opened)
+            log_round(done, unfinished)
+            unfinished = done.unfinished
 
     def start_once() -> None:
         if started.acquire(blocking=False):  # the first request only; never released
-            threading.Thread(target=loop, name="emergency-key-releaser", daemon=True).start()
+            threading.Thread(target=loop, name="hospital-key-jobs", daemon=True).start()
 
     app.before_request(start_once)

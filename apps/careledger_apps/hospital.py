@@ -177,7 +177,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Any:
     app.register_blueprint(bp)
     app.register_blueprint(hospital_patients.bp)
     app.register_blueprint(hospital_requests.bp)  # asking patients, emergencies from a patient page, reviews
-    _releaser.start(app)  # releases keys other hospitals' emergency requesters await (EMERGENCY_RELEASER)
+    _releaser.start(app)  # the org key's jobs: emergency releases, recovered keys' re-wraps (EMERGENCY_RELEASER)
     hospital_patients.use_directory(app)  # names from the hospital's directory (DIRECTORY_DIR)
     app.register_blueprint(fhir_api.bp)
     return app

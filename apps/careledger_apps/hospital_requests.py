@@ -6,7 +6,8 @@
   with a justification; what another hospital holds opens once that hospital releases the key (fetch again).
 - Emergency review: the hospital's privacy officer (its auditor, or its admin) marks each emergency on the
   hospital's records justified or not (_emergency_review); the admin releases the keys owed to other hospitals'
-  emergency requesters, which the app also does on its own when EMERGENCY_RELEASER is set (_releaser).
+  emergency requesters, which the app also does on its own when EMERGENCY_RELEASER is set (_releaser, which
+  also re-wraps recovered patients' keys).
 
 Free text (a message, a justification, a note) goes to the ledger as transient data only, never in a URL or log.
 """

@@ -176,6 +176,13 @@ CASES: list[Case] = [
     ("rewrap-list/clinician", "h1-clinician-1", "GetRecoveryKeysToRewrap", lambda s: [q("h1-patient-1")], False,
      False),
     ("rewrap-list/patient", "h1-patient-1", "GetRecoveryKeysToRewrap", lambda s: [q("h1-patient-1")], False, False),
+    ("recoveries-to-rewrap/admin", "h1-admin", "ListKeyRecoveriesToRewrap", lambda s: ["10", ""], False, True),
+    ("recoveries-to-rewrap/clinician", "h1-clinician-1", "ListKeyRecoveriesToRewrap", lambda s: ["10", ""], False,
+     False),
+    ("recoveries-to-rewrap/patient", "h1-patient-1", "ListKeyRecoveriesToRewrap", lambda s: ["10", ""], False,
+     False),
+    ("recoveries-to-rewrap/auditor", "ha-auditor-1", "ListKeyRecoveriesToRewrap", lambda s: ["10", ""], False,
+     False),
     ("rewrap/clinician", "h1-clinician-1", "RewrapRecoveredKeys", _rewrap_of("h1-patient-1"), True, False),
     ("rewrap/patient", "h1-patient-1", "RewrapRecoveredKeys", _rewrap_of("h1-patient-1"), True, False),
     # what a hospital's store should hold: that hospital's admins only

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from careledger.services import EmergencyOpening, OpenedRecord, Refused
+from careledger.services._key_recovery import RecoveryRewraps
 
 from .app_sessions import CLINICIAN_ID, EMERGENCY_EVENT, H1, JUSTIFICATION, PATIENT, Browser, Clinician, Patient
 from .app_sessions import hospital as hospital_app
@@ -165,6 +166,10 @@ class AskingClinician(Clinician):
     def release_pending_emergency_keys(self) -> list[dict[str, Any]]:
         self.calls.append(("release",))
         return [{"access_tx_id": "56" * 32, "requester": H2_CLINICIAN, "released": ["rec-1"]}]
+
+    def rewrap_pending_recoveries(self) -> RecoveryRewraps:
+        self.calls.append(("rewrap",))
+        return RecoveryRewraps(members=1, keys=2)
 
 
 def portal(session: AskedPatient | None = None) -> tuple[Browser, AskedPatient]:

@@ -173,13 +173,14 @@ def test_the_releaser_releases_each_round_and_survives_a_failed_one(monkeypatch:
     from careledger_apps import _releaser, create_hospital_app
 
     custodian = AskingClinician(user="h1-admin", role="admin")
-    assert _releaser.release_once(lambda: nullcontext(custodian)) == 1  # type: ignore[arg-type]
-    assert custodian.calls == [("release",)]
+    done = _releaser.run_once(lambda: nullcontext(custodian))  # type: ignore[arg-type]
+    assert done == _releaser.Round(released=1, recovered=1, rewrapped=2)
+    assert custodian.calls == [("release",), ("rewrap",)]  # both jobs, in one session
 
     def broken() -> Any:
         raise IdentityError("no such wallet")
 
-    assert _releaser.release_once(broken) == 0
+    assert _releaser.run_once(broken) == _releaser.Round()
     rounds = threading.Event()
 
     def opened(profile: Any, label: str, passphrase: Any, org_key_from: str) -> Any:

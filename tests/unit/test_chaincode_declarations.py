@@ -177,6 +177,7 @@ def _tour_key_recovery(w: World) -> None:
     pin = certificate_sha256(new_alice.certificate_pem)
     w.h1_admin.ok("OpenKeyRecovery", {"member_id": w.alice.id, "proofing": "in-person", "certificate_sha256": pin})
     new_kid = new_alice.ok("RegisterRecoveredKey", other_jwk(1))["new_kid"]
+    w.h1_admin.ok("ListKeyRecoveriesToRewrap", "10", "")
     w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)
     rewrap = {"member_id": w.alice.id, "records": [{"record_id": "rec-1", "version": 1}]}
     w.h1_admin.ok("RewrapRecoveredKeys", rewrap, transient={"wrapped_keys": {"rec-1": jwe_for(new_kid)}})

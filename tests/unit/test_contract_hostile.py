@@ -241,6 +241,7 @@ def test_read_only_functions_are_marked() -> None:
         "ListPatientsIActFor",
         "GetKeyRecovery",
         "GetRecoveryKeysToRewrap",
+        "ListKeyRecoveriesToRewrap",
         "ListCustodianRecords",
     }
 

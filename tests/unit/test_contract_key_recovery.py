@@ -222,3 +222,73 @@ def test_a_key_named_compromised_is_never_wrapped_for_again() -> None:
     assert w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)["remaining"] == 1
     doc, keys = _rewrap(w, {"rec-1": 2})
     assert w.h1_admin.ok("RewrapRecoveredKeys", doc, transient=keys)["custodians"][H1]["rewrapped"] == 0
+
+
+def _listed(admin: Actor, page_size: str = "10") -> tuple[list[str], int]:
+    """Every member ListKeyRecoveriesToRewrap names to the admin, following the bookmarks; and the pages read."""
+    items: list[str] = []
+    bookmark, pages = "", 0
+    while True:
+        page = admin.ok("ListKeyRecoveriesToRewrap", page_size, bookmark)
+        items, bookmark, pages = items + page["items"], page["bookmark"], pages + 1
+        if not bookmark:
+            return items, pages
+
+
+def _recover(w: World, patient: Actor, jwk: str) -> Actor:
+    """The patient's admin opens the recovery naming a new enrollment, which registers `jwk`."""
+    new = Actor(w.ledger, patient.local_id, H1, "patient", enrollment_certificate(f"{patient.local_id}-new"))
+    doc = {
+        "member_id": patient.id,
+        "proofing": "in-person",
+        "certificate_sha256": certificate_sha256(new.certificate_pem),
+    }
+    w.h1_admin.ok("OpenKeyRecovery", doc)
+    new.ok("RegisterRecoveredKey", jwk)
+    return new
+
+
+def test_each_custodians_admin_lists_the_recoveries_awaiting_its_rewrap_and_only_those() -> None:
+    w = World()
+    _holdings(w)  # Alice holds rec-1 and rec-b at Hospital1, rec-2 at Hospital2
+    carol = Actor(w.ledger, "h1-patient-3", H1, "patient")
+    carol.ok("RegisterMember", JWK)
+    w.dr_h1.ok("CreateRecord", w.record("rec-c", patient=carol), transient={"wrapped_keys": w.record_keys(carol)})
+    assert _listed(w.h1_admin) == ([], 1)
+    new_alice = Actor(w.ledger, w.alice.local_id, H1, "patient", enrollment_certificate(w.alice.local_id))
+    _open(w, new_alice)
+    assert _listed(w.h1_admin)[0] == []  # no key registered yet: nothing to re-wrap
+    new_alice.ok("RegisterRecoveredKey", NEW_JWK)
+    _recover(w, carol, other_jwk(2))
+    assert _listed(w.h1_admin)[0] == [w.alice.id, carol.id]
+    assert _listed(w.h2_admin)[0] == [w.alice.id]
+    # one id a page at most, in member id order; Alice's list at Hospital2 leaves Hospital1 a page with none
+    assert _listed(w.h1_admin, "1") == ([w.alice.id, carol.id], 3)
+
+    doc, keys = _rewrap(w, {"rec-1": 1, "rec-b": 1})
+    w.h1_admin.ok("RewrapRecoveredKeys", doc, transient=keys)
+    assert _listed(w.h1_admin)[0] == [carol.id]
+    assert _listed(w.h2_admin)[0] == [w.alice.id]  # until Hospital2 re-wraps its own
+    doc, keys = _rewrap(w, {"rec-2": 1})
+    w.h2_admin.ok("RewrapRecoveredKeys", doc, transient=keys)
+    assert _listed(w.h2_admin)[0] == []
+    assert new_alice.ok("GetKeyRecovery", w.alice.id)["status"] == "completed"
+
+    # Opening Carol's recovery again (a wrong certificate named) voids her lists until the key is registered anew.
+    pin = certificate_sha256(enrollment_certificate("again"))
+    w.h1_admin.ok("OpenKeyRecovery", {"member_id": carol.id, "proofing": "video-call", "certificate_sha256": pin})
+    assert _listed(w.h1_admin)[0] == []
+
+
+def test_only_an_organizations_admin_lists_the_recoveries_awaiting_it() -> None:
+    w = World()
+    w.create("rec-1")
+    _recover(w, w.alice, NEW_JWK)
+    for stranger in (w.dr_h1, w.alice, w.bob, w.h1_auditor, w.auditor, w.researcher):
+        assert "admin" in stranger.refused("NOT_AUTHORIZED", "ListKeyRecoveriesToRewrap", "10", "")
+    for size in ("0", "1001", "ten"):
+        w.h1_admin.refused("INVALID_ARGUMENT", "ListKeyRecoveriesToRewrap", size, "")
+    # a bookmark is a place in the recoveries' lists, never a way out of them
+    for bookmark in ("\x00key-recovery\x00", f"\x00wkey\x00rec-1\x00{w.alice.id}\x00", "\x00"):
+        w.h1_admin.refused("INVALID_ARGUMENT", "ListKeyRecoveriesToRewrap", "10", bookmark)
+    assert w.h1_admin.ok("ListKeyRecoveriesToRewrap", "", "") == {"items": [w.alice.id], "bookmark": ""}

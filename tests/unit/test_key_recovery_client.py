@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from careledger import crypto
-from careledger.errors import IntegrityError
+from careledger.errors import REFUSALS, IdentityError, IntegrityError
 from careledger.services import KeyRecoveryFlows
+from careledger.services._key_recovery import RecoveryRewraps
 from joserfc.jwk import ECKey
 
-from .chaincode_helpers import H1, Actor, World, certificate_sha256, enrollment_certificate
+from .chaincode_helpers import H1, JWK, Actor, World, certificate_sha256, enrollment_certificate, jwe, other_jwk
 
 
 class LedgerSession(KeyRecoveryFlows):
@@ -26,10 +27,28 @@ class LedgerSession(KeyRecoveryFlows):
         return member
 
     def _evaluate(self, function: str, *args: Any) -> Any:
-        return self.actor.ok(function, *args)
+        return self._call(function, *args)
 
     def _submit(self, function: str, *args: Any, transient: Any = None) -> Any:
-        return self.actor.ok(function, *args, transient=transient)
+        return self._call(function, *args, transient=transient)
+
+    def _call(self, function: str, *args: Any, transient: Any = None) -> Any:
+        """The ledger's answer, or its refusal raised as the client raises it (careledger.errors)."""
+        outcome = self.actor.call(function, *args, transient=transient)
+        if outcome.status != 200:
+            code, _, reason = outcome.message.partition(": ")
+            raise REFUSALS[code](outcome.message, reason)
+        return json.loads(outcome.payload) if outcome.payload else None
+
+
+def _recover(w: World, patient: Actor, new_key: ECKey | None = None, register: bool = True) -> Actor:
+    """The patient's admin opens its recovery naming a new enrollment, which registers the new key."""
+    new = Actor(w.ledger, patient.local_id, H1, "patient", enrollment_certificate(f"{patient.local_id}-new"))
+    pin = certificate_sha256(new.certificate_pem)
+    w.h1_admin.ok("OpenKeyRecovery", {"member_id": patient.id, "proofing": "in-person", "certificate_sha256": pin})
+    if register:
+        new.ok("RegisterRecoveredKey", json.dumps(crypto.public_jwk(new_key)) if new_key else other_jwk(3))
+    return new
 
 
 def test_the_custodian_rewraps_with_its_organization_key_for_the_new_key_only() -> None:
@@ -60,3 +79,35 @@ def test_the_custodian_rewraps_with_its_organization_key_for_the_new_key_only() 
     with pytest.raises(IntegrityError):
         crypto.unwrap_key(released["wrapped_key"], ref, lost_key)
     assert LedgerSession(w.h1_admin, org_key).rewrap_recovered_keys(w.alice.id) is None  # nothing left
+
+
+def test_the_hospital_system_rewraps_every_recovery_awaiting_it_and_one_failure_stops_no_other() -> None:
+    w = World()
+    org_key, new_key = crypto.new_encryption_key(), crypto.new_encryption_key()
+    w.h1_admin.ok("RegisterOrganizationKey", json.dumps(crypto.public_jwk(org_key)))
+    refs = [crypto.RecordRef(r, w.alice.id, 1) for r in ("rec-1", "rec-2")]
+    for ref in refs:  # Alice's records, keyed for Hospital1 for real
+        keys = {w.alice.id: jwe("lost"), f"org:{H1}": crypto.wrap_key(crypto.new_record_key(), ref, org_key)}
+        w.dr_h1.ok("CreateRecord", w.record(ref.record_id), transient={"wrapped_keys": keys})
+    carol = Actor(w.ledger, "h1-patient-3", H1, "patient")  # hers holds a key the organization key does not open
+    carol.ok("RegisterMember", JWK)
+    w.dr_h1.ok("CreateRecord", w.record("rec-c", patient=carol), transient={"wrapped_keys": w.record_keys(carol)})
+    new_alice = _recover(w, w.alice, new_key)
+    _recover(w, carol)
+    _recover(w, w.bob, register=False)  # Bob has not registered his new key: nothing awaits Hospital1 yet
+
+    class Custodian(LedgerSession):
+        def recoveries_to_rewrap(self) -> list[str]:  # as if Bob's recovery had been listed, then opened again
+            return [*super().recoveries_to_rewrap(), w.bob.id]
+
+    assert LedgerSession(w.h1_admin, org_key).recoveries_to_rewrap() == [w.alice.id, carol.id]
+    assert Custodian(w.h1_admin, org_key).rewrap_pending_recoveries() == RecoveryRewraps(members=1, keys=2, failed=2)
+    assert new_alice.ok("GetKeyRecovery", w.alice.id)["status"] == "completed"
+    access = new_alice.ok("RequestAccess", {"record_ids": ["rec-1", "rec-2"], "purpose": "treatment"})
+    for ref in refs:
+        released = new_alice.ok("GetAccessKeys", access["tx_id"])["keys"][ref.record_id]
+        crypto.unwrap_key(released["wrapped_key"], ref, new_key)  # opens with the new key
+    # Carol's stays listed, and is tried again next time; Alice's is done.
+    assert LedgerSession(w.h1_admin, org_key).rewrap_pending_recoveries() == RecoveryRewraps(failed=1)
+    with pytest.raises(IdentityError, match="organization key"):
+        LedgerSession(w.h1_admin).rewrap_pending_recoveries()

@@ -4,18 +4,32 @@ An organization's admin reports a member's key compromised (a clinician gone, a 
 person's key after proving who they are and having the CA enroll a new certificate for them: it names that
 certificate's SHA-256, which the person reads from their new wallet (`certificate_sha256`). The person then
 registers a new key from that enrollment (`register_recovered_key`), and each custodian's system, holding the
-organization key, re-wraps for it the record keys the person held (`rewrap_recovered_keys`)."""
+organization key, re-wraps for it the record keys the person held (`rewrap_recovered_keys`; for every recovery
+awaiting this organization, `rewrap_pending_recoveries`, which the hospital app runs on a timer)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from careledger_protocol import KeyRecovery, Member
 from careledger_protocol.documents import RecoveryKeysToRewrap
 from cryptography.hazmat.primitives import hashes
+from joserfc.jwk import ECKey
 
 from .. import crypto
-from ..errors import IdentityError, NotFound
+from ..errors import ChaincodeRefusal, IdentityError, IntegrityError, NotFound
 from ..json_types import JsonArgument
 from ._core import SessionCore
+
+
+@dataclass(frozen=True)
+class RecoveryRewraps:
+    """What one pass over the key recoveries awaiting this organization did: counts only, never who."""
+
+    members: int = 0  # recovered members this organization handed keys in for
+    keys: int = 0  # record keys handed in, wrapped for the members' new keys
+    failed: int = 0  # recoveries the ledger refused (changed meanwhile) or with a key that did not open
 
 
 class KeyRecoveryFlows(SessionCore):
@@ -63,18 +77,49 @@ class KeyRecoveryFlows(SessionCore):
     def rewrap_recovered_keys(self, member_id: str) -> KeyRecovery | None:
         """Re-wrap, for a recovered member's new key, every key of this organization's records the member held,
         batch after batch; None when this organization had none to re-wrap. Needs the organization key."""
+        after_each = [recovery for recovery, _ in self._rewrap_batches(self.qualify(member_id))]
+        return after_each[-1] if after_each else None
+
+    def recoveries_to_rewrap(self) -> list[str]:
+        """The members whose key recovery awaits a re-wrap from this organization (its admin asks)."""
+        members: list[str] = self._all_pages("ListKeyRecoveriesToRewrap")
+        return members
+
+    def rewrap_pending_recoveries(self) -> RecoveryRewraps:
+        """Re-wrap the keys of every key recovery awaiting this organization (`rewrap_recovered_keys` for each
+        member the ledger lists). One recovery's refusal, or a key that does not open, does not stop the others:
+        it is counted, and listed again next time. Needs the organization key (a hospital system's session)."""
+        self._require_org_key()
+        members = keys = failed = 0
+        for target in self.recoveries_to_rewrap():
+            handed = 0
+            try:
+                for _, batch in self._rewrap_batches(target):
+                    handed += batch
+            except (ChaincodeRefusal, IntegrityError):
+                failed += 1  # reopened or changed meanwhile (the ledger said why), or a key that is not this org's
+            members, keys = members + int(handed > 0), keys + handed
+        return RecoveryRewraps(members, keys, failed)
+
+    def _require_org_key(self) -> ECKey:
         if self.org_key is None:
             raise IdentityError("re-wrapping keys needs the organization key: open the session with it")
-        target, recovery = self.qualify(member_id), None
+        return self.org_key
+
+    def _rewrap_batches(self, target: str) -> Iterator[tuple[KeyRecovery, int]]:
+        """Hand in this organization's keys of `target`'s records re-wrapped for the new key, a batch at a time:
+        the recovery after each batch and how many keys it held, until the ledger lists none."""
+        org_key = self._require_org_key()
         while True:
             pending: RecoveryKeysToRewrap = self._evaluate("GetRecoveryKeysToRewrap", target)
             if not pending["keys"]:
-                return recovery
+                return
             wrapped: dict[str, JsonArgument] = {}
             records: list[JsonArgument] = []
             for k in pending["keys"]:
                 ref = crypto.RecordRef(k["record_id"], k["sealed_for"], k["version"])
-                wrapped[k["record_id"]] = crypto.rewrap_key(k["wrapped_key"], ref, self.org_key, pending["public_key"])
+                wrapped[k["record_id"]] = crypto.rewrap_key(k["wrapped_key"], ref, org_key, pending["public_key"])
                 records.append({"record_id": k["record_id"], "version": k["version"]})
             doc: dict[str, JsonArgument] = {"member_id": target, "records": records}
-            recovery = self._submit("RewrapRecoveredKeys", doc, transient={"wrapped_keys": wrapped})
+            recovery: KeyRecovery = self._submit("RewrapRecoveredKeys", doc, transient={"wrapped_keys": wrapped})
+            yield recovery, len(records)

@@ -11,16 +11,19 @@ person who lost their wallet gets their records back under a new key.
    same member id until the CRL reaches every peer), registers the new key (RegisterRecoveredKey). The ledger
    lists, per custodian, the patient's key entries still wrapped for the old key: their own records, and the
    records they hold by a grant or as a proxy.
-4. Each custodian's system (holding its organization key, like the emergency release) reads its list
-   (GetRecoveryKeysToRewrap: its organization's wrapped keys and the new public key), unwraps each key and wraps
-   it for the new key, and hands them in (RewrapRecoveredKeys, transient 'wrapped_keys'): the ledger accepts
-   keys only from the custodian's admin, for records on its list, wrapped for the new key (the JWE's kid), at
-   the record's current version. When every list is empty the recovery is completed.
+4. Each custodian's system (holding its organization key, like the emergency release) finds the members whose
+   recovery awaits it (ListKeyRecoveriesToRewrap), reads each list (GetRecoveryKeysToRewrap: its organization's
+   wrapped keys and the new public key), unwraps each key and wraps it for the new key, and hands them in
+   (RewrapRecoveredKeys, transient 'wrapped_keys'): the ledger accepts keys only from the custodian's admin, for
+   records on its list, wrapped for the new key (the JWE's kid), at the record's current version. When every
+   list is empty the recovery is completed.
 The patient reads the recovery (GetKeyRecovery): who replaced the key, when, and how many records were
 re-wrapped. An admin never chooses the key: it only pins the certificate the member registers it from.
 
 Storage: ("key-recovery", member) the recovery (documents.KeyRecovery, its history keeps earlier ones);
-("key-recovery-wait", member, custodian MSP) the record ids whose entry for the member awaits that custodian.
+("key-recovery-wait", member, custodian MSP) the record ids whose entry for the member awaits that custodian;
+it exists only while that list is not empty, and only while the recovery is re-wrapping (registering the key
+writes the lists, re-wrapping empties them, opening a recovery again voids the earlier ones).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from ._arguments import MAX_BATCH, Shape, enum, json_object, jwe, object_id, ref
 from ._caller import Caller, caller, certificate_sha256, member_id, member_org, require_role
 from ._compromised import RECOVERY, current_key_mark, jwe_kid
 from ._key_entries import WKEY, put_entry, wkey_key
+from ._paging import page_args
 from ._proxy import PROXY, PROXY_BY_PROXY
 from ._refusals import denied, invalid, not_found, precondition
 from ._state import PRIVATE, canonical, event, get_json, get_private, key, load, put_json, transient_json
@@ -303,6 +307,25 @@ class KeyRecoveryMixin:
             "keys": keys,
             "remaining": len(waiting),
         }
+
+    @transaction(
+        "ListKeyRecoveriesToRewrap",
+        read_only=True,
+        arguments={**schema.PAGE},
+        returns=documents.Page[str],
+        refusals=(INVALID_ARGUMENT, NOT_AUTHORIZED),
+    )
+    def list_key_recoveries_to_rewrap(self, ctx: Context, page_size: str, bookmark: str) -> dict[str, Any]:
+        """For an organization's admin (its systems hold the organization key): the ids of the members whose key
+        recovery awaits a re-wrap from its organization, in member id order, paginated over every open list (a
+        page may hold fewer items than asked; follow the bookmark). Member ids only: GetRecoveryKeysToRewrap
+        gives what to re-wrap for each."""
+        who = caller(ctx)
+        require_role(who, "admin")
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(REWRAP_WAIT, [], size, mark)
+        lists = [ctx.stub.split_composite_key(k)[1] for k, _ in rows]  # [member, custodian]: the keys say it all
+        return {"items": [mid for mid, custodian in lists if custodian == who.msp_id], "bookmark": next_mark}
 
     @transaction(
         "RewrapRecoveredKeys",
