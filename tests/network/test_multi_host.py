@@ -1,11 +1,12 @@
 """The consortium on separate hosts (issue 20): each organization in its own network namespace with its own
 address (tests/network/hosts.py), deployed only from its own bundle, each party running its own steps on
 its own host. Then the product's flows across them: a Hospital1 patient's record opened by a Hospital2
-clinician after consent (the ciphertext fetched from Hospital1's store at Hospital1's address), and the
-auditor's check of those transactions against the blocks. Then Hospital3 joins from a fifth host, each party
-taking its own step, and its clinician and patient share records with Hospital1's. Prints the time from bundles to a ready network,
-lone submit p50 and trivial-write tx/s at 64 in flight across the hosts, and on the single-machine network in
-the same run (numbers, never asserted)."""
+clinician after consent (the ciphertext fetched from Hospital1's store at Hospital1's address); a model run
+by a Hospital1 clinician on Hospital2 records after consent; the auditor's check of those transactions
+against the blocks. Then Hospital3 joins from a fifth host, each party taking its own step, and its clinician
+and patient share records with Hospital1's. Prints the time from bundles to a ready network and for
+Hospital3 to join, lone submit p50 and trivial-write tx/s at 64 in flight across the hosts (before and after
+the join), and on the single-machine network in the same run (numbers, never asserted)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,16 @@ import yaml
 from careledger.ledger import BlockReader, verify_trail
 from careledger.services import OpenedRecord, Refused, Session
 from careledger_bench.workloads import Bench
+from careledger_models.datasets import breast_cancer, to_observation
+from careledger_models.policies import ensure_policy
+from careledger_models.runner import ModelRunner, register
+from careledger_models.train import train
+from careledger_models.verify import verify_and_approve
 from careledger_network.consortium import DEFAULT_PATH
 from careledger_network.network import Network
+from careledger_protocol import Purpose
 
+from .conftest import eventually
 from .hosts import Host, HostNetwork, why_unavailable
 from .resources import observation
 
@@ -103,6 +111,7 @@ def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, 
             opened = _eventually_opened(other_clinician, record["id"])
             assert opened.resource["valueQuantity"]["value"] == 12.9
             tx_ids = [opened.access_tx_id]
+        tx_ids += _model_run(bundles, tmp_path / "model")
         with Session.open(ha / "healthauthority.json", "ha-auditor-1") as auditor:
             auditor.register()
             report = verify_trail(BlockReader(auditor.gateway, "careledger"), tx_ids)
@@ -130,6 +139,49 @@ def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, 
         for org in (*ORGS, JOINING):
             subprocess.run(hosts[org].command([*CLI, "node", "stop", "--bundle", str(bundles / org)]), check=False,
                            capture_output=True, timeout=120)  # fmt: skip
+
+
+def _model_run(bundles: Path, artifacts: Path) -> list[str]:
+    """A model trained here, registered by Hospital1's researcher and approved by the authority's auditor (each
+    through its own host's gateway), run by Hospital1's clinician on Hospital2 records whose patient consented
+    (their ciphertexts fetched from Hospital2's store at Hospital2's address). Returns the inference
+    transactions, for the auditor's check against the blocks."""
+    h1, h2, ha = (bundles / o / "profiles" / f"{o}.json" for o in ("hospital1", "hospital2", "healthauthority"))
+    dataset = breast_cancer()
+    trained = train(dataset, seed=21, out_dir=artifacts)
+    for profile, user in ((h1, "h1-researcher-1"), (h2, "h2-admin"), (h2, "h2-patient-1"), (ha, "ha-auditor-1")):
+        with Session.open(profile, user) as s:
+            s.register()
+    with (
+        Session.open(h1, "h1-researcher-1") as researcher,
+        Session.open(ha, "ha-auditor-1") as auditor,
+        Session.open(h2, "h2-clinician-1") as h2_clinician,
+        Session.open(h2, "h2-patient-1") as patient,
+        Session.open(h1, "h1-clinician-1") as clinician,
+    ):
+        entry = register(researcher, trained)
+        ensure_policy(auditor, entry["model_id"])
+        entry = verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
+        records = []
+        for row in range(3):
+            features = dict(zip(dataset.features, dataset.frame.iloc[row].tolist(), strict=True))
+            resource = to_observation(dataset, features, outcome=float(dataset.target.iloc[row]))
+            records.append(h2_clinician.create_record("h2-patient-1", resource, dataset.category)["id"])
+        until = "2099-01-01T00:00:00Z"
+        patient.grant(clinician.member_id(), [Purpose.DIAGNOSIS_AI], until, categories=[dataset.category])
+        eventually(
+            lambda: clinician.model(entry["model_id"], entry["version"])["status"] == "approved",
+            "Hospital1's peer sees the approval made through the authority's",
+            timeout=30,
+        )
+        deadline = time.monotonic() + 30
+        while True:  # the grant committed through Hospital2's peer; Hospital1's sees it a moment later
+            run = ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"]).run(records)
+            if len(run.inferences) == len(records) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert sorted(i.record_id for i in run.inferences) == sorted(records), (run.denied, run.invalid)
+        return list(run.inference_tx_ids)
 
 
 def _hospital3_joins(hosts: dict[str, Host], consortium: Path, state: Path, bundles: Path, h1_record: str) -> float:
