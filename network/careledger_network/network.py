@@ -260,6 +260,13 @@ class Network:
         initialized = bool(self.meta().get("initialized"))
         if not initialized and self.runs_everything:
             raise NetworkError("there is no network to start: run `make network-up` first")
+        if new := [
+            o.key for o in self.c.orgs if o in self.local and not crypto.org_paths(self.state, o).ca_cert.exists()
+        ]:
+            raise NetworkError(
+                f"{', '.join(new)}: in the consortium definition, not in this network; "
+                "add it with `careledger-network join-org --org ORG`"
+            )
 
         def steps(started: list[str]) -> None:
             for org in self.local_peer_orgs:  # cheap, and carries generator changes to an existing network
