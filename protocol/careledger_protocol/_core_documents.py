@@ -103,12 +103,21 @@ class RecoveryKeyToRewrap(CustodianKey):
     """For a custodian's system: its organization's wrapped key of one record, to re-wrap for the new key."""
 
 
+class RecoverySettledRecord(TypedDict):
+    """A record on a custodian's recovery list that needs no re-wrap any more (erased since, the member's key entry
+    gone, or wrapped for the new key already): name it in RewrapRecoveredKeys without a key to clear it."""
+
+    record_id: str
+    version: int  # the record's current version (an erased record keeps its last); 1 if there is no record
+
+
 class RecoveryKeysToRewrap(TypedDict):
     member_id: str
     custodian: str
     public_key: PublicJwk  # the member's new key
-    keys: list[RecoveryKeyToRewrap]  # at most 500; ask again after re-wrapping them
-    remaining: int  # entries of this custodian still to re-wrap, these included
+    keys: list[RecoveryKeyToRewrap]  # ask again after re-wrapping them
+    settled: list[RecoverySettledRecord]  # of the same batch (keys and settled: at most 500), nothing to re-wrap
+    remaining: int  # records on this custodian's list, these keys and settled included
 
 
 class Recipient(TypedDict):

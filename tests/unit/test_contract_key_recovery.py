@@ -32,9 +32,12 @@ def _events(w: World, since: int) -> list[str]:
     return [e.name for e in w.ledger.events[since:]]
 
 
+def _wkey(record_id: str, recipient: str) -> str:
+    return f"\x00wkey\x00{record_id}\x00{recipient}\x00"
+
+
 def _entry(w: World, record_id: str, recipient: str) -> dict[str, Any]:
-    composite = f"\x00wkey\x00{record_id}\x00{recipient}\x00"
-    return dict(json.loads(w.ledger.private["careledger-private"][composite]))
+    return dict(json.loads(w.ledger.private["careledger-private"][_wkey(record_id, recipient)]))
 
 
 def _holdings(w: World) -> None:
@@ -218,10 +221,16 @@ def test_a_key_named_compromised_is_never_wrapped_for_again() -> None:
     assert OLD_KID in reason
     fresh = {"wrapped_keys": {w.alice.id: jwe_for(NEW_KID), f"org:{H1}": jwe("custodian")}}
     new_alice.ok("AddRecordVersion", "rec-1", version, transient=fresh)
-    # the new version was keyed for the new key: the custodian's list no longer holds it as work
-    assert w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)["remaining"] == 1
+    # the new version was keyed for the new key: the custodian's list still holds it, as settled, not as work
+    listed = w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)
+    assert (listed["keys"], listed["settled"], listed["remaining"]) == ([], [{"record_id": "rec-1", "version": 2}], 1)
     doc, keys = _rewrap(w, {"rec-1": 2})
-    assert w.h1_admin.ok("RewrapRecoveredKeys", doc, transient=keys)["custodians"][H1]["rewrapped"] == 0
+    assert "without a key" in w.h1_admin.refused("FAILED_PRECONDITION", "RewrapRecoveredKeys", doc, transient=keys)
+    assert _entry(w, "rec-1", w.alice.id)["jwe"] == jwe_for(NEW_KID)  # never overwritten by a stale re-wrap
+    recovery = w.h1_admin.ok("RewrapRecoveredKeys", doc, transient={"wrapped_keys": {}})
+    assert recovery["custodians"][H1] == {"to_rewrap": 1, "rewrapped": 0}
+    assert recovery["status"] == "completed"
+    assert _entry(w, "rec-1", w.alice.id)["jwe"] == jwe_for(NEW_KID)
 
 
 def _listed(admin: Actor, page_size: str = "10") -> tuple[list[str], int]:
@@ -292,3 +301,117 @@ def test_only_an_organizations_admin_lists_the_recoveries_awaiting_it() -> None:
     for bookmark in ("\x00key-recovery\x00", f"\x00wkey\x00rec-1\x00{w.alice.id}\x00", "\x00"):
         w.h1_admin.refused("INVALID_ARGUMENT", "ListKeyRecoveriesToRewrap", "10", bookmark)
     assert w.h1_admin.ok("ListKeyRecoveriesToRewrap", "", "") == {"items": [w.alice.id], "bookmark": ""}
+
+
+def _rewrapped_events(w: World, since: int) -> list[dict[str, Any]]:
+    return [json.loads(e.payload) for e in w.ledger.events[since:] if e.name == "MemberKeysRewrapped"]
+
+
+def test_a_recovery_whose_only_record_at_a_custodian_was_erased_since_completes_when_that_custodian_runs() -> None:
+    w = World()
+    w.create("rec-1")
+    w.create("rec-2", by=w.dr_h2)
+    new_alice = Actor(w.ledger, w.alice.local_id, H1, "patient", enrollment_certificate(w.alice.local_id))
+    _open(w, new_alice)
+    recovery = new_alice.ok("RegisterRecoveredKey", NEW_JWK)
+    assert recovery["custodians"][H2] == {"to_rewrap": 1, "rewrapped": 0}
+    new_alice.ok("EraseRecord", "rec-2")  # after the lists were written: Hospital2's holds only an erased record
+
+    listed = w.h2_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)
+    assert listed["keys"] == []
+    assert listed["settled"] == [{"record_id": "rec-2", "version": 1}]
+    assert listed["remaining"] == 1
+    assert _listed(w.h2_admin)[0] == [w.alice.id]
+    doc, keys = _rewrap(w, {"rec-1": 1})
+    assert w.h1_admin.ok("RewrapRecoveredKeys", doc, transient=keys)["status"] == "rewrapping"  # Hospital2 waits
+
+    # The erased record's key is never written back: a key handed in for it is refused, and none is needed.
+    doc, keys = _rewrap(w, {"rec-2": 1})
+    assert "no re-wrap needed" in w.h2_admin.refused("FAILED_PRECONDITION", "RewrapRecoveredKeys", doc, transient=keys)
+    before = len(w.ledger.events)
+    recovery = w.h2_admin.ok("RewrapRecoveredKeys", doc)  # no transient at all: nothing needs a key
+    assert recovery["status"] == "completed"
+    assert "completed_at" in recovery
+    assert recovery["custodians"] == {H1: {"to_rewrap": 1, "rewrapped": 1}, H2: {"to_rewrap": 1, "rewrapped": 0}}
+    assert _rewrapped_events(w, before) == [
+        {
+            "member_id": w.alice.id,
+            "custodian": H2,
+            "rewrapped": 0,
+            "remaining": 0,
+            "status": "completed",
+            "by": w.h2_admin.id,
+        }
+    ]
+    assert _listed(w.h2_admin)[0] == []
+    assert _wkey("rec-2", w.alice.id) not in w.ledger.private["careledger-private"]
+    assert new_alice.ok("GetKeyRecovery", w.alice.id)["status"] == "completed"
+    w.h2_admin.refused("FAILED_PRECONDITION", "RewrapRecoveredKeys", doc)  # off the list: done already
+
+
+def test_a_batch_with_erased_and_live_records_rewraps_the_live_ones_and_settles_the_others() -> None:
+    w = World()
+    _holdings(w)  # Alice holds rec-1 and rec-b at Hospital1, rec-2 at Hospital2
+    new_alice = Actor(w.ledger, w.alice.local_id, H1, "patient", enrollment_certificate(w.alice.local_id))
+    _open(w, new_alice)
+    new_alice.ok("RegisterRecoveredKey", NEW_JWK)
+    new_alice.ok("EraseRecord", "rec-1")
+    listed = w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)
+    assert [k["record_id"] for k in listed["keys"]] == ["rec-b"]
+    assert listed["settled"] == [{"record_id": "rec-1", "version": 1}]
+    assert listed["remaining"] == 2
+
+    # Refused, changing nothing: a live record without its key (or with no transient at all), a key for a settled
+    # record (only the records that still need one carry a key), a key for a record not named.
+    def unchanged() -> tuple[Any, ...]:
+        private = w.ledger.private["careledger-private"]
+        return (
+            w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id),
+            new_alice.ok("GetKeyRecovery", w.alice.id),
+            private[_wkey("rec-b", w.alice.id)],
+            _wkey("rec-1", w.alice.id) in private,
+            len(w.ledger.events),
+        )
+
+    before = unchanged()
+    doc, _ = _rewrap(w, {"rec-1": 1, "rec-b": 1})
+    reason = w.h1_admin.refused("INVALID_ARGUMENT", "RewrapRecoveredKeys", doc, transient={"wrapped_keys": {}})
+    assert "rec-b" in reason
+    assert "transient" in w.h1_admin.refused("INVALID_ARGUMENT", "RewrapRecoveredKeys", doc)
+    doc, keys = _rewrap(w, {"rec-1": 1, "rec-b": 1})
+    assert "rec-1" in w.h1_admin.refused("FAILED_PRECONDITION", "RewrapRecoveredKeys", doc, transient=keys)
+    doc, keys = _rewrap(w, {"rec-b": 1, "rec-1": 1})
+    doc["records"] = [{"record_id": "rec-b", "version": 1}]
+    w.h1_admin.refused("INVALID_ARGUMENT", "RewrapRecoveredKeys", doc, transient=keys)
+    doc, _ = _rewrap(w, {"rec-b": 1})
+    w.h1_admin.refused("INVALID_ARGUMENT", "RewrapRecoveredKeys", doc, transient={"wrapped_keys": {}})
+    assert unchanged() == before
+
+    doc, _ = _rewrap(w, {"rec-1": 1, "rec-b": 1})
+    _, keys = _rewrap(w, {"rec-b": 1})
+    before_events = len(w.ledger.events)
+    recovery = w.h1_admin.ok("RewrapRecoveredKeys", doc, transient=keys)
+    assert recovery["custodians"][H1] == {"to_rewrap": 2, "rewrapped": 1}
+    assert recovery["status"] == "rewrapping"  # Hospital2's rec-2 still waits
+    assert [(e["rewrapped"], e["remaining"]) for e in _rewrapped_events(w, before_events)] == [(1, 0)]
+    assert _entry(w, "rec-b", w.alice.id)["jwe"] == jwe_for(NEW_KID, "rewrapped")
+    assert _wkey("rec-1", w.alice.id) not in w.ledger.private["careledger-private"]
+    assert _listed(w.h1_admin)[0] == []
+    doc, keys = _rewrap(w, {"rec-2": 1})
+    assert w.h2_admin.ok("RewrapRecoveredKeys", doc, transient=keys)["status"] == "completed"
+
+
+def test_a_record_whose_holding_ended_since_is_settled_too() -> None:
+    w = World()
+    _holdings(w)
+    new_alice = Actor(w.ledger, w.alice.local_id, H1, "patient", enrollment_certificate(w.alice.local_id))
+    _open(w, new_alice)
+    new_alice.ok("RegisterRecoveredKey", NEW_JWK)
+    w.bob.ok("RevokeProxy", w.bob.id, w.alice.id)  # Alice's key to Bob's rec-b is purged
+    listed = w.h1_admin.ok("GetRecoveryKeysToRewrap", w.alice.id)
+    assert [k["record_id"] for k in listed["keys"]] == ["rec-1"]
+    assert listed["settled"] == [{"record_id": "rec-b", "version": 1}]
+    doc, _ = _rewrap(w, {"rec-1": 1, "rec-b": 1})
+    _, keys = _rewrap(w, {"rec-1": 1})
+    assert w.h1_admin.ok("RewrapRecoveredKeys", doc, transient=keys)["custodians"][H1]["rewrapped"] == 1
+    assert _wkey("rec-b", w.alice.id) not in w.ledger.private["careledger-private"]

@@ -111,3 +111,49 @@ def test_the_hospital_system_rewraps_every_recovery_awaiting_it_and_one_failure_
     assert LedgerSession(w.h1_admin, org_key).rewrap_pending_recoveries() == RecoveryRewraps(failed=1)
     with pytest.raises(IdentityError, match="organization key"):
         LedgerSession(w.h1_admin).rewrap_pending_recoveries()
+
+
+def _alice_keyed_for(w: World, org_key: ECKey, record_ids: list[str]) -> list[crypto.RecordRef]:
+    """Alice's records at Hospital1, their custodian's key wrapped with the real organization key."""
+    refs = [crypto.RecordRef(r, w.alice.id, 1) for r in record_ids]
+    for ref in refs:
+        keys = {w.alice.id: jwe("lost"), f"org:{H1}": crypto.wrap_key(crypto.new_record_key(), ref, org_key)}
+        w.dr_h1.ok("CreateRecord", w.record(ref.record_id), transient={"wrapped_keys": keys})
+    return refs
+
+
+def test_a_recovery_whose_records_were_all_erased_since_completes_on_the_next_run_and_is_listed_no_more() -> None:
+    w = World()
+    org_key, new_key = crypto.new_encryption_key(), crypto.new_encryption_key()
+    w.h1_admin.ok("RegisterOrganizationKey", json.dumps(crypto.public_jwk(org_key)))
+    _alice_keyed_for(w, org_key, ["rec-1"])
+    new_alice = _recover(w, w.alice, new_key)
+    new_alice.ok("EraseRecord", "rec-1")  # after the key was registered: the list holds only an erased record
+
+    custodian = LedgerSession(w.h1_admin, org_key)
+    assert custodian.recoveries_to_rewrap() == [w.alice.id]
+    assert custodian.rewrap_pending_recoveries() == RecoveryRewraps()  # nothing handed in, nothing failed
+    recovery = new_alice.ok("GetKeyRecovery", w.alice.id)
+    assert recovery["status"] == "completed"
+    assert recovery["custodians"][H1] == {"to_rewrap": 1, "rewrapped": 0}
+    assert custodian.recoveries_to_rewrap() == []  # not retried round after round
+    assert f"\x00wkey\x00rec-1\x00{w.alice.id}\x00" not in w.ledger.private["careledger-private"]
+
+
+def test_the_custodian_rewraps_the_live_records_of_a_batch_and_clears_the_erased_ones() -> None:
+    w = World()
+    org_key, new_key = crypto.new_encryption_key(), crypto.new_encryption_key()
+    w.h1_admin.ok("RegisterOrganizationKey", json.dumps(crypto.public_jwk(org_key)))
+    refs = _alice_keyed_for(w, org_key, ["rec-1", "rec-2", "rec-3"])
+    new_alice = _recover(w, w.alice, new_key)
+    new_alice.ok("EraseRecord", "rec-2")
+
+    assert LedgerSession(w.h1_admin, org_key).rewrap_pending_recoveries() == RecoveryRewraps(members=1, keys=2)
+    recovery = new_alice.ok("GetKeyRecovery", w.alice.id)
+    assert recovery["status"] == "completed"
+    assert recovery["custodians"][H1] == {"to_rewrap": 3, "rewrapped": 2}
+    access = new_alice.ok("RequestAccess", {"record_ids": ["rec-1", "rec-3"], "purpose": "treatment"})
+    for ref in (refs[0], refs[2]):
+        released = new_alice.ok("GetAccessKeys", access["tx_id"])["keys"][ref.record_id]
+        crypto.unwrap_key(released["wrapped_key"], ref, new_key)  # opens with the new key
+    assert f"\x00wkey\x00rec-2\x00{w.alice.id}\x00" not in w.ledger.private["careledger-private"]

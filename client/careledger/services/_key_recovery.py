@@ -76,7 +76,8 @@ class KeyRecoveryFlows(SessionCore):
     # -- the custodian's system (holds the organization key) ------------------------------------------------------
     def rewrap_recovered_keys(self, member_id: str) -> KeyRecovery | None:
         """Re-wrap, for a recovered member's new key, every key of this organization's records the member held,
-        batch after batch; None when this organization had none to re-wrap. Needs the organization key."""
+        batch after batch (and clear those erased since); None when this organization's list was empty already.
+        Needs the organization key."""
         after_each = [recovery for recovery, _ in self._rewrap_batches(self.qualify(member_id))]
         return after_each[-1] if after_each else None
 
@@ -108,11 +109,14 @@ class KeyRecoveryFlows(SessionCore):
 
     def _rewrap_batches(self, target: str) -> Iterator[tuple[KeyRecovery, int]]:
         """Hand in this organization's keys of `target`'s records re-wrapped for the new key, a batch at a time:
-        the recovery after each batch and how many keys it held, until the ledger lists none."""
+        the recovery after each batch and how many keys it held, until the ledger lists none. Records the ledger
+        says need nothing any more (`settled`: erased since, or keyed for the new key meanwhile) are named without
+        a key, so that they leave the list even when a batch holds nothing else."""
         org_key = self._require_org_key()
         while True:
             pending: RecoveryKeysToRewrap = self._evaluate("GetRecoveryKeysToRewrap", target)
-            if not pending["keys"]:
+            settled = pending.get("settled", [])  # a ledger from before `settled` lists none
+            if not pending["keys"] and not settled:
                 return
             wrapped: dict[str, JsonArgument] = {}
             records: list[JsonArgument] = []
@@ -120,6 +124,7 @@ class KeyRecoveryFlows(SessionCore):
                 ref = crypto.RecordRef(k["record_id"], k["sealed_for"], k["version"])
                 wrapped[k["record_id"]] = crypto.rewrap_key(k["wrapped_key"], ref, org_key, pending["public_key"])
                 records.append({"record_id": k["record_id"], "version": k["version"]})
+            records += [{"record_id": s["record_id"], "version": s["version"]} for s in settled]
             doc: dict[str, JsonArgument] = {"member_id": target, "records": records}
             recovery: KeyRecovery = self._submit("RewrapRecoveredKeys", doc, transient={"wrapped_keys": wrapped})
-            yield recovery, len(records)
+            yield recovery, len(wrapped)

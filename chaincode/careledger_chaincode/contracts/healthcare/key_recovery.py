@@ -15,8 +15,11 @@ person who lost their wallet gets their records back under a new key.
    recovery awaits it (ListKeyRecoveriesToRewrap), reads each list (GetRecoveryKeysToRewrap: its organization's
    wrapped keys and the new public key), unwraps each key and wraps it for the new key, and hands them in
    (RewrapRecoveredKeys, transient 'wrapped_keys'): the ledger accepts keys only from the custodian's admin, for
-   records on its list, wrapped for the new key (the JWE's kid), at the record's current version. When every
-   list is empty the recovery is completed.
+   records on its list, wrapped for the new key (the JWE's kid), at the record's current version. A record on
+   the list may need nothing any more (erased since, the member's entry gone with its grant, or a new version
+   keyed for the new key meanwhile): GetRecoveryKeysToRewrap names it `settled`, and RewrapRecoveredKeys takes
+   it off the list when named without a key (_settled decides, in both). When every list is empty the recovery
+   is completed.
 The patient reads the recovery (GetKeyRecovery): who replaced the key, when, and how many records were
 re-wrapped. An admin never chooses the key: it only pins the certificate the member registers it from.
 
@@ -127,6 +130,12 @@ def _set_waiting(ctx: Context, mid: str, custodian: str, record_ids: list[str]) 
         ctx.stub.put_state(wait_key, canonical(sorted(record_ids)))
     else:
         ctx.stub.del_state(wait_key)
+
+
+def _settled(record: dict[str, Any] | None, entry: dict[str, Any] | None, new_kid: str) -> bool:
+    """Whether a record on a recovery's list needs no re-wrap any more: erased (or gone), the member's entry for it
+    gone (its holding ended), or that entry wrapped for the new key already (a version keyed meanwhile)."""
+    return record is None or record["status"] != "active" or entry is None or jwe_kid(entry["jwe"]) == new_kid
 
 
 def _require_recovery(ctx: Context, mid: str) -> dict[str, Any]:
@@ -278,33 +287,42 @@ class KeyRecoveryMixin:
     )
     def get_recovery_keys_to_rewrap(self, ctx: Context, mid: str) -> dict[str, Any]:
         """For a custodian's admin (its systems hold the organization key): its organization's wrapped keys of up to
-        500 records whose entry for the recovered member awaits a re-wrap, with the member's new key."""
+        500 records whose entry for the recovered member awaits a re-wrap, with the member's new key; and, as
+        `settled`, those of the same batch that need nothing any more (erased since, the member's entry gone or
+        wrapped for the new key already): name them in RewrapRecoveredKeys without a key to clear the list."""
         who = caller(ctx)
         require_role(who, "admin")
         target = member_id(mid, "member_id")
-        _require_rewrapping(ctx, target)
+        recovery = _require_rewrapping(ctx, target)
         member = require_member(ctx, target)
         waiting = _waiting(ctx, target, who.msp_id)
         batch = waiting[:MAX_BATCH]
         records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in batch])]
-        entries = ctx.stub.get_states([wkey_key(ctx, r, who.org_member) for r in batch], PRIVATE)
-        keys = [
-            {
-                "record_id": record["id"],
-                "version": record["version"],
-                "patient_id": record["patient_id"],
-                "sealed_for": record.get("sealed_for", record["patient_id"]),
-                "recipient": who.org_member,
-                "wrapped_key": load(raw)["jwe"],
-            }
-            for record, raw in zip(records, entries, strict=True)
-            if record is not None and record["status"] == "active" and raw is not None
-        ]
+        wanted = [k for r in batch for k in (wkey_key(ctx, r, target), wkey_key(ctx, r, who.org_member))]
+        raw = [load(e) if e else None for e in ctx.stub.get_states(wanted, PRIVATE)]
+        keys: list[dict[str, Any]] = []
+        settled: list[dict[str, Any]] = []
+        for n, (rid, record) in enumerate(zip(batch, records, strict=True)):
+            entry, org_entry = raw[2 * n], raw[2 * n + 1]
+            if _settled(record, entry, recovery["new_kid"]):
+                settled.append({"record_id": rid, "version": record["version"] if record else 1})
+            elif record is not None and org_entry is not None:
+                keys.append(
+                    {
+                        "record_id": record["id"],
+                        "version": record["version"],
+                        "patient_id": record["patient_id"],
+                        "sealed_for": record.get("sealed_for", record["patient_id"]),
+                        "recipient": who.org_member,
+                        "wrapped_key": org_entry["jwe"],
+                    }
+                )
         return {
             "member_id": target,
             "custodian": who.msp_id,
             "public_key": member["public_key"],
             "keys": keys,
+            "settled": settled,
             "remaining": len(waiting),
         }
 
@@ -336,8 +354,11 @@ class KeyRecoveryMixin:
     )
     def rewrap_recovered_keys(self, ctx: Context, rewrap_json: str) -> dict[str, Any]:
         """A custodian's admin hands in record keys re-wrapped for a recovered member's new key: the transient
-        'wrapped_keys' {record_id: JWE}, exactly for the records (and their current versions) named, each on
-        this custodian's list for the member and wrapped for the new key (its kid)."""
+        'wrapped_keys' {record_id: JWE}, each for a record on this custodian's list for the member, at its current
+        version, wrapped for the new key (its kid). Records named that need nothing any more (erased since, the
+        member's entry gone or wrapped for the new key already: GetRecoveryKeysToRewrap's `settled`) are named
+        without a key and just leave the list; 'wrapped_keys' holds exactly the others (none, or left out, when
+        every record named is settled)."""
         who = caller(ctx)
         doc = json_object(rewrap_json, "rewrap")
         refuse_in_arguments(doc, "wrapped_keys")
@@ -346,37 +367,52 @@ class KeyRecoveryMixin:
         named = {r["record_id"]: r["version"] for r in shape.items("records", _rewrapped, MAX_BATCH, min_items=1)}
         require_role(who, "admin")
         recovery = _require_rewrapping(ctx, target)
-        given = transient_json(ctx, "wrapped_keys", "the record keys wrapped for the new key", required=True)
-        if not isinstance(given, dict) or set(given) != set(named):
-            raise invalid("the transient 'wrapped_keys' must hold {record_id: JWE} for exactly the records named")
         waiting = _waiting(ctx, target, who.msp_id)
-        done = 0
         for rid in sorted(named):
             if rid not in waiting:
                 raise precondition(f"{rid}: no key of {target} awaits a re-wrap from {who.msp_id} (done already?)")
+        settled: list[str] = []
+        to_rewrap: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (record id, record, member's entry)
+        for rid in sorted(named):
+            record, entry = get_json(ctx, RECORD, rid), get_private(ctx, WKEY, rid, target)
+            if record is None or entry is None or _settled(record, entry, recovery["new_kid"]):
+                settled.append(rid)
+            else:
+                to_rewrap.append((rid, record, entry))
+        what = "the record keys wrapped for the new key"
+        given = transient_json(ctx, "wrapped_keys", what, required=bool(to_rewrap))
+        given = {} if given is None else given  # none needed: every record named is settled
+        if not isinstance(given, dict) or not set(given) <= set(named):
+            raise invalid("the transient 'wrapped_keys' must be {record_id: JWE}, only for records named")
+        extra = [rid for rid in settled if rid in given]
+        if extra:
+            raise precondition(
+                f"{', '.join(extra)}: no re-wrap needed any more (erased, or the key of {target} gone or wrapped for "
+                "the new key already): name them without a key in 'wrapped_keys' (GetRecoveryKeysToRewrap: settled)"
+            )
+        missing = [rid for rid, _, _ in to_rewrap if rid not in given]
+        if missing:
+            raise invalid(f"{', '.join(missing)}: still awaiting a re-wrap, so 'wrapped_keys' must hold a key for each")
+        rewraps: list[dict[str, Any]] = []
+        for rid, record, entry in to_rewrap:
             wrapped = jwe(given[rid], f"wrapped_keys[{rid}]")
             if jwe_kid(wrapped) != recovery["new_kid"]:
                 raise precondition(
                     f"{rid}: the key must be wrapped for the new key of {target} ({recovery['new_kid']})"
                 )
-            record = get_json(ctx, RECORD, rid)
-            entry = get_private(ctx, WKEY, rid, target)
-            waiting.remove(rid)
-            if record is None or record["status"] != "active" or entry is None:
-                continue  # erased since, or the holding ended: nothing left to re-wrap
-            if jwe_kid(entry["jwe"]) == recovery["new_kid"]:
-                continue  # a new version was keyed for the new key meanwhile
             if named[rid] != record["version"] or entry["version"] != record["version"]:
                 raise precondition(f"{rid} is at version {record['version']} now: ask for the keys to re-wrap again")
-            put_entry(ctx, {**entry, "jwe": wrapped})
-            done += 1
+            rewraps.append({**entry, "jwe": wrapped})
+        for entry in rewraps:  # written only once every record named passed
+            put_entry(ctx, entry)
+        waiting = [r for r in waiting if r not in named]
         _set_waiting(ctx, target, who.msp_id, waiting)
         share = recovery["custodians"].setdefault(who.msp_id, {"to_rewrap": 0, "rewrapped": 0})
-        share["rewrapped"] += done
+        share["rewrapped"] += len(rewraps)
         if not any(_waiting(ctx, target, c) for c in recovery["custodians"] if c != who.msp_id) and not waiting:
             recovery.update(status="completed", completed_at=now(ctx))
         put_json(ctx, recovery, RECOVERY, target)
-        payload = {"member_id": target, "custodian": who.msp_id, "rewrapped": done, "remaining": len(waiting)}
+        payload = {"member_id": target, "custodian": who.msp_id, "rewrapped": len(rewraps), "remaining": len(waiting)}
         event(ctx, Event.MEMBER_KEYS_REWRAPPED, {**payload, "status": recovery["status"], "by": who.member_id})
         return recovery
 
