@@ -62,6 +62,12 @@ NETWORK_DOWN = Page("The request failed.", 503, "The network could not process t
 STORE_FAILED = Page(
     "The record store did not answer as expected.", 502, "The record is safe on the ledger. Try again in a moment."
 )
+UPLOAD_PENDING = Page(
+    "Saved on the ledger; its encrypted content is waiting to reach the record store.",
+    202,
+    "Nothing needs to be entered again: the encrypted content is kept by this system and uploaded automatically "
+    "once the record store answers.",
+)
 SOMETHING_FAILED = Page(
     "Something went wrong on our side.", 500, "Nothing you did caused this. Try again; if it repeats, contact support."
 )

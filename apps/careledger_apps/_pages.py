@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
-from careledger.errors import ChaincodeRefusal, GatewayError, NotFoundError
+from careledger.errors import ChaincodeRefusal, GatewayError, NotFoundError, UploadPendingError
 from careledger.store import StoreError
 from flask import Flask, current_app, has_app_context, render_template
 from markupsafe import Markup, escape
@@ -18,6 +18,7 @@ from ._messages import (
     NETWORK_DOWN,
     NO_SUCH_ITEM,
     STORE_FAILED,
+    UPLOAD_PENDING,
     FormExpired,
     Page,
     http_page,
@@ -93,6 +94,10 @@ def install(app: Flask) -> None:
     @app.errorhandler(StoreError)
     def store_refusal(exc: StoreError) -> tuple[str, int]:
         return error_page(STORE_FAILED, details=str(exc))
+
+    @app.errorhandler(UploadPendingError)
+    def upload_pending(exc: UploadPendingError) -> tuple[str, int]:  # registered; the outbox keeps the ciphertext
+        return error_page(UPLOAD_PENDING, details=f"record {exc.record_id}")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:  # 404, 405, 413, a stale form, and 500

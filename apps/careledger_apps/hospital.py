@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from careledger.errors import ChaincodeRefusal
+from careledger.errors import ChaincodeRefusal, UploadPendingError
 from careledger.fhir import FHIRError
 from careledger.services import OpenedRecord, Refused, Session
 from careledger_models.runner import ModelRunner
@@ -116,6 +116,12 @@ def new_record() -> str | Response | tuple[str, int]:
     except ChaincodeRefusal as exc:
         form.refused(exc)
         return render_template("hospital_new.html", form=form), form.status
+    except UploadPendingError as exc:  # registered; its encrypted content waits in the upload outbox
+        flash(
+            f"Record {exc.record_id} created. Its encrypted content could not reach the record store yet: it is kept "
+            "and uploaded automatically."
+        )
+        return redirect(url_for("main.patient", patient_id=asked.patient_id))
     flash(f"Record {record['id']} created.")
     return redirect(url_for("main.patient", patient_id=asked.patient_id))
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .connection import load_profile, wallet_dir
+from .connection import load_profile, outbox_dir, wallet_dir
 from .errors import IdentityError
 
 
@@ -20,12 +20,14 @@ class StoreEndpoint:
 
 @dataclass(frozen=True)
 class Deployment:
-    """The channel and chaincode to use, where the wallet is, and each organization's record store."""
+    """The channel and chaincode to use, where the wallet and the upload outbox are, and each organization's
+    record store."""
 
     channel: str
     chaincode: str
     wallet_dir: Path
     stores: Mapping[str, StoreEndpoint]
+    outbox_dir: Path
 
     @classmethod
     def of(cls, profile_path: Path) -> Deployment:
@@ -45,4 +47,5 @@ class Deployment:
             chaincode=meta.get("chaincode", "careledger"),
             wallet_dir=wallet_dir(profile, profile_path),
             stores=stores,
+            outbox_dir=outbox_dir(profile, profile_path),
         )

@@ -27,6 +27,19 @@ def wallet_dir(profile: dict[str, Any], profile_path: Path) -> Path:
     return Path(profile.get("x-careledger", {}).get("wallet", Path(profile_path).parent))
 
 
+def outbox_dir(profile: dict[str, Any], profile_path: Path) -> Path:
+    """Where an organization keeps the ciphertexts its store may not hold yet (careledger.services._outbox):
+    its x-careledger.outbox, else beside its wallets: `<state>/wallets/<org key>` has `<state>/outbox/<org
+    key>`, and a wallet folder laid out otherwise keeps it in its hidden `.outbox` sub-folder."""
+    named = profile.get("x-careledger", {}).get("outbox")
+    if named:
+        return Path(named)
+    wallets = wallet_dir(profile, profile_path)
+    if wallets.parent.name == "wallets":
+        return wallets.parent.parent / "outbox" / wallets.name
+    return wallets / ".outbox"
+
+
 def gateway_for(identity: SigningIdentity, channel: Any, deadlines: Deadlines | None = None) -> Gateway:
     """A gateway over a grpc channel, as `identity`, with CareLedger's refusal types."""
     return Gateway.connect(

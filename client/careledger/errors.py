@@ -4,7 +4,9 @@ CareLedgerError
 ├── IdentityError            wallet, key or certificate problems
 ├── IntegrityError           a ciphertext or wrapped key was altered, or belongs to another record
 ├── NotFoundError            a named record, member or grant does not exist
-└── CAError                  a Fabric CA refused or could not be reached
+├── CAError                  a Fabric CA refused or could not be reached
+└── UploadPendingError       a record (or version) is registered on the ledger but its ciphertext did not
+                             reach the custodian's store: it is kept in the upload outbox until a flush
 
 fabric_gateway.GatewayError  anything that went wrong talking to a Fabric Gateway (re-exported here)
 ├── EndorseError             the proposal was not endorsed (carries the peers' messages)
@@ -25,7 +27,9 @@ Every GatewayError carries the transaction id it concerns. A chaincode's refusal
 from __future__ import annotations
 
 import re
-from typing import Unpack
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Unpack
 
 from careledger_protocol import codes
 from fabric_gateway import (
@@ -62,6 +66,22 @@ class CAError(CareLedgerError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class UploadPendingError(CareLedgerError):
+    """The ledger registered a record (or a new version of one) but its ciphertext did not reach the
+    custodian's record store. Nothing is lost: the ciphertext is kept in the organization's upload outbox
+    (careledger.services._outbox) and uploaded by `Session.flush_outbox` (`careledger record flush`, the
+    hospital app's background job, or the next record created or rotated there). `record` is the ledger's
+    answer, `outbox` the file that keeps the ciphertext; the cause (a StoreError) is chained."""
+
+    def __init__(self, message: str, record: Mapping[str, Any], outbox: Path) -> None:
+        super().__init__(message)
+        self.record, self.outbox = record, outbox
+
+    @property
+    def record_id(self) -> str:
+        return str(self.record["id"])
 
 
 class ChaincodeRefusal(EndorseError, CareLedgerError):
@@ -158,5 +178,6 @@ __all__ = [
     "PeerMessage",
     "SubmitError",
     "UnknownFunction",
+    "UploadPendingError",
     "refusal_from",
 ]

@@ -59,6 +59,8 @@ class OrgBackup:
             "directory": self.state / "directory" / self.org.msp_id,
             "chaincode": self.state / "chaincode" / self.org.key,
             "stores": self.state / "stores" / self.org.key,
+            # ciphertexts registered on the ledger and not yet in the store (careledger's upload outbox)
+            "outbox": self.state / "outbox" / self.org.key,
         }
 
     def peer_data(self, peer: Peer) -> Path:
@@ -160,7 +162,7 @@ def restore(net: Network, org_key: str, source: Path, full_history: bool = False
     aside = net.state / "replaced" / _now().replace(":", "")
     for name, target in where.parts().items():
         copy = source / "parts" / name
-        if name == "stores":  # blobs are named by their hash: keep what is there, add what the backup has
+        if name in ("stores", "outbox"):  # named by their hash: keep what is there, add what the backup has
             if copy.exists():
                 shutil.copytree(copy, target, dirs_exist_ok=True)
             continue

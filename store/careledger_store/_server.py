@@ -3,7 +3,10 @@
     GET    /healthz
     PUT    /blobs/<sha256>?record_id=R     store the current ciphertext of record R, once R (or its new
                                            version) is on the ledger naming that SHA-256: the custodian's
-                                           clinicians and the record's patient
+                                           clinicians and admin (who flushes its upload outbox) and the
+                                           record's patient. A ciphertext the ledger does not name (no such
+                                           record, erased, not its current version) is refused with the
+                                           code NOT_ON_LEDGER: no retry will change that
     GET    /blobs/<sha256>?record_id=R&access_tx=T
                                            release it to the signer of the request iff the committed
                                            transaction T granted the signer record R (asked of the ledger)
@@ -52,6 +55,8 @@ PROCESSING_SECONDS = 30.0
 TRANSFER_GRACE = 10.0
 MIN_TRANSFER_RATE = 256 * 1024  # bytes per second
 _READ_CHUNK = 1024 * 1024
+# An upload the ledger does not name, and never will: a client drops its outbox copy on it (careledger.store).
+NOT_ON_LEDGER = "NOT_ON_LEDGER"
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
 _REASONS |= {404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict"}
 _REASONS |= {411: "Length Required", 413: "Content Too Large", 503: "Service Unavailable"}
@@ -223,7 +228,7 @@ class StoreApp:
 
         record: dict[str, Any] | None = ask_until_committed(ask, lambda a: a["record"] is None)["record"]
         if record is None:
-            raise Refusal(404, "NOT_FOUND", f"the ledger has no record {record_id}")
+            raise Refusal(404, NOT_ON_LEDGER, f"the ledger has no record {record_id}")
         return record
 
     # -- operations -----------------------------------------------------------------------------------------------
@@ -236,16 +241,18 @@ class StoreApp:
         record = self._record(record_id)
         if record.get("custodian") != self.config.org_msp:
             raise Refusal(403, "NOT_AUTHORIZED", f"record {record_id} is not kept by this store")
-        clinician = who.msp_id == self.config.org_msp and who.role == "clinician"
+        staff = who.msp_id == self.config.org_msp and who.role in ("clinician", "admin")
         patient = who.role == "patient" and record.get("patient_id") == who.ledger_id
-        if not (clinician or patient):
+        if not (staff or patient):
             raise Refusal(
-                403, "NOT_AUTHORIZED", f"only clinicians of {self.config.org_msp} and the record's patient store it"
+                403,
+                "NOT_AUTHORIZED",
+                f"only clinicians and the admin of {self.config.org_msp} and the record's patient store it",
             )
         if record.get("status") == "erased":
-            raise Refusal(409, "FAILED_PRECONDITION", f"record {record_id} was erased")
+            raise Refusal(409, NOT_ON_LEDGER, f"record {record_id} was erased")
         if record.get("ciphertext_sha256") != address:
-            raise Refusal(403, "NOT_AUTHORIZED", "that blob is not the record's current ciphertext on the ledger")
+            raise Refusal(403, NOT_ON_LEDGER, "that blob is not the record's current ciphertext on the ledger")
         body = self._read_body(req, who)
         try:
             stored = self.config.blobs.put(body)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from careledger import crypto
-from careledger.errors import EndorseError
+from careledger.errors import EndorseError, UploadPendingError
 from careledger.services import OpenedRecord, Refused, Session
 from careledger.store import StoreClient, StoreError
 from careledger_network.network import Network
@@ -50,6 +50,29 @@ def people(network: Network) -> Iterator[dict[str, Session]]:
 
 def _store_blob_path(network: Network, address: str) -> Path:
     return network.state / "stores" / "hospital1" / address[:2] / address[2:4] / address
+
+
+def test_a_failed_upload_waits_in_the_outbox_until_the_admin_flushes_it(
+    people: dict[str, Session], network: Network
+) -> None:
+    """The store unreachable right after CreateRecord: the record is registered and its ciphertext waits in
+    hospital1's upload outbox beside its wallets; a flush as the admin (the hospital app's job) uploads it."""
+    dr_h1, admin, patient = people["dr-h1"], people["h1-admin"], people["patient"]
+    real = dr_h1.store("Hospital1MSP")
+    dr_h1._stores["Hospital1MSP"] = StoreClient("https://127.0.0.1:9", real.tls_root_pem, real.identity, timeout=5)
+    try:
+        with pytest.raises(UploadPendingError) as pending:
+            dr_h1.create_record("h1-patient-1", OBSERVATION, category="laboratory")
+    finally:
+        dr_h1._stores["Hospital1MSP"] = real
+    record, kept = pending.value.record, pending.value.outbox
+    assert kept.parent == network.state / "outbox" / "hospital1" / "Hospital1MSP"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == record["ciphertext_sha256"]
+    admin.flush_outbox()  # a running hospital app's job may have been first: either way it is uploaded now
+    assert not kept.exists()
+    assert _store_blob_path(network, record["ciphertext_sha256"]).exists()
+    [opened] = patient.open_records([record["id"]])
+    assert isinstance(opened, OpenedRecord)
 
 
 def test_full_record_lifecycle(people: dict[str, Session], network: Network) -> None:

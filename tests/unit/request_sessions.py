@@ -171,6 +171,13 @@ class AskingClinician(Clinician):
         self.calls.append(("rewrap",))
         return RecoveryRewraps(members=1, keys=2)
 
+    def flush_outbox(self) -> int:
+        self.calls.append(("flush",))
+        return 0
+
+    def pending_uploads(self) -> int:
+        return 0
+
 
 def portal(session: AskedPatient | None = None) -> tuple[Browser, AskedPatient]:
     session = session or AskedPatient()

@@ -11,7 +11,15 @@ import re
 from pathlib import Path
 
 import pytest
-from careledger.errors import REFUSALS, Conflict, FailedPrecondition, InvalidArgument, NotAuthorized, NotFound
+from careledger.errors import (
+    REFUSALS,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotAuthorized,
+    NotFound,
+    UploadPendingError,
+)
 
 from tests.unit import html_checks
 from tests.unit.app_sessions import CLINICIAN_ID, PATIENT, Browser, hospital, portal
@@ -266,6 +274,17 @@ def test_a_ledger_refusal_of_a_new_record_points_at_the_patient_field() -> None:
     assert answer.status_code == 404
     assert "No patient with this id is registered" in _error_of(html, "record-patient_id")
     assert 'value="h1-patient-9"' in html
+
+
+def test_a_new_record_whose_upload_waits_is_said_created_not_failed() -> None:
+    browser, clinician = hospital()
+    clinician.refuse = UploadPendingError("registered; kept in the outbox", {"id": "rec-new"}, Path("/outbox/x"))
+    sent = {"patient_id": "h1-patient-1", "category": "laboratory", "code": "Hemoglobin", "value": "13.5"}
+    answer = browser.send("/records/new", sent, files=True)
+    assert answer.status_code == 302  # registered: the form is not shown again to be sent twice
+    page = browser.page(answer.headers["Location"]).get_data(as_text=True)
+    assert "Record rec-new created. Its encrypted content could not reach the record store yet" in page
+    assert "/outbox/x" not in page
 
 
 def test_an_emergency_without_enough_justification_is_kept_and_said() -> None:

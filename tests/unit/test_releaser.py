@@ -1,6 +1,6 @@
-"""The hospital app's key jobs (_releaser.py) with a scripted session: each round releases emergency keys and
-re-wraps the key recoveries awaiting the hospital, in one session; a job that fails stops neither the other nor
-the next round; the log holds counts, never a patient."""
+"""The hospital app's key jobs (_releaser.py) with a scripted session: each round releases emergency keys,
+re-wraps the key recoveries awaiting the hospital and flushes the upload outbox, in one session; a job that fails
+stops neither the others nor the next round; the log holds counts, never a patient."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ class Custodian:
 
     released: list[dict[str, Any]] = field(default_factory=list)
     rewraps: RecoveryRewraps = field(default_factory=RecoveryRewraps)
+    uploaded: int = 0  # what flush_outbox uploads
+    awaiting: int = 0  # what stays in the outbox
     release_fails: Exception | None = None
     rewrap_fails: Exception | None = None
+    flush_fails: Exception | None = None
     calls: list[str] = field(default_factory=list)
 
     def release_pending_emergency_keys(self) -> list[dict[str, Any]]:
@@ -39,6 +42,15 @@ class Custodian:
         if self.rewrap_fails:
             raise self.rewrap_fails
         return self.rewraps
+
+    def flush_outbox(self) -> int:
+        self.calls.append("flush")
+        if self.flush_fails:
+            raise self.flush_fails
+        return self.uploaded
+
+    def pending_uploads(self) -> int:
+        return self.awaiting
 
 
 def _round(custodian: Custodian) -> _releaser.Round:
@@ -58,7 +70,7 @@ def test_a_round_releases_and_rewraps_in_one_session() -> None:
 
     done = _releaser.run_once(open_session)
     assert done == _releaser.Round(released=2, recovered=2, rewrapped=5, unfinished=1)
-    assert custodian.calls == ["release", "rewrap"]
+    assert custodian.calls == ["release", "rewrap", "flush"]
     assert len(opened) == 1
     assert _round(Custodian()) == _releaser.Round()  # nothing awaited: nothing done
 
@@ -66,8 +78,9 @@ def test_a_round_releases_and_rewraps_in_one_session() -> None:
 @pytest.mark.parametrize(
     ("failing", "expected"),
     [
-        ("release_fails", _releaser.Round(recovered=1, rewrapped=3)),
-        ("rewrap_fails", _releaser.Round(released=1)),
+        ("release_fails", _releaser.Round(recovered=1, rewrapped=3, uploaded=2, awaiting_upload=1)),
+        ("rewrap_fails", _releaser.Round(released=1, uploaded=2, awaiting_upload=1)),
+        ("flush_fails", _releaser.Round(released=1, recovered=1, rewrapped=3, awaiting_upload=1)),
     ],
 )
 def test_one_job_failing_stops_not_the_other(
@@ -76,11 +89,13 @@ def test_one_job_failing_stops_not_the_other(
     custodian = Custodian(
         released=[{"access_tx_id": "ab" * 32, "requester": REQUESTER, "released": ["rec-1"]}],
         rewraps=RecoveryRewraps(members=1, keys=3),
+        uploaded=2,
+        awaiting=1,
     )
     setattr(custodian, failing, FailedPrecondition("x", reason=f"nothing for {PATIENT}"))
     with caplog.at_level(logging.WARNING, logger=_releaser.__name__):
         assert _round(custodian) == expected
-    assert custodian.calls == ["release", "rewrap"]
+    assert custodian.calls == ["release", "rewrap", "flush"]
     assert "failed this round: FailedPrecondition" in caplog.text
     assert PATIENT not in caplog.text  # the kind of failure, never its words
 
@@ -104,4 +119,20 @@ def test_the_log_holds_counts_only_and_says_a_stuck_recovery_once(caplog: pytest
         "released 1 record key(s) to emergency requesters of other hospitals",
         "re-wrapped 4 record key(s) for the new keys of 2 recovered member(s)",
         "1 key recovery(ies) could not be re-wrapped: tried again each round",
+    ]
+
+
+def test_each_round_flushes_the_upload_outbox_and_says_what_waits_once(caplog: pytest.LogCaptureFixture) -> None:
+    custodian = Custodian(uploaded=3, awaiting=2)
+    done = _round(custodian)
+    assert done == _releaser.Round(uploaded=3, awaiting_upload=2)
+    assert "flush" in custodian.calls
+    with caplog.at_level(logging.INFO, logger=_releaser.__name__):
+        _releaser.log_round(done)
+        _releaser.log_round(_releaser.Round(awaiting_upload=2), awaiting_before=2)  # the same two, next round
+        _releaser.log_round(_releaser.Round(uploaded=2), awaiting_before=2)  # the store is back
+    assert [r.getMessage() for r in caplog.records] == [
+        "uploaded 3 ciphertext(s) from the upload outbox to the record store",
+        "2 ciphertext(s) wait in the upload outbox: tried again each round",
+        "uploaded 2 ciphertext(s) from the upload outbox to the record store",
     ]

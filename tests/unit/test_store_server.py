@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from careledger._signing import SigningIdentity
-from careledger.store import StoreClient, StoreError, sign_request
+from careledger.store import NotOnLedger, StoreClient, StoreError, sign_request
 from careledger_store import FileBlobStore
 from careledger_store._server import MAX_BLOB
 
@@ -156,24 +156,41 @@ def test_uploads_are_checked_against_the_ledger(store: StoreProcess, cas: dict[s
     foreign = _client(store, cas[H2].member("h2-clinician-1", "clinician"))
     patient_1 = _client(store, cas[H1].member("h1-patient-1", "patient"))
     researcher = _client(store, cas[H1].member("h1-researcher-1", "researcher"))
+    foreign_admin = _client(store, cas[H2].member("h2-admin", "admin"))
+    # What the ledger does not name is refused as NotOnLedger (a client drops its outbox copy on it); who may
+    # not upload is refused otherwise (a client keeps its copy).
     cases = {
-        "no such record": (clinician, blob, "rec-missing", 404),
-        "another org's record": (clinician, blob, "rec-h2", 403),
-        "an erased record": (clinician, blob, "rec-erased", 409),
-        "not the ledger's ciphertext": (clinician, os.urandom(3000), "rec-h1", 403),
-        "another hospital's clinician": (foreign, blob, "rec-h1", 403),
-        "a patient of another record": (patient_1, other_blob, "rec-other-patient", 403),
-        "a researcher": (researcher, blob, "rec-h1", 403),
+        "no such record": (clinician, blob, "rec-missing", 404, True),
+        "another org's record": (clinician, blob, "rec-h2", 403, False),
+        "an erased record": (clinician, blob, "rec-erased", 409, True),
+        "not the ledger's ciphertext": (clinician, os.urandom(3000), "rec-h1", 403, True),
+        "another hospital's clinician": (foreign, blob, "rec-h1", 403, False),
+        "another hospital's admin": (foreign_admin, blob, "rec-h1", 403, False),
+        "a patient of another record": (patient_1, other_blob, "rec-other-patient", 403, False),
+        "a researcher": (researcher, blob, "rec-h1", 403, False),
     }
-    for case, (client, body, record_id, status) in cases.items():
-        assert _refusal(lambda c=client, b=body, r=record_id: c.put(b, r)).status == status, case
+    for case, (client, body, record_id, status, unnamed) in cases.items():
+        refused = _refusal(lambda c=client, b=body, r=record_id: c.put(b, r))
+        assert refused.status == status, case
+        assert isinstance(refused, NotOnLedger) == unnamed, case
+        assert (refused.code == "NOT_ON_LEDGER") == unnamed, case
     kept = FileBlobStore(store.root / "blobs")
-    assert not any(kept.exists(hashlib.sha256(body).hexdigest()) for _, body, _, _ in cases.values())
+    assert not any(kept.exists(hashlib.sha256(body).hexdigest()) for _, body, _, _, _ in cases.values())
     # The custodian's clinician, and the record's own patient, store the ledger's current ciphertext.
     assert clinician.put(blob, "rec-h1") == hashlib.sha256(blob).hexdigest()
     patient = _client(store, cas[H1].member("h1-patient-2", "patient"))
     assert patient.put(other_blob, "rec-other-patient") == hashlib.sha256(other_blob).hexdigest()
-    assert " for h1-researcher-1 of Hospital1MSP: 403 NOT_AUTHORIZED: only clinicians of Hospital1MSP" in store.log()
+    assert " for h1-researcher-1 of Hospital1MSP: 403 NOT_AUTHORIZED: only clinicians and the admin of" in store.log()
+
+
+def test_the_custodians_admin_uploads_what_the_ledger_names(store: StoreProcess, cas: dict[str, CA]) -> None:
+    """The hospital app's background job flushes the upload outbox as the admin."""
+    blob = os.urandom(1500)
+    store.set_ledger({"records": {"rec-outbox": _record(blob)}})
+    admin = _client(store, cas[H1].member("h1-admin", "admin"))
+    refused = _refusal(lambda: admin.put(os.urandom(1500), "rec-outbox"))
+    assert isinstance(refused, NotOnLedger)  # the admin, too, stores only what the ledger names
+    assert admin.put(blob, "rec-outbox") == hashlib.sha256(blob).hexdigest()
 
 
 def test_an_upload_right_after_the_record_commits_waits_for_the_stores_peer(

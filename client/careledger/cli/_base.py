@@ -5,7 +5,8 @@ The commands live in their own modules (members, records, consent, audit, models
 Who you are: --org and --user (a wallet identity of the local network), or --profile FILE.
 Output is human-readable, or JSON with --json. Exit codes:
     0 done   1 refused by the ledger or a store   2 bad input   3 not found   4 network unavailable
-    5 integrity failure (tampered or mismatched data)
+    (also: a record registered whose upload waits in the outbox)   5 integrity failure (tampered or
+    mismatched data)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..errors import (
     NotFoundError,
     SubmitError,
     UnknownFunction,
+    UploadPendingError,
 )
 from ..services import Session
 from ..store import StoreError
@@ -90,6 +92,8 @@ def _run(action: Callable[[], None]) -> None:
         _fail(f"{exc}", EXIT_UNAVAILABLE)
     except IntegrityError as exc:
         _fail(str(exc), EXIT_INTEGRITY)
+    except UploadPendingError as exc:  # registered, its upload waits in the outbox: `careledger record flush`
+        _fail(str(exc), EXIT_UNAVAILABLE)
     except StoreError as exc:
         _fail(str(exc), EXIT_NOT_FOUND if exc.status == 404 else EXIT_UNAVAILABLE if exc.status == 0 else EXIT_REFUSED)
     except NotFoundError as exc:

@@ -1,4 +1,4 @@
-"""`careledger` Records: create, list, open, rotate, erase."""
+"""`careledger` Records: create, list, open, rotate, erase, and flush the upload outbox."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ._base import EXIT_REFUSED, Context, JsonFile, main, with_session
 # -- records ------------------------------------------------------------------------------------------------------
 @main.group()
 def record() -> None:
-    """Encrypted records: create, list, open, rotate, erase."""
+    """Encrypted records: create, list, open, rotate, erase, flush."""
 
 
 @record.command("create")
@@ -116,6 +116,19 @@ def record_open(
 def record_rotate(c: Context, s: Session, record_id: str) -> None:
     """Re-encrypt a record under a new key for its current recipients (e.g. after a revocation)."""
     c.emit(s.rotate_record(record_id), lambda r: f"{r['id']} is now v{r['version']}")
+
+
+@record.command("flush")
+@with_session
+def record_flush(c: Context, s: Session) -> None:
+    """Upload the ciphertexts waiting in your organization's upload outbox (registered on the ledger, but
+    their upload to the record store failed); say how many were uploaded and how many remain."""
+    uploaded = s.flush_outbox()
+    remaining = s.pending_uploads()
+    c.emit(
+        {"uploaded": uploaded, "remaining": remaining, "outbox": str(s.outbox)},
+        lambda r: f"uploaded {r['uploaded']}; {r['remaining']} remain in {r['outbox']}",
+    )
 
 
 @record.command("erase")

@@ -1,5 +1,6 @@
 """A session's core: the connection and ledger calls (writes retried on MVCC read conflicts and on
-endorsers a block apart), the member's identity and keys, and the record stores it talks to.
+endorsers a block apart), the member's identity and keys, and the record stores it talks to (and the upload
+outbox of its organization, services/_outbox.py).
 
 The flows (records and access, consent) build on it in their own modules; `Session` is all of them."""
 
@@ -25,6 +26,7 @@ from ..connection import connect
 from ..errors import CareLedgerError, CommitError, Conflict, EndorseError, IdentityError, NotFound
 from ..json_types import Json, JsonArgument, Transient
 from ..store import StoreClient
+from ._outbox import Outbox
 
 RETRYABLE_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
 # The gateway's detail when two endorsers simulated on different ledger states: one peer had not yet
@@ -273,6 +275,11 @@ class SessionCore:
         return unwrap_record_key(entry, ref, self.org_key, self.encryption_key)
 
     # -- stores ------------------------------------------------------------------------------------------------
+    @property
+    def outbox(self) -> Outbox:
+        """This organization's upload outbox (services/_outbox.py): ciphertexts its stores may not hold yet."""
+        return Outbox(self.deployment.outbox_dir)
+
     def store(self, custodian_msp: str) -> StoreClient:
         if custodian_msp not in self._stores:
             endpoint = self.deployment.stores.get(custodian_msp)

@@ -1,9 +1,20 @@
-"""Records: create (ledger first, then the ciphertext to the store), open (access, fetch and check the
-ciphertexts against the ledger, decrypt), rotate a record's key, erase; a record's metadata and history."""
+"""Records: create (ledger first, then the ciphertext to the store, through the upload outbox), open
+(access, fetch and check the ciphertexts against the ledger, decrypt), rotate a record's key, erase; a
+record's metadata and history.
+
+A store accepts only a ciphertext the ledger already names, so a new record (or version) is registered
+before its ciphertext is uploaded. So that a failed upload loses nothing, the ciphertext is first kept in
+the organization's upload outbox (_outbox.py), beside its wallets: `<state>/outbox/<org key>/<custodian
+MSP>/<record id>.v<version>.<sha256>` (mode 0600; the profile's x-careledger.outbox may name another folder,
+see careledger.connection.outbox_dir). The upload removes it. When the upload fails, create_record and
+rotate_record raise UploadPendingError (the record is registered; its ciphertext waits in the outbox) and
+flush_outbox uploads it later: `careledger record flush`, the hospital app's background job each round, and
+the next create or rotate with that outbox."""
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -11,12 +22,28 @@ from typing import Any
 from careledger_protocol import AccessKey, AccessResult, CustodyEntry, HistoryEntry, Purpose, Recipient, Record
 
 from .. import crypto, fhir
-from ..errors import CareLedgerError, IntegrityError
+from ..errors import (
+    CareLedgerError,
+    CommitError,
+    EndorseError,
+    GatewayError,
+    IdentityError,
+    IntegrityError,
+    NotFound,
+    UploadPendingError,
+)
 from ..json_types import JsonArgument
 from ..record_content import stamped
-from ..store import StoreError
+from ..store import NotOnLedger, StoreError
 from ._access import AccessFlows
 from ._core import OpenedRecord, Refused, SealedRecord
+from ._outbox import Entry, Held
+
+log = logging.getLogger(__name__)
+# An outbox entry that a store refused as not named by the ledger is dropped only once it is this old, and
+# only if the ledger, asked by this session, agrees: a transaction whose commit status was lost may still
+# commit, and a store's peer may be blocks behind. Until then it is kept, and tried again.
+UNNAMED_GRACE_SECONDS = 600.0
 
 
 class RecordFlows(AccessFlows):
@@ -70,9 +97,133 @@ class RecordFlows(AccessFlows):
             "locator": f"{own_msp}/sha256/{address}",
         }
         wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"]) for r in recipients}
-        record: Record = self._submit("CreateRecord", doc, transient={"wrapped_keys": wrapped})
-        self.store(own_msp).put(blob, record_id)
+
+        def register() -> Record:
+            record: Record = self._submit("CreateRecord", doc, transient={"wrapped_keys": wrapped})
+            return record
+
+        return self._register_and_upload(own_msp, ref, blob, register)
+
+    # -- the upload outbox -------------------------------------------------------------------------------------
+    def _register_and_upload(
+        self, custodian: str, ref: crypto.RecordRef, blob: bytes | bytearray, register: Callable[[], Record]
+    ) -> Record:
+        """Keep the ciphertext in the outbox, register it on the ledger (`register`), upload it to the
+        custodian's store and take it out of the outbox. Raises UploadPendingError when the upload fails."""
+        held = self.outbox.keep(custodian, ref.record_id, ref.version, blob)  # before the ledger hears of it
+        try:
+            record = register()
+        except (EndorseError, CommitError):  # not endorsed (a refusal), or committed invalid: nothing registered
+            held.remove()
+            raise
+        except BaseException:  # the orderer or the commit status did not answer: it may be registered, so kept
+            held.release()
+            raise
+        with held:
+            self._flush_opportunistically(held)
+            try:
+                self.store(custodian).put(blob, ref.record_id)
+            except CareLedgerError as exc:  # the store refused or failed, or no store is known for the custodian
+                raise UploadPendingError(
+                    f"record {ref.record_id} v{ref.version} is registered on the ledger, but its ciphertext did not "
+                    f"reach the record store of {custodian} ({exc}). The ciphertext is kept in the upload outbox "
+                    f"({held.entry.path}) and will be uploaded by `careledger record flush`, the hospital app's "
+                    "background job, or the next record created here.",
+                    record,
+                    held.entry.path,
+                ) from exc
+            held.remove()
         return record
+
+    def _flush_opportunistically(self, own: Held) -> None:
+        """Upload what earlier calls left in the outbox (only when something else is waiting there)."""
+        if not self.outbox.has_entries(besides=own.entry.path):
+            return
+        try:
+            self.flush_outbox()
+        except (CareLedgerError, GatewayError, OSError) as exc:  # the next call, or a flush, tries again
+            log.warning("the upload outbox could not be flushed: %s", type(exc).__name__)
+
+    def flush_outbox(self) -> int:
+        """Upload the ciphertexts waiting in this organization's outbox to their custodians' stores; how many
+        were uploaded. The stores check each against the ledger as ever. An entry the store refuses as not
+        named by the ledger (NotOnLedger: its CreateRecord never committed, the record was erased or has a
+        newer version) is dropped once it is UNNAMED_GRACE_SECONDS old and this session's ledger agrees; any
+        other failure keeps it for the next flush. Entries still in flight in some process are left to it.
+        Only counts are logged."""
+        done: dict[str, int] = {"uploaded": 0, "dropped": 0, "damaged": 0}
+        unreachable: set[str] = set()
+        for entry in self.outbox.entries():
+            if entry.custodian in unreachable or not self._may_upload_to(entry.custodian):
+                continue
+            held = self.outbox.claim(entry)
+            if held is None:  # in flight: its creator uploads it
+                continue
+            with held:
+                outcome = self._flush_entry(held)
+            if outcome == "unreachable":  # one timeout per store and round, not one per entry
+                unreachable.add(entry.custodian)
+            elif outcome in done:
+                done[outcome] += 1
+        if done["dropped"]:
+            log.warning(
+                "dropped %d ciphertext(s) from the upload outbox: the ledger names none of them", done["dropped"]
+            )
+        if done["damaged"]:
+            log.warning(
+                "%d ciphertext(s) in the upload outbox are unreadable or not their SHA-256: kept, not uploaded",
+                done["damaged"],
+            )
+        if done["uploaded"]:
+            log.info("uploaded %d ciphertext(s) from the upload outbox", done["uploaded"])
+        return done["uploaded"]
+
+    def pending_uploads(self) -> int:
+        """How many ciphertexts wait in this organization's outbox (for any custodian, in flight or not)."""
+        return self.outbox.pending()
+
+    def _flush_entry(self, held: Held) -> str:
+        entry = held.entry
+        try:
+            blob = held.read()
+        except OSError:  # unreadable (permissions, a failing disk): kept for whoever looks
+            return "damaged"
+        if crypto.content_address(blob) != entry.address:
+            return "damaged"
+        try:
+            self.store(entry.custodian).put(blob, entry.record_id)
+        except NotOnLedger:
+            if held.age() >= UNNAMED_GRACE_SECONDS and not self._ledger_names(entry):
+                held.remove()
+                return "dropped"
+            return "kept"
+        except StoreError as exc:
+            return "unreachable" if exc.status == 0 or exc.status >= 500 else "kept"
+        except CareLedgerError:  # no store known for that custodian
+            return "unreachable"
+        held.remove()
+        return "uploaded"
+
+    def _ledger_names(self, entry: Entry) -> bool:
+        """Does the ledger, as this session's peer has it, name this ciphertext as its record's current one?
+        True also when it cannot tell."""
+        try:
+            record = self.record(entry.record_id)
+        except NotFound:
+            return False
+        except (CareLedgerError, GatewayError):
+            return True
+        return record["status"] != "erased" and record["ciphertext_sha256"] == entry.address
+
+    def _may_upload_to(self, custodian: str) -> bool:
+        """A store takes uploads from its own organization's staff and from a record's patient: entries for
+        another organization's store (a patient's new versions there) are tried by patients only."""
+        if custodian == self.gateway.identity.msp_id:
+            return True
+        try:
+            return self.wallet.metadata(self.user).get("role") == "patient"
+        except IdentityError:
+            return False
 
     def open_records(
         self, record_ids: list[str], purpose: str = Purpose.TREATMENT, emergency_justification: str | None = None
@@ -146,15 +297,19 @@ class RecordFlows(AccessFlows):
             "locator": f"{record['custodian']}/sha256/{address}",
         }
         wrapped = {r["id"]: crypto.wrap_key(key, ref, r["public_key"]) for r in recipients}
-        added: Record = self._submit("AddRecordVersion", record_id, version, transient={"wrapped_keys": wrapped})
-        self.store(record["custodian"]).put(blob, record_id)
-        return added
+
+        def register() -> Record:
+            added: Record = self._submit("AddRecordVersion", record_id, version, transient={"wrapped_keys": wrapped})
+            return added
+
+        return self._register_and_upload(record["custodian"], ref, blob, register)
 
     def erase(self, record_id: str) -> Record:
         """Crypto-shredding: drop every wrapped key on the ledger, then destroy the ciphertexts at the custodian."""
         history = self.record_history(record_id)
         erased: Record = self._submit("EraseRecord", record_id)
         addresses = {(h.get("value") or {}).get("ciphertext_sha256") for h in history} - {None}
+        self.outbox.discard(record_id)  # a copy waiting for its upload goes too
         for address in sorted(a for a in addresses if a):
             self.store(erased["custodian"]).delete(address, record_id)
         return erased

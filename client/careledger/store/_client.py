@@ -23,6 +23,14 @@ class StoreError(CareLedgerError):
         self.status, self.code = status, code
 
 
+class NotOnLedger(StoreError):
+    """The store refused an upload because the ledger does not name that ciphertext for that record: there
+    is no such record (its CreateRecord never committed), it was erased, or that is not its current version.
+    No retry can change that; the store says it with the code NOT_ON_LEDGER."""
+
+    CODE = "NOT_ON_LEDGER"
+
+
 @dataclass
 class StoreClient:
     url: str  # https://host:port
@@ -93,7 +101,9 @@ class StoreClient:
                 doc = json.loads(data)
             except ValueError:
                 doc = {"error": "ERROR", "message": data[:200].decode(errors="replace")}
-            raise StoreError(f"record store refused: {doc.get('message')}", status, str(doc.get("error")))
+            code = str(doc.get("error"))
+            kind = NotOnLedger if code == NotOnLedger.CODE else StoreError  # the one place a code becomes a type
+            raise kind(f"record store refused: {doc.get('message')}", status, code)
         return data
 
     def put(self, blob: bytes | bytearray, record_id: str) -> str:
