@@ -101,6 +101,13 @@ def join_org(network: Network, org_key: str, timeout: float = 120.0) -> Joined:
         if new.store_port:
             network.launch_stores(started, names={f"store-{new.key}"})
             launcher.step(f"{new.name}'s record store serving; every store trusts {new.msp_id}'s CA")
+        apps, table = specs.app_specs(c, state), network.table.load()
+        if any(a.name in table and table[a.name].alive() for a in apps):  # the web apps are in use here
+            launcher.launch([a for a in apps if a.name == f"app-{new.key}"], started)
+            launcher.step(
+                f"{new.name}'s hospital app serving; the consent portal and the researcher app, which keep every "
+                "signed-in person's session, offer its people once restarted (network-stop/start, then apps)"
+            )
         result.append(Joined(new.name, number, sequence, names, time.monotonic() - started_at))
 
     launcher.run_steps(steps)
