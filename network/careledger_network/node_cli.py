@@ -76,6 +76,19 @@ bundle_option = click.option(
 )
 
 
+def update_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--update FILE and --submit: a config update passed from admin to admin, each signing on its own host."""
+    update = click.option(
+        "--update",
+        "update_file",
+        required=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="the signed config update, passed from admin to admin (made by the first, when missing)",
+    )
+    submit = click.option("--submit", is_flag=True, help="after signing, send it (a member, once enough have signed)")
+    return update(submit(command))
+
+
 @click.command("generate")
 @consortium_option
 @click.option("--org", "org_key", default=None, help="only this organization, joining a running consortium later")
@@ -167,14 +180,7 @@ def channel_join(bundle: Path) -> None:
 
 @channel_group.command("restrict-blocks")
 @bundle_option
-@click.option(
-    "--update",
-    "update_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="the signed config update, passed from admin to admin (made by the first, when missing)",
-)
-@click.option("--submit", is_flag=True, help="after signing, send it (an application org, once enough have signed)")
+@update_options
 def channel_restrict_blocks(bundle: Path, update_file: Path, submit: bool) -> None:
     """Sign the config update that lets only peers, admins, auditors and event readers read raw blocks; it
     needs a majority of the application orgs' admins and the orderer org's admin."""
@@ -184,14 +190,7 @@ def channel_restrict_blocks(bundle: Path, update_file: Path, submit: bool) -> No
 @channel_group.command("add-org")
 @bundle_option
 @click.option("--org", "org_key", required=True, help="the joining organization (after `node add-org`)")
-@click.option(
-    "--update",
-    "update_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="the signed config update, passed from admin to admin (made by the first, when missing)",
-)
-@click.option("--submit", is_flag=True, help="after signing, send it (a member, once enough have signed)")
+@update_options
 def channel_add_org(bundle: Path, org_key: str, update_file: Path, submit: bool) -> None:
     """Sign the config update adding ORG to the channel (and to who may read blocks); it needs a majority of
     the member organizations' admins and the orderer organization's admin."""

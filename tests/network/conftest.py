@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from careledger.services import Session
+from careledger.services import OpenedRecord, Session
 from careledger_apps import create_hospital_app, create_portal_app
 from careledger_network import crypto as netcrypto
 from careledger_network.network import Network
@@ -30,6 +30,18 @@ def eventually(condition: Callable[[], bool], what: str, timeout: float = 15.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still not so after {timeout:.0f} s")
         time.sleep(0.1)
+
+
+def eventually_opened(session: Session, record_id: str, timeout: float = 30.0) -> OpenedRecord:
+    """The record opened by `session` once its grant, committed through another organization's peer, has
+    reached this session's peer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        item = session.open_records([record_id])[0]
+        if isinstance(item, OpenedRecord) or time.monotonic() > deadline:
+            assert isinstance(item, OpenedRecord), item
+            return item
+        time.sleep(0.3)
 
 
 @dataclass

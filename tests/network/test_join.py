@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 import yaml
 from careledger.connection import connect
-from careledger.services import OpenedRecord, Refused, Session
+from careledger.services import Refused, Session
 from careledger_network.consortium import DEFAULT_PATH, parse
 from careledger_network.errors import NetworkError
 from careledger_network.network import Network
 from careledger_network.org_join import join_org
 
+from .conftest import eventually_opened
 from .resources import observation
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -86,17 +87,6 @@ class Load:
                 time.sleep(0.05)
 
 
-def _opened(session: Session, record_id: str, timeout: float = 30.0) -> OpenedRecord:
-    """Grants commit through one organization's peer; the others see them a moment later."""
-    deadline = time.monotonic() + timeout
-    while True:
-        item = session.open_records([record_id])[0]
-        if isinstance(item, OpenedRecord) or time.monotonic() > deadline:
-            assert isinstance(item, OpenedRecord), item
-            return item
-        time.sleep(0.3)
-
-
 def test_hospital3_joins_the_running_consortium_and_takes_part(consortium: Consortium) -> None:
     three = consortium.network
     profiles = three.state / "profiles"
@@ -143,12 +133,12 @@ def test_hospital3_joins_the_running_consortium_and_takes_part(consortium: Conso
         assert isinstance(h3_clinician.open_records([before_join["id"]])[0], Refused)
         until = "2099-01-01T00:00:00Z"
         h1_patient.grant(h3_clinician.member_id(), ["treatment"], until, record_ids=[before_join["id"]])
-        opened = _opened(h3_clinician, before_join["id"])
+        opened = eventually_opened(h3_clinician, before_join["id"])
         assert opened.resource["valueQuantity"]["value"] == 13.4
         assert three.table.load()["store-hospital1"].pid == store_pid  # trusted Hospital3 without a restart
 
         # A Hospital3 record, in Hospital3's store: opened by a clinician its patient consented to, no other.
         record = h3_clinician.create_record("h3-patient-1", observation("Hemoglobin", 11.8, "g/dL"), "laboratory")
         h3_patient.grant(h1_clinician.member_id(), ["treatment"], until, record_ids=[record["id"]])
-        assert _opened(h1_clinician, record["id"]).resource["valueQuantity"]["value"] == 11.8
+        assert eventually_opened(h1_clinician, record["id"]).resource["valueQuantity"]["value"] == 11.8
         assert isinstance(h2_clinician.open_records([record["id"]])[0], Refused)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from careledger.ledger import BlockReader, verify_trail
-from careledger.services import OpenedRecord, Refused, Session
+from careledger.services import Refused, Session
 from careledger_bench.workloads import Bench
 from careledger_models.datasets import breast_cancer, to_observation
 from careledger_models.policies import ensure_policy
@@ -30,7 +30,7 @@ from careledger_network.consortium import DEFAULT_PATH
 from careledger_network.network import Network
 from careledger_protocol import Purpose
 
-from .conftest import eventually
+from .conftest import eventually, eventually_opened
 from .hosts import Host, HostNetwork, why_unavailable
 from .resources import observation
 
@@ -108,7 +108,7 @@ def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, 
             refused = other_clinician.open_records([record["id"]])
             assert isinstance(refused[0], Refused)
             patient.grant(other_clinician.member_id(), ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
-            opened = _eventually_opened(other_clinician, record["id"])
+            opened = eventually_opened(other_clinician, record["id"], timeout=15)
             assert opened.resource["valueQuantity"]["value"] == 12.9
             tx_ids = [opened.access_tx_id]
         tx_ids += _model_run(bundles, tmp_path / "model")
@@ -234,10 +234,10 @@ def _hospital3_joins(hosts: dict[str, Host], consortium: Path, state: Path, bund
     ):
         assert isinstance(h3_clinician.open_records([h1_record])[0], Refused)
         h1_patient.grant(h3_clinician.member_id(), ["treatment"], until, record_ids=[h1_record])
-        assert _eventually_opened(h3_clinician, h1_record, timeout=30).resource["valueQuantity"]["value"] == 12.9
+        assert eventually_opened(h3_clinician, h1_record, timeout=30).resource["valueQuantity"]["value"] == 12.9
         record = h3_clinician.create_record("h3-patient-1", observation("Hemoglobin", 11.2, "g/dL"), "laboratory")
         h3_patient.grant(h1_clinician.member_id(), ["treatment"], until, record_ids=[record["id"]])
-        assert _eventually_opened(h1_clinician, record["id"], timeout=30).resource["valueQuantity"]["value"] == 11.2
+        assert eventually_opened(h1_clinician, record["id"], timeout=30).resource["valueQuantity"]["value"] == 11.2
     return seconds
 
 
@@ -248,14 +248,3 @@ def _trivial_writes(profiles: Path) -> tuple[dict[str, object], dict[str, object
         return bench.trivial_write(1, 30).summary(), bench.trivial_write(64, 1000).summary()
     finally:
         bench.close()
-
-
-def _eventually_opened(session: Session, record_id: str, timeout: float = 15.0) -> OpenedRecord:
-    """The grant was committed through Hospital1's peer; Hospital2's peer sees it a moment later."""
-    deadline = time.monotonic() + timeout
-    while True:
-        item = session.open_records([record_id])[0]
-        if isinstance(item, OpenedRecord) or time.monotonic() > deadline:
-            assert isinstance(item, OpenedRecord), item
-            return item
-        time.sleep(0.3)

@@ -141,14 +141,19 @@ def _files(outbox: Path) -> list[Path]:
     return sorted(p for p in outbox.rglob("*") if p.is_file())
 
 
+def _pending_upload(s: Session, patient_id: str, store: LedgerStore) -> UploadPendingError:
+    """A record created while its store is down: registered on the ledger, its ciphertext in the outbox."""
+    store.down = True
+    with pytest.raises(UploadPendingError) as pending:
+        s.create_record(patient_id, OBSERVATION, "laboratory")
+    return pending.value
+
+
 def test_a_failed_upload_keeps_the_ciphertext_in_the_outbox_and_a_flush_uploads_it(
     w: World, store: LedgerStore, outbox: Path
 ) -> None:
     s = session(w.dr_h1, store, outbox)
-    store.down = True
-    with pytest.raises(UploadPendingError) as pending:
-        s.create_record(w.alice.id, OBSERVATION, "laboratory")
-    error = pending.value
+    error = _pending_upload(s, w.alice.id, store)
     assert isinstance(error, CareLedgerError)
     assert isinstance(error.__cause__, StoreError)
     assert "is registered on the ledger" in str(error)
@@ -179,12 +184,10 @@ def test_a_failed_upload_keeps_the_ciphertext_in_the_outbox_and_a_flush_uploads_
 
 def test_the_next_record_created_uploads_what_an_earlier_one_left(w: World, store: LedgerStore, outbox: Path) -> None:
     s = session(w.dr_h1, store, outbox)
-    store.down = True
-    with pytest.raises(UploadPendingError) as pending:
-        s.create_record(w.alice.id, OBSERVATION, "laboratory")
+    first = _pending_upload(s, w.alice.id, store)
     store.down = False
     second = s.create_record(w.alice.id, OBSERVATION, "laboratory")
-    assert set(store.blobs) == {pending.value.record["ciphertext_sha256"], second["ciphertext_sha256"]}
+    assert set(store.blobs) == {first.record["ciphertext_sha256"], second["ciphertext_sha256"]}
     assert _files(outbox) == []
 
 
@@ -259,13 +262,11 @@ def test_an_old_entry_the_ledger_names_is_kept_when_a_lagging_store_refuses_it(
     w: World, store: LedgerStore, outbox: Path
 ) -> None:
     s = session(w.dr_h1, store, outbox)
-    store.down = True
-    with pytest.raises(UploadPendingError) as pending:
-        s.create_record(w.alice.id, OBSERVATION, "laboratory")
-    os.utime(pending.value.outbox, (OLD, OLD))
+    pending = _pending_upload(s, w.alice.id, store)
+    os.utime(pending.outbox, (OLD, OLD))
     store.down, store.lagging = False, True  # the store's peer has not got the block: this session's has
     assert s.flush_outbox() == 0
-    assert _files(outbox) == [pending.value.outbox]
+    assert _files(outbox) == [pending.outbox]
     store.lagging = False
     assert s.flush_outbox() == 1
 
@@ -283,11 +284,9 @@ def test_an_entry_still_in_flight_is_left_to_its_writer(w: World, store: LedgerS
 
 
 def test_erasing_a_record_drops_its_waiting_ciphertext(w: World, store: LedgerStore, outbox: Path) -> None:
-    store.down = True
-    with pytest.raises(UploadPendingError) as pending:
-        session(w.dr_h1, store, outbox).create_record(w.alice.id, OBSERVATION, "laboratory")
+    pending = _pending_upload(session(w.dr_h1, store, outbox), w.alice.id, store)
     store.down = False
-    session(w.alice, store, outbox).erase(pending.value.record_id)
+    session(w.alice, store, outbox).erase(pending.record_id)
     assert _files(outbox) == []
 
 
