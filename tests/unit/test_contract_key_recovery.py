@@ -124,6 +124,10 @@ def test_a_patient_who_lost_their_wallet_gets_every_key_back_under_a_new_key() -
     assert _events(w, before) == ["MemberKeysRewrapped"]
     assert recovery["custodians"][H1] == {"to_rewrap": 2, "rewrapped": 2}
     assert recovery["status"] == "rewrapping"
+    # Until every custodian has re-wrapped, the key stays the recovered one (Hospital2's would wait for ever).
+    assert "still re-wrapping" in new_alice.refused("FAILED_PRECONDITION", "UpdateMemberKey", other_jwk(3))
+    assert "still re-wrapping" in w.h1_admin.refused("FAILED_PRECONDITION", "ResetMemberKey", w.alice.id, other_jwk(3))
+    assert w.alice.ok("GetMember", w.alice.id)["public_key"]["kid"] == NEW_KID
     assert _entry(w, "rec-b", w.alice.id)["grants"]  # the proxy relation it holds the key by is kept
     doc, keys = _rewrap(w, {"rec-2": 1})
     recovery = w.h2_admin.ok("RewrapRecoveredKeys", doc, transient=keys)

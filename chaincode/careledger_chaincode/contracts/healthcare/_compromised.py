@@ -100,8 +100,19 @@ def refuse_key_change(ctx: Context, member: Member, certificate_sha256: str) -> 
     """After a key recovery, a member's key changes only from the certificate the recovery named (or through a
     new recovery): the lost wallet's certificate carries the same member id until the CRL reaches every peer."""
     recovery = get_json(ctx, RECOVERY, member["id"])
+    refuse_while_rewrapping(recovery)
     if recovery is not None and recovery["certificate_sha256"] != certificate_sha256:
         raise precondition(
             f"the key of {member['id']} was recovered on {recovery['opened_at']}: it changes only from the "
             "certificate enrolled for that recovery, or through a new recovery by its organization's admin"
+        )
+
+
+def refuse_while_rewrapping(recovery: dict[str, Any] | None) -> None:
+    """A member's key stays the one it recovered until every custodian has re-wrapped for it: the custodians hand
+    in keys for that key only, so a key changed meanwhile would leave the recovery waiting for ever."""
+    if recovery is not None and recovery["status"] == "rewrapping":
+        raise precondition(
+            f"the custodians are still re-wrapping the records of {recovery['member_id']} for the key it recovered: "
+            "change the key once the recovery is completed (GetKeyRecovery tells)"
         )

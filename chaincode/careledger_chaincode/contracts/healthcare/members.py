@@ -39,7 +39,7 @@ from ._caller import (
     recipient_id,
     require_role,
 )
-from ._compromised import compromised_kids, current_key_mark, refuse_key_change
+from ._compromised import RECOVERY, compromised_kids, current_key_mark, refuse_key_change, refuse_while_rewrapping
 from ._paging import index_page
 from ._proxy import may_act_for
 from ._refusals import denied, invalid, not_found, precondition
@@ -217,6 +217,7 @@ class MembersMixin:
             raise denied(f"only an admin of {member_org(target)} may reset the key of {target}")
         existing = require_member(ctx, target)
         refuse_while_compromised(existing)
+        refuse_while_rewrapping(get_json(ctx, RECOVERY, target))
         return store_member(ctx, existing, public_jwk(public_key), who, Event.MEMBER_KEY_RESET)
 
     @transaction(
