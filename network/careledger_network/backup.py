@@ -158,6 +158,10 @@ def restore(net: Network, org_key: str, source: Path, full_history: bool = False
             "(nothing was changed)"
         )
     manifest.check_files(source)
+    # Its web apps come back too where the network serves web apps (the others' still run); not otherwise.
+    every_app = specs.app_specs(net.c, net.state)
+    apps_in_use = any(a.name in table and table[a.name].alive() for a in every_app)
+    own_apps = [a for a in every_app if a.name in where.process_names(net)] if apps_in_use else []
 
     aside = net.state / "replaced" / _now().replace(":", "")
     for name, target in where.parts().items():
@@ -190,9 +194,11 @@ def restore(net: Network, org_key: str, source: Path, full_history: bool = False
         net.launcher.launch([s for s in net._chaincode_specs() if s.name == f"cc-{org.key}"], started)
         net.launch_stores(started, names={f"store-{org.key}"})
         _wait_caught_up(net, org, peer, timeout)
+        net.launcher.launch(own_apps, started)
 
     net.launcher.run_steps(steps)
-    net.launcher.step(f"{org.name} restored from the backup of {manifest.created} and caught up with the channel")
+    apps = f"; its web apps serving ({', '.join(a.name for a in own_apps)})" if own_apps else ""
+    net.launcher.step(f"{org.name} restored from the backup of {manifest.created} and caught up with the channel{apps}")
     return manifest
 
 

@@ -24,6 +24,7 @@ import pytest
 from careledger.connection import connect
 from careledger.errors import CareLedgerError, GatewayError
 from careledger.services import OpenedRecord, Session
+from careledger_network import specs
 from careledger_network.backup import OrgBackup, backup, restore
 from careledger_network.backup_manifest import BackupError
 from careledger_network.network import Network
@@ -104,6 +105,9 @@ def test_hospital1_destroyed_under_load_comes_back_from_its_backup(network: Netw
     org = network.c.org("hospital1")
     for user in ("h1-admin", "h1-clinician-1", "h1-patient-1"):
         _register(network, user)
+    # Served web apps, Hospital1's and the authority's auditor app: the restore brings Hospital1's back.
+    apps = [a for a in specs.app_specs(network.c, network.state) if a.name in ("app-hospital1", "auditor-app")]
+    network.launcher.launch(apps, [])
     load = Load()
     workers = [
         threading.Thread(target=f, args=(network, load), daemon=True) for f in (_create_records, _put_through_hospital2)
@@ -149,6 +153,9 @@ def test_hospital1_destroyed_under_load_comes_back_from_its_backup(network: Netw
     started = time.monotonic()
     restore(network, org.key, tmp_path / "hospital1")
     restore_seconds = time.monotonic() - started
+    assert network.table.load()["app-hospital1"].alive(), "the restore did not bring Hospital1's app back"
+    for app in apps:
+        network.table.stop(app.name)
 
     with connect(network.state / "profiles" / "hospital1.json", "h1-admin") as gw:
         diag = gw.network(network.c.channel).contract(network.c.chaincode_name, "diag")
