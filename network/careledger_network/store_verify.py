@@ -145,6 +145,8 @@ def verify(
             click.echo(f"  {name}: " + ", ".join(f"{n} {problem}" for problem, n in counts.items()))
         repaired = sum(1 for f in report.findings if f.repaired)
         click.echo(f"  repaired {repaired}; lost (whole in no place) {len(report.lost)}")
+        if report.lost:  # a client whose upload failed keeps the ciphertext until it flushes (careledger's outbox)
+            click.echo("  a lost one may still wait in a client's upload outbox: `careledger record flush` there")
         if use_ledger:
             click.echo(
                 f"  named by no current record version (erased or superseded): {len(unnamed)}, deleted {deleted}"

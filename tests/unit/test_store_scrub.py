@@ -129,6 +129,8 @@ def test_store_verify_scrubs_the_org_store_named_in_the_consortium(
     lost = CliRunner().invoke(network_cli, verify)
     assert lost.exit_code == 1
     assert "lost (whole in no place) 1" in lost.output
+    assert "careledger record flush" in lost.output  # where a lost ciphertext may still be
+    assert "careledger record flush" not in again.output
 
     expect.write_text("not-a-hash\n")
     bad = CliRunner().invoke(network_cli, verify)

@@ -18,8 +18,8 @@ person who lost their wallet gets their records back under a new key.
    records on its list, wrapped for the new key (the JWE's kid), at the record's current version. A record on
    the list may need nothing any more (erased since, the member's entry gone with its grant, or a new version
    keyed for the new key meanwhile): GetRecoveryKeysToRewrap names it `settled`, and RewrapRecoveredKeys takes
-   it off the list when named without a key (_settled decides, in both). When every list is empty the recovery
-   is completed.
+   it off the list when named without a key (_recovery_lists.needs_nothing decides, in both). When every list
+   is empty the recovery is completed.
 The patient reads the recovery (GetKeyRecovery): who replaced the key, when, and how many records were
 re-wrapped. An admin never chooses the key: it only pins the certificate the member registers it from.
 
@@ -52,15 +52,13 @@ from ._caller import Caller, caller, certificate_sha256, member_id, member_org, 
 from ._compromised import RECOVERY, current_key_mark, jwe_kid
 from ._key_entries import WKEY, put_entry, wkey_key
 from ._paging import page_args
-from ._proxy import PROXY, PROXY_BY_PROXY
+from ._recovery_lists import REWRAP_WAIT, needs_nothing, set_waiting, waiting_by_custodian, waiting_records
 from ._refusals import denied, invalid, not_found, precondition
-from ._state import PRIVATE, canonical, event, get_json, get_private, key, load, put_json, transient_json
+from ._state import PRIVATE, event, get_json, get_private, key, load, put_json, transient_json
 from ._time import now
-from .consent import GRANT_BY_GRANTEE
 from .members import MEMBER, PUBLIC_KEY, public_jwk, require_member, store_member
-from .records import GRANT, PATIENT_RECORD, RECORD
+from .records import RECORD
 
-REWRAP_WAIT = "key-recovery-wait"
 REPORT = schema.object_of({"member_id": schema.MEMBER, "reason": schema.one_of(COMPROMISE_REASONS)})
 OPEN = schema.object_of(
     {"member_id": schema.MEMBER, "proofing": schema.one_of(PROOFING_METHODS), "certificate_sha256": schema.SHA256}
@@ -82,60 +80,6 @@ def mark_compromised(ctx: Context, member: dict[str, Any], by: Caller, reason: s
         member = {**member, "compromised_keys": [*member.get("compromised_keys", []), mark]}
         put_json(ctx, member, MEMBER, member["id"])
     return member
-
-
-def _holdings(ctx: Context, mid: str) -> list[str]:
-    """The records whose key the member holds: its own (as patient), and those of its active grants and proxy
-    relations. Public indexes only: a range over private data would make the transaction's writes invalid."""
-    ids = {
-        ctx.stub.split_composite_key(k)[1][1]
-        for k, _ in ctx.stub.get_state_by_partial_composite_key(PATIENT_RECORD, [mid])
-    }
-    grant_ids = [
-        ctx.stub.split_composite_key(k)[1][1]
-        for k, _ in ctx.stub.get_state_by_partial_composite_key(GRANT_BY_GRANTEE, [mid])
-    ]
-    grants = [load(g) for g in ctx.stub.get_states([key(ctx, GRANT, g) for g in grant_ids]) if g]
-    patients = [
-        ctx.stub.split_composite_key(k)[1][1]
-        for k, _ in ctx.stub.get_state_by_partial_composite_key(PROXY_BY_PROXY, [mid])
-    ]
-    relations = [load(r) for r in ctx.stub.get_states([key(ctx, PROXY, p, mid) for p in patients]) if r]
-    for holding in [*grants, *relations]:
-        if holding["status"] == "active":
-            ids.update(holding["keyed_records"])
-    return sorted(ids)
-
-
-def _waiting_by_custodian(ctx: Context, mid: str) -> dict[str, list[str]]:
-    """custodian MSP -> the active records whose key entry for the member exists (and so awaits a re-wrap)."""
-    ids = _holdings(ctx, mid)
-    records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in ids])]
-    entries = ctx.stub.get_states([wkey_key(ctx, r, mid) for r in ids], PRIVATE)
-    waiting: dict[str, list[str]] = {}
-    for rid, record, entry in zip(ids, records, entries, strict=True):
-        if record is not None and record["status"] == "active" and entry is not None:
-            waiting.setdefault(record["custodian"], []).append(rid)
-    return waiting
-
-
-def _waiting(ctx: Context, mid: str, custodian: str) -> list[str]:
-    raw = ctx.stub.get_state(key(ctx, REWRAP_WAIT, mid, custodian))
-    return list(load(raw)) if raw else []
-
-
-def _set_waiting(ctx: Context, mid: str, custodian: str, record_ids: list[str]) -> None:
-    wait_key = key(ctx, REWRAP_WAIT, mid, custodian)
-    if record_ids:
-        ctx.stub.put_state(wait_key, canonical(sorted(record_ids)))
-    else:
-        ctx.stub.del_state(wait_key)
-
-
-def _settled(record: dict[str, Any] | None, entry: dict[str, Any] | None, new_kid: str) -> bool:
-    """Whether a record on a recovery's list needs no re-wrap any more: erased (or gone), the member's entry for it
-    gone (its holding ended), or that entry wrapped for the new key already (a version keyed meanwhile)."""
-    return record is None or record["status"] != "active" or entry is None or jwe_kid(entry["jwe"]) == new_kid
 
 
 def _require_recovery(ctx: Context, mid: str) -> dict[str, Any]:
@@ -203,7 +147,7 @@ class KeyRecoveryMixin:
             raise invalid("certificate_sha256 names your own certificate: name the member's new enrollment")
         previous = get_json(ctx, RECOVERY, target)
         for custodian in (previous or {}).get("custodians", {}):  # a recovery started over: its lists are void
-            _set_waiting(ctx, target, custodian, [])
+            set_waiting(ctx, target, custodian, [])
         member = mark_compromised(ctx, member, who, "recovery")
         recovery = {
             "member_id": target,
@@ -244,9 +188,9 @@ class KeyRecoveryMixin:
             )
         member = store_member(ctx, require_member(ctx, who.member_id), jwk, who, Event.MEMBER_KEY_RECOVERED)
         at = now(ctx)
-        waiting = _waiting_by_custodian(ctx, who.member_id)
+        waiting = waiting_by_custodian(ctx, who.member_id)
         for custodian, record_ids in waiting.items():
-            _set_waiting(ctx, who.member_id, custodian, record_ids)
+            set_waiting(ctx, who.member_id, custodian, record_ids)
         recovery.update(
             status="rewrapping" if waiting else "completed",
             new_kid=member["public_key"]["kid"],
@@ -295,7 +239,7 @@ class KeyRecoveryMixin:
         target = member_id(mid, "member_id")
         recovery = _require_rewrapping(ctx, target)
         member = require_member(ctx, target)
-        waiting = _waiting(ctx, target, who.msp_id)
+        waiting = waiting_records(ctx, target, who.msp_id)
         batch = waiting[:MAX_BATCH]
         records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in batch])]
         wanted = [k for r in batch for k in (wkey_key(ctx, r, target), wkey_key(ctx, r, who.org_member))]
@@ -304,7 +248,7 @@ class KeyRecoveryMixin:
         settled: list[dict[str, Any]] = []
         for n, (rid, record) in enumerate(zip(batch, records, strict=True)):
             entry, org_entry = raw[2 * n], raw[2 * n + 1]
-            if _settled(record, entry, recovery["new_kid"]):
+            if needs_nothing(record, entry, recovery["new_kid"]):
                 settled.append({"record_id": rid, "version": record["version"] if record else 1})
             elif record is not None and org_entry is not None:
                 keys.append(
@@ -367,7 +311,7 @@ class KeyRecoveryMixin:
         named = {r["record_id"]: r["version"] for r in shape.items("records", _rewrapped, MAX_BATCH, min_items=1)}
         require_role(who, "admin")
         recovery = _require_rewrapping(ctx, target)
-        waiting = _waiting(ctx, target, who.msp_id)
+        waiting = waiting_records(ctx, target, who.msp_id)
         for rid in sorted(named):
             if rid not in waiting:
                 raise precondition(f"{rid}: no key of {target} awaits a re-wrap from {who.msp_id} (done already?)")
@@ -375,7 +319,7 @@ class KeyRecoveryMixin:
         to_rewrap: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (record id, record, member's entry)
         for rid in sorted(named):
             record, entry = get_json(ctx, RECORD, rid), get_private(ctx, WKEY, rid, target)
-            if record is None or entry is None or _settled(record, entry, recovery["new_kid"]):
+            if record is None or entry is None or needs_nothing(record, entry, recovery["new_kid"]):
                 settled.append(rid)
             else:
                 to_rewrap.append((rid, record, entry))
@@ -406,10 +350,10 @@ class KeyRecoveryMixin:
         for entry in rewraps:  # written only once every record named passed
             put_entry(ctx, entry)
         waiting = [r for r in waiting if r not in named]
-        _set_waiting(ctx, target, who.msp_id, waiting)
+        set_waiting(ctx, target, who.msp_id, waiting)
         share = recovery["custodians"].setdefault(who.msp_id, {"to_rewrap": 0, "rewrapped": 0})
         share["rewrapped"] += len(rewraps)
-        if not any(_waiting(ctx, target, c) for c in recovery["custodians"] if c != who.msp_id) and not waiting:
+        if not any(waiting_records(ctx, target, c) for c in recovery["custodians"] if c != who.msp_id) and not waiting:
             recovery.update(status="completed", completed_at=now(ctx))
         put_json(ctx, recovery, RECOVERY, target)
         payload = {"member_id": target, "custodian": who.msp_id, "rewrapped": len(rewraps), "remaining": len(waiting)}
