@@ -150,8 +150,8 @@ def restore(net: Network, org_key: str, source: Path, full_history: bool = False
     manifest = Manifest.read(source)
     manifest.check_belongs(net.c, org, consortium_fingerprint(net.c, net.cli.genesis_block))
     where = OrgBackup(net.state, org)
-    table = net.table.load()
-    running = sorted(n for n in where.process_names(net) if n in table and table[n].alive())
+    table, own_processes = net.table.load(), where.process_names(net)
+    running = sorted(n for n in own_processes if n in table and table[n].alive())
     if running:
         raise BackupError(
             f"{org.name} is running ({', '.join(running)}): stop its processes before restoring over it "
@@ -161,7 +161,7 @@ def restore(net: Network, org_key: str, source: Path, full_history: bool = False
     # Its web apps come back too where the network serves web apps (the others' still run); not otherwise.
     every_app = specs.app_specs(net.c, net.state)
     apps_in_use = any(a.name in table and table[a.name].alive() for a in every_app)
-    own_apps = [a for a in every_app if a.name in where.process_names(net)] if apps_in_use else []
+    own_apps = [a for a in every_app if a.name in own_processes] if apps_in_use else []
 
     aside = net.state / "replaced" / _now().replace(":", "")
     for name, target in where.parts().items():

@@ -129,17 +129,19 @@ class ChannelAdmin:
         """The application organizations that run orderers (BFT): their orderers replicate blocks too."""
         return [org.msp_id for org in self.c.ordering_orgs if org is not self.c.orderer_org]
 
+    def _readers(self, orgs: tuple[Org, ...] | list[Org]) -> list[block_access.Organization]:
+        """The application organizations whose peers, admins and block readers may read blocks, with their CAs."""
+        return [block_access.Organization(o.msp_id, crypto.org_paths(self.state, o).ca_cert.read_bytes()) for o in orgs]
+
     def block_access_update(self, org: Org, timeout: float = 30.0) -> tuple[int, bytes | None]:
         """The newest config block's number and the ConfigUpdate restricting block access (None once the
         channel has it), computed from the config as `org`'s admin fetches it."""
         before, config = self.config(org, timeout)
         if block_access.is_restricted(config):
             return before, None
-        apps = [
-            block_access.Organization(o.msp_id, crypto.org_paths(self.state, o).ca_cert.read_bytes())
-            for o in self.c.orgs
-        ]
-        updated = block_access.restrict(config, apps, self.c.orderer_org.msp_id, self._app_orderer_msps)
+        updated = block_access.restrict(
+            config, self._readers(self.c.orgs), self.c.orderer_org.msp_id, self._app_orderer_msps
+        )
         update = self._cli().compute_update(
             config.SerializeToString(), updated.SerializeToString(), self.work / "block-access"
         )
@@ -167,11 +169,8 @@ class ChannelAdmin:
             cli.with_application_org(config.SerializeToString(), new.name, group, work)
         )
         if block_access.is_restricted(config):
-            apps = [
-                block_access.Organization(o.msp_id, crypto.org_paths(self.state, o).ca_cert.read_bytes())
-                for o in (*members, new)
-            ]
-            updated = block_access.restrict(updated, apps, self.c.orderer_org.msp_id, self._app_orderer_msps)
+            readers = self._readers((*members, new))
+            updated = block_access.restrict(updated, readers, self.c.orderer_org.msp_id, self._app_orderer_msps)
         update = cli.compute_update(config.SerializeToString(), updated.SerializeToString(), work)
         return before, members, update
 
@@ -188,11 +187,5 @@ class ChannelAdmin:
                 raise NetworkError("the config update was sent but not ordered in time")
             time.sleep(0.2)
             number, _ = self.config(org, max(1.0, deadline - time.monotonic()))
-        for peer_org, peer in self.local_peers:
-            if orgs is not None and peer_org not in orgs:
-                continue
-            while cli.channel_height(peer_org, peer) <= number:
-                if time.monotonic() > deadline:
-                    raise NetworkError(f"{peer.name} has not committed config block {number} in time")
-                time.sleep(0.2)
+        self.wait_caught_up(self.local if orgs is None else orgs, number, deadline)
         return number

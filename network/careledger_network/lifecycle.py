@@ -78,10 +78,7 @@ class ChaincodeLifecycle:
         self.save_meta(chaincode={"sequence": sequence, "version": version, "package_ids": package_ids})
         generate.write_collections_config(self.c, self.state)
         step(f"{len(servers)} chaincode servers listening (mutual TLS)")
-        with ThreadPoolExecutor(max_workers=len(orgs)) as pool:
-            definition = cli.definition(sequence, version)
-            for job in [pool.submit(cli.approve, org, package_ids[org.key], definition) for org in orgs]:
-                job.result()
+        self._approve_all(orgs, package_ids, sequence)
         step(f"definition approved by {', '.join(o.name for o in orgs)}")
 
     def commit(self, sequence: int) -> None:

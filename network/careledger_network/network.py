@@ -124,6 +124,8 @@ class Network:
     def launch_stores(self, started: list[str], names: set[str] | None = None, apps: bool = False) -> None:
         """The record stores (`names`: only those), each after the replica it checks at start is listening."""
         wanted = [s for s in self._store_specs() if names is None or s.name in names]
+        if wanted:
+            specs.write_store_trust(self.c, self.state)  # the file their command line names
         owners = {s.name.removeprefix("store-") for s in wanted}
         replicas = [s for s in self._replica_specs() if s.name.removeprefix("replica-") in owners]
         self.start_replicas(started, replicas)

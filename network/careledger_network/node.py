@@ -87,10 +87,10 @@ class Node:
         and this org's record store trusts its CA within seconds, without a restart."""
         joining = add_member(self.root, public)
         c = load(self.root / DEFINITION)
-        for org in (o for o in c.orgs if o.key == self.org.key and o.peers):
-            generate.write_connection_profile(c, self.root, org)
-            if org.store_port:
-                specs.write_store_trust(c, self.root)
+        if self.org.peers:
+            generate.write_connection_profile(c, self.root, c.org(self.org.key))
+        if self.org.store_port:
+            specs.write_store_trust(c, self.root)
         self.echo(f"{joining.name} ({joining.msp_id}) added to the bundle of {self.org.name}")
         return joining
 

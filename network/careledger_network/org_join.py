@@ -27,7 +27,7 @@ from careledger import write_atomic
 
 from . import crypto, generate, specs
 from .config_update import signed_update_envelope
-from .consortium import Org
+from .consortium import Consortium, Org
 from .errors import NetworkError
 from .network import Network
 
@@ -41,6 +41,14 @@ class Joined:
     seconds: float
 
 
+def _joining(c: Consortium, org_key: str) -> Org:
+    """The organization of the definition that is to join: an application organization (it has peers)."""
+    new = c.org(org_key)
+    if new is c.orderer_org or not new.peers:
+        raise NetworkError(f"{new.name} has no peers: only an application organization joins the channel")
+    return new
+
+
 def _majority(n: int) -> int:
     return n // 2 + 1
 
@@ -50,9 +58,7 @@ def join_org(network: Network, org_key: str, timeout: float = 120.0) -> Joined:
     c, state, launcher = network.c, network.state, network.launcher
     if not network.runs_everything:
         raise NetworkError("join-org takes every party's steps, so it runs where every organization's keys are")
-    new = c.org(org_key)
-    if new is c.orderer_org or not new.peers:
-        raise NetworkError(f"{new.name} has no peers: only an application organization joins the channel")
+    new = _joining(c, org_key)
     if not network.meta().get("initialized"):
         raise NetworkError("there is no running network to join: `make network-up` first")
     launcher.restart_clock()
@@ -125,9 +131,7 @@ def generate_org(network: Network, org_key: str) -> None:
     (`careledger-network generate --org ORG`): its CA runs on this machine's loopback just long enough to
     enroll its nodes, admin and people, as `generate` does for the founding ones; nothing else changes."""
     c, state, launcher = network.c, network.state, network.launcher
-    new = c.org(org_key)
-    if new is c.orderer_org or not new.peers:
-        raise NetworkError(f"{new.name} has no peers: only an application organization joins the channel")
+    new = _joining(c, org_key)
     if crypto.org_paths(state, new).ca_cert.exists():
         raise NetworkError(f"{state} has {new.name}'s crypto material already: bundle it, or `down` to start over")
     if not network.cli.genesis_block.exists():

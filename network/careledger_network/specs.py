@@ -1,6 +1,6 @@
 """The network's processes, as specifications: what each runs, with which environment, on which ports, and
-where its health shows. Nothing here starts anything (see processes.py and network.py); the one file written
-here is the record stores' trust file (write_store_trust), which their command line names."""
+where its health shows. Nothing here starts anything (see processes.py and network.py); write_store_trust
+writes the record stores' trust file, which their command line names, before they start."""
 
 from __future__ import annotations
 
@@ -151,9 +151,9 @@ def write_store_trust(c: Consortium, state: Path) -> Path:
     every few seconds, so call this with the consortium that includes a newly joined organization and every
     store trusts it without a restart.
 
-    Paths are absolute and of this host: a bundle's host writes its own (store_spec runs there), from the
-    same layout. Written atomically, and only when the content changed (store_spec calls this whenever the
-    specs are listed; an unchanged rewrite would only make every store re-read it). Returns its path."""
+    Paths are absolute and of this host: a bundle's host writes its own (its stores start there), from the
+    same layout. Written atomically, and only when the content changed (an unchanged rewrite would only make
+    every running store re-read it). Returns its path."""
     doc = {}
     for o in (c.orderer_org, *c.orgs):
         paths = crypto.org_paths(state, o)
@@ -172,9 +172,9 @@ def write_store_trust(c: Consortium, state: Path) -> Path:
 def store_spec(c: Consortium, state: Path, org: Org) -> ProcessSpec:
     paths = crypto.org_paths(state, org)
     places = store_places(state, org)  # the local folder, or per `record_store:` a replica too
-    # Whom it trusts, in a file it re-reads while running: an organization that joins later is trusted
-    # once write_store_trust has rewritten the file, without restarting this store.
-    trust_file = write_store_trust(c, state)
+    # Whom it trusts, in a file it re-reads while running (written before it starts: Network.launch_stores):
+    # an organization that joins later is trusted once write_store_trust has rewritten it, with no restart.
+    trust_file = store_trust_file(state)
     return ProcessSpec(
         name=f"store-{org.key}",
         command=[

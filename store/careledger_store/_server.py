@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from careledger.errors import GatewayError, InvalidArgument, NotAuthorized, NotFound
-from careledger_protocol import UNKNOWN_ACCESS
+from careledger_protocol import NOT_ON_LEDGER, UNKNOWN_ACCESS
 
 from ._auth import AuthError, Requester, verify_request
 from ._blobs import BlobError, BlobNotFound, BlobStore, BlobUnavailable, check_address
@@ -55,8 +55,6 @@ PROCESSING_SECONDS = 30.0
 TRANSFER_GRACE = 10.0
 MIN_TRANSFER_RATE = 256 * 1024  # bytes per second
 _READ_CHUNK = 1024 * 1024
-# An upload the ledger does not name, and never will: a client drops its outbox copy on it (careledger.store).
-NOT_ON_LEDGER = "NOT_ON_LEDGER"
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
 _REASONS |= {404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict"}
 _REASONS |= {411: "Length Required", 413: "Content Too Large", 503: "Service Unavailable"}

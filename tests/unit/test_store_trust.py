@@ -259,6 +259,7 @@ def test_the_store_command_names_a_trust_file_of_every_organization(tmp_path: Pa
     org = next(o for o in c.orgs if o.store_port)
     spec = store_spec(c, tmp_path, org)
     trust_file = store_trust_file(tmp_path)
+    assert write_store_trust(c, tmp_path) == trust_file  # as Network.launch_stores does before a store starts
     assert f"--trust-file={trust_file}" in spec.command
     assert not [a for a in spec.command if a.startswith(("--trust=", "--crl="))]
     entries = read_trust_file(trust_file)

@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+from careledger_protocol import NOT_ON_LEDGER
+
 from .._signing import SigningIdentity
 from ..errors import CareLedgerError
 from ._signing import sign_request
@@ -28,7 +30,7 @@ class NotOnLedger(StoreError):
     is no such record (its CreateRecord never committed), it was erased, or that is not its current version.
     No retry can change that; the store says it with the code NOT_ON_LEDGER."""
 
-    CODE = "NOT_ON_LEDGER"
+    CODE = NOT_ON_LEDGER
 
 
 @dataclass
