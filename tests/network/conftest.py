@@ -32,6 +32,15 @@ def eventually(condition: Callable[[], bool], what: str, timeout: float = 15.0) 
         time.sleep(0.1)
 
 
+def model_status_seen(session: Session, model_id: str, version: str, status: str) -> None:
+    """Wait until `session`'s peer sees the model version in `status`: an approval or suspension committed
+    through another organization's peer reaches this one a moment later."""
+    eventually(
+        lambda: session.model(model_id, version)["status"] == status,
+        f"{session.member_id()}'s peer sees {model_id}@{version} {status}",
+    )
+
+
 def eventually_opened(session: Session, record_id: str, timeout: float = 30.0) -> OpenedRecord:
     """The record opened by `session` once its grant, committed through another organization's peer, has
     reached this session's peer."""

@@ -24,6 +24,8 @@ from careledger_network.network import Network
 from careledger_protocol import sha256_of_json
 from click.testing import CliRunner
 
+from .conftest import model_status_seen
+
 pytestmark = pytest.mark.network
 RUN = uuid.uuid4().hex[:6]
 
@@ -39,6 +41,7 @@ def scored(
     ensure_policy(sessions["auditor"], entry["model_id"])
     if entry["status"] != "approved":
         entry = verify_and_approve(sessions["auditor"], entry["model_id"], entry["version"], trained.artifact)
+    model_status_seen(sessions["clinician"], entry["model_id"], entry["version"], "approved")
     runner = ModelRunner(sessions["clinician"], trained.artifact, entry["model_id"], entry["version"])
     report = runner.run(sorted(seeded.records))
     names = [
@@ -177,6 +180,7 @@ def test_outcomes_that_contradict_the_model_suspend_it_until_it_is_approved_agai
     monitoring = {"min_outcomes": 3, "min_metrics": {"accuracy": 0.6}, "max_metrics": {}}
     auditor.set_approval_policy({**BREAST_CANCER, "model_id": entry["model_id"], "monitoring": monitoring})
     entry = verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
+    model_status_seen(clinician, entry["model_id"], entry["version"], "approved")
     runner = ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"])
     report = runner.run(sorted(seeded.records))
     statuses = []
@@ -189,8 +193,11 @@ def test_outcomes_that_contradict_the_model_suspend_it_until_it_is_approved_agai
         wrong = 0 if inference.output["label"] == "positive" else 1  # the truth is always the other class
         statuses.append(clinician.record_outcome(name, wrong)["model_status"])
     assert statuses == ["approved", "approved", "suspended"]
+    # Suspended through Hospital1's peer; the auditor reads and re-approves through the authority's.
+    model_status_seen(auditor, entry["model_id"], entry["version"], "suspended")
     assert "live accuracy" in auditor.model(entry["model_id"], entry["version"])["suspended_reason"]
     with pytest.raises(ModelRefused, match="suspended"):
         ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"])
     verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
+    model_status_seen(clinician, entry["model_id"], entry["version"], "approved")
     assert ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"]).entry["status"] == "approved"
