@@ -1,5 +1,7 @@
 """Authorized batch scoring end to end (access transactions, decryption, prediction, inference records)
-next to plain XGBoost prediction on the same rows."""
+next to plain XGBoost prediction on the same rows, and where each record's CPU goes: the network's processes
+by role, this client and its scoring processes. The machine's cores divided by that CPU is the most this
+design can score here, whatever the concurrency."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from careledger_models.seed import seed
 from careledger_models.train import train
 from careledger_models.verify import verify_and_approve
 
-from .network_cpu import quiesce
+from .network_cpu import NetworkCPU
 
 
 def batch_scoring(
@@ -54,10 +56,13 @@ def batch_scoring(
                     runner.pool.wait_ready()
                 pool_start_s = time.perf_counter() - t_pool
                 ids = sorted(seeded.records)
-                quiet_after_s = quiesce(state)  # the seeding's compaction is not the scoring's
-                t0 = time.perf_counter()
-                report = runner.run(ids, workers=workers)
-                end_to_end = time.perf_counter() - t0
+                pool_cpu = runner.pool.worker_cpu_s if runner.pool else 0.0
+                with NetworkCPU(state, settle=True) as network:  # settled: the seeding's compaction is not ours
+                    t0, client_cpu = time.perf_counter(), time.process_time()
+                    report = runner.run(ids, workers=workers)
+                    end_to_end = time.perf_counter() - t0
+                    client_cpu = time.process_time() - client_cpu
+                pool_cpu = (runner.pool.worker_cpu_s if runner.pool else 0.0) - pool_cpu
         rows = pd.DataFrame([dataset.frame.iloc[seeded.rows[r]].tolist() for r in ids], columns=dataset.features)
         booster = xgb.Booster()
         booster.load_model(bytearray(trained.artifact.read_bytes()))
@@ -66,6 +71,7 @@ def batch_scoring(
         booster.predict(matrix)
         booster.predict(matrix, pred_contribs=True)
         plain = time.perf_counter() - t1
+    cpu_ms = cpu_per_record(network.per_op(len(ids)), client_cpu, pool_cpu, len(ids))
     return {
         "records": len(ids),
         "scored": len(report.inferences),
@@ -81,5 +87,13 @@ def batch_scoring(
         "scoring_processes": processes,
         "runner_start_s": round(pool_start_s, 2),
         "seed_s": round(seed_seconds, 1),
-        "quiet_after_s": quiet_after_s,
+        "quiet_after_s": network.quiet_after_s,
+        "cpu_ms_per_record": cpu_ms,
+        "cpu_bound_records_per_s": round(1000 * (os.cpu_count() or 1) / cpu_ms["total"], 1),
     }
+
+
+def cpu_per_record(network: dict[str, float], client_s: float, processes_s: float, records: int) -> dict[str, float]:
+    """ms of CPU per record: the network's roles, this interpreter (its threads) and the scoring processes."""
+    cpu = {**network, "client": round(1000 * client_s / records, 2), "scoring": round(1000 * processes_s / records, 2)}
+    return {**cpu, "total": round(sum(cpu.values()), 2)}

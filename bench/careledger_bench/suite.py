@@ -163,7 +163,9 @@ def main() -> int:
         print(
             f"  end to end {scored['end_to_end_records_per_s']} records/s ({scored['end_to_end_s']} s, "
             f"{scored['scoring_processes']} scoring processes) "
-            f"vs plain XGBoost {scored['plain_xgboost_records_per_s']} records/s on the same rows"
+            f"vs plain XGBoost {scored['plain_xgboost_records_per_s']} records/s on the same rows\n"
+            f"  CPU per record: {', '.join(f'{k} {v} ms' for k, v in scored['cpu_ms_per_record'].items())}; "
+            f"{os.cpu_count()} cores allow at most {scored['cpu_bound_records_per_s']} records/s at that cost"
         )
         print("\ngrowth: 1,000 vs 100,000 audit events of one patient on the ledger:", flush=True)
         grown = growth.measure_growth(100_000)
