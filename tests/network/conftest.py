@@ -7,14 +7,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from careledger.errors import NotAuthorized, NotFound
+from careledger.ledger import BlockReader
 from careledger.services import OpenedRecord, Session
 from careledger_apps import create_hospital_app, create_portal_app
 from careledger_network import crypto as netcrypto
 from careledger_network.network import Network
+from fabric_gateway import Gateway
 
 from .resources import observation
 
@@ -32,13 +36,69 @@ def eventually(condition: Callable[[], bool], what: str, timeout: float = 15.0) 
         time.sleep(0.1)
 
 
+def known(read: Callable[[], object]) -> bool:
+    """Does this peer have what `read()` asks for? Refusing to show it is an answer too; only "not found" says
+    the block has not reached it yet."""
+    try:
+        read()
+    except NotAuthorized:
+        return True
+    except NotFound:
+        return False
+    return True
+
+
 def model_status_seen(session: Session, model_id: str, version: str, status: str) -> None:
-    """Wait until `session`'s peer sees the model version in `status`: an approval or suspension committed
-    through another organization's peer reaches this one a moment later."""
+    """Wait until `session`'s peer sees the model version in `status`: a registration, approval or suspension
+    committed through another organization's peer reaches this one a moment later."""
+
+    def seen() -> bool:
+        try:
+            return session.model(model_id, version)["status"] == status
+        except NotFound:
+            return False
+
+    eventually(seen, f"{session.member_id()}'s peer sees {model_id}@{version} {status}")
+
+
+def record_seen(session: Session, record_id: str) -> None:
+    """Wait until `session`'s peer has a record created through another organization's peer (a read: nothing is
+    written to the trail)."""
+    eventually(lambda: known(lambda: session.record(record_id)), f"{session.member_id()}'s peer has {record_id}")
+
+
+def grant_seen(session: Session, grant_id: str, status: str = "active") -> None:
+    """Wait until the grantee's peer sees the grant in `status`: a grant or revocation committed through the
+    patient's organization's peer reaches another organization's a moment later."""
+
+    def seen() -> bool:
+        try:
+            grant = session.evaluate("GetGrant", grant_id)
+        except NotFound:
+            return False
+        return isinstance(grant, dict) and grant.get("status") == status
+
+    eventually(seen, f"{session.member_id()}'s peer sees grant {grant_id} {status}")
+
+
+def member_seen(session: Session, member_id: str) -> None:
+    """Wait until `session`'s peer has a member registered through another organization's peer."""
+    eventually(lambda: known(lambda: session.member(member_id)), f"{session.member_id()}'s peer has {member_id}")
+
+
+def inferences_seen(session: Session, names: list[str]) -> None:
+    """Wait until `session`'s peer has these inferences (`<tx id>:<n>`), recorded through another
+    organization's peer."""
     eventually(
-        lambda: session.model(model_id, version)["status"] == status,
-        f"{session.member_id()}'s peer sees {model_id}@{version} {status}",
+        lambda: all(known(partial(session.trace_inference, name)) for name in names),
+        f"{session.member_id()}'s peer has the {len(names)} inferences",
     )
+
+
+def block_seen(gateway: Gateway, channel: str, number: int) -> None:
+    """Wait until `gateway`'s peer has committed block `number`, committed first on another organization's peer."""
+    reader = BlockReader(gateway, channel)
+    eventually(lambda: reader.height()[0] > number, f"the peer has block {number}")
 
 
 def eventually_opened(session: Session, record_id: str, timeout: float = 30.0) -> OpenedRecord:

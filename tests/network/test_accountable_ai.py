@@ -24,7 +24,7 @@ from careledger_network.network import Network
 from careledger_protocol import sha256_of_json
 from click.testing import CliRunner
 
-from .conftest import model_status_seen
+from .conftest import inferences_seen, model_status_seen
 
 pytestmark = pytest.mark.network
 RUN = uuid.uuid4().hex[:6]
@@ -40,6 +40,8 @@ def scored(
     entry = register(sessions["researcher"], trained)
     ensure_policy(sessions["auditor"], entry["model_id"])
     if entry["status"] != "approved":
+        # Registered through Hospital1's peer (ensure_policy may have written nothing through the authority's).
+        model_status_seen(sessions["auditor"], entry["model_id"], entry["version"], entry["status"])
         entry = verify_and_approve(sessions["auditor"], entry["model_id"], entry["version"], trained.artifact)
     model_status_seen(sessions["clinician"], entry["model_id"], entry["version"], "approved")
     runner = ModelRunner(sessions["clinician"], trained.artifact, entry["model_id"], entry["version"])
@@ -65,9 +67,12 @@ def _cli(network: Network, org: str, user: str, *args: str) -> tuple[int, Any]:
 
 
 def test_a_trace_crosses_both_hospitals_and_every_link_holds(
-    network: Network, scored: tuple[SeedResult, TrainedModel, dict[str, Any], list[str]]
+    network: Network,
+    sessions: dict[str, Session],
+    scored: tuple[SeedResult, TrainedModel, dict[str, Any], list[str]],
 ) -> None:
     seeded, trained, entry, names = scored
+    inferences_seen(sessions["auditor"], names)  # recorded through Hospital1's peer; traced through the authority's
     hospital2_patients = [p for p in seeded.patients if p.startswith("h2-")]
     assert hospital2_patients, "the seed spreads patients over both hospitals"
     name = next(n for n in names if _patient_of(network, n).startswith("h2-"))

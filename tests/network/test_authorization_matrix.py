@@ -7,6 +7,7 @@ orderer); writes that must be allowed are submitted and must commit VALID.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -30,8 +31,14 @@ from .authorization_scene import (
     reproduction_doc,
     split_private,
 )
+from .conftest import eventually, known
 
 pytestmark = pytest.mark.network
+
+
+def _reaches(s: Scene, user: str, function: str, *args: str) -> None:
+    """Wait until `user`'s peer has what `function` reads, written through another organization's peer."""
+    eventually(lambda: known(partial(s.call, user, function, *args, write=False)), f"{function} {args} for {user}")
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +66,13 @@ def scene(network: Network) -> Iterator[Scene]:
     s.grant = s.call("h1-patient-1", "GrantConsent", grant, write=True)["id"]
     s.call("h1-researcher-1", "RegisterModel", model_doc("1.0.0"), write=True)
     s.call("ha-auditor-1", "SetApprovalPolicy", policy_for_scene(s)[0], write=True)
+    _reaches(s, "h2-clinician-1", "GetGrant", s.grant)  # granted through Hospital1's peer
     s.access_tx = s.call(
         "h2-clinician-1", "RequestAccess", {"record_ids": [s.record], "purpose": "treatment"}, write=True
     )["tx_id"]
     # An approved version's inference on the record, for the oversight and trace cases.
     s.call("h1-researcher-1", "RegisterModel", model_doc("2.0.0"), write=True)
+    _reaches(s, "ha-auditor-1", "GetModel", s.model, "2.0.0")  # registered through Hospital1's peer
     s.call("ha-auditor-1", "ApproveModel", s.model, "2.0.0", reproduction_doc("2.0.0"), write=True)
     ai_access = s.call(
         "h2-clinician-1", "RequestAccess", {"record_ids": [s.record], "purpose": "diagnosis-ai"}, write=True

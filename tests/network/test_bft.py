@@ -16,6 +16,8 @@ from careledger_network import bft
 from careledger_network.consortium import DEFAULT_PATH, parse
 from careledger_network.network import Network
 
+from .conftest import block_seen
+
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 PORT_SHIFT = 1000
 
@@ -80,9 +82,11 @@ def test_transactions_commit_with_the_leader_orderer_killed(bft_network: Network
     first_commit_s = time.monotonic() - killed_at
     started = time.monotonic()
     for i in range(10):
-        _put(bft_network, f"bft-{run}-{i}", "hospital2", "h2-admin")
+        block = _put(bft_network, f"bft-{run}-{i}", "hospital2", "h2-admin")
     print(
         f"\nBFT with {leader.name} (the leader, {leader.msp_id}) killed: first commit after {first_commit_s:.1f} s, "
         f"then 10 sequential commits in {time.monotonic() - started:.1f} s"
     )
+    with connect(bft_network.state / "profiles" / "healthauthority.json", "ha-admin") as gateway:
+        block_seen(gateway, c.channel, block)  # committed through Hospital2's peer
     assert _get(bft_network, f"bft-{run}-9", "healthauthority", "ha-admin") == "v"

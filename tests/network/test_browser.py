@@ -19,7 +19,7 @@ from careledger_apps import create_hospital_app, create_portal_app
 from careledger_network.network import Network
 from careledger_network.paths import REPO_ROOT
 
-from .conftest import PASSPHRASE, WebUsers
+from .conftest import PASSPHRASE, WebUsers, model_status_seen
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -59,6 +59,7 @@ def model(network: Network, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
         with Session.open(profiles / "healthauthority.json", "ha-auditor-1") as auditor:
             auditor.register()
             ensure_policy(auditor, entry["model_id"])
+            model_status_seen(auditor, entry["model_id"], entry["version"], "registered")  # via Hospital1's peer
             entry = verify_and_approve(auditor, entry["model_id"], entry["version"], trained.artifact)
     return artifacts, entry
 

@@ -110,7 +110,10 @@ def test_a_researcher_trains_and_registers_and_an_auditor_approves(
     # The auditor reads the card and the policy, verifies and approves; then the trail and the emergencies.
     run.sign_in(auditor, audit, staff["auditor"], shot="r6-audit-sign-in")
     run.check(auditor, "r7-approvals")
-    run.load(auditor, f"{audit}/models/breast-cancer/{version.group(1)}", "r8-model-card")
+    card = f"{audit}/models/breast-cancer/{version.group(1)}"  # registered through Hospital1's peer
+    run.until(
+        auditor, card, "#approve", "Verify and approve", "the registration reaches the authority", "r8-model-card"
+    )
     with run.timed("action", "verify (reproduce the metrics) and approve"):
         auditor.click("#approve")
         expect(auditor.locator("main")).to_contain_text("approved under approval policy version")

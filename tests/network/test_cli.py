@@ -6,13 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from careledger.cli import main
+from careledger.services import Session
 from careledger_network.network import Network
 from click.testing import CliRunner
 
+from .conftest import grant_seen, record_seen
 from .resources import observation
 
 pytestmark = pytest.mark.network
@@ -25,6 +28,12 @@ def _cli(network: Network, org: str, user: str, *args: str, stdin: str | None = 
         main, ["--org", org, "--user", user, "--json", *args], input=stdin, env={"CARELEDGER_STATE": str(network.state)}
     )
     return result.exit_code, result.output
+
+
+def _on_hospital2(network: Network, seen: Callable[[Session], None]) -> None:
+    """Wait until Hospital2's peer has what the CLI just wrote through Hospital1's, before it reads there."""
+    with Session.open(network.state / "profiles" / "hospital2.json", "h2-clinician-1") as session:
+        seen(session)
 
 
 def test_create_open_grant_and_refusals(network: Network, tmp_path: Path) -> None:
@@ -48,6 +57,7 @@ def test_create_open_grant_and_refusals(network: Network, tmp_path: Path) -> Non
     assert code == 0, out
     record_id = json.loads(out)["id"]
 
+    _on_hospital2(network, lambda h2: record_seen(h2, record_id))
     code, out = _cli(network, "hospital2", "h2-clinician-1", "record", "open", record_id)
     assert code == 1  # refused: no consent
     assert "no consent" in out
@@ -68,6 +78,8 @@ def test_create_open_grant_and_refusals(network: Network, tmp_path: Path) -> Non
         "2099-01-01T00:00:00Z",
     )
     assert code == 0, out
+    grant_id = json.loads(out)["id"]
+    _on_hospital2(network, lambda h2: grant_seen(h2, grant_id))
     code, out = _cli(
         network, "hospital2", "h2-clinician-1", "record", "open", record_id, "--out", str(tmp_path / "opened")
     )
@@ -247,5 +259,7 @@ def test_a_fhir_consent_imported_by_the_patient_lets_the_grantee_open_the_record
     code, out = _cli(network, "hospital1", "h1-patient-2", "consent", "import", str(tmp_path / "consent.json"))
     assert code == 0, out
     assert [g["purposes"] for g in json.loads(out)] == [["treatment"]]
+    [grant] = json.loads(out)
+    _on_hospital2(network, lambda h2: grant_seen(h2, grant["id"]))
     code, out = _cli(network, "hospital2", "h2-clinician-1", "record", "open", record_id, "--out", str(tmp_path / "o"))
     assert code == 0, out

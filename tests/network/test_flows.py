@@ -16,6 +16,8 @@ from careledger.services import OpenedRecord, Refused, Session
 from careledger.store import StoreClient, StoreError
 from careledger_network.network import Network
 
+from .conftest import grant_seen, record_seen
+
 pytestmark = pytest.mark.network
 
 OBSERVATION = {
@@ -87,15 +89,18 @@ def test_full_record_lifecycle(people: dict[str, Session], network: Network) -> 
     assert isinstance(own[0], OpenedRecord)
     assert own[0].resource["valueQuantity"]["value"] == 13.7
 
+    record_seen(dr_h2, record["id"])  # created through Hospital1's peer; Hospital2's has it a moment later
     refused = dr_h2.open_records([record["id"]])
     assert refused == [Refused(record["id"], "no consent from the patient covers this record")]
 
     grant = patient.grant(dr_h2.member_id(), ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
+    grant_seen(dr_h2, grant["id"])
     opened = dr_h2.open_records([record["id"]])
     assert isinstance(opened[0], OpenedRecord)
     assert opened[0].resource["code"]["coding"][0]["code"] == "718-7"
 
     patient.revoke(grant["id"])
+    grant_seen(dr_h2, grant["id"], "revoked")
     after = dr_h2.open_records([record["id"]])
     assert isinstance(after[0], Refused)
     assert "no consent" in after[0].reason
@@ -128,6 +133,7 @@ def test_category_grant_covers_records_created_later(people: dict[str, Session])
     category = f"cat-{hashlib.sha256(str(id(people)).encode()).hexdigest()[:8]}"
     grant = patient.grant(dr_h2.member_id(), ["diagnosis-ai"], "2099-01-01T00:00:00Z", categories=[category])
     record = dr_h1.create_record("h1-patient-1", OBSERVATION, category=category)
+    record_seen(dr_h2, record["id"])  # after the grant, both through Hospital1's peer
     opened = dr_h2.open_records([record["id"]], purpose="diagnosis-ai")
     assert isinstance(opened[0], OpenedRecord)
     patient.revoke(grant["id"])

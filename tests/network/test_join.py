@@ -25,7 +25,7 @@ from careledger_network.errors import NetworkError
 from careledger_network.network import Network
 from careledger_network.org_join import join_org
 
-from .conftest import eventually_opened
+from .conftest import eventually_opened, member_seen
 from .resources import observation
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -132,6 +132,7 @@ def test_hospital3_joins_the_running_consortium_and_takes_part(consortium: Conso
         # A record from before the join, opened by the newcomer's clinician once its patient consents.
         assert isinstance(h3_clinician.open_records([before_join["id"]])[0], Refused)
         until = "2099-01-01T00:00:00Z"
+        member_seen(h1_patient, h3_clinician.member_id())  # registered through Hospital3's peer
         h1_patient.grant(h3_clinician.member_id(), ["treatment"], until, record_ids=[before_join["id"]])
         opened = eventually_opened(h3_clinician, before_join["id"])
         assert opened.resource["valueQuantity"]["value"] == 13.4

@@ -12,6 +12,8 @@ from careledger.services import OpenedRecord, Session
 from careledger_network import crypto as netcrypto
 from careledger_network.network import Network
 
+from .conftest import grant_seen
+
 pytestmark = pytest.mark.network
 
 
@@ -39,7 +41,8 @@ def test_canaries_appear_nowhere_outside_the_ciphertexts(network: Network) -> No
         for s in (clinician, patient, other):
             s.register()
         record = clinician.create_record("h1-patient-1", resource, category="laboratory")
-        patient.grant(other.member_id(), ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
+        grant = patient.grant(other.member_id(), ["treatment"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
+        grant_seen(other, grant["id"])  # granted through Hospital1's peer; opened through Hospital2's
         opened = other.open_records([record["id"]])
         assert isinstance(opened[0], OpenedRecord)
         assert opened[0].resource["note"][0]["text"] == note  # the canary really went through the flows

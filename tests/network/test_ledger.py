@@ -12,6 +12,8 @@ from careledger.ledger import Block, BlockReader, verify_trail
 from careledger_network.network import Network
 from fabric_gateway import Gateway
 
+from .conftest import block_seen
+
 pytestmark = pytest.mark.network
 
 
@@ -75,6 +77,8 @@ def test_invalid_transactions_are_reported(auditor: Gateway, network: Network) -
         bad = diag.new_proposal(
             "PutSimple", [key, "v2"], endorsing_organizations=["Hospital1MSP", "HealthAuthorityMSP"]
         ).endorse()
-        assert bad.submit().status().code == "ENDORSEMENT_POLICY_FAILURE"
+        status = bad.submit().status()
+        assert status.code == "ENDORSEMENT_POLICY_FAILURE"
+    block_seen(auditor, network.c.channel, status.block_number)  # committed through Hospital1's peer
     report = verify_trail(BlockReader(auditor, network.c.channel), [bad.transaction_id])
     assert report.invalid == [bad.transaction_id]

@@ -17,7 +17,7 @@ from careledger_models.train import TrainedModel, train
 from careledger_models.verify import verify_and_approve
 from careledger_network.network import Network
 
-from tests.network.conftest import eventually
+from tests.network.conftest import eventually, model_status_seen
 
 pytestmark = pytest.mark.network
 
@@ -50,6 +50,8 @@ def approved(
     entry = register(sessions["researcher"], trained)
     ensure_policy(sessions["auditor"], entry["model_id"])
     if entry["status"] == "registered":
+        # Registered through Hospital1's peer (ensure_policy may have written nothing through the authority's).
+        model_status_seen(sessions["auditor"], entry["model_id"], entry["version"], "registered")
         entry = verify_and_approve(sessions["auditor"], entry["model_id"], entry["version"], trained.artifact)
     assert entry["status"] == "approved"
     # Approved through the authority's peer; the clinician runs it through Hospital1's, a block behind at times.
@@ -124,6 +126,7 @@ def test_unapproved_retired_and_tampered_models_are_refused(
     )
     with pytest.raises(ModelRefused, match="not approved"):
         ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
+    model_status_seen(sessions["auditor"], newer["model_id"], newer["version"], "registered")  # via Hospital1's peer
     verify_and_approve(sessions["auditor"], newer["model_id"], newer["version"], retrained.artifact)
     sessions["auditor"].submit("RetireModel", newer["model_id"], newer["version"], "superseded in test")
     eventually(  # committed on the auditor's peer; the clinician's may be a block behind

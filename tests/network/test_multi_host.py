@@ -30,7 +30,7 @@ from careledger_network.consortium import DEFAULT_PATH
 from careledger_network.network import Network
 from careledger_protocol import Purpose
 
-from .conftest import eventually, eventually_opened
+from .conftest import eventually, eventually_opened, inferences_seen, member_seen
 from .hosts import Host, HostNetwork, why_unavailable
 from .resources import observation
 
@@ -111,9 +111,11 @@ def test_the_consortium_runs_on_separate_hosts_from_its_bundles(tmp_path: Path, 
             opened = eventually_opened(other_clinician, record["id"], timeout=15)
             assert opened.resource["valueQuantity"]["value"] == 12.9
             tx_ids = [opened.access_tx_id]
-        tx_ids += _model_run(bundles, tmp_path / "model")
+        inference_tx_ids = _model_run(bundles, tmp_path / "model")
+        tx_ids += inference_tx_ids
         with Session.open(ha / "healthauthority.json", "ha-auditor-1") as auditor:
             auditor.register()
+            inferences_seen(auditor, [f"{t}:0" for t in inference_tx_ids])  # recorded through Hospital1's peer
             report = verify_trail(BlockReader(auditor.gateway, "careledger"), tx_ids)
             assert report.ok, report
 
@@ -233,6 +235,7 @@ def _hospital3_joins(hosts: dict[str, Host], consortium: Path, state: Path, bund
         Session.open(h3, "h3-patient-1") as h3_patient,
     ):
         assert isinstance(h3_clinician.open_records([h1_record])[0], Refused)
+        member_seen(h1_patient, h3_clinician.member_id())  # registered through Hospital3's peer
         h1_patient.grant(h3_clinician.member_id(), ["treatment"], until, record_ids=[h1_record])
         assert eventually_opened(h3_clinician, h1_record, timeout=30).resource["valueQuantity"]["value"] == 12.9
         record = h3_clinician.create_record("h3-patient-1", observation("Hemoglobin", 11.2, "g/dL"), "laboratory")

@@ -25,6 +25,7 @@ from fabric_protos.orderer import ab_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .conftest import grant_seen
 from .resources import observation
 
 pytestmark = pytest.mark.network
@@ -103,7 +104,8 @@ def test_1_no_bookmark_leaves_the_callers_range(people: People, bookmark: str) -
 def test_2_an_expired_grantee_gets_no_key_and_no_ciphertext_of_a_new_version(people: People) -> None:
     record = people.dr_h1.create_record(people.alice.member_id(), OBSERVATION, "laboratory")
     until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 12))
-    people.alice.grant(people.dr_h2.member_id(), ["treatment"], until, record_ids=[record["id"]])
+    grant = people.alice.grant(people.dr_h2.member_id(), ["treatment"], until, record_ids=[record["id"]])
+    grant_seen(people.dr_h2, grant["id"])  # granted through Hospital1's peer; asked for through Hospital2's
     old_access = people.dr_h2.request_access([record["id"]], "treatment")
     assert old_access["decisions"][0]["decision"] == "allowed"
     time.sleep(14)
@@ -195,7 +197,10 @@ def test_7_the_diag_contract_is_for_admins(network: Network, people: People) -> 
 # -- 9. inference records ---------------------------------------------------------------------------------------
 def test_9_an_invented_inference_with_zero_digests_is_refused(people: People) -> None:
     record = people.dr_h1.create_record(people.alice.member_id(), OBSERVATION, "laboratory")
-    people.alice.grant(people.dr_h2.member_id(), ["diagnosis-ai"], "2099-01-01T00:00:00Z", record_ids=[record["id"]])
+    grant = people.alice.grant(
+        people.dr_h2.member_id(), ["diagnosis-ai"], "2099-01-01T00:00:00Z", record_ids=[record["id"]]
+    )
+    grant_seen(people.dr_h2, grant["id"])  # granted through Hospital1's peer; asked for through Hospital2's
     access = people.dr_h2.request_access([record["id"]], "diagnosis-ai")
     models = people.dr_h2.models()
     approved = next((m for m in models if m["status"] == "approved"), None)

@@ -48,6 +48,7 @@ def people(network: Network) -> Iterator[dict[str, Session]]:
 def test_a_request_approved_and_one_declined(people: dict[str, Session]) -> None:
     dr_h2, patient = people["dr-h2"], people["patient"]
     record = people["dr-h1"].create_record("h1-patient-1", observation("Potassium", 4.1, "mmol/L"), "laboratory")
+    eventually(lambda: _visible_on_h2(dr_h2, record["id"]), "the record reaches Hospital2's peer")  # named below
     asked = dr_h2.request_consent(
         "h1-patient-1@Hospital1MSP", ["treatment"], "2099-01-01T00:00:00Z", [record["id"]], message=MESSAGE
     )

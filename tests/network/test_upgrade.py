@@ -19,6 +19,7 @@ from careledger_network import crypto
 from careledger_network.network import Network
 
 from ..previous_chaincode import extract_previous_chaincode
+from .conftest import grant_seen
 from .resources import observation
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -92,7 +93,8 @@ def test_upgrade_migrates_a_ledger_of_the_previous_layout(network: Network, tmp_
                 "valid_until": "2099-01-01T00:00:00Z",
                 "wrapped_keys": {record_id: rewrapped},
             }
-            p.submit("GrantConsent", grant)
+            granted = p.submit("GrantConsent", grant)
+            grant_seen(g, granted["id"])  # granted through Hospital1's peer; asked for through Hospital2's
             old_access = g.submit("RequestAccess", json.dumps({"record_ids": [record_id], "purpose": "treatment"}))
     finally:
         for name in started:

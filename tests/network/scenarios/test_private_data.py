@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from fabric_gateway import Contract, GatewayError
 
+from ..conftest import eventually
 from .conftest import ORGS, run_id
 
 pytestmark = pytest.mark.network
@@ -47,7 +48,9 @@ def test_p3_org2_writes_org1_s_collection_but_cannot_read_it(contract: Callable[
 def test_p4_org2_writes_org1_s_collection_and_org1_reads_it(contract: Callable[..., Contract]) -> None:
     key = f"p4-{run_id()}"
     _write(contract("Org2", "private"), "Org1Collection", key, "value-104", [ORGS.org1])
-    assert _read(contract("Org1", "private"), "Org1Collection", key, [ORGS.org1]) == b"value-104"
+    org1 = contract("Org1", "private")  # committed on Org2's peer; Org1's has the block a moment later
+    eventually(lambda: _read(org1, "Org1Collection", key, [ORGS.org1]) != b"", "the write reaches Org1's peer")
+    assert _read(org1, "Org1Collection", key, [ORGS.org1]) == b"value-104"
 
 
 def test_p5_a_non_member_cannot_read_the_shared_collection(contract: Callable[..., Contract]) -> None:
@@ -73,6 +76,8 @@ def test_p8_a_collection_s_own_policy_brings_in_its_organization(contract: Calla
     org1, key = contract("Org1", "private"), f"p8-{run_id()}"
     _write(org1, "SharedCollection,Org3Collection", key, "value-109")
     assert _read(org1, "SharedCollection", key, [ORGS.org1]) == b"value-109"
+    # Committed on Org1's peer; Org3's has the block a moment later.
+    eventually(lambda: _read(org1, "Org3Collection", key, [ORGS.org3]) != b"", "the write reaches Org3's peer")
     assert _read(org1, "Org3Collection", key, [ORGS.org3]) == b"value-109"
     with pytest.raises(GatewayError):
         _read(org1, "Org3Collection", key, [ORGS.org1])
