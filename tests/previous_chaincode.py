@@ -16,6 +16,7 @@ from typing import Any
 PREVIOUS = "cd15c1d"  # the last commit of main with layout version 1 (before qualified ids)
 LAYOUT_2 = "271c0dc"  # the last commit of main with layout version 2 (member JWKs without kid)
 LAYOUT_3 = "afae328"  # the last commit of main with layout version 3 (inferences without a name index)
+LAYOUT_5 = "4edf4dd"  # the last commit of main with layout version 5 (whole events under the patient)
 REPO = Path(__file__).resolve().parents[1]
 
 

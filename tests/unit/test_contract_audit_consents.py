@@ -61,13 +61,14 @@ def _state_keys(w: World, kind: str) -> list[str]:
 
 
 def test_the_grant_is_read_from_the_access_transaction_not_stored_again(w: World) -> None:
-    """No ledger layout change: the per-patient events are stored as before, and an access transaction
-    recorded before `consents` existed yields events without a grant, not an error."""
+    """The patient's key only points at its decision (layout 6); the event, its grant included, comes from the
+    access transaction, and one recorded before `consents` existed yields events without a grant, not an error."""
     w.create("rec-1")
     grant_id = w.give(w.dr_h2.id, ["rec-1"])["id"]
     tx_id = w.dr_h2.ok("RequestAccess", {"record_ids": ["rec-1"], "purpose": "treatment"})["tx_id"]
-    (stored,) = [json.loads(w.ledger.state[k]) for k in _state_keys(w, "audit-patient")]
-    assert "consent_id" not in stored
+    (pointer,) = _state_keys(w, "audit-patient")
+    assert pointer.split("\x00")[-3:-1] == [tx_id, "0000"]
+    assert w.ledger.state[pointer] == b"1"
     (access_key,) = [k for k in _state_keys(w, "access") if tx_id in k]
     access = json.loads(w.ledger.state[access_key])
     assert access["consents"] == {"rec-1": grant_id}

@@ -54,7 +54,8 @@ from .records import GRANT, RECORD, require_record
 ACCESS = "access"
 # Named apart from the 3-keys-per-decision layout of earlier versions ("audit", "audit-p", "audit-r"), whose
 # entries stay on old ledgers and are not shown by these views.
-AUDIT_BY_PATIENT = "audit-patient"
+AUDIT_BY_PATIENT = "audit-patient"  # (patient, time, tx_id, n) -> ONE_DECISION: decision n of that transaction
+ONE_DECISION = b"1"  # how many decisions a per-patient key stands for (the requester's and time keys hold counts)
 AUDIT_BY_REQUESTER = "audit-requester"
 AUDIT_BY_TIME = "audit-time"
 JUSTIFICATION = "justification"  # private: the text of a break-glass justification, under its access tx
@@ -224,10 +225,8 @@ class AccessMixin:
                 # The capability: exactly this version, whose ciphertext has this hash.
                 entry.update(version=record["version"], ciphertext_sha256=record["ciphertext_sha256"])
             logged.append(entry)
-            if entry["patient_id"]:
-                put_json(
-                    ctx, audit_event(access, n, entry), AUDIT_BY_PATIENT, entry["patient_id"], at, txid, f"{n:04d}"
-                )
+            if entry["patient_id"]:  # the patient's view builds the event from this transaction's decision n
+                ctx.stub.put_state(key(ctx, AUDIT_BY_PATIENT, entry["patient_id"], at, txid, f"{n:04d}"), ONE_DECISION)
             decision: dict[str, Any] = {"record_id": rid, "decision": entry["decision"], "reason": decided.reason}
             if decided.allowed and record is not None:
                 decision.update(

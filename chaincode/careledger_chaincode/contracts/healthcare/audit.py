@@ -1,10 +1,11 @@
 """The audit views: a patient's, a requester's and the whole access log, and a record's history.
 
-Access decisions are stored by the access contract (access.py): one key per decision under the patient,
-and one per access transaction (holding its decision count) under the requester and under the time, so
-the requester's and the whole log page by event without reading whole transactions they skip. Which grant
-allowed each record is kept once, in the access transaction (`consents`); every view adds it to the
-events it returns as `consent_id`.
+Access decisions are stored once, in their access transaction (access.py). The indexes only point at them:
+one key per decision under the patient, and one per access transaction (holding its decision count) under the
+requester and under the time, so the requester's and the whole log page by event without reading whole
+transactions they skip. Every view builds its events from the transactions it shows (an event per record
+once repeated the transaction's fields in state). Which grant allowed each record is kept once, in the access
+transaction (`consents`); every view adds it to the events it returns as `consent_id`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ...runtime import ChaincodeError, Context, transaction
 from . import _schemas as schema
 from ._arguments import MAX_BATCH, object_id
 from ._caller import caller, member_id
-from ._paging import page, page_args
+from ._paging import page_args
 from ._proxy import may_act_for
 from ._refusals import denied, not_found
 from ._state import key, key_history, load
@@ -43,15 +44,6 @@ def with_consent(event: dict[str, Any], access: dict[str, Any]) -> dict[str, Any
     (transactions recorded before `consents` existed name none)."""
     grant_id = access.get("consents", {}).get(event["record_id"]) if event["decision"] == "allowed" else None
     return {**event, "consent_id": grant_id} if grant_id else event
-
-
-def with_consents(ctx: Context, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored per-patient events with their `consent_id`: the access transactions of the allowed ones are
-    read in one round trip."""
-    txids = sorted({e["tx_id"] for e in events if e["decision"] == "allowed" and not e["emergency"]})
-    raw = ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if txids else []
-    accesses = {t: load(r) for t, r in zip(txids, raw, strict=True) if r}
-    return [with_consent(e, accesses[e["tx_id"]]) if e["tx_id"] in accesses else e for e in events]
 
 
 def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size: str, bookmark: str) -> dict[str, Any]:
@@ -144,9 +136,22 @@ class AuditMixin:
 
     @staticmethod
     def _patient_page(ctx: Context, patient_id: str, page_size: str, bookmark: str) -> dict[str, Any]:
-        result = page(ctx, AUDIT_BY_PATIENT, [patient_id], page_size, bookmark)
-        result["items"] = with_consents(ctx, result["items"])
-        return result
+        """A page of the patient's index, (time, tx_id, n) per decision, as events built from the access
+        transactions it names (each read once)."""
+        size, mark = page_args(page_size, bookmark)
+        rows, next_mark = ctx.stub.get_state_by_partial_composite_key_paginated(
+            AUDIT_BY_PATIENT, [patient_id], size, mark
+        )
+        places = [ctx.stub.split_composite_key(k)[1][-2:] for k, _ in rows]
+        txids = sorted({t for t, _ in places})
+        raw = ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if txids else []
+        accesses = {t: load(r) for t, r in zip(txids, raw, strict=True) if r}
+        items = [
+            with_consent(audit_event(accesses[t], int(n), accesses[t]["decisions"][int(n)]), accesses[t])
+            for t, n in places
+            if t in accesses
+        ]
+        return {"items": items, "bookmark": next_mark}
 
     @transaction(
         "GetRecordHistory",

@@ -12,6 +12,8 @@ Version 3: every member's public JWK carries its RFC 7638 thumbprint as `kid`, t
 address it by (registrations set it since).
 Version 4: every inference can be found by its name, `<transaction id>:<n>` (an index; new ones get it).
 Version 5: every inference is in its model version's use log (GetModelUse; an index, new ones get it).
+Version 6: a patient's audit key points at its decision (the value `1`) instead of repeating it: the patient's
+view builds each event from the access transaction, as the requester's and the whole log always did.
 Values already on old blocks and in public key history stay there: Fabric cannot purge public state.
 The channel ACLs keep raw blocks from patients, clinicians and researchers.
 
@@ -33,7 +35,7 @@ from ._caller import ORG_MEMBER_PREFIX, caller, member_org, require_role
 from ._key_entries import KEY_HOLDER, WKEY
 from ._refusals import invalid
 from ._state import PRIVATE, canonical, get_json, key, load, put_json
-from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER
+from .access import ACCESS, AUDIT_BY_PATIENT, AUDIT_BY_REQUESTER, ONE_DECISION
 from .inferences import INFERENCE_BY_MODEL
 from .members import MEMBER, MEMBER_BY_ORG
 from .models import MODEL
@@ -218,12 +220,18 @@ def _inference_use(ctx: Context, parts: list[str], value: dict[str, Any], ids: _
     ctx.stub.put_state(key(ctx, INFERENCE_BY_MODEL, *use), canonical(ran))
 
 
+def _audit_pointer(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> None:
+    if canonical(value) != ONE_DECISION:  # a whole event, as versions before 6 kept it
+        ctx.stub.put_state(key(ctx, AUDIT_BY_PATIENT, *parts), ONE_DECISION)
+
+
 # The moves that reach each version from the one before: STEPS[v - 2] takes a ledger from v - 1 to v.
 STEPS: tuple[tuple[tuple[str, Callable[..., None]], ...], ...] = (
     tuple((kind, _MOVES[kind]) for kind in KINDS),
     ((MEMBER, _member_kid),),
     ((INFERENCE, _inference_name),),
     ((INFERENCE, _inference_use),),
+    ((AUDIT_BY_PATIENT, _audit_pointer),),
 )
 CURRENT_VERSION = 1 + len(STEPS)
 
