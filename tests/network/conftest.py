@@ -58,13 +58,13 @@ def model_status_seen(session: Session, model_id: str, version: str, status: str
         except NotFound:
             return False
 
-    eventually(seen, f"{session.member_id()}'s peer sees {model_id}@{version} {status}")
+    eventually(seen, f"the session's peer sees {model_id}@{version} {status}")
 
 
 def record_seen(session: Session, record_id: str) -> None:
     """Wait until `session`'s peer has a record created through another organization's peer (a read: nothing is
     written to the trail)."""
-    eventually(lambda: known(lambda: session.record(record_id)), f"{session.member_id()}'s peer has {record_id}")
+    eventually(lambda: known(lambda: session.record(record_id)), f"the session's peer has {record_id}")
 
 
 def grant_seen(session: Session, grant_id: str, status: str = "active") -> None:
@@ -78,12 +78,12 @@ def grant_seen(session: Session, grant_id: str, status: str = "active") -> None:
             return False
         return isinstance(grant, dict) and grant.get("status") == status
 
-    eventually(seen, f"{session.member_id()}'s peer sees grant {grant_id} {status}")
+    eventually(seen, f"the session's peer sees grant {grant_id} {status}")
 
 
 def member_seen(session: Session, member_id: str) -> None:
     """Wait until `session`'s peer has a member registered through another organization's peer."""
-    eventually(lambda: known(lambda: session.member(member_id)), f"{session.member_id()}'s peer has {member_id}")
+    eventually(lambda: known(lambda: session.member(member_id)), f"the session's peer has {member_id}")
 
 
 def inferences_seen(session: Session, names: list[str]) -> None:
@@ -91,7 +91,7 @@ def inferences_seen(session: Session, names: list[str]) -> None:
     organization's peer."""
     eventually(
         lambda: all(known(partial(session.trace_inference, name)) for name in names),
-        f"{session.member_id()}'s peer has the {len(names)} inferences",
+        f"the session's peer has the {len(names)} inferences",
     )
 
 
