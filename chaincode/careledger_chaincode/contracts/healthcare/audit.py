@@ -46,6 +46,17 @@ def with_consent(event: dict[str, Any], access: dict[str, Any]) -> dict[str, Any
     return {**event, "consent_id": grant_id} if grant_id else event
 
 
+def _accesses(ctx: Context, txids: list[str]) -> dict[str, dict[str, Any]]:
+    """The access transactions named (each once, in one round trip), in the order named."""
+    raw = ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if txids else []
+    return {t: load(r) for t, r in zip(txids, raw, strict=True) if r}
+
+
+def _event(access: dict[str, Any], n: int) -> dict[str, Any]:
+    """Decision `n` of an access transaction as every audit view returns it."""
+    return with_consent(audit_event(access, n, access["decisions"][n]), access)
+
+
 def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size: str, bookmark: str) -> dict[str, Any]:
     """A page of audit events from a per-transaction index whose values are decision counts.
 
@@ -66,8 +77,7 @@ def _events_by_transaction(ctx: Context, index: str, parts: list[str], page_size
     finally:
         scan.close()
     txids = [ctx.stub.split_composite_key(k)[1][-1] for k, _ in rows]
-    accesses = [load(raw) for raw in ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if raw]
-    events = [with_consent(audit_event(a, n, d), a) for a in accesses for n, d in enumerate(a["decisions"])]
+    events = [_event(a, n) for a in _accesses(ctx, txids).values() for n in range(len(a["decisions"]))]
     if seen > wanted:  # the page ends inside the last transaction
         last_key, last_count = rows[-1]
         next_mark = json.dumps([last_key, last_count - (seen - wanted)])
@@ -143,14 +153,8 @@ class AuditMixin:
             AUDIT_BY_PATIENT, [patient_id], size, mark
         )
         places = [ctx.stub.split_composite_key(k)[1][-2:] for k, _ in rows]
-        txids = sorted({t for t, _ in places})
-        raw = ctx.stub.get_states([key(ctx, ACCESS, t) for t in txids]) if txids else []
-        accesses = {t: load(r) for t, r in zip(txids, raw, strict=True) if r}
-        items = [
-            with_consent(audit_event(accesses[t], int(n), accesses[t]["decisions"][int(n)]), accesses[t])
-            for t, n in places
-            if t in accesses
-        ]
+        accesses = _accesses(ctx, sorted({t for t, _ in places}))
+        items = [_event(accesses[t], int(n)) for t, n in places if t in accesses]
         return {"items": items, "bookmark": next_mark}
 
     @transaction(
