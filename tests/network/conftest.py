@@ -48,17 +48,23 @@ def known(read: Callable[[], object]) -> bool:
     return True
 
 
-def model_status_seen(session: Session, model_id: str, version: str, status: str) -> None:
-    """Wait until `session`'s peer sees the model version in `status`: a registration, approval or suspension
-    committed through another organization's peer reaches this one a moment later."""
+def _status_seen(read: Callable[[], Any], status: str, what: str, timeout: float = 15.0) -> None:
+    """Wait until what `read()` finds is in `status`; "not found" meanwhile means it has not arrived yet."""
 
     def seen() -> bool:
         try:
-            return session.model(model_id, version)["status"] == status
+            return bool(read()["status"] == status)
         except NotFound:
             return False
 
-    eventually(seen, f"the session's peer sees {model_id}@{version} {status}")
+    eventually(seen, what, timeout)
+
+
+def model_status_seen(session: Session, model_id: str, version: str, status: str, timeout: float = 15.0) -> None:
+    """Wait until `session`'s peer sees the model version in `status`: a registration, approval or suspension
+    committed through another organization's peer reaches this one a moment later."""
+    what = f"the session's peer sees {model_id}@{version} {status}"
+    _status_seen(lambda: session.model(model_id, version), status, what, timeout)
 
 
 def record_seen(session: Session, record_id: str) -> None:
@@ -70,15 +76,8 @@ def record_seen(session: Session, record_id: str) -> None:
 def grant_seen(session: Session, grant_id: str, status: str = "active") -> None:
     """Wait until the grantee's peer sees the grant in `status`: a grant or revocation committed through the
     patient's organization's peer reaches another organization's a moment later."""
-
-    def seen() -> bool:
-        try:
-            grant = session.evaluate("GetGrant", grant_id)
-        except NotFound:
-            return False
-        return isinstance(grant, dict) and grant.get("status") == status
-
-    eventually(seen, f"the session's peer sees grant {grant_id} {status}")
+    what = f"the session's peer sees grant {grant_id} {status}"
+    _status_seen(lambda: session.evaluate("GetGrant", grant_id), status, what)
 
 
 def member_seen(session: Session, member_id: str) -> None:

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,9 @@ from careledger_network.network import Network
 from careledger_network.paths import REPO_ROOT
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from .conftest import PASSPHRASE, eventually
+from .conftest import PASSPHRASE, record_seen
 from .resources import observation
 from .test_browser import CHROMIUM, serve_as
-from .test_requests_live import _visible_on_h2
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "flows"
@@ -82,7 +80,7 @@ def cast(network: Network) -> Cast:
         records = {p: dr_h1.create_record(ids[p], observation(*RECORDS[p]), "laboratory")["id"] for p in RECORDS}
     with Session.open(profiles / "hospital2.json", parts["clinician"][1], PASSPHRASE.encode()) as dr_h2:
         for rid in records.values():  # break-glass "all of the patient's records" is picked on Hospital2's peer
-            eventually(partial(_visible_on_h2, dr_h2, rid), f"record {rid} reaches Hospital2's peer")
+            record_seen(dr_h2, rid)
     return Cast({part: user for part, (_, user, _) in parts.items()}, ids, records)
 
 

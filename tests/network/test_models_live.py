@@ -17,7 +17,7 @@ from careledger_models.train import TrainedModel, train
 from careledger_models.verify import verify_and_approve
 from careledger_network.network import Network
 
-from tests.network.conftest import eventually, model_status_seen
+from tests.network.conftest import model_status_seen
 
 pytestmark = pytest.mark.network
 
@@ -55,11 +55,7 @@ def approved(
         entry = verify_and_approve(sessions["auditor"], entry["model_id"], entry["version"], trained.artifact)
     assert entry["status"] == "approved"
     # Approved through the authority's peer; the clinician runs it through Hospital1's, a block behind at times.
-    model_id, version = entry["model_id"], entry["version"]
-    eventually(
-        lambda: sessions["clinician"].model(model_id, version)["status"] == "approved",
-        "the clinician's peer sees the approval",
-    )
+    model_status_seen(sessions["clinician"], entry["model_id"], entry["version"], "approved")
     return trained, entry
 
 
@@ -129,10 +125,8 @@ def test_unapproved_retired_and_tampered_models_are_refused(
     model_status_seen(sessions["auditor"], newer["model_id"], newer["version"], "registered")  # via Hospital1's peer
     verify_and_approve(sessions["auditor"], newer["model_id"], newer["version"], retrained.artifact)
     sessions["auditor"].submit("RetireModel", newer["model_id"], newer["version"], "superseded in test")
-    eventually(  # committed on the auditor's peer; the clinician's may be a block behind
-        lambda: sessions["clinician"].evaluate("GetModel", newer["model_id"], newer["version"])["status"] == "retired",
-        "the clinician's peer sees the retirement",
-    )
+    # Retired through the auditor's peer; the clinician's may be a block behind.
+    model_status_seen(sessions["clinician"], newer["model_id"], newer["version"], "retired")
     with pytest.raises(ModelRefused, match="retired"):
         ModelRunner(sessions["clinician"], retrained.artifact, newer["model_id"], newer["version"])
     with pytest.raises(ModelRefused, match="not in the registry"):

@@ -30,7 +30,7 @@ from careledger_network.consortium import DEFAULT_PATH
 from careledger_network.network import Network
 from careledger_protocol import Purpose
 
-from .conftest import eventually, eventually_opened, inferences_seen, member_seen
+from .conftest import eventually_opened, inferences_seen, member_seen, model_status_seen
 from .hosts import Host, HostNetwork, why_unavailable
 from .resources import observation
 
@@ -171,11 +171,8 @@ def _model_run(bundles: Path, artifacts: Path) -> list[str]:
             records.append(h2_clinician.create_record("h2-patient-1", resource, dataset.category)["id"])
         until = "2099-01-01T00:00:00Z"
         patient.grant(clinician.member_id(), [Purpose.DIAGNOSIS_AI], until, categories=[dataset.category])
-        eventually(
-            lambda: clinician.model(entry["model_id"], entry["version"])["status"] == "approved",
-            "Hospital1's peer sees the approval made through the authority's",
-            timeout=30,
-        )
+        # Approved through the authority's peer; Hospital1's sees it a moment later.
+        model_status_seen(clinician, entry["model_id"], entry["version"], "approved", timeout=30)
         deadline = time.monotonic() + 30
         while True:  # the grant committed through Hospital2's peer; Hospital1's sees it a moment later
             run = ModelRunner(clinician, trained.artifact, entry["model_id"], entry["version"]).run(records)

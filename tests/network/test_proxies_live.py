@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import pytest
 from careledger import fhir
 from careledger.cli._base import _event_row, _grant_row
-from careledger.errors import NotAuthorized, NotFound
+from careledger.errors import NotAuthorized
 from careledger.services import OpenedRecord, Session
 from careledger_network import crypto as netcrypto
 from careledger_network.network import Network
 
-from .conftest import eventually
+from .conftest import eventually, record_seen
 
 pytestmark = pytest.mark.network
 
@@ -64,16 +64,6 @@ def _acts_for(parent: Session) -> bool:
     return PATIENT in {r["patient_id"] for r in parent.patients_i_act_for(active_only=True)}
 
 
-def _on_hospital2(session: Session, record_id: str) -> bool:
-    try:
-        session.record(record_id)
-    except NotFound:
-        return False
-    except NotAuthorized:
-        pass  # known there: refusing to show it is an answer
-    return True
-
-
 def test_a_parent_grants_for_the_patient_and_the_log_says_by_whom(people: dict[str, Session]) -> None:
     patient, parent, dr_h1, dr_h2 = people["patient"], people["parent"], people["dr-h1"], people["dr-h2"]
     record = dr_h1.create_record(PATIENT, OBSERVATION, category="laboratory")
@@ -115,7 +105,7 @@ def test_a_parent_grants_for_the_patient_and_the_log_says_by_whom(people: dict[s
     assert PATIENT in {a["who"].get("identifier", {}).get("value") for a in audit["agent"]}
 
     later = dr_h1.create_record(PATIENT, OBSERVATION, category="laboratory")  # keyed for the parent too
-    eventually(lambda: _on_hospital2(parent, later["id"]), "the new record reaches Hospital2's peer")
+    record_seen(parent, later["id"])  # the new record reaches Hospital2's peer
     [opened_later] = parent.open_records_for(PATIENT, [later["id"]])
     assert isinstance(opened_later, OpenedRecord), opened_later
 

@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from contextlib import nullcontext
 
 import pytest
-from careledger.errors import NotAuthorized, NotFound
 from careledger.services import OpenedRecord, Refused, Session
 from careledger_apps import _releaser
 from careledger_network.network import Network
 
-from .conftest import eventually
+from .conftest import eventually, record_seen
 from .resources import observation
 
 pytestmark = pytest.mark.network
@@ -48,7 +47,7 @@ def people(network: Network) -> Iterator[dict[str, Session]]:
 def test_a_request_approved_and_one_declined(people: dict[str, Session]) -> None:
     dr_h2, patient = people["dr-h2"], people["patient"]
     record = people["dr-h1"].create_record("h1-patient-1", observation("Potassium", 4.1, "mmol/L"), "laboratory")
-    eventually(lambda: _visible_on_h2(dr_h2, record["id"]), "the record reaches Hospital2's peer")  # named below
+    record_seen(dr_h2, record["id"])  # created through Hospital1's peer; the request below names it
     asked = dr_h2.request_consent(
         "h1-patient-1@Hospital1MSP", ["treatment"], "2099-01-01T00:00:00Z", [record["id"]], message=MESSAGE
     )
@@ -82,7 +81,7 @@ def test_a_cross_hospital_emergency_decrypts_is_reviewed_and_the_patient_reads_t
     dr_h2, patient, auditor = people["dr-h2"], people["patient"], people["auditor"]
     # A category of its own: no earlier test's grant to Hospital2 covers it, so only Hospital1 holds the key.
     record = people["dr-h1"].create_record("h1-patient-1", observation("Potassium", 5.9, "mmol/L"), _category())
-    eventually(lambda: _visible_on_h2(dr_h2, record["id"]), "the record reaches Hospital2's peer")
+    record_seen(dr_h2, record["id"])
     opening = dr_h2.break_glass([record["id"]], JUSTIFICATION)
     assert opening.waiting == [record["id"]]  # allowed, but only Hospital1 holds the key
     assert isinstance(opening.items[0], Refused)
@@ -119,7 +118,7 @@ def test_break_glass_from_a_patient_page_opens_records_the_clinician_could_not_s
     dr_h2 = people["dr-h2"]
     category = _category()
     record = people["dr-h1"].create_record("h1-patient-1", observation("Sodium", 139, "mmol/L"), category)
-    eventually(lambda: _visible_on_h2(dr_h2, record["id"]), "the record reaches Hospital2's peer")
+    record_seen(dr_h2, record["id"])
     opening = dr_h2.break_glass_for_patient("h1-patient-1@Hospital1MSP", JUSTIFICATION, categories=[category])
     assert record["id"] in [i.record_id for i in opening.items]
     system = people["h1-system"]
@@ -130,15 +129,3 @@ def test_break_glass_from_a_patient_page_opens_records_the_clinician_could_not_s
 
 def _category() -> str:
     return f"er-{uuid.uuid4().hex[:8]}"
-
-
-def _visible_on_h2(session: Session, record_id: str) -> bool:
-    """Hospital2's peer has the block with the record: it refuses to show it (no consent) rather than not know it
-    (an emergency access before that would say "no such record"). A read: nothing is written to the trail."""
-    try:
-        session.record(record_id)
-    except NotAuthorized:
-        return True
-    except NotFound:
-        return False
-    return True
