@@ -33,8 +33,9 @@ def iso(moment: datetime.datetime) -> str:
 
 
 def instant(stored: str) -> datetime.datetime:
-    """A stored time back as an aware datetime."""
-    return datetime.datetime.strptime(stored, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
+    """A stored time back as an aware datetime (fromisoformat reads the stored form, with its 'Z', about
+    40 times faster than strptime: a batch decision compares times for each record)."""
+    return datetime.datetime.fromisoformat(stored)
 
 
 def timestamp(value: Any, what: str) -> str:

@@ -38,7 +38,7 @@ from ._emergency_index import index_emergency
 from ._key_entries import caller_entries
 from ._proxy import acts_for, may_act_for, proxy_refusal
 from ._refusals import denied, invalid, not_found
-from ._state import event, get_json, get_private, key, load, put_json, put_private
+from ._state import event, get_json, get_many_json, get_private, key, load, put_json, put_private
 from ._time import now, window_end
 from .members import get_member, member_key, require_registered_caller
 from .policy import (
@@ -292,23 +292,58 @@ class AccessMixin:
             keys[rid] = available_key(entry, record) if entry and not reason else {"available": False, "reason": reason}
         return {"access_tx_id": access["tx_id"], "purpose": access["purpose"], "keys": keys}
 
-    def _verdict(
-        self, ctx: Context, access: dict[str, Any] | None, requester_id: str, record: dict[str, Any]
-    ) -> dict[str, Any]:
-        """May the custodian's store release this record's current ciphertext to the requester now?"""
+    def _verdicts(
+        self, ctx: Context, access: dict[str, Any] | None, requester_id: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """May the custodian's store release each record's current ciphertext to the requester now?
+
+        What every record of the batch shares (the requester's member entry, the time, the consents the
+        decisions rested on) is read once: a store asks about up to MAX_BATCH records in one query."""
         if access is None:
-            return {"granted": False, "code": UNKNOWN_ACCESS, "reason": "no committed access transaction with this id"}
+            unknown = {
+                "granted": False,
+                "code": UNKNOWN_ACCESS,
+                "reason": "no committed access transaction with this id",
+            }
+            return [unknown for _ in records]
         if access["requester"] != requester_id:
-            return {"granted": False, "reason": "that transaction was made by another requester"}
-        decided = next((d for d in access["decisions"] if d["record_id"] == record["id"]), None)
-        if record["id"] not in access["allowed"] or decided is None:
-            return {"granted": False, "reason": "that transaction did not grant this record"}
+            return [{"granted": False, "reason": "that transaction was made by another requester"} for _ in records]
+        decided = {d["record_id"]: d for d in access["decisions"]}
+        allowed = set(access["allowed"])
         at = now(ctx)
-        refusal = release_refusal(access, record, decided, at) or key_release_refusal(get_member(ctx, requester_id))
+        refused_member = key_release_refusal(get_member(ctx, requester_id))
+        consents: dict[str, str] = access.get("consents", {})
+        grants = get_many_json(ctx, GRANT, sorted({consents[r["id"]] for r in records if r["id"] in consents}))
+        return [
+            self._verdict(
+                ctx,
+                access,
+                requester_id,
+                record,
+                decided.get(record["id"]) if record["id"] in allowed else None,
+                at,
+                refused_member,
+                grants.get(consents.get(record["id"], "")),
+            )
+            for record in records
+        ]
+
+    def _verdict(
+        self,
+        ctx: Context,
+        access: dict[str, Any],
+        requester_id: str,
+        record: dict[str, Any],
+        decided: dict[str, Any] | None,
+        at: str,
+        refused_member: str | None,
+        grant: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        if decided is None:
+            return {"granted": False, "reason": "that transaction did not grant this record"}
+        refusal = release_refusal(access, record, decided, at) or refused_member
         if refusal:
             return {"granted": False, "reason": refusal}
-        grant_id = access.get("consents", {}).get(record["id"])
-        grant = get_json(ctx, GRANT, grant_id) if grant_id else None
         if access.get("on_behalf_of") == record["patient_id"]:  # a proxy's access rests on its relation
             why = proxy_refusal(ctx, requester_id, record["patient_id"], ProxyRight.VIEW)
             if why:
@@ -345,7 +380,7 @@ class AccessMixin:
         record = require_record(ctx, object_id(record_id, "record_id"))
         if not (who.is_authority_auditor or is_custodian_staff(who, record) or who.member_id == requester_id):
             raise denied("only the record's custodian, the requester and auditors may verify an access")
-        return self._verdict(ctx, get_json(ctx, ACCESS, txid), requester_id, record)
+        return self._verdicts(ctx, get_json(ctx, ACCESS, txid), requester_id, [record])[0]
 
     @transaction(
         "VerifyAccessBatch",
@@ -377,14 +412,19 @@ class AccessMixin:
         access = get_json(ctx, ACCESS, txid)
         records = [load(r) if r else None for r in ctx.stub.get_states([key(ctx, RECORD, r) for r in ids])]
         verdicts: dict[str, Any] = {}
+        custodied: list[dict[str, Any]] = []
         for rid, record in zip(ids, records, strict=True):
             if record is None:
                 verdicts[rid] = {"granted": False, "reason": "no such record"}
             elif not (who.is_authority_auditor or is_custodian_staff(who, record)):
                 verdicts[rid] = {"granted": False, "reason": "you are not this record's custodian"}
             else:
-                verdicts[rid] = self._verdict(ctx, access, requester_id, record)
-        return {"access_tx_id": txid, "verdicts": verdicts}
+                custodied.append(record)
+        verdicts.update(
+            (record["id"], verdict)
+            for record, verdict in zip(custodied, self._verdicts(ctx, access, requester_id, custodied), strict=True)
+        )
+        return {"access_tx_id": txid, "verdicts": {rid: verdicts[rid] for rid in ids}}
 
     @transaction(
         "GetJustification",

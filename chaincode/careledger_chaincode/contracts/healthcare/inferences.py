@@ -27,7 +27,7 @@ from ._caller import Caller, caller
 from ._key_entries import wkey_key
 from ._paging import page_args
 from ._refusals import denied, invalid, not_found, precondition
-from ._state import PRIVATE, canonical, event, get_json, key, load, put_json, put_private, transient_json
+from ._state import PRIVATE, canonical, event, get_json, get_many_json, key, load, put_json, put_private, transient_json
 from ._time import now, within_window
 from .access import ACCESS, salted_sha256, transient_salt
 from .members import patient_or_auditor, registered_caller
@@ -158,9 +158,7 @@ class InferencesMixin:
 
         The consent each decision rested on is read first (a few grants cover many records); only records
         whose consent lapsed are checked against every grant in their key entries, which may still cover them."""
-        grant_ids = sorted({consents[r] for r in record_ids if r in consents})
-        raw = ctx.stub.get_states([key(ctx, GRANT, g) for g in grant_ids])
-        grants = {g: load(v) for g, v in zip(grant_ids, raw, strict=True) if v}
+        grants = get_many_json(ctx, GRANT, sorted({consents[r] for r in record_ids if r in consents}))
 
         def still_current(record_id: str) -> bool:
             grant = grants.get(consents.get(record_id, ""))
