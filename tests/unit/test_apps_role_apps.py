@@ -16,6 +16,7 @@ from careledger.errors import FailedPrecondition, NotFound
 from careledger_apps import create_auditor_app, create_research_app
 from careledger_apps._jobs import JobBoard, JobRefused
 
+from tests.unit import role_app_sessions
 from tests.unit.app_sessions import BASE, PATIENT, Browser, Clinician, Patient, _wallet
 from tests.unit.role_app_sessions import (
     COHORT,
@@ -334,6 +335,23 @@ def test_the_emergency_queue_lists_every_hospitals_emergencies_for_review(models
     assert "Justified</strong>" not in page  # the reviewed one is not waiting
     everything = _text(browser.page("/emergencies?which=all"))
     assert "the record shows the patient arrived unconscious" in everything  # the review's note
+
+
+def test_two_emergencies_by_one_clinician_in_one_minute_get_distinct_section_names(
+    models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each review section is a landmark named by its title: same clinician and minute must still differ."""
+    same_minute = [
+        {**role_app_sessions.EMERGENCIES[0], "access_tx_id": tx, "time": t, "reviewed": False}
+        for tx, t in (("aa11" * 16, "2026-03-01T03:00:05Z"), ("bb22" * 16, "2026-03-01T03:00:41Z"))
+    ]
+    monkeypatch.setattr(role_app_sessions, "EMERGENCIES", same_minute)
+    browser, _, _ = auditor(Auditor(models))
+    page = _text(browser.page("/emergencies"))
+    titles = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r'<h2 id="emergency-[^"]+-title">(.*?)</h2>', page)]
+    assert len(titles) == 2
+    assert titles[0] != titles[1]
+    assert sorted(t.rsplit("(ref. ", 1)[1] for t in titles) == ["aa11aa11)", "bb22bb22)"]
 
 
 def test_reviewing_an_emergency_sends_the_note_in_the_form_only(models: Path) -> None:
