@@ -17,6 +17,7 @@ PREVIOUS = "cd15c1d"  # the last commit of main with layout version 1 (before qu
 LAYOUT_2 = "271c0dc"  # the last commit of main with layout version 2 (member JWKs without kid)
 LAYOUT_3 = "afae328"  # the last commit of main with layout version 3 (inferences without a name index)
 LAYOUT_5 = "4edf4dd"  # the last commit of main with layout version 5 (whole events under the patient)
+LAYOUT_6 = "2cbb42f"  # the last commit of main with layout version 6 (a use-log key per inference)
 REPO = Path(__file__).resolve().parents[1]
 
 

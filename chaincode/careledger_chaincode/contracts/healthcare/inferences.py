@@ -35,8 +35,9 @@ from .models import SEMANTIC_VERSION, require_model, semantic_version
 from .policy import entry_allows, terms_allow
 from .records import GRANT, INFERENCE, INFERENCE_BY_TX, RECORD, can_view_record
 
-# (model_id, version, time, tx_id, n as 4 digits) -> who ran it: a model version's use log (GetModelUse), one key
-# per inference so that parallel batches never write the same key.
+# (model_id, version, time, tx_id) -> who ran it and how many inferences: a model version's use log (GetModelUse).
+# One key per batch: the transaction id keeps parallel batches apart, and the log reads a key per batch, not per
+# inference. Ledgers of layouts 5 and 6 had one key per inference, (..., tx_id, n as 4 digits), counting 1.
 INFERENCE_BY_MODEL = "inference-model"
 NEW_INFERENCE = schema.object_of(
     {
@@ -134,9 +135,9 @@ class InferencesMixin:
             private = {"output": output, "salt": salt, "explanation": explanations[inference["record_id"]]}
             put_private(ctx, private, INFERENCE, *parts)
             put_json(ctx, list(parts), INFERENCE_BY_TX, txid, f"{n:04d}")  # its name: <tx_id>:<n>
-            ran = {"requester": who.member_id, "requester_org": who.msp_id}
-            put_json(ctx, ran, INFERENCE_BY_MODEL, model["model_id"], model["version"], at, txid, f"{n:04d}")
             stored.append(entry)
+        ran = {"requester": who.member_id, "requester_org": who.msp_id, "inferences": len(stored)}
+        put_json(ctx, ran, INFERENCE_BY_MODEL, model["model_id"], model["version"], at, txid)
         event(
             ctx,
             Event.INFERENCES_RECORDED,

@@ -14,6 +14,8 @@ Version 4: every inference can be found by its name, `<transaction id>:<n>` (an 
 Version 5: every inference is in its model version's use log (GetModelUse; an index, new ones get it).
 Version 6: a patient's audit key points at its decision (the value `1`) instead of repeating it: the patient's
 view builds each event from the access transaction, as the requester's and the whole log always did.
+Version 7: a model version's use log holds one key per batch of inferences (with its count) instead of one per
+inference, so that GetModelUse reads a key per batch.
 Values already on old blocks and in public key history stay there: Fabric cannot purge public state.
 The channel ACLs keep raw blocks from patients, clinicians and researchers.
 
@@ -199,7 +201,7 @@ _MOVES: dict[str, Callable[..., None]] = {
     MODEL: _model,
     INFERENCE: _rekeyed(INFERENCE, ("requester", "patient_id"), private_output=True),
 }
-_JSON_KINDS = {MEMBER, RECORD, WKEY, GRANT, ACCESS, AUDIT_BY_PATIENT, MODEL, INFERENCE}
+_JSON_KINDS = {MEMBER, RECORD, WKEY, GRANT, ACCESS, AUDIT_BY_PATIENT, MODEL, INFERENCE, INFERENCE_BY_MODEL}
 
 
 def _member_kid(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
@@ -216,13 +218,33 @@ def _inference_name(ctx: Context, parts: list[str], value: dict[str, Any], ids: 
 def _inference_use(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
     requester = value["requester"]
     ran = {"requester": requester, "requester_org": value.get("requester_org", member_org(requester))}
-    use = (value["model_id"], value["version"], value["time"], value["tx_id"], f"{value['n']:04d}")
-    ctx.stub.put_state(key(ctx, INFERENCE_BY_MODEL, *use), canonical(ran))
+    batch = (value["model_id"], value["version"], value["time"], value["tx_id"])
+    if ctx.stub.get_state(key(ctx, INFERENCE_BY_MODEL, *batch)) is not None:
+        return  # its batch is counted already (layout 7): a rescan must not count it again
+    ctx.stub.put_state(key(ctx, INFERENCE_BY_MODEL, *batch, f"{value['n']:04d}"), canonical(ran))
 
 
 def _audit_pointer(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> None:
     if canonical(value) != ONE_DECISION:  # a whole event, as versions before 6 kept it
         ctx.stub.put_state(key(ctx, AUDIT_BY_PATIENT, *parts), ONE_DECISION)
+
+
+def _use_per_batch(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    """A per-inference use key (model, version, time, tx, n) joins its batch's key (model, version, time, tx).
+
+    A batch's keys lie next to each other, so the first one met counts them all and removes them; meeting the
+    others in the same call writes the same key again (reads see the state before this call)."""
+    if len(parts) != 5:  # already a batch key
+        return
+    batch = parts[:4]
+    scan = ctx.stub.get_state_by_partial_composite_key(INFERENCE_BY_MODEL, batch)
+    try:
+        singles = [composite for composite, raw in scan if len(ctx.stub.split_composite_key(composite)[1]) == 5]
+    finally:
+        scan.close()
+    for single in singles:
+        ctx.stub.del_state(single)
+    put_json(ctx, {**value, "inferences": len(singles)}, INFERENCE_BY_MODEL, *batch)
 
 
 # The moves that reach each version from the one before: STEPS[v - 2] takes a ledger from v - 1 to v.
@@ -232,6 +254,7 @@ STEPS: tuple[tuple[tuple[str, Callable[..., None]], ...], ...] = (
     ((INFERENCE, _inference_name),),
     ((INFERENCE, _inference_use),),
     ((AUDIT_BY_PATIENT, _audit_pointer),),
+    ((INFERENCE_BY_MODEL, _use_per_batch),),
 )
 CURRENT_VERSION = 1 + len(STEPS)
 

@@ -1,6 +1,7 @@
 """A model version's use log (the EU AI Act's article 12 as the reference): when it ran, how often, by whom,
-and who verified which result. Computed when read from two indexes: one key per inference (RecordInferences)
-and one per review (ReviewInference), so that parallel batches never write a shared key.
+and who verified which result. Computed when read from two indexes: one key per batch of inferences
+(RecordInferences, holding its count) and one per review (ReviewInference), so that parallel batches never
+write a shared key.
 
 GetModelUse is the summary (its size does not grow with use, only with the number of people who ran the
 model); ListModelVerifications pages through every review, oldest first. Both answer auditors of the health
@@ -41,18 +42,21 @@ class UseLogMixin:
         require_overseer(caller(ctx), model, "a model's use log")
         times: list[str] = []
         users: dict[tuple[str, str], int] = {}
+        count = 0
         for composite, raw in ctx.stub.get_state_by_partial_composite_key(INFERENCE_BY_MODEL, [model_id, version]):
             times.append(ctx.stub.split_composite_key(composite)[1][2])
             ran = load(raw)
             user = (ran["requester"], ran["requester_org"])
-            users[user] = users.get(user, 0) + 1
+            ran_now = int(ran.get("inferences", 1))  # a key per inference until layout 7 (Migrate moves them)
+            users[user] = users.get(user, 0) + ran_now
+            count += ran_now
         reviews = ctx.stub.get_state_by_partial_composite_key(REVIEW_BY_MODEL, [model_id, version])
         latest = {v["inference_id"]: v["decision"] for v in (load(raw) for _, raw in reviews)}
         return {
             "model_id": model_id,
             "version": version,
             "status": model["status"],
-            "inferences": len(times),
+            "inferences": count,
             "first_use": times[0] if times else "",
             "last_use": times[-1] if times else "",
             "reviewed": len(latest),
