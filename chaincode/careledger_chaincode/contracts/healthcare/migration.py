@@ -232,11 +232,14 @@ def _audit_pointer(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> Non
 def _use_per_batch(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
     """A per-inference use key (model, version, time, tx, n) joins its batch's key (model, version, time, tx).
 
-    A batch's keys lie next to each other, so the first one met counts them all and removes them; meeting the
-    others in the same call writes the same key again (reads see the state before this call)."""
+    A batch's keys lie next to each other and its first (n 0000) is met first: it counts them all and removes
+    them. The others, met in the same call (reads see the state before it), leave the work to that first one,
+    rather than doing it again for each inference of the batch."""
     if len(parts) != 5:  # already a batch key
         return
     batch = parts[:4]
+    if parts[4] != "0000" and ctx.stub.get_state(key(ctx, INFERENCE_BY_MODEL, *batch, "0000")) is not None:
+        return
     scan = ctx.stub.get_state_by_partial_composite_key(INFERENCE_BY_MODEL, batch)
     try:
         singles = [composite for composite, raw in scan if len(ctx.stub.split_composite_key(composite)[1]) == 5]
