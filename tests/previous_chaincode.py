@@ -18,6 +18,7 @@ LAYOUT_2 = "271c0dc"  # the last commit of main with layout version 2 (member JW
 LAYOUT_3 = "afae328"  # the last commit of main with layout version 3 (inferences without a name index)
 LAYOUT_5 = "4edf4dd"  # the last commit of main with layout version 5 (whole events under the patient)
 LAYOUT_6 = "2cbb42f"  # the last commit of main with layout version 6 (a use-log key per inference)
+LAYOUT_7 = "5777d93"  # the last commit of main with layout version 7 (a name key per inference)
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -134,8 +134,9 @@ class InferencesMixin:
             put_json(ctx, entry, INFERENCE, *parts)
             private = {"output": output, "salt": salt, "explanation": explanations[inference["record_id"]]}
             put_private(ctx, private, INFERENCE, *parts)
-            put_json(ctx, list(parts), INFERENCE_BY_TX, txid, f"{n:04d}")  # its name: <tx_id>:<n>
             stored.append(entry)
+        names = [[e["patient_id"], e["record_id"]] for e in stored]  # inference n is named <tx_id>:<n>
+        put_json(ctx, {"time": at, "inferences": names}, INFERENCE_BY_TX, txid)
         ran = {"requester": who.member_id, "requester_org": who.msp_id, "inferences": len(stored)}
         put_json(ctx, ran, INFERENCE_BY_MODEL, model["model_id"], model["version"], at, txid)
         event(

@@ -16,6 +16,8 @@ Version 6: a patient's audit key points at its decision (the value `1`) instead 
 view builds each event from the access transaction, as the requester's and the whole log always did.
 Version 7: a model version's use log holds one key per batch of inferences (with its count) instead of one per
 inference, so that GetModelUse reads a key per batch.
+Version 8: inference names (`<transaction id>:<n>`) are one key per batch too, listing each inference's patient
+and record: a key fewer written per inference.
 Values already on old blocks and in public key history stay there: Fabric cannot purge public state.
 The channel ACLs keep raw blocks from patients, clinicians and researchers.
 
@@ -212,6 +214,8 @@ def _member_kid(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids
 
 
 def _inference_name(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    if ctx.stub.get_state(key(ctx, INFERENCE_BY_TX, value["tx_id"])) is not None:
+        return  # its batch is named already (layout 8): a rescan must not name it again
     ctx.stub.put_state(key(ctx, INFERENCE_BY_TX, value["tx_id"], f"{value['n']:04d}"), canonical(parts))
 
 
@@ -250,6 +254,31 @@ def _use_per_batch(ctx: Context, parts: list[str], value: dict[str, Any], ids: _
     put_json(ctx, {**value, "inferences": len(singles)}, INFERENCE_BY_MODEL, *batch)
 
 
+def _names_per_batch(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> None:
+    """A per-inference name key (tx, n) joins its batch's key (tx), as _use_per_batch does for the use log."""
+    if len(parts) != 2:  # already a batch key
+        return
+    tx = parts[0]
+    if parts[1] != "0000" and ctx.stub.get_state(key(ctx, INFERENCE_BY_TX, tx, "0000")) is not None:
+        return
+    scan = ctx.stub.get_state_by_partial_composite_key(INFERENCE_BY_TX, [tx])
+    try:
+        singles = [
+            (ctx.stub.split_composite_key(composite)[1], load(raw))
+            for composite, raw in scan
+            if len(ctx.stub.split_composite_key(composite)[1]) == 2
+        ]
+    finally:
+        scan.close()
+    if not singles:
+        return
+    names: list[list[str] | None] = [None] * (1 + max(int(n) for (_, n), _ in singles))
+    for (_, n), (patient_id, record_id, *_) in singles:
+        names[int(n)] = [patient_id, record_id]
+        ctx.stub.del_state(key(ctx, INFERENCE_BY_TX, tx, n))
+    put_json(ctx, {"time": singles[0][1][2], "inferences": names}, INFERENCE_BY_TX, tx)
+
+
 # The moves that reach each version from the one before: STEPS[v - 2] takes a ledger from v - 1 to v.
 STEPS: tuple[tuple[tuple[str, Callable[..., None]], ...], ...] = (
     tuple((kind, _MOVES[kind]) for kind in KINDS),
@@ -258,6 +287,7 @@ STEPS: tuple[tuple[tuple[str, Callable[..., None]], ...], ...] = (
     ((INFERENCE, _inference_use),),
     ((AUDIT_BY_PATIENT, _audit_pointer),),
     ((INFERENCE_BY_MODEL, _use_per_batch),),
+    ((INFERENCE_BY_TX, _names_per_batch),),
 )
 CURRENT_VERSION = 1 + len(STEPS)
 

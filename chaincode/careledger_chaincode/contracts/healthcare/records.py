@@ -55,7 +55,9 @@ GRANT_BY_PATIENT = "grant-p"
 GRANT_BY_PATIENT_CATEGORY = "grant-pc"
 # (patient, record, time, tx, n): public inference entries; the outputs are private under the same keys.
 INFERENCE = "inference"
-INFERENCE_BY_TX = "inference-tx"  # (tx_id, n as 4 digits) -> the inference's key parts: its name <tx_id>:<n>
+# (tx_id) -> {"time", "inferences": [[patient, record], ...] by n}: the key parts of each inference of a batch, found
+# by its name <tx_id>:<n>. One key per batch; until layout 8, one per inference: (tx_id, n as 4 digits) -> its parts.
+INFERENCE_BY_TX = "inference-tx"
 MAX_CIPHERTEXT = 100 * 1024 * 1024
 MAX_LOCATOR = 512
 # What a version of a record's ciphertext is: the arguments of CreateRecord and AddRecordVersion.

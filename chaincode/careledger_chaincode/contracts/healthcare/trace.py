@@ -40,10 +40,15 @@ def inference_parts(ctx: Context, inference_id: str) -> list[str]:
     tx, _, n = inference_id.partition(":")
     if len(tx) != 64 or not n.isdigit() or any(c not in "0123456789abcdef" for c in tx):
         raise invalid("inference_id must be <transaction id>:<n>, e.g. as `careledger inference list` shows it")
-    raw = ctx.stub.get_state(key(ctx, INFERENCE_BY_TX, tx, f"{int(n):04d}"))
-    if raw is None:
-        raise not_found(f"no inference {inference_id} is on the ledger")
-    return [str(p) for p in load(raw)]
+    batch, single = ctx.stub.get_states([key(ctx, INFERENCE_BY_TX, tx), key(ctx, INFERENCE_BY_TX, tx, f"{int(n):04d}")])
+    if batch is not None:
+        named = load(batch)
+        if int(n) < len(named["inferences"]) and named["inferences"][int(n)]:
+            patient_id, record_id = named["inferences"][int(n)]
+            return [patient_id, record_id, named["time"], tx, f"{int(n):04d}"]
+    if single is not None:  # named by a chaincode of layout 7 or earlier, not migrated yet
+        return [str(p) for p in load(single)]
+    raise not_found(f"no inference {inference_id} is on the ledger")
 
 
 def may_trace(ctx: Context, who: Caller, inference: dict[str, Any]) -> bool:
