@@ -20,6 +20,7 @@ from .requests import RequestsMixin
 from .settings import SettingsMixin
 from .trace import TraceMixin
 from .use_log import UseLogMixin
+from .verification import VerificationMixin
 
 
 class HealthcareContract(
@@ -29,6 +30,7 @@ class HealthcareContract(
     CustodyMixin,
     ConsentMixin,
     AccessMixin,
+    VerificationMixin,
     RequestsMixin,
     EmergenciesMixin,
     BreakGlassMixin,
