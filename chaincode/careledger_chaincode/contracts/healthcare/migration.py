@@ -233,50 +233,48 @@ def _audit_pointer(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> Non
         ctx.stub.put_state(key(ctx, AUDIT_BY_PATIENT, *parts), ONE_DECISION)
 
 
-def _use_per_batch(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
-    """A per-inference use key (model, version, time, tx, n) joins its batch's key (model, version, time, tx).
+def _join_batch(ctx: Context, kind: str, parts: list[str], batch_size: int) -> list[tuple[list[str], bytes]]:
+    """The per-inference keys of `kind` ((*batch, n as 4 digits), where batch has `batch_size` parts) of the batch
+    that `parts` belongs to, removed, with their values; [] when there is nothing for this key to do.
 
-    A batch's keys lie next to each other and its first (n 0000) is met first: it counts them all and removes
-    them. The others, met in the same call (reads see the state before it), leave the work to that first one,
-    rather than doing it again for each inference of the batch."""
-    if len(parts) != 5:  # already a batch key
-        return
-    batch = parts[:4]
-    if parts[4] != "0000" and ctx.stub.get_state(key(ctx, INFERENCE_BY_MODEL, *batch, "0000")) is not None:
-        return
-    scan = ctx.stub.get_state_by_partial_composite_key(INFERENCE_BY_MODEL, batch)
-    try:
-        singles = [composite for composite, raw in scan if len(ctx.stub.split_composite_key(composite)[1]) == 5]
-    finally:
-        scan.close()
-    for single in singles:
-        ctx.stub.del_state(single)
-    put_json(ctx, {**value, "inferences": len(singles)}, INFERENCE_BY_MODEL, *batch)
-
-
-def _names_per_batch(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> None:
-    """A per-inference name key (tx, n) joins its batch's key (tx), as _use_per_batch does for the use log."""
-    if len(parts) != 2:  # already a batch key
-        return
-    tx = parts[0]
-    if parts[1] != "0000" and ctx.stub.get_state(key(ctx, INFERENCE_BY_TX, tx, "0000")) is not None:
-        return
-    scan = ctx.stub.get_state_by_partial_composite_key(INFERENCE_BY_TX, [tx])
+    A batch's keys lie next to each other and its first (n 0000) is met first: it gathers them all. The others,
+    met in the same call (reads see the state before it), leave the work to that first one rather than doing it
+    again for each inference of the batch; a batch key (`batch_size` parts) is already in the new layout."""
+    if len(parts) != batch_size + 1:
+        return []
+    batch = parts[:batch_size]
+    if parts[-1] != "0000" and ctx.stub.get_state(key(ctx, kind, *batch, "0000")) is not None:
+        return []
+    scan = ctx.stub.get_state_by_partial_composite_key(kind, batch)
     try:
         singles = [
-            (ctx.stub.split_composite_key(composite)[1], load(raw))
-            for composite, raw in scan
-            if len(ctx.stub.split_composite_key(composite)[1]) == 2
+            (single, raw)
+            for single, raw in ((ctx.stub.split_composite_key(composite)[1], raw) for composite, raw in scan)
+            if len(single) == batch_size + 1
         ]
     finally:
         scan.close()
+    for single, _ in singles:
+        ctx.stub.del_state(key(ctx, kind, *single))
+    return singles
+
+
+def _use_per_batch(ctx: Context, parts: list[str], value: dict[str, Any], ids: _Ids) -> None:
+    """Per-inference use keys (model, version, time, tx, n) become their batch's key (model, version, time, tx)."""
+    singles = _join_batch(ctx, INFERENCE_BY_MODEL, parts, 4)
+    if singles:
+        put_json(ctx, {**value, "inferences": len(singles)}, INFERENCE_BY_MODEL, *parts[:4])
+
+
+def _names_per_batch(ctx: Context, parts: list[str], value: Any, ids: _Ids) -> None:
+    """Per-inference name keys (tx, n) -> key parts become their batch's key (tx) listing patient and record by n."""
+    singles = [(int(single[1]), load(raw)) for single, raw in _join_batch(ctx, INFERENCE_BY_TX, parts, 1)]
     if not singles:
         return
-    names: list[list[str] | None] = [None] * (1 + max(int(n) for (_, n), _ in singles))
-    for (_, n), (patient_id, record_id, *_) in singles:
-        names[int(n)] = [patient_id, record_id]
-        ctx.stub.del_state(key(ctx, INFERENCE_BY_TX, tx, n))
-    put_json(ctx, {"time": singles[0][1][2], "inferences": names}, INFERENCE_BY_TX, tx)
+    names: list[list[str] | None] = [None] * (1 + max(n for n, _ in singles))
+    for n, (patient_id, record_id, *_) in singles:
+        names[n] = [patient_id, record_id]
+    put_json(ctx, {"time": singles[0][1][2], "inferences": names}, INFERENCE_BY_TX, parts[0])
 
 
 # The moves that reach each version from the one before: STEPS[v - 2] takes a ledger from v - 1 to v.

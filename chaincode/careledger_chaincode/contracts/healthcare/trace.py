@@ -40,12 +40,13 @@ def inference_parts(ctx: Context, inference_id: str) -> list[str]:
     tx, _, n = inference_id.partition(":")
     if len(tx) != 64 or not n.isdigit() or any(c not in "0123456789abcdef" for c in tx):
         raise invalid("inference_id must be <transaction id>:<n>, e.g. as `careledger inference list` shows it")
-    batch, single = ctx.stub.get_states([key(ctx, INFERENCE_BY_TX, tx), key(ctx, INFERENCE_BY_TX, tx, f"{int(n):04d}")])
+    place = int(n)
+    batch, single = ctx.stub.get_states([key(ctx, INFERENCE_BY_TX, tx), key(ctx, INFERENCE_BY_TX, tx, f"{place:04d}")])
     if batch is not None:
         named = load(batch)
-        if int(n) < len(named["inferences"]) and named["inferences"][int(n)]:
-            patient_id, record_id = named["inferences"][int(n)]
-            return [patient_id, record_id, named["time"], tx, f"{int(n):04d}"]
+        if place < len(named["inferences"]) and named["inferences"][place]:
+            patient_id, record_id = named["inferences"][place]
+            return [patient_id, record_id, named["time"], tx, f"{place:04d}"]
     if single is not None:  # named by a chaincode of layout 7 or earlier, not migrated yet
         return [str(p) for p in load(single)]
     raise not_found(f"no inference {inference_id} is on the ledger")
